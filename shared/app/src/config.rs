@@ -1,0 +1,243 @@
+//! Every environment variable a collector reads, validated once at cold start with an error
+//! that names the variable (DESIGN §4).
+
+use std::time::Duration;
+
+use collector_core::object::DEFAULT_PART_SIZE;
+use collector_core::window::WindowPolicy;
+
+pub const DEFAULT_OUTPUT_PREFIX: &str = "webex/";
+/// Webex documents other data as up to 15 minutes late; audit events are usually visible
+/// within a minute or two.
+pub const DEFAULT_SETTLE_LAG_SECONDS: u64 = 300;
+/// With the settle lag, events up to 20 minutes late are still collected.
+pub const DEFAULT_OVERLAP_SECONDS: u64 = 900;
+pub const DEFAULT_MAX_WINDOW_SECONDS: u64 = 3600;
+pub const DEFAULT_INITIAL_LOOKBACK_DAYS: u64 = 7;
+/// A Webex request may span at most one year.
+const MAX_SPAN_SECONDS: u64 = 365 * 24 * 3600;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("environment variable {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub token_secret_id: String,
+    pub state_table: String,
+    pub output_bucket: String,
+    pub output_prefix: String,
+    pub webex_api_url: String,
+    pub policy: WindowPolicy,
+    /// `None`: the stream's largest page.
+    pub page_size: Option<u32>,
+    pub part_size: usize,
+    pub s3_force_path_style: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads through `lookup`, so tests can configure without touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let overlap = env.seconds("OVERLAP_SECONDS", DEFAULT_OVERLAP_SECONDS, 1, 24 * 3600)?;
+        let max_window = env.seconds(
+            "MAX_WINDOW_SECONDS",
+            DEFAULT_MAX_WINDOW_SECONDS,
+            1,
+            MAX_SPAN_SECONDS - overlap.as_secs(),
+        )?;
+        Ok(Self {
+            token_secret_id: env.required("TOKEN_SECRET_ID")?,
+            state_table: env.required("STATE_TABLE")?,
+            output_bucket: env.required("OUTPUT_BUCKET")?,
+            output_prefix: env.prefix("OUTPUT_PREFIX")?,
+            webex_api_url: env
+                .optional("WEBEX_API_URL")
+                .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
+            policy: WindowPolicy {
+                settle_lag: env.seconds(
+                    "SETTLE_LAG_SECONDS",
+                    DEFAULT_SETTLE_LAG_SECONDS,
+                    0,
+                    24 * 3600,
+                )?,
+                overlap,
+                max_window,
+                initial_lookback: Duration::from_secs(
+                    env.number(
+                        "INITIAL_LOOKBACK_DAYS",
+                        DEFAULT_INITIAL_LOOKBACK_DAYS,
+                        0,
+                        365,
+                    )? * 24
+                        * 3600,
+                ),
+            },
+            page_size: env
+                .optional("PAGE_SIZE")
+                .map(|_| env.number("PAGE_SIZE", 0, 1, 1000))
+                .transpose()?
+                .map(|n| n as u32),
+            part_size: DEFAULT_PART_SIZE,
+            s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
+        })
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError {
+            name,
+            problem: "is required but not set".into(),
+        })
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        let Some(text) = self.optional(name) else {
+            return Ok(default);
+        };
+        let value: u64 = text.parse().map_err(|_| ConfigError {
+            name,
+            problem: format!("{text:?} is not a whole number"),
+        })?;
+        if !(min..=max).contains(&value) {
+            return Err(ConfigError {
+                name,
+                problem: format!("{value} is outside {min}..={max}"),
+            });
+        }
+        Ok(value)
+    }
+
+    fn seconds(
+        &self,
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<Duration, ConfigError> {
+        self.number(name, default, min, max)
+            .map(Duration::from_secs)
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self
+            .optional(name)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ConfigError {
+                name,
+                problem: format!("{other:?} is not true or false"),
+            }),
+        }
+    }
+
+    fn prefix(&self, name: &'static str) -> Result<String, ConfigError> {
+        let Some(value) = (self.0)(name) else {
+            return Ok(DEFAULT_OUTPUT_PREFIX.to_string());
+        };
+        if value.starts_with('/') || !(value.is_empty() || value.ends_with('/')) {
+            return Err(ConfigError {
+                name,
+                problem: format!(
+                    "{value:?} must be empty or end with '/' (and not start with one)"
+                ),
+            });
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: HashMap<String, String> = [
+            ("TOKEN_SECRET_ID", "s"),
+            ("STATE_TABLE", "t"),
+            ("OUTPUT_BUCKET", "b"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in pairs {
+            env.insert(k.to_string(), v.to_string());
+        }
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.output_prefix, "webex/");
+        assert_eq!(c.webex_api_url, "https://webexapis.com/v1");
+        assert_eq!(c.policy.overlap, Duration::from_secs(900));
+        assert_eq!(c.policy.initial_lookback, Duration::from_secs(7 * 86400));
+        assert_eq!(c.page_size, None);
+        assert!(!c.s3_force_path_style);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases = [
+            (vec![("STATE_TABLE", "")], "STATE_TABLE"),
+            (vec![("OVERLAP_SECONDS", "0")], "OVERLAP_SECONDS"),
+            (vec![("OVERLAP_SECONDS", "ten")], "OVERLAP_SECONDS"),
+            (vec![("MAX_WINDOW_SECONDS", "-5")], "MAX_WINDOW_SECONDS"),
+            (vec![("PAGE_SIZE", "5000")], "PAGE_SIZE"),
+            (
+                vec![("INITIAL_LOOKBACK_DAYS", "400")],
+                "INITIAL_LOOKBACK_DAYS",
+            ),
+            (vec![("S3_FORCE_PATH_STYLE", "yes")], "S3_FORCE_PATH_STYLE"),
+            (vec![("OUTPUT_PREFIX", "/abs/")], "OUTPUT_PREFIX"),
+            (vec![("OUTPUT_PREFIX", "noslash")], "OUTPUT_PREFIX"),
+        ];
+        for (pairs, name) in cases {
+            let err = config(&pairs).unwrap_err();
+            assert_eq!(err.name, name, "{pairs:?}");
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn accepts_valid_overrides() {
+        let c = config(&[
+            ("OUTPUT_PREFIX", ""),
+            ("PAGE_SIZE", "50"),
+            ("S3_FORCE_PATH_STYLE", "true"),
+            ("SETTLE_LAG_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.output_prefix, "");
+        assert_eq!(c.page_size, Some(50));
+        assert!(c.s3_force_path_style);
+        assert_eq!(c.policy.settle_lag, Duration::ZERO);
+    }
+}

@@ -1,0 +1,120 @@
+//! Builds a ready collector (SDK clients, Webex client, stores, sink) and runs it: the single
+//! place where adapters meet the core.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_adapters::{DynamoStateStore, S3Sink, SecretsManagerStore};
+use collector_core::ports::{Clock, SystemClock};
+use collector_core::tokens::TokenManager;
+use collector_core::{CollectError, Collector, RunSummary, Settings, StreamId};
+use tokio::time::Instant;
+use webex_client::{RetryPolicy, WebexClient};
+
+use crate::config::{Config, ConfigError};
+
+/// Refresh an access token this long before it expires, so no page starts with a token about
+/// to die.
+const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(600);
+/// Kept back before the deadline to abort an upload and write the cursor.
+const STOP_RESERVE: Duration = Duration::from_secs(2);
+
+pub type StreamCollector<C = SystemClock> =
+    Collector<DynamoStateStore, S3Sink, WebexClient, SecretsManagerStore, WebexClient, C>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot build the Webex client: {0}")]
+    Webex(#[from] webex_client::ClientError),
+}
+
+/// The collector of `stream`, from the process environment and the standard AWS configuration.
+pub async fn collector_from_env(stream: StreamId) -> Result<StreamCollector, WiringError> {
+    let config = Config::from_env()?;
+    let sdk = aws_adapters::sdk_config().await;
+    build_collector(stream, &config, &sdk, Arc::new(SystemClock))
+}
+
+pub fn build_collector<C: Clock>(
+    stream: StreamId,
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    clock: Arc<C>,
+) -> Result<StreamCollector<C>, WiringError> {
+    let spec = stream.spec();
+    let webex =
+        WebexClient::new(&config.webex_api_url, RetryPolicy::default()).map_err(|e| match e {
+            webex_client::ClientError::InvalidUrl { reason, .. } => {
+                WiringError::Config(ConfigError {
+                    name: "WEBEX_API_URL",
+                    problem: reason,
+                })
+            }
+            other => WiringError::Webex(other),
+        })?;
+    let state = Arc::new(DynamoStateStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        &config.state_table,
+    ));
+    let secrets = SecretsManagerStore::new(
+        aws_sdk_secretsmanager::Client::new(sdk),
+        &config.token_secret_id,
+    );
+    let sink = S3Sink::new(
+        aws_adapters::s3_client(sdk, config.s3_force_path_style),
+        &config.output_bucket,
+    );
+    let tokens = TokenManager::new(
+        spec.profile,
+        secrets,
+        webex.clone(),
+        state.clone(),
+        clock.clone(),
+        TOKEN_REFRESH_MARGIN,
+    );
+    let settings = Settings {
+        policy: config.policy,
+        page_size: config.page_size.unwrap_or(spec.max_page),
+        key_prefix: config.output_prefix.clone(),
+        part_size: config.part_size,
+        stop_reserve: STOP_RESERVE,
+        filters: Vec::new(),
+        collector_version: env!("CARGO_PKG_VERSION"),
+    };
+    Ok(Collector::new(
+        spec, settings, state, sink, webex, tokens, clock,
+    ))
+}
+
+/// One run until `deadline`, logged with its outcome: the path of the Lambda and of
+/// `webexctl collect` alike.
+pub async fn run_once<C: Clock>(
+    collector: &StreamCollector<C>,
+    deadline: Instant,
+) -> Result<RunSummary, CollectError> {
+    let stream = collector.spec().id.name();
+    let span = tracing::info_span!("run", stream);
+    let _entered = span.enter();
+    let started = Instant::now();
+    drop(_entered);
+    let result = tracing::Instrument::instrument(collector.run(deadline), span.clone()).await;
+    let _entered = span.enter();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(s) => tracing::info!(
+            org_id = %s.org_id,
+            windows = s.windows,
+            events = s.events,
+            objects = s.objects,
+            pages = s.pages,
+            committed_until = ?s.committed_until.map(|t| t.to_rfc3339()),
+            stopped = ?s.stopped,
+            elapsed_ms,
+            "run finished"
+        ),
+        Err(e) => tracing::error!(kind = e.kind().name(), error = %e, elapsed_ms, "run failed"),
+    }
+    result
+}

@@ -1,0 +1,349 @@
+//! The state table (DESIGN §4): one item per cursor, lease and lock, keyed by `pk`. Every write
+//! is conditional, so two runs can never both believe they own a stream or both commit.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use collector_core::cursor::{Cursor, CursorKey, LastError, RunStats, Status};
+use collector_core::error::ErrorKind;
+use collector_core::ports::{StateStore, StoreError};
+use collector_core::recent_ids::RecentIds;
+use collector_core::time::Timestamp;
+use collector_core::window::Window;
+
+use crate::sdk_error::AwsCallError;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStateStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStateStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Every cursor item of the table, for `webexctl status`.
+    pub async fn list_cursors(&self) -> Result<Vec<(String, Cursor)>, StoreError> {
+        let mut cursors = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix)")
+                .expression_attribute_values(":prefix", s("cursor#"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Scan", e))?;
+            for item in page.items() {
+                let pk = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                cursors.push((pk.clone(), cursor_from_item(&pk, item)?));
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(cursors),
+            }
+        }
+    }
+}
+
+impl StateStore for DynamoStateStore {
+    async fn load_cursor(&self, key: &CursorKey) -> Result<Option<Cursor>, StoreError> {
+        let pk = key.item_key();
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB GetItem", e))?;
+        output
+            .item()
+            .map(|item| cursor_from_item(&pk, item))
+            .transpose()
+    }
+
+    async fn save_cursor(&self, key: &CursorKey, cursor: &Cursor) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(cursor_item(key, cursor)));
+        let request = if cursor.version <= 1 {
+            request.condition_expression("attribute_not_exists(pk)")
+        } else {
+            request
+                .condition_expression("#version = :previous")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":previous", n(cursor.version - 1))
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable("DynamoDB PutItem", e)),
+        }
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(name))
+            .item("owner", s(owner))
+            .item("expires_at_ms", n(until.millis()))
+            // Seconds, for DynamoDB's TTL to remove leases nobody released.
+            .item("expires_at", n(until.unix_seconds() + 1))
+            .condition_expression(
+                "attribute_not_exists(pk) OR expires_at_ms < :now OR #owner = :owner",
+            )
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":now", n(now.millis()))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable("DynamoDB PutItem (lease)", e)),
+        }
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(name))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Expired and taken over, or already gone: either way not ours to release.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable("DynamoDB DeleteItem (lease)", e)),
+        }
+    }
+}
+
+fn cursor_item(key: &CursorKey, c: &Cursor) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(&key.item_key()));
+    item.insert("stream".into(), s(key.stream.name()));
+    item.insert("org_id".into(), s(&key.org_id));
+    item.insert("version".into(), n(c.version));
+    item.insert("status".into(), s(c.status.name()));
+    item.insert("consecutive_failures".into(), n(c.consecutive_failures));
+    if !c.recent_ids.is_empty() {
+        item.insert(
+            "recent_ids".into(),
+            AttributeValue::B(Blob::new(c.recent_ids.encode())),
+        );
+    }
+    if let Some(t) = c.committed_until {
+        item.insert("committed_until".into(), s(&t.to_rfc3339()));
+    }
+    if let Some(w) = c.pending {
+        item.insert(
+            "pending".into(),
+            map([
+                ("from", s(&w.from.to_rfc3339())),
+                ("to", s(&w.to.to_rfc3339())),
+            ]),
+        );
+    }
+    if let Some(e) = &c.last_error {
+        item.insert(
+            "last_error".into(),
+            map([
+                ("kind", s(e.kind.name())),
+                ("message", s(&e.message)),
+                ("at", s(&e.at.to_rfc3339())),
+            ]),
+        );
+    }
+    if let Some(t) = c.last_success_at {
+        item.insert("last_success_at".into(), s(&t.to_rfc3339()));
+    }
+    if let Some(r) = c.last_run {
+        item.insert(
+            "last_run".into(),
+            map([
+                ("events", n(r.events)),
+                ("pages", n(r.pages)),
+                ("windows", n(r.windows)),
+                ("duration_ms", n(r.duration_ms)),
+            ]),
+        );
+    }
+    item
+}
+
+fn cursor_from_item(pk: &str, item: &Item) -> Result<Cursor, StoreError> {
+    let invalid = |reason: String| StoreError::Invalid {
+        item: pk.to_string(),
+        reason,
+    };
+    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let time = |item: &Item, name: &str| -> Result<Option<Timestamp>, StoreError> {
+        text(item, name)
+            .map(|t| Timestamp::parse(&t).map_err(|e| invalid(format!("{name}: {e}"))))
+            .transpose()
+    };
+    let number = |item: &Item, name: &str| -> u64 {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let nested = |name: &str| item.get(name).and_then(|v| v.as_m().ok()).cloned();
+    let pending = match nested("pending") {
+        Some(p) => match (time(&p, "from")?, time(&p, "to")?) {
+            (Some(from), Some(to)) => Some(Window { from, to }),
+            _ => return Err(invalid("pending window without from/to".into())),
+        },
+        None => None,
+    };
+    let recent_ids = match item.get("recent_ids").and_then(|v| v.as_b().ok()) {
+        Some(blob) => RecentIds::decode(blob.as_ref()).map_err(|e| invalid(e.to_string()))?,
+        None => RecentIds::default(),
+    };
+    let last_error = match nested("last_error") {
+        Some(e) => Some(LastError {
+            kind: text(&e, "kind")
+                .as_deref()
+                .and_then(ErrorKind::parse)
+                .unwrap_or(ErrorKind::Upstream),
+            message: text(&e, "message").unwrap_or_default(),
+            at: time(&e, "at")?.unwrap_or(Timestamp::from_millis(0)),
+        }),
+        None => None,
+    };
+    Ok(Cursor {
+        committed_until: time(item, "committed_until")?,
+        pending,
+        recent_ids,
+        version: number(item, "version"),
+        status: text(item, "status")
+            .as_deref()
+            .and_then(Status::parse)
+            .unwrap_or(Status::Collecting),
+        last_error,
+        consecutive_failures: number(item, "consecutive_failures") as u32,
+        last_success_at: time(item, "last_success_at")?,
+        last_run: nested("last_run").map(|r| RunStats {
+            events: number(&r, "events"),
+            pages: number(&r, "pages"),
+            windows: number(&r, "windows"),
+            duration_ms: number(&r, "duration_ms"),
+        }),
+    })
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_string())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn map<const N: usize>(entries: [(&str, AttributeValue); N]) -> AttributeValue {
+    AttributeValue::M(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    e: &SdkError<E, R>,
+) -> bool {
+    e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
+}
+
+fn unavailable<E, R>(operation: &'static str, e: SdkError<E, R>) -> StoreError
+where
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Unavailable {
+        operation,
+        source: Box::new(AwsCallError::new(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use collector_core::event::EventKey;
+    use collector_core::stream::StreamId;
+
+    #[test]
+    fn cursor_items_round_trip() {
+        let key = CursorKey {
+            stream: StreamId::AdminAudit,
+            org_id: "ORG".into(),
+        };
+        let t = |ms| Timestamp::from_millis(ms);
+        let mut recent_ids = RecentIds::default();
+        recent_ids.insert(EventKey::of("e1"), t(1_795_000_000_000));
+        let cursors = [
+            Cursor::default(),
+            Cursor {
+                committed_until: Some(t(1_795_000_000_000)),
+                pending: Some(Window {
+                    from: t(1_795_000_000_000),
+                    to: t(1_795_003_600_000),
+                }),
+                recent_ids,
+                version: 7,
+                status: Status::Error,
+                last_error: Some(LastError {
+                    kind: ErrorKind::Config,
+                    message: "m".into(),
+                    at: t(5_000),
+                }),
+                consecutive_failures: 2,
+                last_success_at: Some(t(4_000)),
+                last_run: Some(RunStats {
+                    events: 1,
+                    pages: 2,
+                    windows: 3,
+                    duration_ms: 4,
+                }),
+            },
+        ];
+        for cursor in cursors {
+            let item = cursor_item(&key, &cursor);
+            assert_eq!(cursor_from_item("pk", &item).unwrap(), cursor);
+        }
+    }
+}

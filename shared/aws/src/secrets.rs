@@ -1,0 +1,73 @@
+//! One OAuth profile's secret in Secrets Manager (DESIGN §4), read at the `AWSCURRENT` stage:
+//! without a stage, some implementations return a stale version after a stage move.
+
+use aws_sdk_secretsmanager::Client;
+use collector_core::ports::{SecretStore, StoreError};
+use collector_core::tokens::ProfileSecret;
+
+use crate::sdk_error::AwsCallError;
+
+#[derive(Clone, Debug)]
+pub struct SecretsManagerStore {
+    client: Client,
+    secret_id: String,
+}
+
+impl SecretsManagerStore {
+    pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            secret_id: secret_id.into(),
+        }
+    }
+
+    pub fn secret_id(&self) -> &str {
+        &self.secret_id
+    }
+}
+
+impl SecretStore for SecretsManagerStore {
+    async fn load(&self) -> Result<ProfileSecret, StoreError> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                operation: "Secrets Manager GetSecretValue",
+                source: Box::new(AwsCallError::new(e)),
+            })?;
+        let text = output.secret_string().unwrap_or_default();
+        // serde's messages can quote the offending value, which here may be a credential:
+        // report only where the problem is.
+        serde_json::from_str(text).map_err(|e| StoreError::Invalid {
+            item: format!("secret {}", self.secret_id),
+            reason: format!(
+                "not the expected JSON (needs client_id and client_secret; problem at line {} column {}, {:?})",
+                e.line(),
+                e.column(),
+                e.classify()
+            ),
+        })
+    }
+
+    async fn save(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
+        let text = serde_json::to_string(secret).map_err(|_| StoreError::Invalid {
+            item: format!("secret {}", self.secret_id),
+            reason: "cannot be serialised".to_string(),
+        })?;
+        self.client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(text)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                operation: "Secrets Manager PutSecretValue",
+                source: Box::new(AwsCallError::new(e)),
+            })?;
+        Ok(())
+    }
+}

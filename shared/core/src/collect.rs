@@ -1,0 +1,458 @@
+//! The collect use case (DESIGN §3): take the lease, then window by window fetch every page,
+//! write one object, and only then move the cursor; stop cleanly before the deadline.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::cursor::{Cursor, CursorKey, LastError, RunStats, Status};
+use crate::error::{CollectError, ErrorKind};
+use crate::event::EventKey;
+use crate::object::{ObjectWriter, object_key, object_meta, read_back};
+use crate::ports::{
+    Clock, EventSource, ObjectSink, Page, PageRequest, PageTarget, PutOutcome, SecretStore,
+    SourceError, StateStore, TokenIssuer,
+};
+use crate::stream::StreamSpec;
+use crate::time::Timestamp;
+use crate::tokens::TokenManager;
+use crate::window::{Window, WindowPolicy};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub policy: WindowPolicy,
+    pub page_size: u32,
+    /// Prefix of every object key, e.g. `webex/`.
+    pub key_prefix: String,
+    pub part_size: usize,
+    /// Time kept back before the deadline to abort an upload and write the cursor.
+    pub stop_reserve: Duration,
+    /// Extra query parameters of the stream (its filters), sent with every first page.
+    pub filters: Vec<(&'static str, String)>,
+    pub collector_version: &'static str,
+}
+
+/// Upstream failures are retried by the next scheduled run; only this many in a row turn the
+/// stream's status to `error`.
+const UPSTREAM_FAILURES_BEFORE_ERROR: u32 = 3;
+/// The lease outlives the run's deadline by this much, for clock skew between the runs; a
+/// crashed run's lease frees itself this long after its deadline (Lambda has killed it by then).
+const LEASE_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    CaughtUp,
+    Deadline,
+    /// Another run holds the stream's lease or moved its cursor: it owns the work.
+    OtherRunActive,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub stream: &'static str,
+    pub org_id: String,
+    pub windows: u64,
+    pub events: u64,
+    pub objects: u64,
+    pub pages: u64,
+    pub committed_until: Option<Timestamp>,
+    pub stopped: StopReason,
+}
+
+/// What a finished window leaves for the commit.
+#[derive(Debug, Default)]
+struct WindowResult {
+    events: u64,
+    object: bool,
+    /// Written events that the next window's overlap may return again.
+    recent: Vec<(EventKey, Timestamp)>,
+}
+
+#[derive(Debug)]
+pub struct Collector<St, Sk, Src, Sec, Iss, Clk> {
+    spec: StreamSpec,
+    settings: Settings,
+    state: Arc<St>,
+    sink: Sk,
+    source: Src,
+    tokens: TokenManager<Sec, Iss, St, Clk>,
+    clock: Arc<Clk>,
+}
+
+impl<St, Sk, Src, Sec, Iss, Clk> Collector<St, Sk, Src, Sec, Iss, Clk>
+where
+    St: StateStore,
+    Sk: ObjectSink,
+    Src: EventSource,
+    Sec: SecretStore,
+    Iss: TokenIssuer,
+    Clk: Clock,
+{
+    pub fn new(
+        spec: StreamSpec,
+        settings: Settings,
+        state: Arc<St>,
+        sink: Sk,
+        source: Src,
+        tokens: TokenManager<Sec, Iss, St, Clk>,
+        clock: Arc<Clk>,
+    ) -> Self {
+        Self {
+            spec,
+            settings,
+            state,
+            sink,
+            source,
+            tokens,
+            clock,
+        }
+    }
+
+    pub fn spec(&self) -> &StreamSpec {
+        &self.spec
+    }
+
+    /// One invocation's work. Errors are also recorded in the cursor for `webexctl status`.
+    pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
+        let secret = self.tokens.reload().await?;
+        let org_id = secret
+            .org_id
+            .filter(|o| !o.trim().is_empty())
+            .ok_or_else(|| {
+                CollectError::Config(format!(
+                    "the {} profile's secret has no org_id; set it with `webexctl auth init`",
+                    self.spec.profile.name()
+                ))
+            })?;
+        let key = CursorKey {
+            stream: self.spec.id,
+            org_id,
+        };
+        let mut summary = RunSummary {
+            stream: self.spec.id.name(),
+            org_id: key.org_id.clone(),
+            windows: 0,
+            events: 0,
+            objects: 0,
+            pages: 0,
+            committed_until: None,
+            stopped: StopReason::OtherRunActive,
+        };
+        let owner = format!("run-{:016x}", fastrand::u64(..));
+        let now = self.clock.now();
+        let lease_until =
+            now.plus(deadline.saturating_duration_since(Instant::now()) + LEASE_GRACE);
+        if !self
+            .state
+            .acquire_lease(&key.lease_key(), &owner, lease_until, now)
+            .await?
+        {
+            tracing::debug!(stream = key.stream.name(), "another run holds the lease");
+            return Ok(summary);
+        }
+        let started = Instant::now();
+        let outcome = self.collect(&key, &mut summary, started, deadline).await;
+        let outcome = match outcome {
+            Ok(stopped) => Ok(stopped),
+            Err(e) if e.kind() == ErrorKind::Conflict => Ok(StopReason::OtherRunActive),
+            Err(e) => {
+                if let Err(record) = self.record_failure(&key, &e).await {
+                    tracing::warn!(error = %record, "could not record the failure in the cursor");
+                }
+                Err(e)
+            }
+        };
+        if let Err(e) = self.state.release_lease(&key.lease_key(), &owner).await {
+            // Harmless: the lease expires by itself.
+            tracing::warn!(error = %e, "could not release the lease");
+        }
+        summary.stopped = outcome?;
+        Ok(summary)
+    }
+
+    async fn collect(
+        &self,
+        key: &CursorKey,
+        summary: &mut RunSummary,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<StopReason, CollectError> {
+        // A profile that cannot get a token fails here, before the cursor is touched.
+        self.tokens.access_token(deadline).await?;
+        let mut cursor = self.state.load_cursor(key).await?.unwrap_or_default();
+        summary.committed_until = cursor.committed_until;
+        // A window pending at load was started by a run that did not commit it: its object
+        // may exist, or parts of an upload may be left.
+        let mut resumed = cursor.pending.is_some();
+        let mut first = true;
+        loop {
+            if deadline.saturating_duration_since(Instant::now()) < 2 * self.settings.stop_reserve {
+                return Ok(StopReason::Deadline);
+            }
+            let window = match cursor.pending {
+                Some(window) => window,
+                None => match self
+                    .settings
+                    .policy
+                    .next_window(cursor.committed_until, self.clock.now())
+                {
+                    Some(window) => {
+                        cursor.pending = Some(window);
+                        self.save(key, &mut cursor).await?;
+                        window
+                    }
+                    None => return Ok(StopReason::CaughtUp),
+                },
+            };
+            let _span =
+                tracing::debug_span!("window", from = %window.from, to = %window.to).entered();
+            match self
+                .collect_window(key, &cursor, &window, resumed, summary, deadline)
+                .await
+            {
+                Ok(result) => {
+                    summary.windows += 1;
+                    summary.events += result.events;
+                    summary.objects += u64::from(result.object);
+                    self.commit(key, &mut cursor, &window, result, summary, started)
+                        .await?;
+                    summary.committed_until = cursor.committed_until;
+                }
+                Err(CollectError::OutOfTime) => {
+                    // A window that did not fit in a whole run is halved, so that it is not
+                    // retried forever; one that merely started late is left as it is.
+                    if first && let Some(half) = window.first_half() {
+                        cursor.pending = Some(half);
+                        self.save(key, &mut cursor).await?;
+                    }
+                    return Ok(StopReason::Deadline);
+                }
+                Err(e) => return Err(e),
+            }
+            resumed = false;
+            first = false;
+        }
+    }
+
+    async fn collect_window(
+        &self,
+        key: &CursorKey,
+        cursor: &Cursor,
+        window: &Window,
+        resumed: bool,
+        summary: &mut RunSummary,
+        deadline: Instant,
+    ) -> Result<WindowResult, CollectError> {
+        let object_key = object_key(&self.settings.key_prefix, key.stream, &key.org_id, window);
+        if resumed {
+            self.sink.clean_up(&object_key).await?;
+            if let Some(result) = self.adopt_existing(&object_key, window).await? {
+                return Ok(result);
+            }
+        }
+        let horizon = window.to.minus(self.settings.policy.overlap);
+        let mut writer = ObjectWriter::new(&self.sink, object_key.clone(), self.settings.part_size);
+        let mut seen = HashSet::new();
+        let mut result = WindowResult::default();
+        let mut next = Some(self.first_request(key, window));
+        let fetched: Result<(), CollectError> = async {
+            while let Some(request) = next.take() {
+                let page = self.fetch(&request, deadline).await?;
+                summary.pages += 1;
+                for event in page.events {
+                    // Dropped: written by an earlier window (overlap), or repeated across pages.
+                    if cursor.recent_ids.contains(event.key) || !seen.insert(event.key) {
+                        continue;
+                    }
+                    writer.write(&event.json).await?;
+                    if event.created >= horizon {
+                        result.recent.push((event.key, event.created));
+                    }
+                }
+                next = page.next;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = fetched {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!(error = %abort, "could not abort the upload; the next run cleans it up");
+            }
+            return Err(e);
+        }
+        result.events = writer.events();
+        let meta = object_meta(
+            key.stream,
+            &key.org_id,
+            window,
+            result.events,
+            self.settings.collector_version,
+        );
+        match writer.finish(&meta).await? {
+            None => Ok(result),
+            Some(PutOutcome::Written) => {
+                tracing::debug!(key = %object_key, events = result.events, "object written");
+                result.object = true;
+                Ok(result)
+            }
+            // Another run wrote this window first: what counts is what that object holds.
+            Some(PutOutcome::AlreadyExists) => self
+                .adopt_existing(&object_key, window)
+                .await?
+                .ok_or_else(|| {
+                    CollectError::Config(format!("object {object_key} vanished while adopting it"))
+                }),
+        }
+    }
+
+    /// Accounts for an object a previous run wrote for this window but did not commit.
+    async fn adopt_existing(
+        &self,
+        object_key: &str,
+        window: &Window,
+    ) -> Result<Option<WindowResult>, CollectError> {
+        let Some(body) = self.sink.get(object_key).await? else {
+            return Ok(None);
+        };
+        let lines = read_back(&body).map_err(|reason| {
+            CollectError::Config(format!(
+                "object {object_key} exists but cannot be read back ({reason}); move it aside"
+            ))
+        })?;
+        let horizon = window.to.minus(self.settings.policy.overlap);
+        tracing::debug!(
+            key = object_key,
+            events = lines.len(),
+            "adopting an object written by an earlier run"
+        );
+        Ok(Some(WindowResult {
+            events: lines.len() as u64,
+            object: false,
+            recent: lines
+                .into_iter()
+                .filter(|(_, created)| *created >= horizon)
+                .collect(),
+        }))
+    }
+
+    fn first_request(&self, key: &CursorKey, window: &Window) -> PageRequest {
+        let mut params = Vec::with_capacity(3 + self.settings.filters.len());
+        if self.spec.takes_org_id {
+            params.push(("orgId", key.org_id.clone()));
+        }
+        params.push((
+            self.spec.from_param,
+            window.query_from(self.settings.policy.overlap).to_rfc3339(),
+        ));
+        params.push((self.spec.to_param, window.to.to_rfc3339()));
+        params.extend(self.settings.filters.iter().cloned());
+        PageRequest {
+            target: PageTarget::Query { params, offset: 0 },
+            max: self.settings.page_size.clamp(1, self.spec.max_page),
+        }
+    }
+
+    /// One page, with a token refresh if Webex refuses the token before its recorded expiry.
+    async fn fetch(&self, request: &PageRequest, deadline: Instant) -> Result<Page, CollectError> {
+        let requests_until = deadline
+            .checked_sub(self.settings.stop_reserve)
+            .unwrap_or_else(Instant::now);
+        let mut token = self.tokens.access_token(deadline).await?;
+        let mut refreshed = false;
+        loop {
+            match self
+                .source
+                .fetch_page(&self.spec, &token, request, requests_until)
+                .await
+            {
+                Ok(page) => return Ok(page),
+                Err(SourceError::Unauthorized) if !refreshed => {
+                    token = self.tokens.replace_rejected(&token, deadline).await?;
+                    refreshed = true;
+                }
+                Err(e) => return Err(self.classify(e)),
+            }
+        }
+    }
+
+    fn classify(&self, e: SourceError) -> CollectError {
+        match e {
+            SourceError::OutOfTime => CollectError::OutOfTime,
+            SourceError::Forbidden { message } => CollectError::Forbidden {
+                message,
+                fix: self.spec.forbidden_fix.to_string(),
+            },
+            SourceError::Unauthorized => CollectError::Config(format!(
+                "Webex refused a freshly refreshed token of the {} profile; authorise it again with `webexctl auth url`",
+                self.spec.profile.name()
+            )),
+            SourceError::Rejected { status, message } => CollectError::Config(format!(
+                "Webex rejected the {} request (HTTP {status}): {message}; check the stream's settings",
+                self.spec.id.name()
+            )),
+            exhausted @ SourceError::Exhausted { .. } => CollectError::Upstream(exhausted),
+        }
+    }
+
+    async fn commit(
+        &self,
+        key: &CursorKey,
+        cursor: &mut Cursor,
+        window: &Window,
+        result: WindowResult,
+        summary: &RunSummary,
+        started: Instant,
+    ) -> Result<(), CollectError> {
+        cursor
+            .recent_ids
+            .forget_before(window.to.minus(self.settings.policy.overlap));
+        for (event, created) in result.recent {
+            cursor.recent_ids.insert(event, created);
+        }
+        cursor.committed_until = Some(window.to);
+        cursor.pending = None;
+        cursor.status = Status::Collecting;
+        cursor.consecutive_failures = 0;
+        cursor.last_success_at = Some(self.clock.now());
+        cursor.last_run = Some(RunStats {
+            events: summary.events,
+            pages: summary.pages,
+            windows: summary.windows,
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
+        self.save(key, cursor).await
+    }
+
+    async fn save(&self, key: &CursorKey, cursor: &mut Cursor) -> Result<(), CollectError> {
+        cursor.version += 1;
+        self.state
+            .save_cursor(key, cursor)
+            .await
+            .map_err(CollectError::from)
+    }
+
+    async fn record_failure(
+        &self,
+        key: &CursorKey,
+        error: &CollectError,
+    ) -> Result<(), CollectError> {
+        let mut cursor = self.state.load_cursor(key).await?.unwrap_or_default();
+        let kind = error.kind();
+        cursor.consecutive_failures += 1;
+        if kind != ErrorKind::Upstream
+            || cursor.consecutive_failures >= UPSTREAM_FAILURES_BEFORE_ERROR
+        {
+            cursor.status = Status::Error;
+        }
+        cursor.last_error = Some(LastError {
+            kind,
+            message: error.to_string(),
+            at: self.clock.now(),
+        });
+        self.save(key, &mut cursor).await
+    }
+}

@@ -1,0 +1,101 @@
+//! What can end a run, sorted by what the operator (or the next run) must do about it.
+
+use crate::ports::{SinkError, SourceError, StoreError, TokenError};
+use crate::stream::Profile;
+
+/// The decision a failure calls for; recorded in the cursor and in metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A person must change something (configuration, authorisation, a Webex setting).
+    Config,
+    /// Webex failed or was unreachable past our retries; the next run tries again.
+    Upstream,
+    /// An AWS service failed past the SDK's retries; the next run tries again.
+    Storage,
+    /// Another run owns the work; nothing to do.
+    Conflict,
+}
+
+impl ErrorKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Upstream => "upstream",
+            ErrorKind::Storage => "storage",
+            ErrorKind::Conflict => "conflict",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            ErrorKind::Config,
+            ErrorKind::Upstream,
+            ErrorKind::Storage,
+            ErrorKind::Conflict,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error(
+        "the {} profile must be authorised again: Webex refused its refresh token ({reason}); \
+         run `webexctl auth url --profile {}` and open the link",
+        profile.name(), profile.name()
+    )]
+    ReauthorizationNeeded { profile: Profile, reason: String },
+    #[error("the {} profile's secret has no tokens yet: run `webexctl auth url --profile {}` and open the link", profile.name(), profile.name())]
+    NotAuthorized { profile: Profile },
+    #[error("Webex refused access (HTTP 403): {message}; {fix}")]
+    Forbidden { message: String, fix: String },
+    #[error("configuration error: {0}")]
+    Config(String),
+    #[error("Webex request failed: {0}")]
+    Upstream(#[source] SourceError),
+    #[error("Webex token endpoint failed: {0}")]
+    TokenEndpoint(#[source] TokenError),
+    #[error("state store failed: {0}")]
+    Store(#[source] StoreError),
+    #[error("object store failed: {0}")]
+    Sink(#[source] SinkError),
+    #[error("another run changed the cursor first; it owns the work")]
+    Conflict,
+    /// The deadline is too close to go on; never leaves a run as an error.
+    #[error("the run's deadline is too close to go on")]
+    OutOfTime,
+}
+
+impl CollectError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CollectError::ReauthorizationNeeded { .. }
+            | CollectError::NotAuthorized { .. }
+            | CollectError::Forbidden { .. }
+            | CollectError::Config(_) => ErrorKind::Config,
+            CollectError::Upstream(_)
+            | CollectError::TokenEndpoint(_)
+            | CollectError::OutOfTime => ErrorKind::Upstream,
+            CollectError::Store(StoreError::Conflict) | CollectError::Conflict => {
+                ErrorKind::Conflict
+            }
+            CollectError::Store(_) | CollectError::Sink(_) => ErrorKind::Storage,
+        }
+    }
+}
+
+impl From<StoreError> for CollectError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => CollectError::Conflict,
+            other => CollectError::Store(other),
+        }
+    }
+}
+
+impl From<SinkError> for CollectError {
+    fn from(e: SinkError) -> Self {
+        CollectError::Sink(e)
+    }
+}

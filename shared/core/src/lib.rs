@@ -1,0 +1,21 @@
+//! The domain of the collector, with no AWS or HTTP in it: which streams exist, how a run chooses
+//! its windows, what a cursor holds, how tokens are kept fresh, and the collect use case that ties
+//! them together over the ports in [`ports`].
+
+pub mod collect;
+pub mod cursor;
+pub mod error;
+pub mod event;
+pub mod object;
+pub mod ports;
+pub mod recent_ids;
+pub mod secret;
+pub mod stream;
+pub mod time;
+pub mod tokens;
+pub mod window;
+
+pub use collect::{Collector, RunSummary, Settings, StopReason};
+pub use error::{CollectError, ErrorKind};
+pub use stream::{Profile, StreamId, StreamSpec};
+pub use time::Timestamp;

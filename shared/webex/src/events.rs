@@ -1,0 +1,306 @@
+//! Event pages: the three event APIs share errors, limits and paging, so one fetch serves all;
+//! what differs is in the core's `StreamSpec`.
+
+use std::time::Duration;
+
+use collector_core::event::parse_page;
+use collector_core::ports::{EventSource, Page, PageRequest, PageTarget, SourceError};
+use collector_core::secret::AccessToken;
+use collector_core::stream::{Paging, StreamSpec};
+use reqwest::StatusCode;
+use tokio::time::Instant;
+
+use crate::WebexClient;
+use crate::link::next_link;
+use crate::retry::retry_after;
+
+/// A request is not started with less time than this left before the deadline.
+const MIN_REQUEST_TIME: Duration = Duration::from_millis(500);
+
+/// What one attempt at a page came to.
+enum Attempt {
+    Done(Page),
+    /// Try again after the given wait (or the backoff).
+    Retry {
+        wait: Option<Duration>,
+        reason: String,
+    },
+    /// 504: Webex could not build a page this large in time.
+    Smaller,
+    Fail(SourceError),
+}
+
+impl EventSource for WebexClient {
+    async fn fetch_page(
+        &self,
+        spec: &StreamSpec,
+        token: &AccessToken,
+        request: &PageRequest,
+        deadline: Instant,
+    ) -> Result<Page, SourceError> {
+        let mut max = request.max;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining < MIN_REQUEST_TIME {
+                return Err(SourceError::OutOfTime);
+            }
+            let url = self.page_url(spec, &request.target, max)?;
+            let timeout = remaining.min(self.retry.request_timeout);
+            let (wait, reason) = match self
+                .attempt(spec, token, url, &request.target, max, timeout)
+                .await
+            {
+                Attempt::Done(page) => return Ok(page),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Smaller if max > 1 => {
+                    max = (max / 2).max(1);
+                    (None, format!("HTTP 504; asking for {max} events a page"))
+                }
+                Attempt::Smaller => (None, "HTTP 504 even for one event a page".to_string()),
+                Attempt::Retry { wait, reason } => (wait, reason),
+            };
+            if attempt >= self.retry.max_attempts {
+                return Err(SourceError::Exhausted {
+                    attempts: attempt,
+                    last: reason,
+                });
+            }
+            let wait = wait.unwrap_or_else(|| self.retry.backoff(attempt));
+            if Instant::now() + wait + MIN_REQUEST_TIME > deadline {
+                return Err(SourceError::OutOfTime);
+            }
+            tracing::debug!(stream = spec.id.name(), attempt, ?wait, %reason, "retrying a page");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl WebexClient {
+    async fn attempt(
+        &self,
+        spec: &StreamSpec,
+        token: &AccessToken,
+        url: reqwest::Url,
+        target: &PageTarget,
+        max: u32,
+        timeout: Duration,
+    ) -> Attempt {
+        let sent = self
+            .http
+            .get(url)
+            .bearer_auth(token.secret())
+            .timeout(timeout)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => {
+                return Attempt::Retry {
+                    wait: None,
+                    reason: transport_reason(&e),
+                };
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        if status == StatusCode::OK {
+            let body = match response.bytes().await {
+                Ok(body) => body,
+                Err(e) => {
+                    return Attempt::Retry {
+                        wait: None,
+                        reason: format!("body cut off: {}", transport_reason(&e)),
+                    };
+                }
+            };
+            let events = match parse_page(&body) {
+                Ok(events) => events,
+                Err(e) => {
+                    return Attempt::Retry {
+                        wait: None,
+                        reason: e.to_string(),
+                    };
+                }
+            };
+            let link = headers
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            return match self.next_request(spec, target, link, events.len(), max) {
+                Ok(next) => Attempt::Done(Page { events, next }),
+                Err(e) => Attempt::Fail(e),
+            };
+        }
+        let message = error_message(response).await;
+        match status.as_u16() {
+            401 => Attempt::Fail(SourceError::Unauthorized),
+            403 => Attempt::Fail(SourceError::Forbidden { message }),
+            423 | 429 => Attempt::Retry {
+                wait: retry_after(&headers),
+                reason: format!("HTTP {status}"),
+            },
+            504 => Attempt::Smaller,
+            code if status.is_server_error() => Attempt::Retry {
+                wait: retry_after(&headers),
+                reason: format!("HTTP {code}: {message}"),
+            },
+            code => Attempt::Fail(SourceError::Rejected {
+                status: code,
+                message,
+            }),
+        }
+    }
+
+    fn page_url(
+        &self,
+        spec: &StreamSpec,
+        target: &PageTarget,
+        max: u32,
+    ) -> Result<reqwest::Url, SourceError> {
+        let invalid = |reason: String| SourceError::Rejected {
+            status: 0,
+            message: reason,
+        };
+        match target {
+            PageTarget::Query { params, offset } => {
+                let mut url = reqwest::Url::parse(&self.endpoint(spec.path))
+                    .map_err(|e| invalid(e.to_string()))?;
+                {
+                    let mut query = url.query_pairs_mut();
+                    for (name, value) in params {
+                        query.append_pair(name, value);
+                    }
+                    query.append_pair("max", &max.to_string());
+                    if *offset > 0 {
+                        query.append_pair("offset", &offset.to_string());
+                    }
+                }
+                Ok(url)
+            }
+            PageTarget::Link(link) => {
+                let mut url =
+                    reqwest::Url::parse(link).map_err(|e| invalid(format!("bad Link URL: {e}")))?;
+                // The bearer token goes only where the API lives.
+                if url.origin() != self.base.origin() {
+                    return Err(invalid(format!(
+                        "Link points away from the API ({})",
+                        url.origin().ascii_serialization()
+                    )));
+                }
+                lower_max(&mut url, max);
+                Ok(url)
+            }
+        }
+    }
+
+    fn next_request(
+        &self,
+        spec: &StreamSpec,
+        target: &PageTarget,
+        link: Option<String>,
+        events: usize,
+        max: u32,
+    ) -> Result<Option<PageRequest>, SourceError> {
+        if let Some(link) = link {
+            return Ok(Some(PageRequest {
+                target: PageTarget::Link(link),
+                max,
+            }));
+        }
+        match (spec.paging, target) {
+            (Paging::LinkOrOffset, PageTarget::Query { params, offset }) if events > 0 => {
+                let offset = offset + u32::try_from(events).unwrap_or(u32::MAX);
+                Ok(Some(PageRequest {
+                    target: PageTarget::Query {
+                        params: params.clone(),
+                        offset,
+                    },
+                    max,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// After a 504 we ask for smaller pages, also on the links Webex built with the old size.
+fn lower_max(url: &mut reqwest::Url, max: u32) {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = match (k.as_ref(), v.parse::<u32>()) {
+                ("max", Ok(current)) if current > max => max.to_string(),
+                _ => v.into_owned(),
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+}
+
+fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Webex error bodies carry a `message` and a `trackingId`, neither secret.
+async fn error_message(response: reqwest::Response) -> String {
+    #[derive(serde::Deserialize)]
+    struct WebexError {
+        message: Option<String>,
+        #[serde(rename = "trackingId")]
+        tracking_id: Option<String>,
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<WebexError>(&body) {
+        Ok(WebexError {
+            message: Some(m),
+            tracking_id,
+        }) => {
+            let m: String = m.chars().take(300).collect();
+            match tracking_id {
+                Some(t) => format!("{m} (trackingId {t})"),
+                None => m,
+            }
+        }
+        _ => "no error message".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowers_max_in_links_only_downwards() {
+        let cases = [
+            (
+                "https://x/v1/events?max=1000&cursor=a",
+                500,
+                "https://x/v1/events?max=500&cursor=a",
+            ),
+            (
+                "https://x/v1/events?max=100&cursor=a",
+                500,
+                "https://x/v1/events?max=100&cursor=a",
+            ),
+            (
+                "https://x/v1/events?cursor=a%2Cb",
+                500,
+                "https://x/v1/events?cursor=a%2Cb",
+            ),
+        ];
+        for (link, max, expected) in cases {
+            let mut url = reqwest::Url::parse(link).unwrap();
+            lower_max(&mut url, max);
+            assert_eq!(url.as_str(), expected);
+        }
+    }
+}

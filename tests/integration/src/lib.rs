@@ -1,0 +1,13 @@
+#![allow(missing_debug_implementations)]
+//! Test support for the end-to-end tests: the local AWS emulator (moto server, started by
+//! `scripts/with-moto.sh` and found through `AWS_ENDPOINT_URL`), fresh resources per test, the
+//! Webex simulator wired to a collector, a fault-injecting proxy in front of moto, log capture
+//! and the checks every test shares.
+
+pub mod aws;
+pub mod fault_proxy;
+pub mod logs;
+pub mod stack;
+pub mod verify;
+
+pub use stack::{Stack, StackOptions};

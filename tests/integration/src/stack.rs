@@ -1,0 +1,312 @@
+//! One test's world: a Webex simulator, fresh AWS resources in the emulator (optionally behind
+//! the fault proxy), and collectors wired to them exactly as a Lambda wires itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use collector_app::{Config, StreamCollector, build_collector, run_once};
+use collector_core::cursor::{Cursor, CursorKey};
+use collector_core::ports::{Clock, StateStore};
+use collector_core::{CollectError, Profile, RunSummary, StopReason, StreamId, Timestamp};
+use tokio::time::Instant;
+use webex_sim::{SimConfig, Simulator};
+
+use crate::aws;
+use crate::fault_proxy::FaultProxy;
+use crate::verify::StoredObject;
+
+/// The collector's clock is the simulator's, so tests move time for both at once.
+#[derive(Clone)]
+pub struct SimTime(pub Arc<Simulator>);
+
+impl Clock for SimTime {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.now_ms())
+    }
+}
+
+pub struct StackOptions {
+    pub sim: SimConfig,
+    /// Collector environment on top of the stack's own (e.g. `SETTLE_LAG_SECONDS`).
+    pub env: Vec<(&'static str, String)>,
+    /// Put the fault proxy between the collector and the emulator.
+    pub fault_proxy: bool,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            sim: SimConfig::default(),
+            env: vec![
+                ("SETTLE_LAG_SECONDS", "120".into()),
+                ("OVERLAP_SECONDS", "900".into()),
+                ("MAX_WINDOW_SECONDS", "3600".into()),
+                ("INITIAL_LOOKBACK_DAYS", "3".into()),
+            ],
+            fault_proxy: false,
+        }
+    }
+}
+
+pub struct Stack {
+    pub sim: Arc<Simulator>,
+    /// Straight to the emulator, for the tests' own checks.
+    pub sdk: aws_config::SdkConfig,
+    /// What the collectors use: through the proxy when there is one.
+    pub collector_sdk: aws_config::SdkConfig,
+    pub proxy: Option<FaultProxy>,
+    pub bucket: String,
+    pub table: String,
+    pub env: HashMap<String, String>,
+    secret_ids: HashMap<&'static str, String>,
+    seeded_secrets: Vec<String>,
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Result<Self> {
+        crate::logs::capture();
+        let endpoint = aws::endpoint()?;
+        let sim = Arc::new(Simulator::start(options.sim).await?);
+        let sdk = aws::sdk_config(&endpoint).await;
+        let proxy = if options.fault_proxy {
+            Some(FaultProxy::start(&endpoint).await?)
+        } else {
+            None
+        };
+        let collector_sdk = match &proxy {
+            Some(p) => aws::sdk_config(&p.url()).await,
+            None => sdk.clone(),
+        };
+        let id = format!("{:08x}", fastrand_u32());
+        let bucket = format!("events-{id}");
+        let table = format!("state-{id}");
+        aws::create_bucket(&sdk, &bucket).await?;
+        aws::create_table(&sdk, &table).await?;
+        let mut secret_ids = HashMap::new();
+        let mut seeded_secrets = vec![sim_client_secret(&sim)];
+        for profile in [Profile::Admin, Profile::Compliance] {
+            let name = format!("webex-{}-{id}", profile.name());
+            let refresh_token = sim.issue_refresh_token(&[profile.scope()]);
+            seeded_secrets.push(refresh_token.clone());
+            let secret = serde_json::json!({
+                "client_id": "sim-client-id",
+                "client_secret": sim_client_secret(&sim),
+                "redirect_uri": "http://127.0.0.1/oauth/callback",
+                "org_id": sim_org_id(&sim),
+                "scopes": profile.scope(),
+                "refresh_token": refresh_token,
+            });
+            aws::create_secret(&sdk, &name, &secret).await?;
+            secret_ids.insert(profile.name(), name);
+        }
+        let mut env: HashMap<String, String> = [
+            ("STATE_TABLE", table.clone()),
+            ("OUTPUT_BUCKET", bucket.clone()),
+            ("OUTPUT_PREFIX", "webex/".into()),
+            ("WEBEX_API_URL", sim.base_url()),
+            ("S3_FORCE_PATH_STYLE", "true".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (k, v) in options.env {
+            env.insert(k.to_string(), v);
+        }
+        Ok(Self {
+            sim,
+            sdk,
+            collector_sdk,
+            proxy,
+            bucket,
+            table,
+            env,
+            secret_ids,
+            seeded_secrets,
+        })
+    }
+
+    pub fn secret_id(&self, profile: Profile) -> &str {
+        &self.secret_ids[profile.name()]
+    }
+
+    /// The collector's environment for `stream`, as the template sets it.
+    pub fn stream_env(&self, stream: StreamId) -> HashMap<String, String> {
+        let mut env = self.env.clone();
+        env.insert(
+            "TOKEN_SECRET_ID".into(),
+            self.secret_id(stream.spec().profile).to_string(),
+        );
+        env
+    }
+
+    pub fn config(&self, stream: StreamId) -> Result<Config> {
+        let env = self.stream_env(stream);
+        Ok(Config::from_lookup(|name| env.get(name).cloned())?)
+    }
+
+    /// A freshly built collector, as after a cold start.
+    pub fn collector(&self, stream: StreamId) -> Result<StreamCollector<SimTime>> {
+        Ok(build_collector(
+            stream,
+            &self.config(stream)?,
+            &self.collector_sdk,
+            Arc::new(SimTime(self.sim.clone())),
+        )?)
+    }
+
+    pub async fn run(
+        &self,
+        stream: StreamId,
+        budget: Duration,
+    ) -> Result<RunSummary, CollectError> {
+        let collector = self
+            .collector(stream)
+            .map_err(|e| CollectError::Config(e.to_string()))?;
+        run_once(&collector, Instant::now() + budget).await
+    }
+
+    /// Runs, moving the clock on by `step` between runs, until the stream is caught up at
+    /// `until` (simulator time). Returns the summaries.
+    pub async fn run_until_caught_up(
+        &self,
+        stream: StreamId,
+        until_ms: i64,
+        step: Duration,
+    ) -> Result<Vec<RunSummary>> {
+        let mut summaries = Vec::new();
+        for _ in 0..500 {
+            let summary = self.run(stream, Duration::from_secs(60)).await?;
+            let caught_up = summary.stopped == StopReason::CaughtUp;
+            summaries.push(summary);
+            if caught_up && self.sim.now_ms() >= until_ms {
+                return Ok(summaries);
+            }
+            if caught_up {
+                self.sim.advance(step);
+            }
+        }
+        anyhow::bail!("not caught up after 500 runs")
+    }
+
+    pub async fn cursor(&self, stream: StreamId) -> Result<Option<Cursor>> {
+        let store = aws_adapters::DynamoStateStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            &self.table,
+        );
+        let key = CursorKey {
+            stream,
+            org_id: sim_org_id(&self.sim),
+        };
+        Ok(store.load_cursor(&key).await?)
+    }
+
+    pub async fn secret(&self, profile: Profile) -> Result<serde_json::Value> {
+        aws::read_secret(&self.sdk, self.secret_id(profile)).await
+    }
+
+    /// Every object of `stream`, decompressed into lines.
+    pub async fn objects(&self, stream: StreamId) -> Result<Vec<StoredObject>> {
+        let s3 = aws::s3(&self.sdk);
+        let prefix = format!("webex/{}/", stream.name());
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .context("list objects")?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            match page.next_continuation_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        let mut objects = Vec::new();
+        for key in keys {
+            let out = s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .context("get object")?;
+            let object = StoredObject {
+                key: key.clone(),
+                metadata: out.metadata().cloned().unwrap_or_default(),
+                content_type: out.content_type().unwrap_or_default().to_string(),
+                content_encoding: out.content_encoding().unwrap_or_default().to_string(),
+                e_tag: out.e_tag().unwrap_or_default().to_string(),
+                body: out.body.collect().await?.into_bytes().to_vec(),
+            };
+            objects.push(object);
+        }
+        Ok(objects)
+    }
+
+    /// Unfinished multipart uploads left in the bucket.
+    pub async fn open_uploads(&self) -> Result<usize> {
+        let out = aws::s3(&self.sdk)
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .send()
+            .await?;
+        Ok(out.uploads().len())
+    }
+
+    /// Every credential this test has seen: the client secret, the tokens seeded, the tokens in
+    /// the secrets now, and every bearer token the simulator was shown.
+    pub async fn known_secrets(&self) -> Result<Vec<String>> {
+        let mut secrets = self.seeded_secrets.clone();
+        for profile in [Profile::Admin, Profile::Compliance] {
+            let secret = self.secret(profile).await?;
+            for field in ["client_secret", "refresh_token", "access_token"] {
+                if let Some(v) = secret.get(field).and_then(|v| v.as_str()) {
+                    secrets.push(v.to_string());
+                }
+            }
+        }
+        secrets.extend(self.sim.requests().into_iter().filter_map(|r| r.bearer));
+        secrets.sort();
+        secrets.dedup();
+        Ok(secrets)
+    }
+
+    /// Asserts that no credential reached the logs captured in this process.
+    pub async fn assert_no_secrets_logged(&self) -> Result<()> {
+        let secrets = self.known_secrets().await?;
+        crate::logs::assert_free_of(&crate::logs::captured(), &secrets, "captured logs");
+        Ok(())
+    }
+}
+
+pub fn sim_org_id(sim: &Simulator) -> String {
+    sim.config().org_id.clone()
+}
+
+fn sim_client_secret(sim: &Simulator) -> String {
+    sim.config().client_secret.clone()
+}
+
+fn fastrand_u32() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let counter = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    nanos
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(counter.wrapping_mul(40_503))
+        ^ std::process::id()
+}
+
+static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -1,0 +1,373 @@
+//! The three event endpoints (and the admin audit category list).
+//!
+//! A request goes through, in order: bearer auth and scope (401/403), the rate limit (429),
+//! page latency, the next fault, parameter validation (400/403), the `max` gateway limit (504),
+//! then the page. Faults sit after auth because Webex's gateway answers them to callers it has
+//! already identified; they sit before validation because they model infrastructure, not the
+//! API's judgement of the query.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::Response;
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::api_error::{JSON, api_error, json_response, unauthorized};
+use crate::auth::{authorize, bearer_token};
+use crate::catalog::ADMIN_CATEGORIES;
+use crate::config::{AUDIT_SCOPE, Stream};
+use crate::event_query::{self, Paging, Refusal};
+use crate::faults::Fault;
+use crate::log::RequestLog;
+use crate::paging::{Cursor, link_next, next_query, page};
+use crate::selection::select;
+use crate::server::TrackingId;
+use crate::state::Shared;
+
+pub(crate) async fn admin_audit(
+    State(shared): State<Arc<Shared>>,
+    Extension(tracking): Extension<TrackingId>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    serve_events(&shared, Stream::AdminAudit, &tracking.0, &headers, &uri).await
+}
+
+pub(crate) async fn security_audit(
+    State(shared): State<Arc<Shared>>,
+    Extension(tracking): Extension<TrackingId>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    serve_events(&shared, Stream::SecurityAudit, &tracking.0, &headers, &uri).await
+}
+
+pub(crate) async fn compliance_events(
+    State(shared): State<Arc<Shared>>,
+    Extension(tracking): Extension<TrackingId>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    serve_events(
+        &shared,
+        Stream::ComplianceEvents,
+        &tracking.0,
+        &headers,
+        &uri,
+    )
+    .await
+}
+
+/// `GET /adminAudit/eventCategories`: the category names admin audit filters accept.
+pub(crate) async fn admin_categories(
+    State(shared): State<Arc<Shared>>,
+    Extension(tracking): Extension<TrackingId>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Categories {
+        event_categories: Vec<&'static str>,
+    }
+    let at_ms = shared.clock.now_ms();
+    let bearer = bearer_token(&headers);
+    let response = match authorize(&shared, bearer.as_deref(), Some(AUDIT_SCOPE)) {
+        Ok(_) => json_response(
+            StatusCode::OK,
+            &Categories {
+                event_categories: ADMIN_CATEGORIES.iter().map(|c| c.name).collect(),
+            },
+        ),
+        Err(refused) => refused.response(&tracking.0),
+    };
+    record(&shared, &uri, &response, bearer, Vec::new(), None, at_ms);
+    response
+}
+
+pub(crate) fn record(
+    shared: &Shared,
+    uri: &Uri,
+    response: &Response,
+    bearer: Option<String>,
+    ids: Vec<String>,
+    fault: Option<String>,
+    at_ms: i64,
+) {
+    shared.lock().requests.push(RequestLog {
+        method: "GET".to_owned(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
+        status: response.status().as_u16(),
+        bearer,
+        ids,
+        fault,
+        at_ms,
+    });
+}
+
+/// A response plus what the request log should say about it.
+struct Outcome {
+    response: Response,
+    ids: Vec<String>,
+    fault: Option<String>,
+}
+
+impl Outcome {
+    fn plain(response: Response) -> Outcome {
+        Outcome {
+            response,
+            ids: Vec::new(),
+            fault: None,
+        }
+    }
+
+    fn fault(response: Response, fault: String) -> Outcome {
+        Outcome {
+            response,
+            ids: Vec::new(),
+            fault: Some(fault),
+        }
+    }
+}
+
+async fn serve_events(
+    shared: &Shared,
+    stream: Stream,
+    tracking_id: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Response {
+    let at_ms = shared.clock.now_ms();
+    let bearer = bearer_token(headers);
+    let outcome = answer(shared, stream, tracking_id, bearer.as_deref(), uri).await;
+    tracing::debug!(
+        stream = stream.name(),
+        status = outcome.response.status().as_u16(),
+        events = outcome.ids.len(),
+        fault = outcome.fault.as_deref(),
+        "served event page"
+    );
+    record(
+        shared,
+        uri,
+        &outcome.response,
+        bearer,
+        outcome.ids,
+        outcome.fault,
+        at_ms,
+    );
+    outcome.response
+}
+
+async fn answer(
+    shared: &Shared,
+    stream: Stream,
+    tracking_id: &str,
+    bearer: Option<&str>,
+    uri: &Uri,
+) -> Outcome {
+    let grant = match authorize(shared, bearer, Some(stream.required_scope())) {
+        Ok(grant) => grant,
+        Err(refused) => return Outcome::plain(refused.response(tracking_id)),
+    };
+    if let Some(limit) = shared.config.rate_limit_per_minute {
+        let verdict = shared
+            .lock()
+            .limiter
+            .check(&grant.client_id, limit, Instant::now());
+        if let Err(retry_after_s) = verdict {
+            let response = retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                tracking_id,
+                retry_after_s,
+                "Too many requests have been sent in a given amount of time.",
+            );
+            return Outcome::fault(response, "RateLimited".to_owned());
+        }
+    }
+    if !shared.config.page_latency.is_zero() {
+        tokio::time::sleep(shared.config.page_latency).await;
+    }
+
+    let fault = shared.lock().faults.next();
+    let fault_name = fault.as_ref().map(Fault::name);
+    if let Some(fault) = &fault
+        && let Some(response) = fail(fault, tracking_id).await
+    {
+        return Outcome {
+            response,
+            ids: Vec::new(),
+            fault: fault_name,
+        };
+    }
+
+    let page = match build_page(shared, stream, uri) {
+        Ok(page) => page,
+        Err(Refusal::GatewayTimeout) => {
+            let response = gateway_timeout(tracking_id);
+            return Outcome::fault(response, "GatewayTimeout".to_owned());
+        }
+        Err(Refusal::Invalid(status, message)) => {
+            return Outcome {
+                response: api_error(status, tracking_id, &message),
+                ids: Vec::new(),
+                fault: fault_name,
+            };
+        }
+    };
+
+    let truncated = fault == Some(Fault::Truncated);
+    let mut response = if truncated {
+        Response::new(truncated_body(page.body))
+    } else {
+        Response::new(Body::from(page.body))
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    if let Some(link) = page.link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LINK, link);
+    }
+    Outcome {
+        response,
+        ids: if truncated { Vec::new() } else { page.ids },
+        fault: fault_name,
+    }
+}
+
+/// The response a fault replaces the page with, or `None` when the page still follows
+/// (after a `Slow` wait, or to be cut short for `Truncated`).
+async fn fail(fault: &Fault, tracking_id: &str) -> Option<Response> {
+    match fault {
+        Fault::TooManyRequests { retry_after_s } => Some(retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            tracking_id,
+            *retry_after_s,
+            "Too many requests have been sent in a given amount of time.",
+        )),
+        Fault::Locked { retry_after_s } => Some(retry_later(
+            StatusCode::LOCKED,
+            tracking_id,
+            *retry_after_s,
+            "The requested resource is temporarily unavailable.",
+        )),
+        Fault::ServerError(status) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let message = match status {
+                StatusCode::BAD_GATEWAY => {
+                    "The server received an invalid response from an upstream server. Try again later."
+                }
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "Server is overloaded with requests. Try again later."
+                }
+                _ => "Something went wrong on the server.",
+            };
+            Some(api_error(status, tracking_id, message))
+        }
+        Fault::GatewayTimeout => Some(gateway_timeout(tracking_id)),
+        Fault::Expired => Some(unauthorized(tracking_id)),
+        Fault::Slow(delay) => {
+            tokio::time::sleep(*delay).await;
+            None
+        }
+        Fault::Truncated => None,
+    }
+}
+
+fn retry_later(status: StatusCode, tracking_id: &str, seconds: u64, message: &str) -> Response {
+    let mut response = api_error(status, tracking_id, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+fn gateway_timeout(tracking_id: &str) -> Response {
+    api_error(
+        StatusCode::GATEWAY_TIMEOUT,
+        tracking_id,
+        "An upstream server failed to respond on time. If your query uses max parameter, please try to reduce it.",
+    )
+}
+
+/// Sends the first half of the page, then fails the body so the connection is cut mid-way:
+/// the client sees a 200 with an incomplete body, as when a proxy drops the connection.
+fn truncated_body(full: String) -> Body {
+    let full = Bytes::from(full);
+    let half = full.slice(..full.len() / 2);
+    let chunks = futures_util::stream::unfold(0_u8, move |step| {
+        let half = half.clone();
+        async move {
+            match step {
+                0 => Some((Ok(half), 1)),
+                1 => {
+                    // Give the first chunk time to reach the socket before the abort.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let cut = io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "webex-sim Truncated fault",
+                    );
+                    Some((Err(cut), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    Body::from_stream(chunks)
+}
+
+struct Page {
+    body: String,
+    link: Option<String>,
+    ids: Vec<String>,
+}
+
+fn build_page(shared: &Shared, stream: Stream, uri: &Uri) -> Result<Page, Refusal> {
+    let query = event_query::parse(shared, stream, uri, shared.clock.now_ms())?;
+    if let Some(limit) = shared.config.max_without_gateway_timeout
+        && query.max > limit as usize
+    {
+        return Err(Refusal::GatewayTimeout);
+    }
+
+    let inner = shared.lock();
+    let selected = select(
+        inner.events.events(stream),
+        &query.filter,
+        shared.config.order,
+        query.shuffle_key,
+    );
+    let (items, next) = page(&selected, query.offset, query.max);
+    let mut body = String::from("{\"items\":[");
+    for (index, event) in items.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        body.push_str(&event.json);
+    }
+    body.push_str("]}");
+    let ids = items.iter().map(|e| e.id.clone()).collect();
+    drop(inner);
+
+    let raw_query = uri.query().unwrap_or_default();
+    let next_page_query = match (next, query.paging) {
+        (Some(offset), Paging::Offset) if shared.config.admin_link_header => {
+            Some(next_query(raw_query, "offset", &offset.to_string()))
+        }
+        (Some(offset), Paging::Cursor { as_of_ms }) => {
+            let cursor = Cursor { offset, as_of_ms }.encode();
+            Some(next_query(raw_query, "cursor", &cursor))
+        }
+        _ => None,
+    };
+    Ok(Page {
+        body,
+        link: next_page_query.map(|q| link_next(&shared.base_url, stream.path(), &q)),
+        ids,
+    })
+}

@@ -1,0 +1,47 @@
+//! `webex-sim`: a deterministic simulator of the Webex REST API parts the collector uses, for
+//! tests (in-process, through [`Simulator`]) and for the local demo (the `webex-sim` binary).
+//!
+//! Faithful to the OpenAPI subset in `shared/webex-api/openapi-subset.json`: OAuth authorize
+//! and token endpoints (form bodies only, expiring tokens, optional refresh-token rotation,
+//! `invalid_grant`), the admin audit, security audit and compliance event endpoints with their
+//! real parameter names, limits and paging, unordered pages, late-arriving events, and
+//! switchable faults (429/423 with `Retry-After`, 5xx, 504 for a large `max`, slow and
+//! truncated responses, 401 for expired tokens).
+//!
+//! Choices where Webex is silent (see each module): event windows are `[from, to)`; a cursor
+//! pins visibility to its first page's "now" while offset paging does not; `actorId` filters
+//! and an `offset` on the cursor-paged endpoints are refused with 400.
+
+mod api_error;
+mod auth;
+mod catalog;
+mod clock;
+mod config;
+mod encoding;
+mod event_api;
+mod event_query;
+mod events;
+mod faults;
+mod log;
+mod oauth_api;
+mod paging;
+mod people_api;
+mod query;
+mod ratelimit;
+mod rng;
+mod selection;
+mod server;
+mod simulator;
+mod state;
+mod timefmt;
+mod tokens;
+
+pub use config::{
+    AUDIT_SCOPE, COMPLIANCE_SCOPE, ClockMode, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_ORG_ID, DEFAULT_START_MS, Order, SimConfig, Stream,
+};
+pub use events::{GenerateSpec, SimEvent};
+pub use faults::Fault;
+pub use log::{RequestLog, TokenRequestLog};
+pub use simulator::Simulator;
+pub use timefmt::{format_ms, parse_ms};

@@ -1,0 +1,201 @@
+//! `webex-sim`: the simulator as a process, for `make demo`. Uses the system clock, generates
+//! events over the last few days (late ones keep arriving in real time), prints one line with
+//! its base URL when ready and serves until SIGTERM or Ctrl-C.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use webex_sim::{
+    AUDIT_SCOPE, COMPLIANCE_SCOPE, ClockMode, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_ORG_ID, GenerateSpec, Order, SimConfig, Simulator, Stream,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "webex-sim",
+    version,
+    about = "A deterministic Webex API simulator for tests and demos"
+)]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value = DEFAULT_ORG_ID)]
+    org_id: String,
+    #[arg(long, default_value = DEFAULT_CLIENT_ID)]
+    client_id: String,
+    #[arg(long, default_value = DEFAULT_CLIENT_SECRET)]
+    client_secret: String,
+    /// A refresh token to accept, as PROFILE=TOKEN with PROFILE `admin` (scope
+    /// audit:events_read) or `compliance` (scope spark-compliance:events_read). Repeatable.
+    #[arg(long = "refresh-token", value_name = "PROFILE=TOKEN")]
+    refresh_tokens: Vec<String>,
+    /// Events generated per stream.
+    #[arg(long, default_value_t = 500)]
+    events: usize,
+    /// The events are spread over this many days before now.
+    #[arg(long, default_value_t = 2.0)]
+    days: f64,
+    /// Share of events that become visible only after they were created.
+    #[arg(long, default_value_t = 0.05)]
+    late_fraction: f64,
+    /// Share of events that share their timestamp with another event.
+    #[arg(long, default_value_t = 0.05)]
+    shared_fraction: f64,
+    /// Longest delay before a late event becomes visible.
+    #[arg(long, default_value_t = 600)]
+    max_lateness_seconds: u64,
+    #[arg(long, value_enum, default_value_t = OrderArg::Newest)]
+    order: OrderArg,
+    /// Every refresh returns a new refresh token and retires the old one.
+    #[arg(long)]
+    rotate_refresh_tokens: bool,
+    #[arg(long)]
+    access_token_ttl_seconds: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OrderArg {
+    Newest,
+    Shuffled,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let seeded = args
+        .refresh_tokens
+        .iter()
+        .map(|spec| parse_refresh_token(spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if !(args.days.is_finite() && args.days > 0.0) {
+        bail!(
+            "--days must be a positive number of days, got {}",
+            args.days
+        );
+    }
+
+    let defaults = SimConfig::default();
+    let config = SimConfig {
+        seed: args.seed,
+        org_id: args.org_id,
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        clock: ClockMode::System,
+        access_token_ttl: args
+            .access_token_ttl_seconds
+            .map_or(defaults.access_token_ttl, Duration::from_secs),
+        rotate_refresh_tokens: args.rotate_refresh_tokens,
+        order: match args.order {
+            OrderArg::Newest => Order::NewestFirst,
+            OrderArg::Shuffled => Order::Shuffled,
+        },
+        ..defaults
+    };
+    let sim = Simulator::start_on(config, args.port).await?;
+    for (token, scope) in &seeded {
+        sim.seed_refresh_token(token, &[scope]);
+    }
+    let to_ms = sim.now_ms();
+    let from_ms = to_ms - (args.days * 86_400_000.0) as i64;
+    for stream in Stream::ALL {
+        sim.generate(
+            stream,
+            GenerateSpec {
+                count: args.events,
+                from_ms,
+                to_ms,
+                shared_timestamp_fraction: args.shared_fraction,
+                late_fraction: args.late_fraction,
+                max_lateness: Duration::from_secs(args.max_lateness_seconds),
+            },
+        );
+    }
+
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "webex-sim listening on {}", sim.base_url())?;
+    stdout.flush()?;
+    drop(stdout);
+
+    shutdown_signal().await?;
+    sim.stop().await;
+    Ok(())
+}
+
+fn parse_refresh_token(spec: &str) -> anyhow::Result<(String, &'static str)> {
+    let (profile, token) = spec
+        .split_once('=')
+        .with_context(|| "--refresh-token takes PROFILE=TOKEN, e.g. admin=abc".to_owned())?;
+    let scope = match profile {
+        "admin" => AUDIT_SCOPE,
+        "compliance" => COMPLIANCE_SCOPE,
+        other => bail!("--refresh-token profile must be admin or compliance, got '{other}'"),
+    };
+    if token.is_empty() {
+        bail!("--refresh-token {profile}= needs a token after '='");
+    }
+    Ok((token.to_owned(), scope))
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("cannot listen for Ctrl-C"),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn refresh_token_flags_name_a_profile() {
+        assert_eq!(
+            parse_refresh_token("admin=abc=def").unwrap(),
+            ("abc=def".to_owned(), AUDIT_SCOPE)
+        );
+        assert_eq!(
+            parse_refresh_token("compliance=x").unwrap().1,
+            COMPLIANCE_SCOPE
+        );
+        for bad in ["admin", "admin=", "other=x", "=x"] {
+            assert!(parse_refresh_token(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_parse() {
+        Args::command().debug_assert();
+        let args = Args::try_parse_from([
+            "webex-sim",
+            "--refresh-token",
+            "admin=a",
+            "--refresh-token",
+            "compliance=c",
+            "--order",
+            "shuffled",
+            "--events",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(args.refresh_tokens.len(), 2);
+        assert!(matches!(args.order, OrderArg::Shuffled));
+        assert_eq!(args.events, 3);
+    }
+}

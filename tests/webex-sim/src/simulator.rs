@@ -1,0 +1,209 @@
+//! The handle tests hold: start a server, script its data and misbehaviour, read its logs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{SimConfig, Stream};
+use crate::events::{GenerateSpec, SimEvent};
+use crate::faults::Fault;
+use crate::log::{RequestLog, TokenRequestLog};
+use crate::server;
+use crate::state::Shared;
+use crate::tokens::Grant;
+
+/// How long `stop` waits for in-flight requests (a `Slow` fault, say) before cutting them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// A running simulator on `127.0.0.1`. Dropping it shuts the server down; `stop` also waits
+/// for it to finish.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    port: u16,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Binds `127.0.0.1` on a free port and serves in a spawned task.
+    pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
+        Simulator::start_on(config, 0).await
+    }
+
+    /// Like [`Simulator::start`] on a chosen port (0 for a free one).
+    pub async fn start_on(config: SimConfig, port: u16) -> anyhow::Result<Simulator> {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("webex-sim could not listen on 127.0.0.1:{port}"))?;
+        let port = listener
+            .local_addr()
+            .context("webex-sim could not read its listening address")?
+            .port();
+        let shared = Arc::new(Shared::new(config, base_url(port)));
+        let (shutdown, stop) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, shared.clone(), stop));
+        tracing::debug!(port, "webex-sim started");
+        Ok(Simulator {
+            shared,
+            port,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        base_url(self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// Graceful shutdown: stops accepting, lets requests in flight finish (for at most a few
+    /// seconds), and waits for the server task.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(STOP_GRACE, task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+
+    /// Sim-clock time in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.shared.clock.now_ms()
+    }
+
+    /// Sets the manual clock; ignored with `ClockMode::System`.
+    pub fn set_now_ms(&self, ms: i64) {
+        self.shared.clock.set_ms(ms);
+    }
+
+    /// Moves the manual clock forward; ignored with `ClockMode::System`.
+    pub fn advance(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Appends deterministic events to `stream` (from the seed, the stream and how many it
+    /// already holds) and returns the new ones.
+    ///
+    /// # Panics
+    /// When `spec.count > 0` and `spec.to_ms <= spec.from_ms`.
+    pub fn generate(&self, stream: Stream, spec: GenerateSpec) -> Vec<SimEvent> {
+        let config = &self.shared.config;
+        self.shared
+            .lock()
+            .events
+            .generate(config.seed, &config.org_id, stream, &spec)
+    }
+
+    /// Everything the stream holds, visible yet or not, in generation order.
+    pub fn events(&self, stream: Stream) -> Vec<SimEvent> {
+        self.shared.lock().events.events(stream).to_vec()
+    }
+
+    /// A valid refresh token for the configured client with these scopes.
+    pub fn issue_refresh_token(&self, scopes: &[&str]) -> String {
+        let now_ms = self.now_ms();
+        let grant = self.grant(scopes);
+        self.shared.lock().tokens.issue_refresh(grant, now_ms)
+    }
+
+    /// Registers a refresh token of the caller's choosing (the demo binary seeds known ones).
+    pub fn seed_refresh_token(&self, token: &str, scopes: &[&str]) {
+        let now_ms = self.now_ms();
+        let grant = self.grant(scopes);
+        self.shared
+            .lock()
+            .tokens
+            .insert_refresh(token.to_owned(), grant, now_ms);
+    }
+
+    /// An access token for the configured client, valid for `ttl` of sim-clock time.
+    pub fn issue_access_token(&self, scopes: &[&str], ttl: Duration) -> String {
+        let now_ms = self.now_ms();
+        let grant = self.grant(scopes);
+        self.shared.lock().tokens.issue_access(grant, now_ms, ttl)
+    }
+
+    pub fn refresh_token_is_valid(&self, token: &str) -> bool {
+        let now_ms = self.now_ms();
+        self.shared.lock().tokens.refresh_is_valid(token, now_ms)
+    }
+
+    /// Every refresh token held now is refused (`invalid_grant`) from now on; tokens issued
+    /// later (a new authorisation) work.
+    pub fn revoke_refresh_tokens(&self) {
+        self.shared.lock().tokens.revoke_all_refresh();
+    }
+
+    /// The next authenticated event-endpoint requests get these faults, one each, in order.
+    pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.lock().faults.push(faults);
+    }
+
+    /// Each later event request (with no scripted fault left) gets one of `kinds` with this
+    /// probability, chosen deterministically from `seed` and the request count.
+    pub fn set_random_faults(&self, seed: u64, probability: f64, kinds: Vec<Fault>) {
+        self.shared
+            .lock()
+            .faults
+            .set_random(seed, probability, kinds);
+    }
+
+    /// Drops scripted and random faults.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Every request served by the event endpoints, the category list and `people/me`.
+    pub fn requests(&self) -> Vec<RequestLog> {
+        self.shared.lock().requests.clone()
+    }
+
+    pub fn token_requests(&self) -> Vec<TokenRequestLog> {
+        self.shared.lock().token_requests.clone()
+    }
+
+    /// The next `/authorize` redirects with `error=access_denied`, as when the user declines.
+    pub fn deny_next_authorization(&self) {
+        self.shared.lock().deny_next_authorization = true;
+    }
+
+    fn grant(&self, scopes: &[&str]) -> Grant {
+        Grant {
+            client_id: self.shared.config.client_id.clone(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+/// Shows where the simulator listens, never its tokens or events.
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+fn base_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/v1")
+}

@@ -1,0 +1,9 @@
+//! HTTP tests against a started simulator: what a Webex client sees on the wire.
+
+// Helpers outside `#[test]` functions are test code too: a panic is how they report failure.
+#![allow(clippy::unwrap_used)]
+
+mod events;
+mod faults;
+mod oauth;
+mod support;
