@@ -28,16 +28,53 @@ pub async fn handle<C: Clock>(
     collector: &StreamCollector<C>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<RunSummary, RunError> {
-    run_once(collector, deadline_of(event.context.deadline))
-        .await
-        .map_err(RunError)
+    let deadline = deadline_of(event.context.deadline);
+    tracing::debug!(
+        request_id = %event.context.request_id,
+        remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+        deadline_ms = event.context.deadline,
+        "invoked"
+    );
+    run_once(collector, deadline).await.map_err(RunError)
 }
 
 /// Lambda gives the deadline as epoch milliseconds; runs measure time monotonically.
+/// cargo-lambda's local emulator (1.9) sends the function timeout itself (e.g. `600000`)
+/// instead of an instant; a value that cannot be an instant of this century is read that way.
 fn deadline_of(deadline_ms: u64) -> Instant {
+    const YEAR_2000_MS: u64 = 946_684_800_000;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    let remaining_ms = if deadline_ms < YEAR_2000_MS {
+        deadline_ms
+    } else {
+        deadline_ms.saturating_sub(now_ms)
+    };
+    Instant::now() + Duration::from_millis(remaining_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_epoch_deadlines_and_the_emulators_durations() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let cases = [
+            (now_ms + 60_000, 59_000..=60_000),
+            (now_ms - 5_000, 0..=0),
+            (600_000, 599_000..=600_000),
+        ];
+        for (deadline_ms, expected) in cases {
+            let remaining = deadline_of(deadline_ms)
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64;
+            assert!(expected.contains(&remaining), "{deadline_ms}: {remaining}");
+        }
+    }
 }

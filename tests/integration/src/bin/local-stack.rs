@@ -1,0 +1,162 @@
+//! `local-stack`: sets up and shows the demo's resources in the local AWS emulator
+//! (`AWS_ENDPOINT_URL`). Not for real accounts: the SAM template creates those.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use collector_core::StreamId;
+use integration_tests::aws;
+use integration_tests::verify::StoredObject;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Creates the bucket, the state table and one profile's secret.
+    Setup {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        table: String,
+        /// `name=SECRET_ID`, e.g. `admin=webex/admin`; the secret gets a refresh token from
+        /// `--refresh-token name=TOKEN`.
+        #[arg(long)]
+        secret: Vec<String>,
+        #[arg(long)]
+        refresh_token: Vec<String>,
+        #[arg(long)]
+        org_id: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        client_secret: String,
+    },
+    /// Prints what landed: objects per stream, a few lines, and the cursors.
+    Show {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        table: String,
+    },
+}
+
+fn pairs(values: &[String]) -> Vec<(String, String)> {
+    values
+        .iter()
+        .filter_map(|v| v.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let sdk = aws::sdk_config(&aws::endpoint()?).await;
+    match Cli::parse().command {
+        Command::Setup {
+            bucket,
+            table,
+            secret,
+            refresh_token,
+            org_id,
+            client_id,
+            client_secret,
+        } => {
+            aws::create_bucket(&sdk, &bucket).await?;
+            aws::create_table(&sdk, &table).await?;
+            let tokens = pairs(&refresh_token);
+            for (profile, secret_id) in pairs(&secret) {
+                let mut value = serde_json::json!({
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                    "redirect_uri": "http://127.0.0.1/oauth/callback",
+                    "org_id": org_id,
+                });
+                if let Some((_, token)) = tokens.iter().find(|(p, _)| *p == profile) {
+                    value["refresh_token"] = token.clone().into();
+                }
+                aws::create_secret(&sdk, &secret_id, &value).await?;
+                println!("secret {secret_id} ({profile} profile) created");
+            }
+            println!("bucket {bucket} and table {table} created");
+        }
+        Command::Show { bucket, table } => show(&sdk, &bucket, &table).await?,
+    }
+    Ok(())
+}
+
+async fn show(sdk: &aws_config::SdkConfig, bucket: &str, table: &str) -> Result<()> {
+    let s3 = aws::s3(sdk);
+    for stream in StreamId::ALL {
+        let listed = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("webex/{}/", stream.name()))
+            .send()
+            .await?;
+        let keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let mut total = 0usize;
+        println!("\n== {} : {} objects", stream.name(), keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let out = s3.get_object().bucket(bucket).key(key).send().await?;
+            let object = StoredObject {
+                key: key.clone(),
+                metadata: out.metadata().cloned().unwrap_or_default(),
+                content_type: out.content_type().unwrap_or_default().to_string(),
+                content_encoding: out.content_encoding().unwrap_or_default().to_string(),
+                e_tag: String::new(),
+                body: out.body.collect().await?.into_bytes().to_vec(),
+            };
+            let lines = object.lines();
+            total += lines.len();
+            if i < 3 || i + 1 == keys.len() {
+                println!(
+                    "  {key}  events={} bytes={}",
+                    object.metadata.get("event-count").map_or("?", |s| s),
+                    object.body.len()
+                );
+            } else if i == 3 {
+                println!("  ...");
+            }
+            if i == 0 {
+                for line in lines.iter().take(2) {
+                    let text = String::from_utf8_lossy(line);
+                    println!(
+                        "    {}{}",
+                        text.chars().take(160).collect::<String>(),
+                        if text.len() > 160 { "..." } else { "" }
+                    );
+                }
+            }
+        }
+        println!("  total events: {total}");
+    }
+    let store = aws_adapters::DynamoStateStore::new(aws_sdk_dynamodb::Client::new(sdk), table);
+    println!("\n== cursors");
+    for (pk, cursor) in store.list_cursors().await? {
+        println!(
+            "  {pk}\n    committed_until={} status={} pending={:?} recent_ids={} last_run={:?}",
+            cursor
+                .committed_until
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "-".into()),
+            cursor.status.name(),
+            cursor.pending,
+            cursor.recent_ids.len(),
+            cursor.last_run,
+        );
+        if let Some(e) = cursor.last_error {
+            println!("    last_error: {} {}", e.kind.name(), e.message);
+        }
+    }
+    Ok(())
+}
