@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use collector_core::object::DEFAULT_PART_SIZE;
+use collector_core::stream::{COMPLIANCE_RESOURCES, COMPLIANCE_TYPES, Filters};
 use collector_core::window::WindowPolicy;
 
 pub const DEFAULT_OUTPUT_PREFIX: &str = "webex/";
@@ -36,6 +37,8 @@ pub struct Config {
     pub page_size: Option<u32>,
     pub part_size: usize,
     pub s3_force_path_style: bool,
+    /// `EVENT_CATEGORIES` (admin and security audit), `RESOURCES` and `TYPES` (compliance).
+    pub filters: Filters,
 }
 
 impl Config {
@@ -87,6 +90,17 @@ impl Config {
                 .map(|n| n as u32),
             part_size: DEFAULT_PART_SIZE,
             s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
+            filters: Filters {
+                event_categories: env.list("EVENT_CATEGORIES", |c| {
+                    let name = c.strip_prefix("EventCategory.").unwrap_or(c);
+                    !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                })?,
+                resources: env.list("RESOURCES", |r| COMPLIANCE_RESOURCES.contains(&r))?,
+                types: env.list("TYPES", |t| COMPLIANCE_TYPES.contains(&t))?,
+            },
         })
     }
 }
@@ -156,6 +170,29 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         }
     }
 
+    /// A comma-separated list whose every item passes `valid`.
+    fn list(
+        &self,
+        name: &'static str,
+        valid: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, ConfigError> {
+        let Some(text) = self.optional(name) else {
+            return Ok(Vec::new());
+        };
+        let items: Vec<String> = text
+            .split(',')
+            .map(|i| i.trim().to_string())
+            .filter(|i| !i.is_empty())
+            .collect();
+        match items.iter().find(|i| !valid(i)) {
+            Some(bad) => Err(ConfigError {
+                name,
+                problem: format!("{bad:?} is not a valid value"),
+            }),
+            None => Ok(items),
+        }
+    }
+
     fn prefix(&self, name: &'static str) -> Result<String, ConfigError> {
         let Some(value) = (self.0)(name) else {
             return Ok(DEFAULT_OUTPUT_PREFIX.to_string());
@@ -218,6 +255,12 @@ mod tests {
             (vec![("S3_FORCE_PATH_STYLE", "yes")], "S3_FORCE_PATH_STYLE"),
             (vec![("OUTPUT_PREFIX", "/abs/")], "OUTPUT_PREFIX"),
             (vec![("OUTPUT_PREFIX", "noslash")], "OUTPUT_PREFIX"),
+            (vec![("RESOURCES", "messages,chats")], "RESOURCES"),
+            (vec![("TYPES", "created,exploded")], "TYPES"),
+            (
+                vec![("EVENT_CATEGORIES", "LOGINS,bad category")],
+                "EVENT_CATEGORIES",
+            ),
         ];
         for (pairs, name) in cases {
             let err = config(&pairs).unwrap_err();
@@ -239,5 +282,17 @@ mod tests {
         assert_eq!(c.page_size, Some(50));
         assert!(c.s3_force_path_style);
         assert_eq!(c.policy.settle_lag, Duration::ZERO);
+        let c = config(&[
+            ("EVENT_CATEGORIES", "EventCategory.LOGINS, LOGOUT"),
+            ("RESOURCES", "messages,rooms"),
+            ("TYPES", "deleted"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.filters.event_categories,
+            ["EventCategory.LOGINS", "LOGOUT"]
+        );
+        assert_eq!(c.filters.resources, ["messages", "rooms"]);
+        assert_eq!(c.filters.types, ["deleted"]);
     }
 }

@@ -3,11 +3,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use collector_core::ports::Clock;
-use collector_core::{CollectError, RunSummary};
+use collector_core::{CollectError, RunSummary, StreamId};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::time::Instant;
 
-use crate::wiring::{StreamCollector, run_once};
+use crate::logging::{LogTarget, init_logging};
+use crate::wiring::{StreamCollector, collector_from_env, run_once};
 
 /// A failed run as Lambda reports it: `errorType` is the kind (`config`, `upstream`, ...), so
 /// alarms and retries can tell them apart.
@@ -21,6 +22,17 @@ impl From<RunError> for Diagnostic {
             error_message: e.0.to_string(),
         }
     }
+}
+
+/// A collector function's whole `main`: logging, the collector built once per cold start, then
+/// the Lambda runtime loop.
+pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
+    init_logging(LogTarget::Stdout);
+    let collector = collector_from_env(stream).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| {
+        handle(&collector, event)
+    }))
+    .await
 }
 
 /// Handles one EventBridge scheduled event; the payload carries nothing we need.

@@ -1,6 +1,8 @@
 //! Builds a ready collector (SDK clients, Webex client, stores, sink) and runs it: the single
 //! place where adapters meet the core.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use collector_core::ports::{Clock, SystemClock};
 use collector_core::tokens::TokenManager;
 use collector_core::{CollectError, Collector, RunSummary, Settings, StreamId};
 use tokio::time::Instant;
+use tracing::Instrument;
 use webex_client::{RetryPolicy, WebexClient};
 
 use crate::config::{Config, ConfigError};
@@ -44,6 +47,12 @@ pub fn build_collector<C: Clock>(
     clock: Arc<C>,
 ) -> Result<StreamCollector<C>, WiringError> {
     let spec = stream.spec();
+    if let Some(name) = spec.unsupported_filter(&config.filters) {
+        return Err(WiringError::Config(ConfigError {
+            name,
+            problem: format!("does not apply to the {} stream", stream.name()),
+        }));
+    }
     let webex =
         WebexClient::new(&config.webex_api_url, RetryPolicy::default()).map_err(|e| match e {
             webex_client::ClientError::InvalidUrl { reason, .. } => {
@@ -80,7 +89,7 @@ pub fn build_collector<C: Clock>(
         key_prefix: config.output_prefix.clone(),
         part_size: config.part_size,
         stop_reserve: STOP_RESERVE,
-        filters: Vec::new(),
+        queries: spec.filter_queries(&config.filters),
         collector_version: env!("CARGO_PKG_VERSION"),
     };
     Ok(Collector::new(
@@ -94,12 +103,13 @@ pub async fn run_once<C: Clock>(
     collector: &StreamCollector<C>,
     deadline: Instant,
 ) -> Result<RunSummary, CollectError> {
-    let stream = collector.spec().id.name();
-    let span = tracing::info_span!("run", stream);
-    let _entered = span.enter();
+    let span = tracing::info_span!("run", stream = collector.spec().id.name());
     let started = Instant::now();
-    drop(_entered);
-    let result = tracing::Instrument::instrument(collector.run(deadline), span.clone()).await;
+    // Boxed and type-erased: the collector's future nests deeply enough that the Lambda
+    // runtime's future around it would exceed the compiler's query depth.
+    let run: Pin<Box<dyn Future<Output = Result<RunSummary, CollectError>> + Send + '_>> =
+        Box::pin(collector.run(deadline));
+    let result = run.instrument(span.clone()).await;
     let _entered = span.enter();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match &result {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::cursor::{Cursor, CursorKey, LastError, RunStats, Status};
 use crate::error::{CollectError, ErrorKind};
@@ -30,8 +31,9 @@ pub struct Settings {
     pub part_size: usize,
     /// Time kept back before the deadline to abort an upload and write the cursor.
     pub stop_reserve: Duration,
-    /// Extra query parameters of the stream (its filters), sent with every first page.
-    pub filters: Vec<(&'static str, String)>,
+    /// The filter parameters of each query a window needs (one empty set: no filters); see
+    /// [`StreamSpec::filter_queries`].
+    pub queries: Vec<Vec<(&'static str, String)>>,
     pub collector_version: &'static str,
 }
 
@@ -128,6 +130,17 @@ where
                     self.spec.profile.name()
                 ))
             })?;
+        if let Some(scopes) = secret.scopes.as_deref().filter(|s| !s.trim().is_empty()) {
+            let needed = self.spec.profile.scope();
+            if !scopes.split([' ', ',']).any(|s| s == needed) {
+                return Err(CollectError::Config(format!(
+                    "the secret for {} holds a token with the scopes {scopes:?}, without {needed}; point \
+                     TOKEN_SECRET_ID at the {} profile's secret, or authorise it again with that scope",
+                    self.spec.id.name(),
+                    self.spec.profile.name()
+                )));
+            }
+        }
         let key = CursorKey {
             stream: self.spec.id,
             org_id,
@@ -208,10 +221,10 @@ where
                     None => return Ok(StopReason::CaughtUp),
                 },
             };
-            let _span =
-                tracing::debug_span!("window", from = %window.from, to = %window.to).entered();
+            let span = tracing::debug_span!("window", from = %window.from, to = %window.to);
             match self
                 .collect_window(key, &cursor, &window, resumed, summary, deadline)
+                .instrument(span)
                 .await
             {
                 Ok(result) => {
@@ -258,22 +271,25 @@ where
         let mut writer = ObjectWriter::new(&self.sink, object_key.clone(), self.settings.part_size);
         let mut seen = HashSet::new();
         let mut result = WindowResult::default();
-        let mut next = Some(self.first_request(key, window));
         let fetched: Result<(), CollectError> = async {
-            while let Some(request) = next.take() {
-                let page = self.fetch(&request, deadline).await?;
-                summary.pages += 1;
-                for event in page.events {
-                    // Dropped: written by an earlier window (overlap), or repeated across pages.
-                    if cursor.recent_ids.contains(event.key) || !seen.insert(event.key) {
-                        continue;
+            for filters in &self.settings.queries {
+                let mut next = Some(self.first_request(key, window, filters));
+                while let Some(request) = next.take() {
+                    let page = self.fetch(&request, deadline).await?;
+                    summary.pages += 1;
+                    for event in page.events {
+                        // Dropped: written by an earlier window (overlap), or repeated across
+                        // pages or queries.
+                        if cursor.recent_ids.contains(event.key) || !seen.insert(event.key) {
+                            continue;
+                        }
+                        writer.write(&event.json).await?;
+                        if event.created >= horizon {
+                            result.recent.push((event.key, event.created));
+                        }
                     }
-                    writer.write(&event.json).await?;
-                    if event.created >= horizon {
-                        result.recent.push((event.key, event.created));
-                    }
+                    next = page.next;
                 }
-                next = page.next;
             }
             Ok(())
         }
@@ -339,8 +355,13 @@ where
         }))
     }
 
-    fn first_request(&self, key: &CursorKey, window: &Window) -> PageRequest {
-        let mut params = Vec::with_capacity(3 + self.settings.filters.len());
+    fn first_request(
+        &self,
+        key: &CursorKey,
+        window: &Window,
+        filters: &[(&'static str, String)],
+    ) -> PageRequest {
+        let mut params = Vec::with_capacity(3 + filters.len());
         if self.spec.takes_org_id {
             params.push(("orgId", key.org_id.clone()));
         }
@@ -349,7 +370,7 @@ where
             window.query_from(self.settings.policy.overlap).to_rfc3339(),
         ));
         params.push((self.spec.to_param, window.to.to_rfc3339()));
-        params.extend(self.settings.filters.iter().cloned());
+        params.extend(filters.iter().cloned());
         PageRequest {
             target: PageTarget::Query { params, offset: 0 },
             max: self.settings.page_size.clamp(1, self.spec.max_page),

@@ -37,6 +37,51 @@ pub enum Paging {
     LinkOrOffset,
 }
 
+/// Which filters a stream's API takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterKind {
+    /// `eventCategories`, a comma-separated list.
+    Categories,
+    /// One `resource` and one `type` per request.
+    ResourcesAndTypes,
+}
+
+/// What a deployment narrows its streams to; empty lists mean everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub event_categories: Vec<String>,
+    pub resources: Vec<String>,
+    pub types: Vec<String>,
+}
+
+/// `resource` values of `GET /events`.
+pub const COMPLIANCE_RESOURCES: [&str; 13] = [
+    "attachmentActions",
+    "businessTexts",
+    "call_records",
+    "convergedRecordings",
+    "file_transcodings",
+    "files",
+    "meetingMessages",
+    "meetings",
+    "meetingTranscripts",
+    "memberships",
+    "messages",
+    "rooms",
+    "tabs",
+];
+
+/// `type` values of `GET /events`.
+pub const COMPLIANCE_TYPES: [&str; 4] = ["created", "updated", "deleted", "ended"];
+
+/// `EventCategory.LOGINS`, `logins` and `LOGINS` name one category; Webex takes `LOGINS`.
+pub fn normalise_category(name: &str) -> String {
+    let name = name.trim();
+    name.strip_prefix("EventCategory.")
+        .unwrap_or(name)
+        .to_ascii_uppercase()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StreamId {
     AdminAudit,
@@ -64,6 +109,65 @@ pub struct StreamSpec {
     pub profile: Profile,
     /// What to change when Webex answers 403.
     pub forbidden_fix: &'static str,
+    pub filter_kind: FilterKind,
+}
+
+impl StreamSpec {
+    /// The filter parameters of each request a window needs. Webex takes one `resource` and one
+    /// `type` per compliance request, so each combination is a query of its own; their events
+    /// go into the window's one object.
+    pub fn filter_queries(&self, filters: &Filters) -> Vec<Vec<(&'static str, String)>> {
+        match self.filter_kind {
+            FilterKind::Categories if filters.event_categories.is_empty() => vec![Vec::new()],
+            FilterKind::Categories => {
+                let categories: Vec<String> = filters
+                    .event_categories
+                    .iter()
+                    .map(|c| normalise_category(c))
+                    .collect();
+                vec![vec![("eventCategories", categories.join(","))]]
+            }
+            FilterKind::ResourcesAndTypes => {
+                let one_or_all = |values: &[String]| -> Vec<Option<String>> {
+                    if values.is_empty() {
+                        vec![None]
+                    } else {
+                        values.iter().cloned().map(Some).collect()
+                    }
+                };
+                let mut queries = Vec::new();
+                for resource in one_or_all(&filters.resources) {
+                    for kind in one_or_all(&filters.types) {
+                        let mut params = Vec::new();
+                        if let Some(resource) = &resource {
+                            params.push(("resource", resource.clone()));
+                            // Webex requires it with this resource, and knows only this value.
+                            if resource == "convergedRecordings" {
+                                params.push(("serviceType", "calling".to_string()));
+                            }
+                        }
+                        if let Some(kind) = kind {
+                            params.push(("type", kind));
+                        }
+                        queries.push(params);
+                    }
+                }
+                queries
+            }
+        }
+    }
+
+    /// The environment variable of a filter this stream cannot apply, if one is set.
+    pub fn unsupported_filter(&self, filters: &Filters) -> Option<&'static str> {
+        match self.filter_kind {
+            FilterKind::Categories if !filters.resources.is_empty() => Some("RESOURCES"),
+            FilterKind::Categories if !filters.types.is_empty() => Some("TYPES"),
+            FilterKind::ResourcesAndTypes if !filters.event_categories.is_empty() => {
+                Some("EVENT_CATEGORIES")
+            }
+            _ => None,
+        }
+    }
 }
 
 impl StreamId {
@@ -97,6 +201,7 @@ impl StreamId {
                 paging: Paging::LinkOrOffset,
                 profile: Profile::Admin,
                 forbidden_fix: "authorise the admin profile as a full administrator with the audit:events_read scope",
+                filter_kind: FilterKind::Categories,
             },
             StreamId::SecurityAudit => StreamSpec {
                 id: self,
@@ -110,6 +215,7 @@ impl StreamId {
                 forbidden_fix: "security audit events need Pro Pack and the organisation setting \
                     \"Allow user authentication data\" (Control Hub > Management > Organization \
                     Settings > Security), and an admin token with the audit:events_read scope",
+                filter_kind: FilterKind::Categories,
             },
             StreamId::ComplianceEvents => StreamSpec {
                 id: self,
@@ -122,6 +228,7 @@ impl StreamId {
                 profile: Profile::Compliance,
                 forbidden_fix: "authorise the compliance profile as a compliance officer with the \
                     spark-compliance:events_read scope",
+                filter_kind: FilterKind::ResourcesAndTypes,
             },
         }
     }
@@ -144,6 +251,75 @@ mod tests {
             assert_eq!(stream.spec().id, stream);
         }
         assert_eq!(StreamId::parse("admin_audit"), None);
+    }
+
+    #[test]
+    fn filters_become_queries() {
+        let f = |c: &[&str], r: &[&str], t: &[&str]| Filters {
+            event_categories: c.iter().map(|s| s.to_string()).collect(),
+            resources: r.iter().map(|s| s.to_string()).collect(),
+            types: t.iter().map(|s| s.to_string()).collect(),
+        };
+        let q = |pairs: &[&[(&'static str, &str)]]| -> Vec<Vec<(&'static str, String)>> {
+            pairs
+                .iter()
+                .map(|p| p.iter().map(|(k, v)| (*k, v.to_string())).collect())
+                .collect()
+        };
+        let admin = StreamId::AdminAudit.spec();
+        let compliance = StreamId::ComplianceEvents.spec();
+        let cases = [
+            (admin, f(&[], &[], &[]), q(&[&[]])),
+            (
+                admin,
+                f(&["EventCategory.LOGINS", " logout "], &[], &[]),
+                q(&[&[("eventCategories", "LOGINS,LOGOUT")]]),
+            ),
+            (compliance, f(&[], &[], &[]), q(&[&[]])),
+            (
+                compliance,
+                f(&[], &["messages"], &[]),
+                q(&[&[("resource", "messages")]]),
+            ),
+            (
+                compliance,
+                f(&[], &[], &["deleted"]),
+                q(&[&[("type", "deleted")]]),
+            ),
+            (
+                compliance,
+                f(&[], &["messages", "rooms"], &["created", "deleted"]),
+                q(&[
+                    &[("resource", "messages"), ("type", "created")],
+                    &[("resource", "messages"), ("type", "deleted")],
+                    &[("resource", "rooms"), ("type", "created")],
+                    &[("resource", "rooms"), ("type", "deleted")],
+                ]),
+            ),
+            (
+                compliance,
+                f(&[], &["convergedRecordings"], &[]),
+                q(&[&[
+                    ("resource", "convergedRecordings"),
+                    ("serviceType", "calling"),
+                ]]),
+            ),
+        ];
+        for (spec, filters, expected) in cases {
+            assert_eq!(spec.filter_queries(&filters), expected, "{filters:?}");
+        }
+        assert_eq!(
+            admin.unsupported_filter(&f(&[], &["messages"], &[])),
+            Some("RESOURCES")
+        );
+        assert_eq!(
+            compliance.unsupported_filter(&f(&["LOGINS"], &[], &[])),
+            Some("EVENT_CATEGORIES")
+        );
+        assert_eq!(
+            compliance.unsupported_filter(&f(&[], &["messages"], &["created"])),
+            None
+        );
     }
 
     #[test]

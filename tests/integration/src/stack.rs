@@ -253,6 +253,28 @@ impl Stack {
         Ok(objects)
     }
 
+    /// The whole promise for `stream`: every one of `events` in S3 exactly once and byte for
+    /// byte, keys and metadata per the contract, no unfinished upload, no secret in the logs.
+    pub async fn assert_all_landed_once(
+        &self,
+        stream: StreamId,
+        events: &[webex_sim::SimEvent],
+    ) -> Result<()> {
+        let objects = self.objects(stream).await?;
+        crate::verify::assert_exactly_once(&objects, events);
+        crate::verify::assert_layout(
+            &objects,
+            stream,
+            &sim_org_id(&self.sim),
+            env!("CARGO_PKG_VERSION"),
+        );
+        anyhow::ensure!(
+            self.open_uploads().await? == 0,
+            "unfinished multipart uploads left behind"
+        );
+        self.assert_no_secrets_logged().await
+    }
+
     /// Unfinished multipart uploads left in the bucket.
     pub async fn open_uploads(&self) -> Result<usize> {
         let out = aws::s3(&self.sdk)
@@ -286,6 +308,15 @@ impl Stack {
         let secrets = self.known_secrets().await?;
         crate::logs::assert_free_of(&crate::logs::captured(), &secrets, "captured logs");
         Ok(())
+    }
+}
+
+/// The simulator's name for a stream.
+pub fn sim_stream(stream: StreamId) -> webex_sim::Stream {
+    match stream {
+        StreamId::AdminAudit => webex_sim::Stream::AdminAudit,
+        StreamId::SecurityAudit => webex_sim::Stream::SecurityAudit,
+        StreamId::ComplianceEvents => webex_sim::Stream::ComplianceEvents,
     }
 }
 

@@ -8,8 +8,6 @@ use std::time::Duration;
 use anyhow::Result;
 use collector_core::{ErrorKind, Profile, StopReason, StreamId};
 use integration_tests::fault_proxy::Fault as AwsFault;
-use integration_tests::stack::sim_org_id;
-use integration_tests::verify::{assert_exactly_once, assert_layout, late_catches};
 use integration_tests::{Stack, StackOptions};
 use tokio::time::Instant;
 use webex_sim::{Fault, GenerateSpec, Order, SimConfig, Stream};
@@ -17,7 +15,6 @@ use webex_sim::{Fault, GenerateSpec, Order, SimConfig, Stream};
 const STREAM: StreamId = StreamId::AdminAudit;
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn history(stack: &Stack, count: usize) -> Vec<webex_sim::SimEvent> {
     // Spread over the whole initial lookback (three days), so every window has events.
@@ -40,102 +37,6 @@ async fn catch_up(stack: &Stack) -> Result<()> {
     stack
         .run_until_caught_up(STREAM, until, Duration::from_secs(600))
         .await?;
-    Ok(())
-}
-
-async fn assert_all_landed_once(stack: &Stack, events: &[webex_sim::SimEvent]) -> Result<()> {
-    let objects = stack.objects(STREAM).await?;
-    assert_exactly_once(&objects, events);
-    assert_layout(&objects, STREAM, &sim_org_id(&stack.sim), VERSION);
-    assert_eq!(
-        stack.open_uploads().await?,
-        0,
-        "unfinished multipart uploads left behind"
-    );
-    stack.assert_no_secrets_logged().await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_event_lands_exactly_once_with_unordered_pages_shared_timestamps_and_late_events()
--> Result<()> {
-    // Both paging styles Webex might use for admin audit: Link headers, or offset only.
-    for (order, link_header) in [(Order::Shuffled, true), (Order::NewestFirst, false)] {
-        let sim = SimConfig {
-            seed: 7,
-            order,
-            admin_link_header: link_header,
-            ..SimConfig::default()
-        };
-        let stack = Stack::start(StackOptions {
-            sim,
-            ..StackOptions::default()
-        })
-        .await?;
-        let start = stack.sim.now_ms();
-        // GIVEN two days of history and two hours still to come, some of it arriving late.
-        let events = stack.sim.generate(
-            Stream::AdminAudit,
-            GenerateSpec {
-                count: 5_000,
-                from_ms: start - 48 * HOUR,
-                to_ms: start + 2 * HOUR,
-                shared_timestamp_fraction: 0.2,
-                late_fraction: 0.1,
-                max_lateness: Duration::from_secs(600),
-            },
-        );
-        let last_created = events.iter().map(|e| e.created_ms).max().unwrap_or(start);
-        let last_visible = events
-            .iter()
-            .map(|e| e.visible_at_ms)
-            .max()
-            .unwrap_or(start);
-        // WHEN the function runs every ten minutes until it has caught up with all of it
-        let until = (last_created + 3 * MIN).max(last_visible) + 10 * MIN;
-        let runs = stack
-            .run_until_caught_up(STREAM, until, Duration::from_secs(600))
-            .await?;
-        // THEN S3 holds each event once, byte for byte, in contract-shaped objects
-        assert!(
-            runs.len() > 10,
-            "{order:?}: expected many runs, got {}",
-            runs.len()
-        );
-        let objects = stack.objects(STREAM).await?;
-        assert!(
-            objects.len() > 40,
-            "{order:?}: expected an object per window, got {}",
-            objects.len()
-        );
-        assert_all_landed_once(&stack, &events).await?;
-        assert!(
-            late_catches(&objects) > 0,
-            "{order:?}: no late event was caught by the overlap"
-        );
-        let pages: Vec<_> = stack
-            .sim
-            .requests()
-            .into_iter()
-            .filter(|r| r.path.ends_with("adminAudit/events"))
-            .collect();
-        assert!(
-            pages.iter().all(|r| r.query.contains("max=200")),
-            "pages ask for the API's maximum"
-        );
-        if !link_header {
-            assert!(
-                pages.iter().any(|r| r.query.contains("offset=")),
-                "without Link, pages go by offset"
-            );
-        }
-        let cursor = stack.cursor(STREAM).await?.expect("cursor");
-        assert_eq!(cursor.pending, None);
-        assert!(
-            cursor
-                .committed_until
-                .is_some_and(|t| t.millis() > last_created)
-        );
-    }
     Ok(())
 }
 
@@ -177,7 +78,7 @@ async fn a_run_that_dies_between_object_and_commit_is_completed_without_duplicat
         first.e_tag, written[0].e_tag,
         "the object was not rewritten"
     );
-    assert_all_landed_once(&stack, &events).await
+    stack.assert_all_landed_once(STREAM, &events).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +100,7 @@ async fn an_s3_answer_lost_after_the_write_does_not_duplicate() -> Result<()> {
     });
     catch_up(&stack).await?;
     assert_eq!(proxy.injected().len(), 1);
-    assert_all_landed_once(&stack, &events).await
+    stack.assert_all_landed_once(STREAM, &events).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +171,7 @@ async fn a_killed_process_then_a_rerun_still_gives_exactly_once() -> Result<()> 
     let summary: serde_json::Value = serde_json::from_str(stdout.trim())?;
     assert_eq!(summary["stopped"], "caught_up");
     assert!(summary["committed_until"].is_string());
-    assert_all_landed_once(&stack, &events).await?;
+    stack.assert_all_landed_once(STREAM, &events).await?;
     let secrets = stack.known_secrets().await?;
     integration_tests::logs::assert_free_of(&outputs, &secrets, "webexctl's output");
     Ok(())
@@ -295,7 +196,7 @@ async fn two_runs_at_once_one_works_the_other_steps_aside() -> Result<()> {
     let mut stops = [a?.stopped, b?.stopped];
     stops.sort_by_key(|s| format!("{s:?}"));
     assert_eq!(stops, [StopReason::CaughtUp, StopReason::OtherRunActive]);
-    assert_all_landed_once(&stack, &events).await
+    stack.assert_all_landed_once(STREAM, &events).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,7 +274,7 @@ async fn an_access_token_expiring_mid_backfill_is_refreshed_once_and_stored() ->
         [token, stored_access.to_string()].into_iter().collect(),
         "only the two stored tokens were used"
     );
-    assert_all_landed_once(&stack, &events).await
+    stack.assert_all_landed_once(STREAM, &events).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,7 +375,7 @@ async fn rate_limits_server_errors_and_truncated_pages_are_retried() -> Result<(
         after_504.is_some_and(|r| r.query.contains("max=100")),
         "{after_504:?}"
     );
-    assert_all_landed_once(&stack, &events).await
+    stack.assert_all_landed_once(STREAM, &events).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,7 +402,7 @@ async fn exhausted_retries_commit_nothing_and_the_next_run_completes() -> Result
     );
     assert!(stack.objects(STREAM).await?.is_empty());
     catch_up(&stack).await?;
-    assert_all_landed_once(&stack, &events).await
+    stack.assert_all_landed_once(STREAM, &events).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,7 +469,7 @@ async fn runs_stop_before_their_deadline_and_the_next_resumes_splitting_a_window
         to.millis() - from.millis() < day / 4
     });
     assert!(split, "the window too big for one run was split");
-    assert_all_landed_once(&stack, &events).await
+    stack.assert_all_landed_once(STREAM, &events).await
 }
 
 /// `webexctl`, built beside this test binary (`make test` builds it first).

@@ -116,6 +116,9 @@ pub struct SimConfig {
     /// Some(n): per client id, event requests beyond n within a sliding 60 s real-time window
     /// get 429 with `Retry-After`.
     pub rate_limit_per_minute: Option<u32>,
+    /// false: the organisation lacks Pro Pack or the "Allow user authentication data" setting,
+    /// so security audit requests get 403 even with the right scope.
+    pub security_audit_entitled: bool,
 }
 
 impl Default for SimConfig {
@@ -136,6 +139,7 @@ impl Default for SimConfig {
             max_without_gateway_timeout: None,
             page_latency: Duration::ZERO,
             rate_limit_per_minute: None,
+            security_audit_entitled: true,
         }
     }
 }

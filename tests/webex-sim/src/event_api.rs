@@ -176,6 +176,10 @@ async fn answer(
         Ok(grant) => grant,
         Err(refused) => return Outcome::plain(refused.response(tracking_id)),
     };
+    if stream == Stream::SecurityAudit && !shared.config.security_audit_entitled {
+        let message = "Security audit events require Pro Pack and the \"Allow user authentication data\" setting.";
+        return Outcome::plain(api_error(StatusCode::FORBIDDEN, tracking_id, message));
+    }
     if let Some(limit) = shared.config.rate_limit_per_minute {
         let verdict = shared
             .lock()

@@ -1,0 +1,6 @@
+//! Collects Webex compliance events into S3; invoked by an EventBridge schedule.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    collector_app::lambda::serve(collector_app::StreamId::ComplianceEvents).await
+}
