@@ -139,8 +139,9 @@ async fn every_event_of_every_stream_lands_exactly_once_with_unordered_pages_sha
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_asked_for_categories_resources_and_types_land() -> Result<()> {
     // Each filter selects a subset; compliance filters are queried per combination and merged.
+    type Env = &'static [(&'static str, &'static str)];
     type Wanted = fn(&SimEvent) -> bool;
-    let cases: [(StreamId, &[(&'static str, &str)], Wanted); 3] = [
+    let cases: [(StreamId, Env, Wanted); 3] = [
         (
             StreamId::AdminAudit,
             &[("EVENT_CATEGORIES", "EventCategory.LOGINS,users")],
