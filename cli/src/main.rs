@@ -1,10 +1,19 @@
-//! `webexctl`: the operator command line.
+//! `webexctl`: the operator command line. Each command is a thin shell over `collector-app`:
+//! parse, call, print (a table for people, `--json` for scripts).
 
+mod table;
+
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use collector_app::operator::Operator;
 use collector_app::{LogTarget, StreamId, collector_from_env, init_logging, run_once};
+use collector_core::Profile;
+use collector_core::secret::ClientSecret;
+use serde::Serialize;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +38,52 @@ enum Command {
         #[arg(long, default_value_t = 840)]
         deadline_seconds: u64,
     },
+    /// Install and authorise the OAuth profiles (needs STATE_TABLE, ADMIN_SECRET_ID,
+    /// COMPLIANCE_SECRET_ID).
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Per stream and organisation: state, lag, last success, last error and its fix, last run.
+    Status(Output),
+}
+
+#[derive(Subcommand)]
+enum AuthCommand {
+    /// Store a profile's client id, redirect URI and org id; the client secret is read from
+    /// standard input (or a prompt), never from the command line.
+    Init {
+        #[arg(long, value_parser = parse_profile)]
+        profile: Profile,
+        #[arg(long)]
+        client_id: String,
+        /// The stack's CallbackUrl output.
+        #[arg(long)]
+        redirect_uri: String,
+        #[arg(long)]
+        org_id: Option<String>,
+    },
+    /// Print a one-time authorize link (valid 10 minutes) for a person to open.
+    Url {
+        #[arg(long, value_parser = parse_profile)]
+        profile: Profile,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Per profile: authorised or not, token expiry, refresh-token days left.
+    Status(Output),
+    /// Make one cheap authenticated Webex call with the profile's token.
+    Test {
+        #[arg(long, value_parser = parse_profile)]
+        profile: Profile,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Args)]
+struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_stream(name: &str) -> Result<StreamId, String> {
@@ -38,34 +93,196 @@ fn parse_stream(name: &str) -> Result<StreamId, String> {
     })
 }
 
+fn parse_profile(name: &str) -> Result<Profile, String> {
+    [Profile::Admin, Profile::Compliance]
+        .into_iter()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| format!("unknown profile {name:?}; admin or compliance"))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logging(LogTarget::Stderr);
-    match Cli::parse().command {
+    let outcome = match Cli::parse().command {
         Command::Collect {
             stream,
             deadline_seconds,
         } => collect(stream, deadline_seconds).await,
+        Command::Auth(command) => auth(command).await,
+        Command::Status(output) => status(output).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("webexctl: {e:#}");
+            ExitCode::from(2)
+        }
     }
 }
 
-async fn collect(stream: StreamId, deadline_seconds: u64) -> ExitCode {
+async fn collect(stream: StreamId, deadline_seconds: u64) -> Result<ExitCode> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(deadline_seconds);
-    let collector = match collector_from_env(stream).await {
-        Ok(collector) => collector,
-        Err(e) => {
-            eprintln!("webexctl: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let collector = collector_from_env(stream).await?;
     match run_once(&collector, deadline).await {
         Ok(summary) => {
-            println!("{}", serde_json::to_string(&summary).unwrap_or_default());
-            ExitCode::SUCCESS
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("webexctl: {} error: {e}", e.kind().name());
-            ExitCode::FAILURE
+            Ok(ExitCode::FAILURE)
         }
     }
+}
+
+async fn auth(command: AuthCommand) -> Result<ExitCode> {
+    let operator = Operator::from_env().await?;
+    match command {
+        AuthCommand::Init {
+            profile,
+            client_id,
+            redirect_uri,
+            org_id,
+        } => {
+            let secret = read_client_secret()?;
+            operator
+                .auth_init(
+                    profile,
+                    &client_id,
+                    secret,
+                    &redirect_uri,
+                    org_id.as_deref(),
+                )
+                .await?;
+            println!(
+                "{} profile installed; next: webexctl auth url --profile {}",
+                profile.name(),
+                profile.name()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::Url { profile, output } => {
+            let link = operator.auth_url(profile).await?;
+            print(&output, &link, || {
+                format!(
+                    "Open this link as the Webex user to authorise the {} profile (valid until {}):\n{}",
+                    link.profile, link.expires_at, link.url
+                )
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::Status(output) => {
+            let rows = operator.auth_status().await;
+            print(&output, &rows, || {
+                table::render(
+                    &[
+                        "PROFILE",
+                        "STATE",
+                        "ACCESS EXPIRES",
+                        "REFRESH EXPIRES",
+                        "DAYS LEFT",
+                        "SECRET",
+                    ],
+                    rows.iter().map(|r| {
+                        vec![
+                            r.profile.to_string(),
+                            r.state.clone(),
+                            table::time(r.access_token_expires_at),
+                            table::time(r.refresh_token_expires_at),
+                            r.refresh_token_days_left
+                                .map_or("-".into(), |d| d.to_string()),
+                            r.secret_id.clone(),
+                        ]
+                    }),
+                )
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::Test { profile, output } => {
+            let test = operator.auth_test(profile).await;
+            print(&output, &test, || {
+                let org = test
+                    .org_id
+                    .as_deref()
+                    .map(|o| format!(" (org {o})"))
+                    .unwrap_or_default();
+                format!(
+                    "{}: {}{org}",
+                    if test.ok { "ok" } else { "FAILED" },
+                    test.message
+                )
+            })?;
+            Ok(if test.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+async fn status(output: Output) -> Result<ExitCode> {
+    let operator = Operator::from_env().await?;
+    let rows = operator.stream_status().await?;
+    print(&output, &rows, || {
+        let mut text = table::render(
+            &[
+                "STREAM",
+                "ORG",
+                "STATE",
+                "LAG",
+                "COMMITTED UNTIL",
+                "LAST SUCCESS",
+                "LAST RUN",
+            ],
+            rows.iter().map(|r| {
+                vec![
+                    r.stream.clone(),
+                    table::short(&r.org_id),
+                    r.status.to_string(),
+                    r.lag_seconds.map_or("-".into(), table::duration),
+                    table::time(r.committed_until),
+                    table::time(r.last_success_at),
+                    r.last_run.map_or("-".into(), |run| {
+                        format!("{} events, {} windows", run.events, run.windows)
+                    }),
+                ]
+            }),
+        );
+        for row in rows.iter() {
+            if let Some(e) = &row.last_error {
+                text.push_str(&format!(
+                    "\n{} last error ({}, {}): {}",
+                    row.stream, e.kind, e.at, e.message
+                ));
+            }
+        }
+        text
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print<T: Serialize>(output: &Output, value: &T, human: impl FnOnce() -> String) -> Result<()> {
+    if output.json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+/// From a prompt without echo on a terminal, else the first line of standard input: never from
+/// the command line, where it would land in shell history and process lists.
+fn read_client_secret() -> Result<ClientSecret> {
+    let secret = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("client secret: ").context("reading the client secret")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the client secret from standard input")?;
+        line
+    };
+    Ok(ClientSecret::new(secret.trim()))
 }

@@ -105,6 +105,42 @@ impl Config {
     }
 }
 
+/// What the OAuth callback and `webexctl` need: both profiles' secrets and the state table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfilesConfig {
+    pub state_table: String,
+    pub admin_secret_id: String,
+    pub compliance_secret_id: String,
+    pub webex_api_url: String,
+    pub s3_force_path_style: bool,
+}
+
+impl ProfilesConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(Self {
+            state_table: env.required("STATE_TABLE")?,
+            admin_secret_id: env.required("ADMIN_SECRET_ID")?,
+            compliance_secret_id: env.required("COMPLIANCE_SECRET_ID")?,
+            webex_api_url: env
+                .optional("WEBEX_API_URL")
+                .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
+            s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
+        })
+    }
+
+    pub fn secret_id(&self, profile: collector_core::Profile) -> &str {
+        match profile {
+            collector_core::Profile::Admin => &self.admin_secret_id,
+            collector_core::Profile::Compliance => &self.compliance_secret_id,
+        }
+    }
+}
+
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {

@@ -1,12 +1,14 @@
 //! Wiring, once: typed configuration from the environment, a ready collector built from it, and
 //! the one run path that every function's `main` and `webexctl` share.
 
+pub mod callback;
 pub mod config;
 pub mod lambda;
 mod logging;
+pub mod operator;
 mod wiring;
 
 pub use collector_core::{CollectError, RunSummary, StreamId};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, ProfilesConfig};
 pub use logging::{LogTarget, init_logging};
 pub use wiring::{StreamCollector, WiringError, build_collector, collector_from_env, run_once};

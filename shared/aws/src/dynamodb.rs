@@ -11,6 +11,7 @@ use collector_core::cursor::{Cursor, CursorKey, LastError, RunStats, Status};
 use collector_core::error::ErrorKind;
 use collector_core::ports::{StateStore, StoreError};
 use collector_core::recent_ids::RecentIds;
+use collector_core::stream::Profile;
 use collector_core::time::Timestamp;
 use collector_core::window::Window;
 
@@ -133,6 +134,57 @@ impl StateStore for DynamoStateStore {
         }
     }
 
+    async fn put_oauth_state(
+        &self,
+        state: &str,
+        profile: Profile,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&oauth_state_key(state)))
+            .item("profile", s(profile.name()))
+            .item("expires_at_ms", n(expires_at.millis()))
+            .item("expires_at", n(expires_at.unix_seconds() + 1))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB PutItem (OAuth state)", e))?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(
+        &self,
+        state: &str,
+        now: Timestamp,
+    ) -> Result<Option<Profile>, StoreError> {
+        // One conditional delete: of two callbacks with the same state, exactly one gets it.
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&oauth_state_key(state)))
+            .condition_expression("attribute_exists(pk) AND expires_at_ms > :now")
+            .expression_attribute_values(":now", n(now.millis()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .attributes()
+                .and_then(|item| item.get("profile"))
+                .and_then(|v| v.as_s().ok())
+                .and_then(|name| {
+                    [Profile::Admin, Profile::Compliance]
+                        .into_iter()
+                        .find(|p| p.name() == name)
+                })),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(unavailable("DynamoDB DeleteItem (OAuth state)", e)),
+        }
+    }
+
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         let result = self
             .client
@@ -151,6 +203,10 @@ impl StateStore for DynamoStateStore {
             Err(e) => Err(unavailable("DynamoDB DeleteItem (lease)", e)),
         }
     }
+}
+
+fn oauth_state_key(state: &str) -> String {
+    format!("oauth-state#{state}")
 }
 
 fn cursor_item(key: &CursorKey, c: &Cursor) -> Item {

@@ -26,6 +26,54 @@ impl SecretsManagerStore {
     }
 }
 
+impl SecretsManagerStore {
+    /// Whether the secret exists (with a value); `webexctl auth init` may have to create it.
+    pub async fn exists(&self) -> Result<bool, StoreError> {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::Unavailable {
+                operation: "Secrets Manager GetSecretValue",
+                source: Box::new(AwsCallError::new(e)),
+            }),
+        }
+    }
+
+    /// Creates the secret with its first value (outside the template, e.g. locally).
+    pub async fn create(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
+        self.client
+            .create_secret()
+            .name(&self.secret_id)
+            .secret_string(self.serialise(secret)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                operation: "Secrets Manager CreateSecret",
+                source: Box::new(AwsCallError::new(e)),
+            })?;
+        Ok(())
+    }
+
+    fn serialise(&self, secret: &ProfileSecret) -> Result<String, StoreError> {
+        serde_json::to_string(secret).map_err(|_| StoreError::Invalid {
+            item: format!("secret {}", self.secret_id),
+            reason: "cannot be serialised".to_string(),
+        })
+    }
+}
+
 impl SecretStore for SecretsManagerStore {
     async fn load(&self) -> Result<ProfileSecret, StoreError> {
         let output = self
@@ -54,10 +102,7 @@ impl SecretStore for SecretsManagerStore {
     }
 
     async fn save(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
-        let text = serde_json::to_string(secret).map_err(|_| StoreError::Invalid {
-            item: format!("secret {}", self.secret_id),
-            reason: "cannot be serialised".to_string(),
-        })?;
+        let text = self.serialise(secret)?;
         self.client
             .put_secret_value()
             .secret_id(&self.secret_id)

@@ -52,7 +52,7 @@ pub struct LastError {
     pub at: Timestamp,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RunStats {
     pub events: u64,
     pub pages: u64,

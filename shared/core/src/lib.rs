@@ -6,6 +6,7 @@ pub mod collect;
 pub mod cursor;
 pub mod error;
 pub mod event;
+pub mod oauth;
 pub mod object;
 pub mod ports;
 pub mod recent_ids;

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::cursor::{Cursor, CursorKey};
 use crate::event::RawEvent;
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
-use crate::stream::StreamSpec;
+use crate::stream::{Profile, StreamSpec};
 use crate::time::Timestamp;
 use crate::tokens::ProfileSecret;
 
@@ -66,6 +66,22 @@ pub trait StateStore: Send + Sync {
         until: Timestamp,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records a one-time OAuth `state` for `profile`, valid until `expires_at`.
+    fn put_oauth_state(
+        &self,
+        state: &str,
+        profile: Profile,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Consumes an OAuth `state` atomically: the profile it was made for, or `None` when it is
+    /// unknown, expired at `now` or already used. Of two concurrent takes, one gets it.
+    fn take_oauth_state(
+        &self,
+        state: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Profile>, StoreError>> + Send;
 
     /// Gives the lease back if `owner` still holds it.
     fn release_lease(
@@ -218,4 +234,22 @@ pub trait TokenIssuer: Send + Sync {
         client_secret: &ClientSecret,
         refresh_token: &RefreshToken,
     ) -> impl Future<Output = Result<TokenGrant, TokenError>> + Send;
+
+    /// Exchanges an authorization code from the redirect for tokens.
+    fn exchange_code(
+        &self,
+        client_id: &str,
+        client_secret: &ClientSecret,
+        code: &str,
+        redirect_uri: &str,
+    ) -> impl Future<Output = Result<TokenGrant, TokenError>> + Send;
+}
+
+/// Who a token belongs to (`GET /people/me`).
+pub trait AccountInfo: Send + Sync {
+    /// The organisation of the token's user.
+    fn org_of(
+        &self,
+        token: &AccessToken,
+    ) -> impl Future<Output = Result<String, SourceError>> + Send;
 }

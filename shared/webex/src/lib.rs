@@ -4,6 +4,7 @@
 mod events;
 mod link;
 mod oauth;
+mod people;
 mod retry;
 
 use std::time::Duration;

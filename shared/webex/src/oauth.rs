@@ -41,6 +41,23 @@ impl TokenIssuer for WebexClient {
         ];
         self.token_request(&form).await
     }
+
+    async fn exchange_code(
+        &self,
+        client_id: &str,
+        client_secret: &ClientSecret,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenGrant, TokenError> {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("client_secret", client_secret.secret()),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+        ];
+        self.token_request(&form).await
+    }
 }
 
 impl WebexClient {

@@ -20,7 +20,16 @@ pub struct Call {
     pub query: String,
     /// `X-Amz-Target` (DynamoDB, Secrets Manager), e.g. `DynamoDB_20120810.PutItem`.
     pub target: String,
+    /// `x-amz-copy-source` (S3 `CopyObject`): the only thing that tells a copy from a put.
+    pub copy_source: String,
     pub body: Bytes,
+}
+
+/// A call the proxy forwarded to the emulator, with the status the emulator answered.
+#[derive(Clone, Debug)]
+pub struct Forwarded {
+    pub call: Call,
+    pub status: u16,
 }
 
 impl Call {
@@ -47,6 +56,7 @@ type Rule = Box<dyn Fn(&Call) -> Option<Fault> + Send + Sync>;
 struct Shared {
     rule: Mutex<Option<Rule>>,
     injected: Mutex<Vec<(Call, Fault)>>,
+    forwarded: Mutex<Vec<Forwarded>>,
 }
 
 pub struct FaultProxy {
@@ -105,6 +115,16 @@ impl FaultProxy {
             .map(|v| v.clone())
             .unwrap_or_default()
     }
+
+    /// Every call that reached the emulator, in order (refused ones did not): what the code
+    /// really asks of AWS.
+    pub fn calls(&self) -> Vec<Forwarded> {
+        self.shared
+            .forwarded
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for FaultProxy {
@@ -129,6 +149,7 @@ async fn forward(
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or("").to_string(),
         target: header(&parts.headers, "x-amz-target"),
+        copy_source: header(&parts.headers, "x-amz-copy-source"),
         body: body.clone(),
     };
     let fault = shared
@@ -161,6 +182,12 @@ async fn forward(
         Ok(answer) => answer,
         Err(_) => return status(StatusCode::BAD_GATEWAY),
     };
+    if let Ok(mut forwarded) = shared.forwarded.lock() {
+        forwarded.push(Forwarded {
+            call,
+            status: answer.status().as_u16(),
+        });
+    }
     if fault == Some(Fault::LoseAnswer) {
         return status(StatusCode::INTERNAL_SERVER_ERROR);
     }

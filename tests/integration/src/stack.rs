@@ -33,6 +33,9 @@ pub struct StackOptions {
     pub env: Vec<(&'static str, String)>,
     /// Put the fault proxy between the collector and the emulator.
     pub fault_proxy: bool,
+    /// Create both profiles' secrets with a refresh token; `false` leaves them to
+    /// `webexctl auth init` and the OAuth flow.
+    pub authorised: bool,
 }
 
 impl Default for StackOptions {
@@ -46,6 +49,7 @@ impl Default for StackOptions {
                 ("INITIAL_LOOKBACK_DAYS", "3".into()),
             ],
             fault_proxy: false,
+            authorised: true,
         }
     }
 }
@@ -88,6 +92,10 @@ impl Stack {
         let mut seeded_secrets = vec![sim_client_secret(&sim)];
         for profile in [Profile::Admin, Profile::Compliance] {
             let name = format!("webex-{}-{id}", profile.name());
+            secret_ids.insert(profile.name(), name.clone());
+            if !options.authorised {
+                continue;
+            }
             let refresh_token = sim.issue_refresh_token(&[profile.scope()]);
             seeded_secrets.push(refresh_token.clone());
             let secret = serde_json::json!({
@@ -99,7 +107,6 @@ impl Stack {
                 "refresh_token": refresh_token,
             });
             aws::create_secret(&sdk, &name, &secret).await?;
-            secret_ids.insert(profile.name(), name);
         }
         let mut env: HashMap<String, String> = [
             ("STATE_TABLE", table.clone()),
@@ -139,6 +146,79 @@ impl Stack {
             self.secret_id(stream.spec().profile).to_string(),
         );
         env
+    }
+
+    /// What the OAuth callback and `webexctl auth`/`status` read.
+    pub fn profiles_env(&self) -> HashMap<String, String> {
+        let mut env = HashMap::new();
+        env.insert("STATE_TABLE".to_string(), self.table.clone());
+        env.insert(
+            "ADMIN_SECRET_ID".to_string(),
+            self.secret_id(Profile::Admin).to_string(),
+        );
+        env.insert(
+            "COMPLIANCE_SECRET_ID".to_string(),
+            self.secret_id(Profile::Compliance).to_string(),
+        );
+        env.insert("WEBEX_API_URL".to_string(), self.sim.base_url());
+        env
+    }
+
+    pub fn profiles_config(&self) -> Result<collector_app::ProfilesConfig> {
+        let env = self.profiles_env();
+        Ok(collector_app::ProfilesConfig::from_lookup(|name| {
+            env.get(name).cloned()
+        })?)
+    }
+
+    pub fn operator(&self) -> Result<collector_app::operator::Operator<SimTime>> {
+        Ok(collector_app::operator::Operator::new(
+            self.profiles_config()?,
+            &self.collector_sdk,
+            Arc::new(SimTime(self.sim.clone())),
+        )?)
+    }
+
+    pub fn callback(&self) -> Result<collector_app::callback::Callback<SimTime>> {
+        Ok(collector_app::callback::Callback::new(
+            &self.profiles_config()?,
+            &self.collector_sdk,
+            Arc::new(SimTime(self.sim.clone())),
+        )?)
+    }
+
+    /// The redirect as API Gateway hands it to the callback function.
+    pub async fn call_back(
+        &self,
+        raw_query: &str,
+    ) -> Result<collector_app::callback::HttpResponse> {
+        let request = collector_app::callback::HttpRequest::new("GET", raw_query);
+        let event = lambda_runtime::LambdaEvent::new(request, lambda_runtime::Context::default());
+        Ok(self.callback()?.handle(event).await?)
+    }
+
+    /// Follows an authorize link like a browser whose user clicks "Accept": the query the
+    /// simulator redirects back with (`code=...&state=...`).
+    pub async fn consent(&self, authorize_url: &str) -> Result<String> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let answer = http.get(authorize_url).send().await?;
+        anyhow::ensure!(
+            answer.status().as_u16() == 302,
+            "authorize answered {}",
+            answer.status()
+        );
+        let location = answer
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .context("no Location")?
+            .to_string();
+        Ok(location
+            .split_once('?')
+            .map(|(_, q)| q.to_string())
+            .unwrap_or_default())
     }
 
     pub fn config(&self, stream: StreamId) -> Result<Config> {
@@ -290,7 +370,9 @@ impl Stack {
     pub async fn known_secrets(&self) -> Result<Vec<String>> {
         let mut secrets = self.seeded_secrets.clone();
         for profile in [Profile::Admin, Profile::Compliance] {
-            let secret = self.secret(profile).await?;
+            let Ok(secret) = self.secret(profile).await else {
+                continue;
+            };
             for field in ["client_secret", "refresh_token", "access_token"] {
                 if let Some(v) = secret.get(field).and_then(|v| v.as_str()) {
                     secrets.push(v.to_string());

@@ -1,0 +1,353 @@
+//! The OAuth callback Lambda behind API Gateway (HTTP API, payload v2): the redirect from
+//! Webex's consent page in, a small HTML page out. Every failure is a 4xx page that says what
+//! happened and what to do; no page repeats a parameter of the request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_adapters::{DynamoStateStore, SecretsManagerStore};
+use collector_core::Profile;
+use collector_core::oauth::{
+    Authorised, CallbackError, CallbackParams, ProfileSecrets, complete_authorisation,
+};
+use collector_core::ports::{Clock, SystemClock};
+use lambda_runtime::LambdaEvent;
+use serde::{Deserialize, Serialize};
+use webex_client::{RetryPolicy, WebexClient};
+
+use crate::config::{ConfigError, ProfilesConfig};
+use crate::logging::{LogTarget, init_logging};
+
+/// API Gateway gives a Lambda 30 s; a browser is waiting.
+const CALLBACK_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_delay: Duration::from_millis(300),
+    max_delay: Duration::from_secs(2),
+    request_timeout: Duration::from_secs(8),
+};
+
+/// The parts of an API Gateway payload v2 request the callback reads.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRequest {
+    #[serde(default)]
+    pub raw_query_string: String,
+    #[serde(default)]
+    pub request_context: RequestContext,
+}
+
+impl HttpRequest {
+    /// A request as API Gateway sends it for `method /oauth/callback?{raw_query}`.
+    pub fn new(method: &str, raw_query: &str) -> Self {
+        Self {
+            raw_query_string: raw_query.to_string(),
+            request_context: RequestContext {
+                http: HttpContext {
+                    method: method.to_string(),
+                },
+            },
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct RequestContext {
+    #[serde(default)]
+    pub http: HttpContext,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct HttpContext {
+    #[serde(default)]
+    pub method: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpResponse {
+    pub status_code: u16,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+#[derive(Debug)]
+pub struct Callback<C = SystemClock> {
+    state: DynamoStateStore,
+    secrets: ProfileSecrets<SecretsManagerStore>,
+    webex: WebexClient,
+    clock: Arc<C>,
+}
+
+impl<C: Clock> Callback<C> {
+    pub fn new(
+        config: &ProfilesConfig,
+        sdk: &aws_config::SdkConfig,
+        clock: Arc<C>,
+    ) -> Result<Self, ConfigError> {
+        let webex =
+            WebexClient::new(&config.webex_api_url, CALLBACK_RETRY).map_err(|e| ConfigError {
+                name: "WEBEX_API_URL",
+                problem: e.to_string(),
+            })?;
+        let secrets_client = aws_sdk_secretsmanager::Client::new(sdk);
+        Ok(Self {
+            state: DynamoStateStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.state_table),
+            secrets: ProfileSecrets {
+                admin: SecretsManagerStore::new(secrets_client.clone(), &config.admin_secret_id),
+                compliance: SecretsManagerStore::new(secrets_client, &config.compliance_secret_id),
+            },
+            webex,
+            clock,
+        })
+    }
+
+    /// One redirect: the page to show.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<HttpRequest>,
+    ) -> Result<HttpResponse, std::convert::Infallible> {
+        let request = event.payload;
+        if !request
+            .request_context
+            .http
+            .method
+            .eq_ignore_ascii_case("GET")
+        {
+            return Ok(page(
+                405,
+                "Not allowed",
+                "This address only answers the redirect from Webex.",
+                "",
+            ));
+        }
+        let outcome = match parse_query(&request.raw_query_string) {
+            Ok(params) => {
+                complete_authorisation(
+                    &params,
+                    &self.state,
+                    &self.secrets,
+                    &self.webex,
+                    &*self.clock,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        Ok(match outcome {
+            Ok(done) => {
+                tracing::info!(profile = done.profile.name(), "profile authorised");
+                authorised_page(&done)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "authorisation refused");
+                failure_page(&e)
+            }
+        })
+    }
+}
+
+/// The callback function's whole `main`.
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    init_logging(LogTarget::Stdout);
+    let config = ProfilesConfig::from_env()?;
+    let sdk = aws_adapters::sdk_config().await;
+    let callback = Callback::new(&config, &sdk, Arc::new(SystemClock))?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| callback.handle(event))).await
+}
+
+/// `code`, `state` and `error` from the query; a parameter given twice is refused rather
+/// than guessed at.
+fn parse_query(raw: &str) -> Result<CallbackParams, CallbackError> {
+    let mut params = CallbackParams::default();
+    for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+        let (slot, label) = match name.as_ref() {
+            "code" => (&mut params.code, "code"),
+            "state" => (&mut params.state, "state"),
+            "error" => (&mut params.error, "error"),
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(CallbackError::Malformed(label));
+        }
+    }
+    Ok(params)
+}
+
+fn authorised_page(done: &Authorised) -> HttpResponse {
+    let until = done
+        .refresh_token_expires_at
+        .map(|t| {
+            format!(
+                " The refresh token is valid until {} (UTC).",
+                t.to_rfc3339()
+            )
+        })
+        .unwrap_or_default();
+    page(
+        200,
+        "Authorised",
+        &format!("The {} profile is authorised.{until}", done.profile.name()),
+        &format!(
+            "You can close this page. Collection starts with the next scheduled run; \
+             `webexctl auth status` shows the tokens and `webexctl status` the streams. \
+             Authorise again before the refresh token expires with `webexctl auth url --profile {}`.",
+            done.profile.name()
+        ),
+    )
+}
+
+fn failure_page(e: &CallbackError) -> HttpResponse {
+    let again =
+        "Create a new link with `webexctl auth url --profile admin` (or `compliance`) and open it.";
+    let profile_again = |p: &Profile| {
+        format!(
+            "Create a new link with `webexctl auth url --profile {}` and open it.",
+            p.name()
+        )
+    };
+    let (status, title, what, todo) = match e {
+        CallbackError::MissingState | CallbackError::MissingCode | CallbackError::Malformed(_) => (
+            400,
+            "Incomplete link",
+            "This page was opened without the parameters Webex adds.".to_string(),
+            again.to_string(),
+        ),
+        CallbackError::UnknownState => (
+            403,
+            "Link expired or already used",
+            "This authorisation link is unknown, older than 10 minutes, or was used already."
+                .to_string(),
+            again.to_string(),
+        ),
+        CallbackError::Denied(code) => (
+            403,
+            "Authorisation not granted",
+            format!("Webex reported {code}: the integration was not given access."),
+            format!("{again} Accept the requested access on the Webex page."),
+        ),
+        CallbackError::NotInstalled(p) => (
+            409,
+            "Profile not installed",
+            format!(
+                "The {} profile has no client id or redirect URI yet.",
+                p.name()
+            ),
+            format!(
+                "Run `webexctl auth init --profile {}`, then `webexctl auth url --profile {}`.",
+                p.name(),
+                p.name()
+            ),
+        ),
+        CallbackError::CodeRefused(p) => (
+            400,
+            "Webex refused the code",
+            "Webex did not accept this authorization code (expired, used, or for another client)."
+                .to_string(),
+            profile_again(p),
+        ),
+        CallbackError::WebexUnavailable | CallbackError::Storage(_) => (
+            424,
+            "Try again later",
+            "Webex or the token store could not be reached; nothing was changed.".to_string(),
+            again.to_string(),
+        ),
+        CallbackError::OrgMismatch(p) => (
+            403,
+            "Wrong organisation",
+            format!(
+                "The account you signed in with belongs to another organisation than the {} profile's.",
+                p.name()
+            ),
+            format!(
+                "Sign in with an account of the configured organisation. {}",
+                profile_again(p)
+            ),
+        ),
+        CallbackError::MissingScope { profile, scope } => (
+            403,
+            "Missing permission",
+            format!(
+                "The token lacks the {scope} scope that the {} profile needs.",
+                profile.name()
+            ),
+            format!(
+                "Sign in as a user with that permission (full administrator for admin, compliance officer for compliance) \
+                 and make sure the integration requests {scope}. {}",
+                profile_again(profile)
+            ),
+        ),
+    };
+    page(status, title, &what, &todo)
+}
+
+fn page(status: u16, title: &str, what: &str, todo: &str) -> HttpResponse {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}</style>\
+         </head><body><h1>{title}</h1><p>{what}</p><p>{todo}</p></body></html>",
+        title = escape(title),
+        what = escape(what),
+        todo = escape(todo)
+    );
+    let headers = [
+        ("content-type", "text/html; charset=utf-8"),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ),
+        // The page's own URL carries the code: it must not travel in a Referer.
+        ("referrer-policy", "no-referrer"),
+    ];
+    HttpResponse {
+        status_code: status,
+        headers: headers
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body,
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_query_and_refuses_repeats() {
+        let p = parse_query("code=abc&state=def&other=1").unwrap();
+        assert_eq!(
+            (p.code.as_deref(), p.state.as_deref(), p.error),
+            (Some("abc"), Some("def"), None)
+        );
+        assert!(matches!(
+            parse_query("state=a&state=b"),
+            Err(CallbackError::Malformed("state"))
+        ));
+        assert_eq!(parse_query("").unwrap(), CallbackParams::default());
+        assert_eq!(
+            parse_query("error=access_denied").unwrap().error.as_deref(),
+            Some("access_denied")
+        );
+    }
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        let p = page(400, "<t>", "a & b", "\"q\"");
+        assert!(
+            p.body.contains("&lt;t&gt;")
+                && p.body.contains("a &amp; b")
+                && p.body.contains("&quot;q&quot;")
+        );
+        assert_eq!(p.headers["referrer-policy"], "no-referrer");
+    }
+}

@@ -1,0 +1,607 @@
+//! OAuth onboarding end to end: `webexctl auth` against the local stack, the simulator's consent
+//! page, and the callback function as API Gateway invokes it.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use collector_core::secret::ClientSecret;
+use collector_core::{Profile, StopReason, StreamId, Timestamp};
+use integration_tests::logs::{assert_free_of, captured};
+use integration_tests::stack::sim_stream;
+use integration_tests::{Stack, StackOptions};
+use tokio::io::AsyncWriteExt;
+use webex_sim::{ClockMode, GenerateSpec, SimConfig};
+
+const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
+const CLIENT_ID: &str = "sim-client-id";
+const CLIENT_SECRET: &str = "sim-client-secret";
+
+fn unauthorised() -> StackOptions {
+    // The CLI runs on the real clock: the simulator's starts there too.
+    let sim = SimConfig {
+        clock: ClockMode::Manual {
+            start_ms: Timestamp::now().millis(),
+        },
+        ..SimConfig::default()
+    };
+    StackOptions {
+        sim,
+        authorised: false,
+        ..StackOptions::default()
+    }
+}
+
+fn org_id(stack: &Stack) -> String {
+    integration_tests::stack::sim_org_id(&stack.sim)
+}
+
+/// `webexctl` with the stack's environment, `stdin` fed to it; (exit ok, stdout, stderr).
+async fn webexctl(stack: &Stack, args: &[&str], stdin: &str) -> Result<(bool, String, String)> {
+    let mut env: HashMap<String, String> = stack.profiles_env();
+    env.extend(stack.env.clone());
+    let mut child = tokio::process::Command::new(webexctl_path()?)
+        .args(args)
+        .envs(env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut input = child.stdin.take().context("stdin")?;
+    input.write_all(stdin.as_bytes()).await?;
+    drop(input);
+    let output = child.wait_with_output().await?;
+    Ok((
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+fn webexctl_path() -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("no target dir")?;
+    let path = dir.join("webexctl");
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p webexctl`",
+        path.display()
+    );
+    Ok(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_flow_authorises_both_profiles_and_the_collectors_use_the_tokens() -> Result<()> {
+    let stack = Stack::start(unauthorised()).await?;
+    let now = stack.sim.now_ms();
+    let mut printed = String::new();
+    for (profile, stream) in [
+        (Profile::Admin, StreamId::AdminAudit),
+        (Profile::Compliance, StreamId::ComplianceEvents),
+    ] {
+        let events = stack.sim.generate(
+            sim_stream(stream),
+            GenerateSpec::new(400, now - 48 * 3_600_000, now - 600_000),
+        );
+        // GIVEN an operator installs the profile, the client secret on standard input
+        let (ok, out, err) = webexctl(
+            &stack,
+            &[
+                "auth",
+                "init",
+                "--profile",
+                profile.name(),
+                "--client-id",
+                CLIENT_ID,
+                "--redirect-uri",
+                REDIRECT,
+                "--org-id",
+                &org_id(&stack),
+            ],
+            &format!("{CLIENT_SECRET}\n"),
+        )
+        .await?;
+        assert!(ok, "auth init: {err}");
+        printed.push_str(&(out + &err));
+        let (ok, out, err) = webexctl(&stack, &["auth", "status", "--json"], "").await?;
+        assert!(ok, "{err}");
+        let status: serde_json::Value = serde_json::from_str(&out)?;
+        let row = status
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["profile"] == profile.name()))
+            .context("row")?;
+        assert_eq!(row["state"], "waiting for authorisation");
+        printed.push_str(&(out + &err));
+        // WHEN they open the link, accept, and Webex redirects to the callback
+        let (ok, out, err) = webexctl(
+            &stack,
+            &["auth", "url", "--profile", profile.name(), "--json"],
+            "",
+        )
+        .await?;
+        assert!(ok, "{err}");
+        let link: serde_json::Value = serde_json::from_str(&out)?;
+        let url = link["url"].as_str().context("url")?;
+        assert!(
+            url.contains(&format!("scope={}", profile.scope().replace(':', "%3A"))),
+            "{url}"
+        );
+        printed.push_str(&(out + &err));
+        let query = stack.consent(url).await?;
+        let page = stack.call_back(&query).await?;
+        // THEN the page says so, the tokens are in the profile's secret, and collection works
+        assert_eq!(page.status_code, 200, "{}", page.body);
+        assert!(
+            page.body
+                .contains(&format!("The {} profile is authorised", profile.name())),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("valid until"));
+        let secret = stack.secret(profile).await?;
+        assert!(
+            secret["refresh_token"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        );
+        assert_eq!(secret["client_secret"], CLIENT_SECRET);
+        assert_eq!(secret["org_id"], org_id(&stack));
+        let summary = stack.run(stream, Duration::from_secs(60)).await?;
+        assert_eq!(summary.stopped, StopReason::CaughtUp);
+        stack.assert_all_landed_once(stream, &events).await?;
+    }
+    // The other CLI commands, in both forms.
+    let (ok, out, err) = webexctl(&stack, &["auth", "status"], "").await?;
+    assert!(
+        ok && out.starts_with("PROFILE") && out.matches("authorised").count() == 2,
+        "{out}{err}"
+    );
+    printed.push_str(&(out + &err));
+    let (ok, out, err) = webexctl(&stack, &["auth", "status", "--json"], "").await?;
+    let rows: serde_json::Value = serde_json::from_str(&out)?;
+    assert!(
+        ok && rows.as_array().is_some_and(|r| r
+            .iter()
+            .all(|r| r["refresh_token_days_left"].as_i64() >= Some(89))),
+        "{out}"
+    );
+    printed.push_str(&(out + &err));
+    for profile in ["admin", "compliance"] {
+        let (ok, out, err) = webexctl(&stack, &["auth", "test", "--profile", profile], "").await?;
+        assert!(
+            ok && out.starts_with("ok:") && out.contains(&org_id(&stack)),
+            "{out}{err}"
+        );
+        printed.push_str(&(out + &err));
+        let (ok, out, err) = webexctl(
+            &stack,
+            &["auth", "test", "--profile", profile, "--json"],
+            "",
+        )
+        .await?;
+        let test: serde_json::Value = serde_json::from_str(&out)?;
+        assert!(ok && test["ok"] == true, "{out}{err}");
+        printed.push_str(&(out + &err));
+    }
+    let (ok, out, err) = webexctl(&stack, &["status"], "").await?;
+    assert!(
+        ok && out.starts_with("STREAM")
+            && out.contains("admin-audit")
+            && out.contains("compliance-events"),
+        "{out}{err}"
+    );
+    printed.push_str(&(out + &err));
+    let (ok, out, err) = webexctl(&stack, &["status", "--json"], "").await?;
+    let streams: serde_json::Value = serde_json::from_str(&out)?;
+    let admin = streams
+        .as_array()
+        .and_then(|s| s.iter().find(|r| r["stream"] == "admin-audit"))
+        .context("admin row")?;
+    assert!(
+        ok && admin["status"] == "collecting"
+            && admin["lag_seconds"].as_i64().is_some_and(|l| l < 3600),
+        "{out}"
+    );
+    assert!(
+        admin["last_run"]["events"].as_u64().is_some_and(|n| n > 0),
+        "{out}"
+    );
+    printed.push_str(&(out + &err));
+    let secrets = stack.known_secrets().await?;
+    assert_free_of(&printed, &secrets, "webexctl's output");
+    stack.assert_no_secrets_logged().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webexctl_status_shows_a_failing_stream_with_its_fix() -> Result<()> {
+    let mut options = unauthorised();
+    options.authorised = true;
+    let stack = Stack::start(options).await?;
+    stack.sim.revoke_refresh_tokens();
+    stack
+        .run(StreamId::AdminAudit, Duration::from_secs(30))
+        .await
+        .expect_err("invalid_grant");
+    let (ok, out, err) = webexctl(&stack, &["status", "--json"], "").await?;
+    let rows: serde_json::Value = serde_json::from_str(&out)?;
+    let admin = &rows[0];
+    assert!(
+        ok && admin["status"] == "error" && admin["last_error"]["kind"] == "config",
+        "{out}{err}"
+    );
+    assert!(
+        admin["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("webexctl auth url --profile admin"))
+    );
+    let (ok, out, _) = webexctl(&stack, &["status"], "").await?;
+    assert!(
+        ok && out.contains("last error (config") && out.contains("webexctl auth url"),
+        "{out}"
+    );
+    let (ok, out, _) = webexctl(&stack, &["auth", "test", "--profile", "admin"], "").await?;
+    assert!(
+        !ok && out.starts_with("FAILED"),
+        "a refused token fails the test: {out}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_init_refuses_bad_input_and_never_takes_the_secret_from_argv() -> Result<()> {
+    let stack = Stack::start(unauthorised()).await?;
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "auth",
+                "init",
+                "--profile",
+                "admin",
+                "--client-id",
+                CLIENT_ID,
+                "--redirect-uri",
+                REDIRECT,
+            ],
+            "\n",
+        ),
+        (
+            &[
+                "auth",
+                "init",
+                "--profile",
+                "admin",
+                "--client-id",
+                CLIENT_ID,
+                "--redirect-uri",
+                "ftp://x/cb",
+            ],
+            "s3cret-value\n",
+        ),
+        (
+            &[
+                "auth",
+                "init",
+                "--profile",
+                "admin",
+                "--client-id",
+                CLIENT_ID,
+                "--redirect-uri",
+                REDIRECT,
+                "--client-secret",
+                "s3cret-value",
+            ],
+            "",
+        ),
+    ];
+    for (args, stdin) in cases {
+        let (ok, out, err) = webexctl(&stack, args, stdin).await?;
+        assert!(!ok, "{args:?} must fail: {out}");
+        assert!(!err.contains("s3cret-value") && !out.contains("s3cret-value"));
+    }
+    assert!(
+        stack.secret(Profile::Admin).await.is_err(),
+        "nothing was written"
+    );
+    Ok(())
+}
+
+/// A forged or broken redirect.
+struct Case {
+    name: &'static str,
+    query: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Result<()> {
+    let stack = Stack::start(unauthorised()).await?;
+    let operator = stack.operator()?;
+    for profile in [Profile::Admin, Profile::Compliance] {
+        operator
+            .auth_init(
+                profile,
+                CLIENT_ID,
+                ClientSecret::new(CLIENT_SECRET),
+                REDIRECT,
+                Some(&org_id(&stack)),
+            )
+            .await?;
+    }
+    let mut codes = Vec::new();
+    // A fresh link and consent for `profile`: (code, state).
+    macro_rules! consent {
+        ($profile:expr) => {{
+            let link = operator.auth_url($profile).await?;
+            let query = stack.consent(&link.url).await?;
+            let params: HashMap<String, String> = form_pairs(&query);
+            codes.push(params["code"].clone());
+            (params["code"].clone(), params["state"].clone())
+        }};
+    }
+    let fresh_state = || "0123456789abcdef".repeat(4);
+    let snapshot = |s: &serde_json::Value| s.to_string();
+    let admin_before = snapshot(&stack.secret(Profile::Admin).await?);
+
+    let mut cases: Vec<Case> = Vec::new();
+    let (code, _) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "no parameters",
+        query: String::new(),
+    });
+    cases.push(Case {
+        name: "no state",
+        query: format!("code={code}"),
+    });
+    cases.push(Case {
+        name: "empty state",
+        query: format!("code={code}&state="),
+    });
+    cases.push(Case {
+        name: "unknown state",
+        query: format!("code={code}&state={}", fresh_state()),
+    });
+    cases.push(Case {
+        name: "malformed state",
+        query: format!("code={code}&state=%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+    });
+    cases.push(Case {
+        name: "oversized state",
+        query: format!("code={code}&state={}", "a".repeat(10_000)),
+    });
+    let (_, state) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "no code",
+        query: format!("state={state}"),
+    });
+    let (code, state) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "oversized code",
+        query: format!("code={}{code}&state={state}", "A".repeat(5_000)),
+    });
+    let (code, state) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "code with markup",
+        query: format!("code={code}%22%3E%3Cscript%3E&state={state}"),
+    });
+    let (code, state) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "repeated state",
+        query: format!("code={code}&state={state}&state={}", fresh_state()),
+    });
+    let (code, state) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "repeated code",
+        query: format!("code={code}&code={code}&state={state}"),
+    });
+    stack.sim.deny_next_authorization();
+    let link = operator.auth_url(Profile::Admin).await?;
+    cases.push(Case {
+        name: "access_denied",
+        query: stack.consent(&link.url).await?,
+    });
+    let (_, state) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "another error, with markup in its description",
+        query: format!("error=%3Cb%3Eserver_error%3C%2Fb%3E&error_description=%3Cscript%3Ex%3C%2Fscript%3E&state={state}"),
+    });
+    let (_, state) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "refused code",
+        query: format!("code=not-a-code-we-issued&state={state}"),
+    });
+    let (code, state) = consent!(Profile::Admin);
+    cases.push(Case {
+        name: "a code for another state",
+        query: format!("code={code}&state={state}x"),
+    });
+    // A state made for the compliance profile, with a code the user granted admin scopes.
+    let (code, _) = consent!(Profile::Admin);
+    let compliance_link = operator.auth_url(Profile::Compliance).await?;
+    let compliance_state = form_pairs(&compliance_link.url)["state"].clone();
+    cases.push(Case {
+        name: "a state from the other profile",
+        query: format!("code={code}&state={compliance_state}"),
+    });
+    // A code whose user granted only the compliance scope, for the admin profile.
+    let admin_link = operator.auth_url(Profile::Admin).await?;
+    let wrong_scope = admin_link
+        .url
+        .replace("audit%3Aevents_read", "spark-compliance%3Aevents_read");
+    cases.push(Case {
+        name: "missing scope",
+        query: stack.consent(&wrong_scope).await?,
+    });
+
+    for case in &cases {
+        let page = stack.call_back(&case.query).await?;
+        assert!(
+            (400..500).contains(&page.status_code),
+            "{}: {} {}",
+            case.name,
+            page.status_code,
+            page.body
+        );
+        assert!(
+            !page.body.contains("<script>") && !page.body.contains("<b>"),
+            "{}: the page repeats input",
+            case.name
+        );
+        assert_free_of(&page.body, &codes, "a page");
+    }
+
+    // An expired state (older than ten minutes).
+    let (code, state) = consent!(Profile::Admin);
+    stack.sim.advance(Duration::from_secs(11 * 60));
+    let expired = stack
+        .call_back(&format!("code={code}&state={state}"))
+        .await?;
+    assert_eq!(expired.status_code, 403, "expired state");
+    // An organisation that is not the profile's.
+    operator
+        .auth_init(
+            Profile::Compliance,
+            CLIENT_ID,
+            ClientSecret::new(CLIENT_SECRET),
+            REDIRECT,
+            Some("another-org"),
+        )
+        .await?;
+    let (code, state) = consent!(Profile::Compliance);
+    let mismatch = stack
+        .call_back(&format!("code={code}&state={state}"))
+        .await?;
+    assert!(
+        mismatch.status_code == 403 && mismatch.body.contains("another organisation"),
+        "{}",
+        mismatch.body
+    );
+    operator
+        .auth_init(
+            Profile::Compliance,
+            CLIENT_ID,
+            ClientSecret::new(CLIENT_SECRET),
+            REDIRECT,
+            Some(&org_id(&stack)),
+        )
+        .await?;
+    // A Webex outage.
+    let (code, state) = consent!(Profile::Admin);
+    let mut outage_env = stack.profiles_env();
+    outage_env.insert("WEBEX_API_URL".into(), "http://127.0.0.1:9/v1".into());
+    let outage = collector_app::callback::Callback::new(
+        &collector_app::ProfilesConfig::from_lookup(|n| outage_env.get(n).cloned())?,
+        &stack.collector_sdk,
+        std::sync::Arc::new(integration_tests::stack::SimTime(stack.sim.clone())),
+    )?;
+    let request =
+        collector_app::callback::HttpRequest::new("GET", &format!("code={code}&state={state}"));
+    let page = outage
+        .handle(lambda_runtime::LambdaEvent::new(
+            request,
+            Default::default(),
+        ))
+        .await?;
+    assert_eq!(page.status_code, 424, "{}", page.body);
+    // Not a GET.
+    let post = collector_app::callback::HttpRequest::new("POST", "");
+    let page = stack
+        .callback()?
+        .handle(lambda_runtime::LambdaEvent::new(post, Default::default()))
+        .await?;
+    assert_eq!(page.status_code, 405);
+
+    assert_eq!(
+        snapshot(&stack.secret(Profile::Admin).await?),
+        admin_before,
+        "the admin secret changed"
+    );
+    let compliance = stack.secret(Profile::Compliance).await?;
+    for field in ["refresh_token", "access_token"] {
+        assert!(
+            compliance.get(field).is_none_or(|t| t.is_null()),
+            "the compliance secret gained a {field}"
+        );
+    }
+
+    // A state replayed after success, and two concurrent callbacks with the same state.
+    let (code, state) = consent!(Profile::Admin);
+    let query = format!("code={code}&state={state}");
+    assert_eq!(stack.call_back(&query).await?.status_code, 200);
+    let authorised = snapshot(&stack.secret(Profile::Admin).await?);
+    let replay = stack.call_back(&query).await?;
+    assert_eq!(replay.status_code, 403, "replayed state");
+    let (_, fresh) = consent!(Profile::Admin);
+    let reused = stack
+        .call_back(&format!("code={code}&state={fresh}"))
+        .await?;
+    assert_eq!(
+        reused.status_code, 400,
+        "a used code with a fresh state: {}",
+        reused.body
+    );
+    let (code, state) = consent!(Profile::Compliance);
+    let query = format!("code={code}&state={state}");
+    let (a, b) = tokio::join!(stack.call_back(&query), stack.call_back(&query));
+    let mut statuses = [a?.status_code, b?.status_code];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 403],
+        "exactly one of two concurrent callbacks wins"
+    );
+    assert_eq!(
+        snapshot(&stack.secret(Profile::Admin).await?),
+        authorised,
+        "the replay changed nothing"
+    );
+    assert!(
+        cases.len() + 7 >= 20,
+        "the corpus has {} cases",
+        cases.len() + 7
+    );
+
+    let mut secrets = stack.known_secrets().await?;
+    secrets.extend(codes);
+    assert_free_of(&captured(), &secrets, "captured logs");
+    Ok(())
+}
+
+fn form_pairs(query_or_url: &str) -> HashMap<String, String> {
+    let query = query_or_url
+        .split_once('?')
+        .map_or(query_or_url, |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_string(), percent_decode(v)))
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) => {
+                out.push(
+                    u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("3F"), 16)
+                        .unwrap_or(b'?'),
+                );
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
