@@ -15,24 +15,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Creates the bucket, the state table and one profile's secret.
+    /// Creates the bucket and the state table (the secrets come from `webexctl auth init`).
     Setup {
         #[arg(long)]
         bucket: String,
         #[arg(long)]
         table: String,
-        /// `name=SECRET_ID`, e.g. `admin=webex/admin`; the secret gets a refresh token from
-        /// `--refresh-token name=TOKEN`.
-        #[arg(long)]
-        secret: Vec<String>,
-        #[arg(long)]
-        refresh_token: Vec<String>,
-        #[arg(long)]
-        org_id: String,
-        #[arg(long)]
-        client_id: String,
-        #[arg(long)]
-        client_secret: String,
     },
     /// Prints what landed: objects per stream, a few lines, and the cursors.
     Show {
@@ -43,43 +31,13 @@ enum Command {
     },
 }
 
-fn pairs(values: &[String]) -> Vec<(String, String)> {
-    values
-        .iter()
-        .filter_map(|v| v.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let sdk = aws::sdk_config(&aws::endpoint()?).await;
     match Cli::parse().command {
-        Command::Setup {
-            bucket,
-            table,
-            secret,
-            refresh_token,
-            org_id,
-            client_id,
-            client_secret,
-        } => {
+        Command::Setup { bucket, table } => {
             aws::create_bucket(&sdk, &bucket).await?;
             aws::create_table(&sdk, &table).await?;
-            let tokens = pairs(&refresh_token);
-            for (profile, secret_id) in pairs(&secret) {
-                let mut value = serde_json::json!({
-                    "client_id": client_id,
-                    "client_secret": client_secret,
-                    "redirect_uri": "http://127.0.0.1/oauth/callback",
-                    "org_id": org_id,
-                });
-                if let Some((_, token)) = tokens.iter().find(|(p, _)| *p == profile) {
-                    value["refresh_token"] = token.clone().into();
-                }
-                aws::create_secret(&sdk, &secret_id, &value).await?;
-                println!("secret {secret_id} ({profile} profile) created");
-            }
             println!("bucket {bucket} and table {table} created");
         }
         Command::Show { bucket, table } => show(&sdk, &bucket, &table).await?,
