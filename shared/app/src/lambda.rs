@@ -47,7 +47,14 @@ pub async fn handle<C: Clock>(
         deadline_ms = event.context.deadline,
         "invoked"
     );
-    run_once(collector, deadline).await.map_err(RunError)
+    let summary = run_once(collector, deadline).await.map_err(RunError)?;
+    let expires = collector.tokens().refresh_token_expires_at().await;
+    // Lambda sends standard output to CloudWatch Logs, which turns this line into metrics.
+    println!(
+        "{}",
+        crate::metrics::emf_line(&summary, collector.now(), expires)
+    );
+    Ok(summary)
 }
 
 /// Lambda gives the deadline as epoch milliseconds; runs measure time monotonically.

@@ -5,6 +5,7 @@ pub mod callback;
 pub mod config;
 pub mod lambda;
 mod logging;
+pub mod metrics;
 pub mod operator;
 mod wiring;
 

@@ -118,6 +118,14 @@ where
         &self.spec
     }
 
+    pub fn tokens(&self) -> &TokenManager<Sec, Iss, St, Clk> {
+        &self.tokens
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// One invocation's work. Errors are also recorded in the cursor for `webexctl status`.
     pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
         let secret = self.tokens.reload().await?;

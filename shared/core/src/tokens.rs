@@ -128,6 +128,16 @@ where
         Ok(secret)
     }
 
+    /// When the refresh token last read or stored expires: a person must authorise again
+    /// before then.
+    pub async fn refresh_token_expires_at(&self) -> Option<Timestamp> {
+        self.current
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|s| s.refresh_token_expires_at)
+    }
+
     /// An access token that stays valid for at least the margin.
     pub async fn access_token(&self, deadline: Instant) -> Result<AccessToken, CollectError> {
         let cached = self.current.lock().await.clone();

@@ -1,0 +1,96 @@
+//! CloudWatch embedded metric format: one JSON line per run on standard output becomes metrics
+//! without an API call, and the alarms on lag and refresh-token age read them.
+//! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+
+use collector_core::{RunSummary, Timestamp};
+use serde_json::json;
+
+pub const NAMESPACE: &str = "WebexEventsToS3";
+
+/// The metrics of one finished run.
+pub fn emf_line(
+    summary: &RunSummary,
+    now: Timestamp,
+    refresh_token_expires_at: Option<Timestamp>,
+) -> String {
+    let mut metrics = vec![
+        json!({"Name": "EventsWritten", "Unit": "Count"}),
+        json!({"Name": "Pages", "Unit": "Count"}),
+        json!({"Name": "Windows", "Unit": "Count"}),
+    ];
+    let mut line = json!({
+        "Stream": summary.stream,
+        "EventsWritten": summary.events,
+        "Pages": summary.pages,
+        "Windows": summary.windows,
+    });
+    if let Some(committed) = summary.committed_until {
+        metrics.push(json!({"Name": "LagSeconds", "Unit": "Seconds"}));
+        line["LagSeconds"] = json!((now.millis() - committed.millis()) / 1000);
+    }
+    if let Some(expires) = refresh_token_expires_at {
+        metrics.push(json!({"Name": "RefreshTokenDaysLeft", "Unit": "None"}));
+        line["RefreshTokenDaysLeft"] =
+            json!((expires.millis() - now.millis()) as f64 / 86_400_000.0);
+    }
+    line["_aws"] = json!({
+        "Timestamp": now.millis(),
+        "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [["Stream"]], "Metrics": metrics}],
+    });
+    line.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use collector_core::StopReason;
+
+    #[test]
+    fn a_run_becomes_one_emf_line() {
+        let now = Timestamp::from_millis(1_795_000_000_000);
+        let summary = RunSummary {
+            stream: "admin-audit",
+            org_id: "O".into(),
+            windows: 2,
+            events: 30,
+            objects: 2,
+            pages: 4,
+            committed_until: Some(Timestamp::from_millis(now.millis() - 600_000)),
+            stopped: StopReason::CaughtUp,
+        };
+        let line: serde_json::Value = serde_json::from_str(&emf_line(
+            &summary,
+            now,
+            Some(Timestamp::from_millis(now.millis() + 36 * 3_600_000)),
+        ))
+        .unwrap();
+        assert_eq!(line["Stream"], "admin-audit");
+        assert_eq!(line["EventsWritten"], 30);
+        assert_eq!(line["LagSeconds"], 600);
+        assert_eq!(line["RefreshTokenDaysLeft"], 1.5);
+        let declared: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            declared,
+            [
+                "EventsWritten",
+                "Pages",
+                "Windows",
+                "LagSeconds",
+                "RefreshTokenDaysLeft"
+            ]
+        );
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        // Without a cursor or a refresh token those two are left out, not reported as zero.
+        let empty = RunSummary {
+            committed_until: None,
+            ..summary
+        };
+        let line: serde_json::Value = serde_json::from_str(&emf_line(&empty, now, None)).unwrap();
+        assert!(line.get("LagSeconds").is_none() && line.get("RefreshTokenDaysLeft").is_none());
+    }
+}
