@@ -145,19 +145,7 @@ impl<C: Clock> Operator<C> {
         };
         let mut secret = match previous {
             Some(previous) if previous.client_id == client_id => previous,
-            _ => ProfileSecret {
-                client_id: String::new(),
-                client_secret: ClientSecret::new(""),
-                redirect_uri: None,
-                org_id: None,
-                scopes: None,
-                refresh_token: None,
-                refresh_token_expires_at: None,
-                access_token: None,
-                access_token_expires_at: None,
-                updated_at: None,
-                other: Default::default(),
-            },
+            _ => ProfileSecret::default(),
         };
         secret.client_id = client_id.to_string();
         secret.client_secret = client_secret;

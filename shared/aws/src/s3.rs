@@ -37,6 +37,29 @@ impl S3Sink {
         }
     }
 
+    async fn abort(&self, key: &str, upload_id: &str) -> Result<(), SinkError> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(|e| failed("AbortMultipartUpload", key, e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), SinkError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| failed("DeleteObject", key, e))?;
+        Ok(())
+    }
+
     async fn exists(&self, key: &str) -> Result<bool, SinkError> {
         match self
             .client
@@ -201,26 +224,12 @@ impl ObjectSink for S3Sink {
                 .map_err(|e| failed("CopyObject", &key, e))?;
             PutOutcome::Written
         };
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(&staging_key)
-            .send()
-            .await
-            .map_err(|e| failed("DeleteObject", &staging_key, e))?;
+        self.delete(&staging_key).await?;
         Ok(outcome)
     }
 
     async fn abort_upload(&self, upload: S3Upload) -> Result<(), SinkError> {
-        self.client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&upload.staging_key)
-            .upload_id(&upload.upload_id)
-            .send()
-            .await
-            .map_err(|e| failed("AbortMultipartUpload", &upload.staging_key, e))?;
-        Ok(())
+        self.abort(&upload.staging_key, &upload.upload_id).await
     }
 
     async fn clean_up(&self, key: &str) -> Result<(), SinkError> {
@@ -235,24 +244,10 @@ impl ObjectSink for S3Sink {
             .map_err(|e| failed("ListMultipartUploads", &staging_key, e))?;
         for upload in listed.uploads() {
             if let (Some(k), Some(id)) = (upload.key(), upload.upload_id()) {
-                self.client
-                    .abort_multipart_upload()
-                    .bucket(&self.bucket)
-                    .key(k)
-                    .upload_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| failed("AbortMultipartUpload", k, e))?;
+                self.abort(k, id).await?;
             }
         }
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(&staging_key)
-            .send()
-            .await
-            .map_err(|e| failed("DeleteObject", &staging_key, e))?;
-        Ok(())
+        self.delete(&staging_key).await
     }
 }
 

@@ -44,10 +44,7 @@ impl SecretsManagerStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(StoreError::Unavailable {
-                operation: "Secrets Manager GetSecretValue",
-                source: Box::new(AwsCallError::new(e)),
-            }),
+            Err(e) => Err(unavailable("Secrets Manager GetSecretValue", e)),
         }
     }
 
@@ -59,10 +56,7 @@ impl SecretsManagerStore {
             .secret_string(self.serialise(secret)?)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable {
-                operation: "Secrets Manager CreateSecret",
-                source: Box::new(AwsCallError::new(e)),
-            })?;
+            .map_err(|e| unavailable("Secrets Manager CreateSecret", e))?;
         Ok(())
     }
 
@@ -83,10 +77,7 @@ impl SecretStore for SecretsManagerStore {
             .version_stage("AWSCURRENT")
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable {
-                operation: "Secrets Manager GetSecretValue",
-                source: Box::new(AwsCallError::new(e)),
-            })?;
+            .map_err(|e| unavailable("Secrets Manager GetSecretValue", e))?;
         let text = output.secret_string().unwrap_or_default();
         // serde's messages can quote the offending value, which here may be a credential:
         // report only where the problem is.
@@ -109,10 +100,17 @@ impl SecretStore for SecretsManagerStore {
             .secret_string(text)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable {
-                operation: "Secrets Manager PutSecretValue",
-                source: Box::new(AwsCallError::new(e)),
-            })?;
+            .map_err(|e| unavailable("Secrets Manager PutSecretValue", e))?;
         Ok(())
+    }
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(
+    operation: &'static str,
+    e: E,
+) -> StoreError {
+    StoreError::Unavailable {
+        operation,
+        source: Box::new(AwsCallError::new(e)),
     }
 }

@@ -46,7 +46,11 @@ pub enum CollectError {
         profile.name(), profile.name()
     )]
     ReauthorizationNeeded { profile: Profile, reason: String },
-    #[error("the {} profile's secret has no tokens yet: run `webexctl auth url --profile {}` and open the link", profile.name(), profile.name())]
+    #[error(
+        "the {} profile is not authorised yet: install it with `webexctl auth init --profile {}` \
+         (once), then run `webexctl auth url --profile {}` and open the link",
+        profile.name(), profile.name(), profile.name()
+    )]
     NotAuthorized { profile: Profile },
     #[error("Webex refused access (HTTP 403): {message}; {fix}")]
     Forbidden { message: String, fix: String },

@@ -4,7 +4,7 @@
 macro_rules! secret_newtype {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 

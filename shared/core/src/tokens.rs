@@ -17,27 +17,21 @@ use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 use crate::stream::Profile;
 use crate::time::Timestamp;
 
-/// One OAuth profile's secret, as stored in Secrets Manager (DESIGN §4). Fields this version
-/// does not know are kept as they are.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// One OAuth profile's secret, as stored in Secrets Manager (DESIGN §4). Every field but the
+/// client's may be missing (installed, not yet authorised); fields this version does not know
+/// are kept as they are.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ProfileSecret {
     pub client_id: String,
     pub client_secret: ClientSecret,
-    #[serde(default)]
     pub redirect_uri: Option<String>,
-    #[serde(default)]
     pub org_id: Option<String>,
-    #[serde(default)]
     pub scopes: Option<String>,
-    #[serde(default)]
     pub refresh_token: Option<RefreshToken>,
-    #[serde(default)]
     pub refresh_token_expires_at: Option<Timestamp>,
-    #[serde(default)]
     pub access_token: Option<AccessToken>,
-    #[serde(default)]
     pub access_token_expires_at: Option<Timestamp>,
-    #[serde(default)]
     pub updated_at: Option<Timestamp>,
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
@@ -207,6 +201,7 @@ where
         let refresh_token = secret
             .refresh_token
             .clone()
+            .filter(|_| !secret.client_id.is_empty())
             .ok_or(CollectError::NotAuthorized {
                 profile: self.profile,
             })?;

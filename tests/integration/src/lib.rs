@@ -11,3 +11,19 @@ pub mod stack;
 pub mod verify;
 
 pub use stack::{Stack, StackOptions};
+
+/// `webexctl`, built beside the test binaries (`make test` builds it first).
+pub fn webexctl_path() -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| anyhow::anyhow!("no target dir"))?;
+    let path = dir.join("webexctl");
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p webexctl`",
+        path.display()
+    );
+    Ok(path)
+}

@@ -333,6 +333,24 @@ impl Stack {
         Ok(objects)
     }
 
+    /// `count` events of `stream` spread over the whole initial lookback (three days), so
+    /// every window has some; none late.
+    pub fn history(&self, stream: StreamId, count: usize) -> Vec<webex_sim::SimEvent> {
+        const HOUR: i64 = 3_600_000;
+        let now = self.sim.now_ms();
+        self.sim.generate(
+            sim_stream(stream),
+            webex_sim::GenerateSpec {
+                count,
+                from_ms: now - 72 * HOUR + HOUR / 6,
+                to_ms: now - HOUR / 6,
+                shared_timestamp_fraction: 0.2,
+                late_fraction: 0.0,
+                max_lateness: Duration::ZERO,
+            },
+        )
+    }
+
     /// The whole promise for `stream`: every one of `events` in S3 exactly once and byte for
     /// byte, keys and metadata per the contract, no unfinished upload, no secret in the logs.
     pub async fn assert_all_landed_once(

@@ -16,22 +16,6 @@ const STREAM: StreamId = StreamId::AdminAudit;
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
 
-fn history(stack: &Stack, count: usize) -> Vec<webex_sim::SimEvent> {
-    // Spread over the whole initial lookback (three days), so every window has events.
-    let now = stack.sim.now_ms();
-    stack.sim.generate(
-        Stream::AdminAudit,
-        GenerateSpec {
-            count,
-            from_ms: now - 72 * HOUR + 10 * MIN,
-            to_ms: now - 10 * MIN,
-            shared_timestamp_fraction: 0.2,
-            late_fraction: 0.0,
-            max_lateness: Duration::ZERO,
-        },
-    )
-}
-
 async fn catch_up(stack: &Stack) -> Result<()> {
     let until = stack.sim.now_ms();
     stack
@@ -47,7 +31,7 @@ async fn a_run_that_dies_between_object_and_commit_is_completed_without_duplicat
         ..StackOptions::default()
     })
     .await?;
-    let events = history(&stack, 1_500);
+    let events = stack.history(STREAM, 1_500);
     let proxy = stack.proxy.as_ref().expect("proxy");
     // GIVEN DynamoDB refuses the cursor commit (a write without the pending window)
     proxy.set_rule(|call| {
@@ -88,7 +72,7 @@ async fn an_s3_answer_lost_after_the_write_does_not_duplicate() -> Result<()> {
         ..StackOptions::default()
     })
     .await?;
-    let events = history(&stack, 1_000);
+    let events = stack.history(STREAM, 1_000);
     let proxy = stack.proxy.as_ref().expect("proxy");
     // GIVEN the first object PUT reaches S3 but its answer is lost: the SDK retries it
     let once = Arc::new(AtomicBool::new(false));
@@ -118,8 +102,8 @@ async fn a_killed_process_then_a_rerun_still_gives_exactly_once() -> Result<()> 
         ..StackOptions::default()
     })
     .await?;
-    let events = history(&stack, 3_000);
-    let webexctl = webexctl_path()?;
+    let events = stack.history(STREAM, 3_000);
+    let webexctl = integration_tests::webexctl_path()?;
     let mut outputs = String::new();
     // GIVEN runs killed with SIGKILL at different moments
     for kill_after_ms in [300, 700, 1_100, 1_500] {
@@ -188,7 +172,7 @@ async fn two_runs_at_once_one_works_the_other_steps_aside() -> Result<()> {
         ..StackOptions::default()
     })
     .await?;
-    let events = history(&stack, 2_000);
+    let events = stack.history(STREAM, 2_000);
     let (a, b) = tokio::join!(
         stack.run(STREAM, Duration::from_secs(60)),
         stack.run(STREAM, Duration::from_secs(60))
@@ -212,7 +196,7 @@ async fn an_access_token_expiring_mid_backfill_is_refreshed_once_and_stored() ->
         ..StackOptions::default()
     })
     .await?;
-    let events = history(&stack, 3_000);
+    let events = stack.history(STREAM, 3_000);
     // GIVEN a stored access token that expires in 30 minutes
     let mut secret = stack.secret(Profile::Admin).await?;
     let first_refresh = secret["refresh_token"]
@@ -284,7 +268,7 @@ async fn refreshed_tokens_are_stored_before_any_use() -> Result<()> {
         ..StackOptions::default()
     })
     .await?;
-    history(&stack, 100);
+    stack.history(STREAM, 100);
     // GIVEN Secrets Manager refuses every write
     let proxy = stack.proxy.as_ref().expect("proxy");
     proxy.set_rule(|call| (call.operation() == "PutSecretValue").then_some(AwsFault::Refuse(500)));
@@ -306,7 +290,7 @@ async fn refreshed_tokens_are_stored_before_any_use() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_refresh_token_asks_for_reauthorisation_and_leaves_the_cursor() -> Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
-    history(&stack, 100);
+    stack.history(STREAM, 100);
     stack.sim.revoke_refresh_tokens();
     let failed = stack
         .run(STREAM, Duration::from_secs(60))
@@ -340,7 +324,7 @@ async fn a_refused_refresh_token_asks_for_reauthorisation_and_leaves_the_cursor(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_server_errors_and_truncated_pages_are_retried() -> Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
-    let events = history(&stack, 1_000);
+    let events = stack.history(STREAM, 1_000);
     // GIVEN the first requests meet every transient fault Webex has
     let faults = [
         Fault::TooManyRequests { retry_after_s: 1 },
@@ -381,7 +365,7 @@ async fn rate_limits_server_errors_and_truncated_pages_are_retried() -> Result<(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_retries_commit_nothing_and_the_next_run_completes() -> Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
-    let events = history(&stack, 800);
+    let events = stack.history(STREAM, 800);
     stack
         .sim
         .push_faults(std::iter::repeat_n(Fault::ServerError(503), 6));
@@ -470,20 +454,4 @@ async fn runs_stop_before_their_deadline_and_the_next_resumes_splitting_a_window
     });
     assert!(split, "the window too big for one run was split");
     stack.assert_all_landed_once(STREAM, &events).await
-}
-
-/// `webexctl`, built beside this test binary (`make test` builds it first).
-fn webexctl_path() -> Result<std::path::PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or_else(|| anyhow::anyhow!("no target dir"))?;
-    let path = dir.join("webexctl");
-    anyhow::ensure!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p webexctl`",
-        path.display()
-    );
-    Ok(path)
 }

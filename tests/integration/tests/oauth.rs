@@ -41,7 +41,7 @@ fn org_id(stack: &Stack) -> String {
 async fn webexctl(stack: &Stack, args: &[&str], stdin: &str) -> Result<(bool, String, String)> {
     let mut env: HashMap<String, String> = stack.profiles_env();
     env.extend(stack.env.clone());
-    let mut child = tokio::process::Command::new(webexctl_path()?)
+    let mut child = tokio::process::Command::new(integration_tests::webexctl_path()?)
         .args(args)
         .envs(env)
         .stdin(Stdio::piped())
@@ -57,21 +57,6 @@ async fn webexctl(stack: &Stack, args: &[&str], stdin: &str) -> Result<(bool, St
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     ))
-}
-
-fn webexctl_path() -> Result<std::path::PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .context("no target dir")?;
-    let path = dir.join("webexctl");
-    anyhow::ensure!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p webexctl`",
-        path.display()
-    );
-    Ok(path)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -573,35 +558,7 @@ fn form_pairs(query_or_url: &str) -> HashMap<String, String> {
     let query = query_or_url
         .split_once('?')
         .map_or(query_or_url, |(_, q)| q);
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_string(), percent_decode(v)))
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(hex)) => {
-                out.push(
-                    u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("3F"), 16)
-                        .unwrap_or(b'?'),
-                );
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

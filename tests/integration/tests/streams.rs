@@ -21,21 +21,6 @@ fn with_env(extra: &[(&'static str, &str)]) -> StackOptions {
     options
 }
 
-fn history(stack: &Stack, stream: StreamId, count: usize) -> Vec<SimEvent> {
-    let now = stack.sim.now_ms();
-    stack.sim.generate(
-        sim_stream(stream),
-        GenerateSpec {
-            count,
-            from_ms: now - 72 * HOUR + 10 * MIN,
-            to_ms: now - 10 * MIN,
-            shared_timestamp_fraction: 0.2,
-            late_fraction: 0.0,
-            max_lateness: Duration::ZERO,
-        },
-    )
-}
-
 async fn catch_up(stack: &Stack, stream: StreamId) -> Result<()> {
     stack
         .run_until_caught_up(stream, stack.sim.now_ms(), Duration::from_secs(600))
@@ -166,7 +151,7 @@ async fn only_the_asked_for_categories_resources_and_types_land() -> Result<()> 
     ];
     for (stream, env, wanted) in cases {
         let stack = Stack::start(with_env(env)).await?;
-        let events = history(&stack, stream, 3_000);
+        let events = stack.history(stream, 3_000);
         let expected: Vec<SimEvent> = events.iter().filter(|e| wanted(e)).cloned().collect();
         assert!(
             !expected.is_empty() && expected.len() < events.len(),
@@ -190,8 +175,8 @@ async fn admin_and_security_audit_share_one_refresh_of_the_admin_token() -> Resu
         ..StackOptions::default()
     })
     .await?;
-    let admin_events = history(&stack, StreamId::AdminAudit, 1_000);
-    let security_events = history(&stack, StreamId::SecurityAudit, 1_000);
+    let admin_events = stack.history(StreamId::AdminAudit, 1_000);
+    let security_events = stack.history(StreamId::SecurityAudit, 1_000);
     // GIVEN the admin secret holds only a refresh token (its access token has to be refreshed)
     // WHEN both admin streams start at the same moment
     let (admin, security) = tokio::join!(
@@ -234,9 +219,9 @@ async fn a_security_audit_403_names_the_setting_and_leaves_the_other_streams_wor
         ..StackOptions::default()
     })
     .await?;
-    let admin_events = history(&stack, StreamId::AdminAudit, 500);
-    history(&stack, StreamId::SecurityAudit, 500);
-    let compliance_events = history(&stack, StreamId::ComplianceEvents, 500);
+    let admin_events = stack.history(StreamId::AdminAudit, 500);
+    stack.history(StreamId::SecurityAudit, 500);
+    let compliance_events = stack.history(StreamId::ComplianceEvents, 500);
     let failed = stack
         .run(StreamId::SecurityAudit, Duration::from_secs(60))
         .await
@@ -267,7 +252,7 @@ async fn a_security_audit_403_names_the_setting_and_leaves_the_other_streams_wor
 async fn a_compliance_token_used_for_admin_audit_is_a_config_error_naming_the_scope() -> Result<()>
 {
     let mut stack = Stack::start(StackOptions::default()).await?;
-    history(&stack, StreamId::AdminAudit, 200);
+    stack.history(StreamId::AdminAudit, 200);
     let compliance_secret = stack.secret_id(Profile::Compliance).to_string();
     // Both when the secret records its scopes (caught before calling Webex) and when it does
     // not (Webex answers 403).
