@@ -137,11 +137,11 @@ impl<C: Clock> Operator<C> {
             ));
         }
         let store = self.secrets.of(profile);
-        let exists = store.exists().await?;
-        let previous = if exists {
-            store.load().await.ok()
-        } else {
-            None
+        let (exists, previous) = match store.current().await {
+            Ok(previous) => (previous.is_some(), previous),
+            // A secret that does not parse is replaced whole.
+            Err(StoreError::Invalid { .. }) => (true, None),
+            Err(e) => return Err(e.into()),
         };
         let mut secret = match previous {
             Some(previous) if previous.client_id == client_id => previous,
@@ -210,25 +210,22 @@ impl<C: Clock> Operator<C> {
                 refresh_token_expires_at: None,
                 refresh_token_days_left: None,
             };
-            row.state = match store.exists().await {
-                Ok(false) => "not installed".to_string(),
+            row.state = match store.current().await {
                 Err(e) => format!("unreadable: {e}"),
-                Ok(true) => match store.load().await {
-                    Err(e) => format!("unreadable: {e}"),
-                    Ok(secret) => {
-                        row.org_id = secret.org_id.clone();
-                        row.access_token_expires_at = secret.access_token_expires_at;
-                        row.refresh_token_expires_at = secret.refresh_token_expires_at;
-                        row.refresh_token_days_left = secret
-                            .refresh_token_expires_at
-                            .map(|t| (t.millis() - self.clock.now().millis()) / 86_400_000);
-                        match (secret.client_id.is_empty(), &secret.refresh_token) {
-                            (true, _) => "not installed".to_string(),
-                            (false, None) => "waiting for authorisation".to_string(),
-                            (false, Some(_)) => "authorised".to_string(),
-                        }
+                Ok(None) => "not installed".to_string(),
+                Ok(Some(secret)) => {
+                    row.org_id = secret.org_id.clone();
+                    row.access_token_expires_at = secret.access_token_expires_at;
+                    row.refresh_token_expires_at = secret.refresh_token_expires_at;
+                    row.refresh_token_days_left = secret
+                        .refresh_token_expires_at
+                        .map(|t| (t.millis() - self.clock.now().millis()) / 86_400_000);
+                    match (secret.client_id.is_empty(), &secret.refresh_token) {
+                        (true, _) => "not installed".to_string(),
+                        (false, None) => "waiting for authorisation".to_string(),
+                        (false, Some(_)) => "authorised".to_string(),
                     }
-                },
+                }
             };
             rows.push(row);
         }

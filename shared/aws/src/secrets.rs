@@ -27,9 +27,10 @@ impl SecretsManagerStore {
 }
 
 impl SecretsManagerStore {
-    /// Whether the secret exists (with a value); `webexctl auth init` may have to create it.
-    pub async fn exists(&self) -> Result<bool, StoreError> {
-        match self
+    /// The secret's current value, `None` when there is no such secret yet (`webexctl auth
+    /// init` then creates it).
+    pub async fn current(&self) -> Result<Option<ProfileSecret>, StoreError> {
+        let output = match self
             .client
             .get_secret_value()
             .secret_id(&self.secret_id)
@@ -37,15 +38,29 @@ impl SecretsManagerStore {
             .send()
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(output) => output,
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|se| se.is_resource_not_found_exception()) =>
             {
-                Ok(false)
+                return Ok(None);
             }
-            Err(e) => Err(unavailable("Secrets Manager GetSecretValue", e)),
-        }
+            Err(e) => return Err(unavailable("Secrets Manager GetSecretValue", e)),
+        };
+        let text = output.secret_string().unwrap_or_default();
+        // serde's messages can quote the offending value, which here may be a credential:
+        // report only where the problem is.
+        serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| StoreError::Invalid {
+                item: format!("secret {}", self.secret_id),
+                reason: format!(
+                    "not the expected JSON (problem at line {} column {}, {:?})",
+                    e.line(),
+                    e.column(),
+                    e.classify()
+                ),
+            })
     }
 
     /// Creates the secret with its first value (outside the template, e.g. locally).
@@ -70,25 +85,9 @@ impl SecretsManagerStore {
 
 impl SecretStore for SecretsManagerStore {
     async fn load(&self) -> Result<ProfileSecret, StoreError> {
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-            .map_err(|e| unavailable("Secrets Manager GetSecretValue", e))?;
-        let text = output.secret_string().unwrap_or_default();
-        // serde's messages can quote the offending value, which here may be a credential:
-        // report only where the problem is.
-        serde_json::from_str(text).map_err(|e| StoreError::Invalid {
+        self.current().await?.ok_or_else(|| StoreError::Invalid {
             item: format!("secret {}", self.secret_id),
-            reason: format!(
-                "not the expected JSON (needs client_id and client_secret; problem at line {} column {}, {:?})",
-                e.line(),
-                e.column(),
-                e.classify()
-            ),
+            reason: "does not exist; create it with the stack or `webexctl auth init`".to_string(),
         })
     }
 
