@@ -1,7 +1,7 @@
 # The two commands that matter: `make demo` and `make test`. Both install what they need.
 CARGO ?= cargo
 
-.PHONY: demo test lint fmt ci
+.PHONY: demo test lint fmt ci build validate deploy
 
 ## The whole job end to end on the local stack (Webex simulator + moto), no account needed.
 demo:
@@ -12,10 +12,29 @@ test:
 	$(CARGO) build -p webexctl
 	bash scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 
-## Format check and clippy with warnings as errors.
+## Format check, clippy with warnings as errors, and the template checks.
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(MAKE) validate
+
+## cfn-lint and `sam validate --lint` on infra/template.yaml: zero errors, zero warnings.
+validate:
+	bash scripts/bootstrap-sam.sh
+	.venv-sam/bin/cfn-lint infra/template.yaml
+	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template-file infra/template.yaml --region us-east-1
+
+## Every Lambda built by `sam build` (cargo-lambda, arm64) into .aws-sam/build. A cold
+## release build takes 10-15 minutes on two cores; later ones are incremental.
+build:
+	bash scripts/sam-build.sh
+
+## Build, then deploy to your AWS account; asks for the parameters the first time and keeps
+## the answers in infra/samconfig.toml (not committed: it is yours). docs/deploy.md has the rest.
+deploy: build
+	SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv-sam/bin:$$PATH" sam deploy --guided \
+		--template-file .aws-sam/build/template.yaml --config-file infra/samconfig.toml \
+		--capabilities CAPABILITY_IAM
 
 fmt:
 	$(CARGO) fmt --all

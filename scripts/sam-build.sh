@@ -33,6 +33,6 @@ sam build --template-file infra/template.yaml --build-dir .aws-sam/build \
 
 echo "built for $arch:"
 for binary in .aws-sam/build/*/bootstrap; do
-  printf '  %-40s %6s KiB  %s\n' "$binary" "$(( $(stat -c %s "$binary") / 1024 ))" \
-    "$(file -b "$binary" | cut -d, -f1-2)"
+  kind=$(file -b "$binary" 2>/dev/null | cut -d, -f1-2 || true)
+  printf '  %-52s %6s KiB  %s\n' "$binary" "$(( $(stat -c %s "$binary") / 1024 ))" "$kind"
 done
