@@ -150,7 +150,7 @@ impl<C: Clock> Operator<C> {
         secret.client_id = client_id.to_string();
         secret.client_secret = client_secret;
         secret.redirect_uri = Some(redirect_uri.to_string());
-        secret.scopes = Some(profile.scope().to_string());
+        secret.scopes = Some(profile.requested_scopes());
         if let Some(org_id) = org_id {
             secret.org_id = Some(org_id.to_string());
         }
@@ -186,7 +186,7 @@ impl<C: Clock> Operator<C> {
             .append_pair("response_type", "code")
             .append_pair("client_id", &secret.client_id)
             .append_pair("redirect_uri", &redirect_uri)
-            .append_pair("scope", profile.scope())
+            .append_pair("scope", &profile.requested_scopes())
             .append_pair("state", &state)
             .finish();
         let base = self.config.webex_api_url.trim_end_matches('/');

@@ -171,7 +171,7 @@ where
     check_scope(webex, profile, &grant.access_token, &org_id, clock.now()).await?;
     secret.apply(grant, clock.now());
     secret.org_id = Some(org_id.clone());
-    secret.scopes = Some(profile.scope().to_string());
+    secret.scopes = Some(profile.requested_scopes());
     store.save(&secret).await?;
     Ok(Authorised {
         profile,

@@ -17,6 +17,15 @@ impl Profile {
         }
     }
 
+    /// Read access to the signed-in user's own profile (`GET /people/me`), which the callback
+    /// uses to learn the token's organisation.
+    pub const IDENTITY_SCOPE: &'static str = "spark:people_read";
+
+    /// What `webexctl auth url` asks Webex for: the streams' scope and the identity scope.
+    pub fn requested_scopes(self) -> String {
+        format!("{} {}", self.scope(), Self::IDENTITY_SCOPE)
+    }
+
     /// The OAuth scope the profile's streams need.
     pub const fn scope(self) -> &'static str {
         match self {
