@@ -15,6 +15,12 @@ pub const DEFAULT_SETTLE_LAG_SECONDS: u64 = 300;
 pub const DEFAULT_OVERLAP_SECONDS: u64 = 900;
 pub const DEFAULT_MAX_WINDOW_SECONDS: u64 = 3600;
 pub const DEFAULT_INITIAL_LOOKBACK_DAYS: u64 = 7;
+/// Windows fetched at once when a stream is behind: enough to keep requests flowing at the
+/// rate budget while each waits on Webex, few enough that memory stays small (one upload part
+/// buffer each).
+pub const DEFAULT_BACKFILL_WINDOWS: u64 = 4;
+/// Below the 300 requests a minute Webex documents as its default limit per client id.
+pub const DEFAULT_MAX_REQUESTS_PER_MINUTE: u64 = 280;
 /// A Webex request may span at most one year.
 const MAX_SPAN_SECONDS: u64 = 365 * 24 * 3600;
 
@@ -39,6 +45,8 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// `EVENT_CATEGORIES` (admin and security audit), `RESOURCES` and `TYPES` (compliance).
     pub filters: Filters,
+    pub backfill_windows: usize,
+    pub max_requests_per_minute: u32,
 }
 
 impl Config {
@@ -101,6 +109,14 @@ impl Config {
                 resources: env.list("RESOURCES", |r| COMPLIANCE_RESOURCES.contains(&r))?,
                 types: env.list("TYPES", |t| COMPLIANCE_TYPES.contains(&t))?,
             },
+            backfill_windows: env.number("BACKFILL_WINDOWS", DEFAULT_BACKFILL_WINDOWS, 1, 16)?
+                as usize,
+            max_requests_per_minute: env.number(
+                "MAX_REQUESTS_PER_MINUTE",
+                DEFAULT_MAX_REQUESTS_PER_MINUTE,
+                1,
+                6000,
+            )? as u32,
         })
     }
 }
@@ -274,6 +290,8 @@ mod tests {
         assert_eq!(c.policy.initial_lookback, Duration::from_secs(7 * 86400));
         assert_eq!(c.page_size, None);
         assert!(!c.s3_force_path_style);
+        assert_eq!(c.backfill_windows, 4);
+        assert_eq!(c.max_requests_per_minute, 280);
     }
 
     #[test]
@@ -293,6 +311,12 @@ mod tests {
             (vec![("OUTPUT_PREFIX", "noslash")], "OUTPUT_PREFIX"),
             (vec![("RESOURCES", "messages,chats")], "RESOURCES"),
             (vec![("TYPES", "created,exploded")], "TYPES"),
+            (vec![("BACKFILL_WINDOWS", "0")], "BACKFILL_WINDOWS"),
+            (vec![("BACKFILL_WINDOWS", "64")], "BACKFILL_WINDOWS"),
+            (
+                vec![("MAX_REQUESTS_PER_MINUTE", "0")],
+                "MAX_REQUESTS_PER_MINUTE",
+            ),
             (
                 vec![("EVENT_CATEGORIES", "LOGINS,bad category")],
                 "EVENT_CATEGORIES",
@@ -312,8 +336,12 @@ mod tests {
             ("PAGE_SIZE", "50"),
             ("S3_FORCE_PATH_STYLE", "true"),
             ("SETTLE_LAG_SECONDS", "0"),
+            ("BACKFILL_WINDOWS", "1"),
+            ("MAX_REQUESTS_PER_MINUTE", "60"),
         ])
         .unwrap();
+        assert_eq!(c.backfill_windows, 1);
+        assert_eq!(c.max_requests_per_minute, 60);
         assert_eq!(c.output_prefix, "");
         assert_eq!(c.page_size, Some(50));
         assert!(c.s3_force_path_style);

@@ -280,7 +280,7 @@ impl<C: Clock> Operator<C> {
                     lag_seconds: cursor
                         .committed_until
                         .map(|t| (now.millis() - t.millis()) / 1000),
-                    pending: cursor.pending.is_some(),
+                    pending: !cursor.pending.is_empty(),
                     last_success_at: cursor.last_success_at,
                     last_error: cursor.last_error.map(|e| LastErrorView {
                         kind: e.kind.name(),

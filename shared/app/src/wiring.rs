@@ -12,7 +12,7 @@ use collector_core::tokens::TokenManager;
 use collector_core::{CollectError, Collector, RunSummary, Settings, StreamId};
 use tokio::time::Instant;
 use tracing::Instrument;
-use webex_client::{RetryPolicy, WebexClient};
+use webex_client::{RequestBudget, RetryPolicy, WebexClient};
 
 use crate::config::{Config, ConfigError};
 
@@ -53,8 +53,9 @@ pub fn build_collector<C: Clock>(
             problem: format!("does not apply to the {} stream", stream.name()),
         }));
     }
-    let webex =
-        WebexClient::new(&config.webex_api_url, RetryPolicy::default()).map_err(|e| match e {
+    let webex = WebexClient::new(&config.webex_api_url, RetryPolicy::default())
+        .map(|client| client.with_budget(RequestBudget::per_minute(config.max_requests_per_minute)))
+        .map_err(|e| match e {
             webex_client::ClientError::InvalidUrl { reason, .. } => {
                 WiringError::Config(ConfigError {
                     name: "WEBEX_API_URL",
@@ -90,6 +91,7 @@ pub fn build_collector<C: Clock>(
         part_size: config.part_size,
         stop_reserve: STOP_RESERVE,
         queries: spec.filter_queries(&config.filters),
+        concurrent_windows: config.backfill_windows,
         collector_version: env!("CARGO_PKG_VERSION"),
     };
     Ok(Collector::new(

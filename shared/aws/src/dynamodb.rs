@@ -226,14 +226,14 @@ fn cursor_item(key: &CursorKey, c: &Cursor) -> Item {
     if let Some(t) = c.committed_until {
         item.insert("committed_until".into(), s(&t.to_rfc3339()));
     }
-    if let Some(w) = c.pending {
-        item.insert(
-            "pending".into(),
+    if !c.pending.is_empty() {
+        let windows = c.pending.iter().map(|w| {
             map([
                 ("from", s(&w.from.to_rfc3339())),
                 ("to", s(&w.to.to_rfc3339())),
-            ]),
-        );
+            ])
+        });
+        item.insert("pending".into(), AttributeValue::L(windows.collect()));
     }
     if let Some(e) = &c.last_error {
         item.insert(
@@ -280,12 +280,18 @@ fn cursor_from_item(pk: &str, item: &Item) -> Result<Cursor, StoreError> {
             .unwrap_or(0)
     };
     let nested = |name: &str| item.get(name).and_then(|v| v.as_m().ok()).cloned();
-    let pending = match nested("pending") {
-        Some(p) => match (time(&p, "from")?, time(&p, "to")?) {
-            (Some(from), Some(to)) => Some(Window { from, to }),
-            _ => return Err(invalid("pending window without from/to".into())),
+    let window = |w: &AttributeValue| match w.as_m() {
+        Ok(w) => match (time(w, "from")?, time(w, "to")?) {
+            (Some(from), Some(to)) => Ok(Window { from, to }),
+            _ => Err(invalid("pending window without from/to".into())),
         },
-        None => None,
+        Err(_) => Err(invalid("pending window is not a map".into())),
+    };
+    // Items written before windows were fetched concurrently hold one window as a map.
+    let pending = match item.get("pending") {
+        None => Vec::new(),
+        Some(AttributeValue::L(windows)) => windows.iter().map(window).collect::<Result<_, _>>()?,
+        Some(one) => vec![window(one)?],
     };
     let recent_ids = match item.get("recent_ids").and_then(|v| v.as_b().ok()) {
         Some(blob) => RecentIds::decode(blob.as_ref()).map_err(|e| invalid(e.to_string()))?,
@@ -375,10 +381,16 @@ mod tests {
             Cursor::default(),
             Cursor {
                 committed_until: Some(t(1_795_000_000_000)),
-                pending: Some(Window {
-                    from: t(1_795_000_000_000),
-                    to: t(1_795_003_600_000),
-                }),
+                pending: vec![
+                    Window {
+                        from: t(1_795_000_000_000),
+                        to: t(1_795_003_600_000),
+                    },
+                    Window {
+                        from: t(1_795_003_600_000),
+                        to: t(1_795_007_200_000),
+                    },
+                ],
                 recent_ids,
                 version: 7,
                 status: Status::Error,
@@ -401,5 +413,26 @@ mod tests {
             let item = cursor_item(&key, &cursor);
             assert_eq!(cursor_from_item("pk", &item).unwrap(), cursor);
         }
+    }
+
+    #[test]
+    fn reads_a_pending_window_stored_as_one_map() {
+        let key = CursorKey {
+            stream: StreamId::AdminAudit,
+            org_id: "ORG".into(),
+        };
+        let window = Window {
+            from: Timestamp::from_millis(1_795_000_000_000),
+            to: Timestamp::from_millis(1_795_003_600_000),
+        };
+        let mut item = cursor_item(&key, &Cursor::default());
+        item.insert(
+            "pending".into(),
+            map([
+                ("from", s(&window.from.to_rfc3339())),
+                ("to", s(&window.to.to_rfc3339())),
+            ]),
+        );
+        assert_eq!(cursor_from_item("pk", &item).unwrap().pending, vec![window]);
     }
 }

@@ -3,20 +3,26 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use serde::Serialize;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::cursor::{Cursor, CursorKey, LastError, RunStats, Status};
 use crate::error::{CollectError, ErrorKind};
-use crate::event::EventKey;
+use crate::event::{EventKey, RawEvent};
 use crate::object::{ObjectWriter, object_key, object_meta, read_back};
 use crate::ports::{
     Clock, EventSource, ObjectSink, Page, PageRequest, PageTarget, PutOutcome, SecretStore,
     SourceError, StateStore, TokenIssuer,
 };
+use crate::recent_ids::RecentIds;
 use crate::stream::StreamSpec;
 use crate::time::Timestamp;
 use crate::tokens::TokenManager;
@@ -34,6 +40,8 @@ pub struct Settings {
     /// The filter parameters of each query a window needs (one empty set: no filters); see
     /// [`StreamSpec::filter_queries`].
     pub queries: Vec<Vec<(&'static str, String)>>,
+    /// Windows fetched at once when the stream is behind (committed in order).
+    pub concurrent_windows: usize,
     pub collector_version: &'static str,
 }
 
@@ -66,12 +74,66 @@ pub struct RunSummary {
 }
 
 /// What a finished window leaves for the commit.
-#[derive(Debug, Default)]
-struct WindowResult {
+#[derive(Debug)]
+struct WindowDone {
+    window: Window,
     events: u64,
     object: bool,
-    /// Written events that the next window's overlap may return again.
+    /// The cursor's digest once this window is committed.
+    recent_ids: Arc<RecentIds>,
+}
+
+/// An object an earlier run wrote for a window.
+#[derive(Debug)]
+struct Existing {
+    events: u64,
+    /// Its events that the next window's overlap may return again.
     recent: Vec<(EventKey, Timestamp)>,
+}
+
+/// The digest of what the windows before a window wrote: from the cursor for the first window
+/// in flight; handed on by the window before, once its object is final, for the others.
+#[derive(Debug)]
+struct Earlier {
+    known: Option<Arc<RecentIds>>,
+    handed: Option<oneshot::Receiver<Arc<RecentIds>>>,
+}
+
+impl Earlier {
+    fn known(written: Arc<RecentIds>) -> Self {
+        Self {
+            known: Some(written),
+            handed: None,
+        }
+    }
+
+    fn handed(handed: oneshot::Receiver<Arc<RecentIds>>) -> Self {
+        Self {
+            known: None,
+            handed: Some(handed),
+        }
+    }
+
+    /// The digest if it is known already.
+    fn now(&mut self) -> Option<&RecentIds> {
+        if self.known.is_none()
+            && let Some(handed) = self.handed.as_mut()
+            && let Ok(written) = handed.try_recv()
+        {
+            self.known = Some(written);
+        }
+        self.known.as_deref()
+    }
+
+    /// The digest, once the window before has finished; `GivenUp` when it failed.
+    async fn wait(&mut self) -> Result<Arc<RecentIds>, CollectError> {
+        if self.known.is_none()
+            && let Some(handed) = self.handed.take()
+        {
+            self.known = Some(handed.await.map_err(|_| CollectError::GivenUp)?);
+        }
+        self.known.clone().ok_or(CollectError::GivenUp)
+    }
 }
 
 #[derive(Debug)]
@@ -206,98 +268,179 @@ where
         self.tokens.access_token(deadline).await?;
         let mut cursor = self.state.load_cursor(key).await?.unwrap_or_default();
         summary.committed_until = cursor.committed_until;
-        // A window pending at load was started by a run that did not commit it: its object
-        // may exist, or parts of an upload may be left.
-        let mut resumed = cursor.pending.is_some();
-        let mut first = true;
-        loop {
-            if deadline.saturating_duration_since(Instant::now()) < 2 * self.settings.stop_reserve {
-                return Ok(StopReason::Deadline);
-            }
-            let window = match cursor.pending {
-                Some(window) => window,
-                None => match self
-                    .settings
-                    .policy
-                    .next_window(cursor.committed_until, self.clock.now())
-                {
-                    Some(window) => {
-                        cursor.pending = Some(window);
-                        self.save(key, &mut cursor).await?;
-                        window
-                    }
-                    None => return Ok(StopReason::CaughtUp),
-                },
-            };
-            let span = tracing::debug_span!("window", from = %window.from, to = %window.to);
-            match self
-                .collect_window(key, &cursor, &window, resumed, summary, deadline)
-                .instrument(span)
-                .await
-            {
-                Ok(result) => {
-                    summary.windows += 1;
-                    summary.events += result.events;
-                    summary.objects += u64::from(result.object);
-                    self.commit(key, &mut cursor, &window, result, summary, started)
-                        .await?;
-                    summary.committed_until = cursor.committed_until;
+        // Windows pending at load were started by a run that did not commit them: their
+        // objects may exist, or parts of uploads may be left.
+        let resumed = cursor.pending.len();
+        let stop = AtomicBool::new(false);
+        let pages = AtomicU64::new(0);
+        let mut in_flight = FuturesOrdered::new();
+        let outcome = async {
+            let mut earlier = Earlier::known(Arc::new(cursor.recent_ids.clone()));
+            // `cursor.pending[next]` is the next window to start.
+            let mut next = 0;
+            loop {
+                let stopping = deadline.saturating_duration_since(Instant::now())
+                    < 2 * self.settings.stop_reserve;
+                while !stopping && in_flight.len() < self.settings.concurrent_windows.max(1) {
+                    let window = match cursor.pending.get(next) {
+                        Some(window) => *window,
+                        None => {
+                            let after = cursor.pending.last().map(|w| w.to);
+                            match self
+                                .settings
+                                .policy
+                                .next_window(after.or(cursor.committed_until), self.clock.now())
+                            {
+                                Some(window) => {
+                                    // Recorded before anything is written for it.
+                                    cursor.pending.push(window);
+                                    self.save(key, &mut cursor).await?;
+                                    window
+                                }
+                                None => break,
+                            }
+                        }
+                    };
+                    let (hand_on, handed) = oneshot::channel();
+                    let earlier = std::mem::replace(&mut earlier, Earlier::handed(handed));
+                    let span = tracing::debug_span!("window", from = %window.from, to = %window.to);
+                    in_flight.push_back(
+                        self.collect_window(
+                            key,
+                            window,
+                            next < resumed,
+                            earlier,
+                            hand_on,
+                            &stop,
+                            &pages,
+                            deadline,
+                        )
+                        .instrument(span),
+                    );
+                    next += 1;
                 }
-                Err(CollectError::OutOfTime) => {
-                    // A window that did not fit in a whole run is halved, so that it is not
-                    // retried forever; one that merely started late is left as it is.
-                    if first && let Some(half) = window.first_half() {
-                        cursor.pending = Some(half);
-                        self.save(key, &mut cursor).await?;
+                let Some(result) = in_flight.next().await else {
+                    return Ok(if stopping {
+                        StopReason::Deadline
+                    } else {
+                        StopReason::CaughtUp
+                    });
+                };
+                summary.pages = pages.load(Ordering::Relaxed);
+                match result {
+                    Ok(done) => {
+                        summary.windows += 1;
+                        summary.events += done.events;
+                        summary.objects += u64::from(done.object);
+                        self.commit(key, &mut cursor, done, summary, started)
+                            .await?;
+                        next -= 1;
+                        summary.committed_until = cursor.committed_until;
                     }
-                    return Ok(StopReason::Deadline);
+                    Err(CollectError::OutOfTime) => {
+                        // A window that did not fit in a whole run is halved, so that it is not
+                        // retried forever; one that merely started late is left as it is. The
+                        // windows after it have no object (objects are finished in order), so
+                        // they are dropped and chosen again after the half.
+                        if summary.windows == 0
+                            && let Some(half) = cursor.pending.first().and_then(Window::first_half)
+                        {
+                            cursor.pending = vec![half];
+                            self.save(key, &mut cursor).await?;
+                        }
+                        return Ok(StopReason::Deadline);
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
-            resumed = false;
-            first = false;
         }
+        .await;
+        // Whatever ended the run, windows still in flight abort their uploads before it returns.
+        stop.store(true, Ordering::Relaxed);
+        while in_flight.next().await.is_some() {}
+        summary.pages = pages.load(Ordering::Relaxed);
+        outcome
     }
 
+    /// Fetches one window into its object. Windows are fetched concurrently but finished in
+    /// order: events of the overlap are held back until the window before has finished its
+    /// object and handed on the digest of what it wrote, so that no event is written twice and
+    /// an object, once finished, is never rewritten.
+    #[allow(clippy::too_many_arguments)]
     async fn collect_window(
         &self,
         key: &CursorKey,
-        cursor: &Cursor,
-        window: &Window,
+        window: Window,
         resumed: bool,
-        summary: &mut RunSummary,
+        mut earlier: Earlier,
+        hand_on: oneshot::Sender<Arc<RecentIds>>,
+        stop: &AtomicBool,
+        pages: &AtomicU64,
         deadline: Instant,
-    ) -> Result<WindowResult, CollectError> {
-        let object_key = object_key(&self.settings.key_prefix, key.stream, &key.org_id, window);
+    ) -> Result<WindowDone, CollectError> {
+        let object_key = object_key(&self.settings.key_prefix, key.stream, &key.org_id, &window);
+        let horizon = window.to.minus(self.settings.policy.overlap);
         if resumed {
             self.sink.clean_up(&object_key).await?;
-            if let Some(result) = self.adopt_existing(&object_key, window).await? {
-                return Ok(result);
+            if let Some(recent) = self.read_existing(&object_key, horizon).await? {
+                let events = recent.events;
+                return self
+                    .hand_on(window, events, false, recent.recent, earlier, hand_on)
+                    .await;
             }
         }
-        let horizon = window.to.minus(self.settings.policy.overlap);
         let mut writer = ObjectWriter::new(&self.sink, object_key.clone(), self.settings.part_size);
         let mut seen = HashSet::new();
-        let mut result = WindowResult::default();
+        let mut recent = Vec::new();
         let fetched: Result<(), CollectError> = async {
+            let mut held_back = Vec::new();
             for filters in &self.settings.queries {
-                let mut next = Some(self.first_request(key, window, filters));
+                let mut next = Some(self.first_request(key, &window, filters));
                 while let Some(request) = next.take() {
+                    if stop.load(Ordering::Relaxed) {
+                        return Err(CollectError::GivenUp);
+                    }
                     let page = self.fetch(&request, deadline).await?;
-                    summary.pages += 1;
+                    pages.fetch_add(1, Ordering::Relaxed);
                     for event in page.events {
-                        // Dropped: written by an earlier window (overlap), or repeated across
-                        // pages or queries.
-                        if cursor.recent_ids.contains(event.key) || !seen.insert(event.key) {
+                        // Repeated across pages or queries.
+                        if !seen.insert(event.key) {
                             continue;
+                        }
+                        // Only the overlap can hold events an earlier window wrote.
+                        if event.created < window.from {
+                            match earlier.now() {
+                                Some(written) if written.contains(event.key) => continue,
+                                Some(_) => {}
+                                None => {
+                                    // A copy, so that the page's body is not kept alive.
+                                    held_back.push(RawEvent {
+                                        json: Bytes::copy_from_slice(&event.json),
+                                        ..event
+                                    });
+                                    continue;
+                                }
+                            }
                         }
                         writer.write(&event.json).await?;
                         if event.created >= horizon {
-                            result.recent.push((event.key, event.created));
+                            recent.push((event.key, event.created));
                         }
                     }
                     next = page.next;
                 }
+            }
+            let written = earlier.wait().await?;
+            for event in held_back {
+                if !written.contains(event.key) {
+                    writer.write(&event.json).await?;
+                    if event.created >= horizon {
+                        recent.push((event.key, event.created));
+                    }
+                }
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Err(CollectError::GivenUp);
             }
             Ok(())
         }
@@ -308,37 +451,76 @@ where
             }
             return Err(e);
         }
-        result.events = writer.events();
+        let events = writer.events();
         let meta = object_meta(
             key.stream,
             &key.org_id,
-            window,
-            result.events,
+            &window,
+            events,
             self.settings.collector_version,
         );
         match writer.finish(&meta).await? {
-            None => Ok(result),
+            None => {
+                self.hand_on(window, events, false, recent, earlier, hand_on)
+                    .await
+            }
             Some(PutOutcome::Written) => {
-                tracing::debug!(key = %object_key, events = result.events, "object written");
-                result.object = true;
-                Ok(result)
+                tracing::debug!(key = %object_key, events, "object written");
+                self.hand_on(window, events, true, recent, earlier, hand_on)
+                    .await
             }
             // Another run wrote this window first: what counts is what that object holds.
-            Some(PutOutcome::AlreadyExists) => self
-                .adopt_existing(&object_key, window)
-                .await?
-                .ok_or_else(|| {
-                    CollectError::Config(format!("object {object_key} vanished while adopting it"))
-                }),
+            Some(PutOutcome::AlreadyExists) => {
+                let existing =
+                    self.read_existing(&object_key, horizon)
+                        .await?
+                        .ok_or_else(|| {
+                            CollectError::Config(format!(
+                                "object {object_key} vanished while adopting it"
+                            ))
+                        })?;
+                self.hand_on(
+                    window,
+                    existing.events,
+                    false,
+                    existing.recent,
+                    earlier,
+                    hand_on,
+                )
+                .await
+            }
         }
     }
 
-    /// Accounts for an object a previous run wrote for this window but did not commit.
-    async fn adopt_existing(
+    /// Hands the digest of what is written up to this window on to the next window.
+    async fn hand_on(
+        &self,
+        window: Window,
+        events: u64,
+        object: bool,
+        recent: Vec<(EventKey, Timestamp)>,
+        mut earlier: Earlier,
+        hand_on: oneshot::Sender<Arc<RecentIds>>,
+    ) -> Result<WindowDone, CollectError> {
+        let written = earlier.wait().await?;
+        let recent_ids =
+            Arc::new(written.advanced(window.to.minus(self.settings.policy.overlap), recent));
+        // The next window may not exist, or may have been given up.
+        let _ = hand_on.send(recent_ids.clone());
+        Ok(WindowDone {
+            window,
+            events,
+            object,
+            recent_ids,
+        })
+    }
+
+    /// What an object an earlier run wrote for this window holds, if there is one.
+    async fn read_existing(
         &self,
         object_key: &str,
-        window: &Window,
-    ) -> Result<Option<WindowResult>, CollectError> {
+        horizon: Timestamp,
+    ) -> Result<Option<Existing>, CollectError> {
         let Some(body) = self.sink.get(object_key).await? else {
             return Ok(None);
         };
@@ -347,15 +529,13 @@ where
                 "object {object_key} exists but cannot be read back ({reason}); move it aside"
             ))
         })?;
-        let horizon = window.to.minus(self.settings.policy.overlap);
         tracing::debug!(
             key = object_key,
             events = lines.len(),
             "adopting an object written by an earlier run"
         );
-        Ok(Some(WindowResult {
+        Ok(Some(Existing {
             events: lines.len() as u64,
-            object: false,
             recent: lines
                 .into_iter()
                 .filter(|(_, created)| *created >= horizon)
@@ -431,19 +611,14 @@ where
         &self,
         key: &CursorKey,
         cursor: &mut Cursor,
-        window: &Window,
-        result: WindowResult,
+        done: WindowDone,
         summary: &RunSummary,
         started: Instant,
     ) -> Result<(), CollectError> {
-        cursor
-            .recent_ids
-            .forget_before(window.to.minus(self.settings.policy.overlap));
-        for (event, created) in result.recent {
-            cursor.recent_ids.insert(event, created);
-        }
-        cursor.committed_until = Some(window.to);
-        cursor.pending = None;
+        debug_assert_eq!(cursor.pending.first(), Some(&done.window));
+        cursor.pending.remove(0);
+        cursor.recent_ids = Arc::unwrap_or_clone(done.recent_ids);
+        cursor.committed_until = Some(done.window.to);
         cursor.status = Status::Collecting;
         cursor.consecutive_failures = 0;
         cursor.last_success_at = Some(self.clock.now());

@@ -63,8 +63,9 @@ pub struct RunStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor {
     pub committed_until: Option<Timestamp>,
-    /// The window being written; a retry reuses it exactly, so its object key is the same.
-    pub pending: Option<Window>,
+    /// The windows started and not yet committed, oldest first. A retry reuses them exactly,
+    /// so their object keys are the same; only a prefix of them can have an object.
+    pub pending: Vec<Window>,
     pub recent_ids: RecentIds,
     /// 0 for a cursor never stored; every store write increments it.
     pub version: u64,
@@ -79,7 +80,7 @@ impl Default for Cursor {
     fn default() -> Self {
         Self {
             committed_until: None,
-            pending: None,
+            pending: Vec::new(),
             recent_ids: RecentIds::default(),
             version: 0,
             status: Status::Collecting,

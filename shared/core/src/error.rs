@@ -69,6 +69,10 @@ pub enum CollectError {
     /// The deadline is too close to go on; never leaves a run as an error.
     #[error("the run's deadline is too close to go on")]
     OutOfTime,
+    /// A window in flight was given up because the run stops (an earlier window failed);
+    /// the error that stopped the run is the one reported.
+    #[error("the window was given up because the run stops")]
+    GivenUp,
 }
 
 impl CollectError {
@@ -80,7 +84,8 @@ impl CollectError {
             | CollectError::Config(_) => ErrorKind::Config,
             CollectError::Upstream(_)
             | CollectError::TokenEndpoint(_)
-            | CollectError::OutOfTime => ErrorKind::Upstream,
+            | CollectError::OutOfTime
+            | CollectError::GivenUp => ErrorKind::Upstream,
             CollectError::Store(StoreError::Conflict) | CollectError::Conflict => {
                 ErrorKind::Conflict
             }

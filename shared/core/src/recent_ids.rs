@@ -40,6 +40,19 @@ impl RecentIds {
         self.created_by_key.retain(|_, created| *created >= horizon);
     }
 
+    /// The digest once a window whose overlap horizon is `horizon` has written `recent` (its
+    /// events created at or after the horizon).
+    pub fn advanced(
+        &self,
+        horizon: Timestamp,
+        recent: impl IntoIterator<Item = (EventKey, Timestamp)>,
+    ) -> Self {
+        let mut next = self.clone();
+        next.forget_before(horizon);
+        next.created_by_key.extend(recent);
+        next
+    }
+
     /// `version, base_ms (i64), then per event: key (u64), created - base (u32 ms)`, sorted so
     /// that the same set always encodes to the same bytes.
     pub fn encode(&self) -> Vec<u8> {

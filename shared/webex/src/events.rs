@@ -46,6 +46,14 @@ impl EventSource for WebexClient {
             if remaining < MIN_REQUEST_TIME {
                 return Err(SourceError::OutOfTime);
             }
+            if let Some(budget) = &self.budget
+                && !budget
+                    .take(deadline.checked_sub(MIN_REQUEST_TIME).unwrap_or(deadline))
+                    .await
+            {
+                return Err(SourceError::OutOfTime);
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
             let url = self.page_url(spec, &request.target, max)?;
             let timeout = remaining.min(self.retry.request_timeout);
             let (wait, reason) = match self
@@ -66,6 +74,9 @@ impl EventSource for WebexClient {
                     attempts: attempt,
                     last: reason,
                 });
+            }
+            if let (Some(budget), Some(wait)) = (&self.budget, wait) {
+                budget.hold_until(Instant::now() + wait);
             }
             let wait = wait.unwrap_or_else(|| self.retry.backoff(attempt));
             if Instant::now() + wait + MIN_REQUEST_TIME > deadline {

@@ -1,14 +1,17 @@
 //! The Webex HTTP adapter: event pages with paging and retries, and the OAuth token endpoint.
 //! It implements the core's `EventSource` and `TokenIssuer` ports.
 
+mod budget;
 mod events;
 mod link;
 mod oauth;
 mod people;
 mod retry;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use budget::RequestBudget;
 pub use retry::RetryPolicy;
 
 pub const DEFAULT_API_URL: &str = "https://webexapis.com/v1";
@@ -27,6 +30,8 @@ pub struct WebexClient {
     http: reqwest::Client,
     base: reqwest::Url,
     retry: RetryPolicy,
+    /// Shared by every clone: all of a collector's page requests draw on one budget.
+    budget: Option<Arc<RequestBudget>>,
 }
 
 impl WebexClient {
@@ -47,7 +52,20 @@ impl WebexClient {
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("webex-events-to-s3/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, base, retry })
+        Ok(Self {
+            http,
+            base,
+            retry,
+            budget: None,
+        })
+    }
+
+    /// Page requests keep within `budget`, whichever task sends them.
+    pub fn with_budget(self, budget: RequestBudget) -> Self {
+        Self {
+            budget: Some(Arc::new(budget)),
+            ..self
+        }
     }
 
     fn endpoint(&self, path: &str) -> String {
