@@ -58,6 +58,8 @@ Resources:
           OVERLAP_SECONDS: 900
           MAX_WINDOW_SECONDS: 3600
           INITIAL_LOOKBACK_DAYS: 7
+          BACKFILL_WINDOWS: 4
+          MAX_REQUESTS_PER_MINUTE: 280
           EVENT_CATEGORIES: ""
 "#;
 
