@@ -83,6 +83,18 @@ struct WindowDone {
     recent_ids: Arc<RecentIds>,
 }
 
+/// A window as the run starts it.
+#[derive(Debug)]
+struct WindowTask {
+    window: Window,
+    /// Started by an earlier run that did not commit it.
+    resumed: bool,
+    /// How far before the window its query starts.
+    reach_back: Duration,
+    earlier: Earlier,
+    hand_on: oneshot::Sender<Arc<RecentIds>>,
+}
+
 /// An object an earlier run wrote for a window.
 #[derive(Debug)]
 struct Existing {
@@ -118,9 +130,15 @@ impl Earlier {
     fn now(&mut self) -> Option<&RecentIds> {
         if self.known.is_none()
             && let Some(handed) = self.handed.as_mut()
-            && let Ok(written) = handed.try_recv()
         {
-            self.known = Some(written);
+            match handed.try_recv() {
+                Ok(written) => self.known = Some(written),
+                Err(oneshot::error::TryRecvError::Empty) => return None,
+                // The window before failed: `wait` gives up.
+                Err(oneshot::error::TryRecvError::Closed) => {}
+            }
+            // A receiver that has answered must not be polled again.
+            self.handed = None;
         }
         self.known.as_deref()
     }
@@ -278,6 +296,8 @@ where
             let mut earlier = Earlier::known(Arc::new(cursor.recent_ids.clone()));
             // `cursor.pending[next]` is the next window to start.
             let mut next = 0;
+            // When the last window started was first asked for, if by this run.
+            let mut previous_asked = None;
             loop {
                 let stopping = deadline.saturating_duration_since(Instant::now())
                     < 2 * self.settings.stop_reserve;
@@ -302,20 +322,19 @@ where
                         }
                     };
                     let (hand_on, handed) = oneshot::channel();
-                    let earlier = std::mem::replace(&mut earlier, Earlier::handed(handed));
+                    let task = WindowTask {
+                        window,
+                        resumed: next < resumed,
+                        reach_back: self.settings.policy.reach_back(&window, previous_asked),
+                        earlier: std::mem::replace(&mut earlier, Earlier::handed(handed)),
+                        hand_on,
+                    };
+                    // A resumed window may be adopted: when it was asked for is not known.
+                    previous_asked = (!task.resumed).then(|| self.clock.now());
                     let span = tracing::debug_span!("window", from = %window.from, to = %window.to);
                     in_flight.push_back(
-                        self.collect_window(
-                            key,
-                            window,
-                            next < resumed,
-                            earlier,
-                            hand_on,
-                            &stop,
-                            &pages,
-                            deadline,
-                        )
-                        .instrument(span),
+                        self.collect_window(key, task, &stop, &pages, deadline)
+                            .instrument(span),
                     );
                     next += 1;
                 }
@@ -366,18 +385,21 @@ where
     /// order: events of the overlap are held back until the window before has finished its
     /// object and handed on the digest of what it wrote, so that no event is written twice and
     /// an object, once finished, is never rewritten.
-    #[allow(clippy::too_many_arguments)]
     async fn collect_window(
         &self,
         key: &CursorKey,
-        window: Window,
-        resumed: bool,
-        mut earlier: Earlier,
-        hand_on: oneshot::Sender<Arc<RecentIds>>,
+        task: WindowTask,
         stop: &AtomicBool,
         pages: &AtomicU64,
         deadline: Instant,
     ) -> Result<WindowDone, CollectError> {
+        let WindowTask {
+            window,
+            resumed,
+            reach_back,
+            mut earlier,
+            hand_on,
+        } = task;
         let object_key = object_key(&self.settings.key_prefix, key.stream, &key.org_id, &window);
         let horizon = window.to.minus(self.settings.policy.overlap);
         if resumed {
@@ -395,7 +417,7 @@ where
         let fetched: Result<(), CollectError> = async {
             let mut held_back = Vec::new();
             for filters in &self.settings.queries {
-                let mut next = Some(self.first_request(key, &window, filters));
+                let mut next = Some(self.first_request(key, &window, reach_back, filters));
                 while let Some(request) = next.take() {
                     if stop.load(Ordering::Relaxed) {
                         return Err(CollectError::GivenUp);
@@ -547,6 +569,7 @@ where
         &self,
         key: &CursorKey,
         window: &Window,
+        reach_back: Duration,
         filters: &[(&'static str, String)],
     ) -> PageRequest {
         let mut params = Vec::with_capacity(3 + filters.len());
@@ -555,7 +578,7 @@ where
         }
         params.push((
             self.spec.from_param,
-            window.query_from(self.settings.policy.overlap).to_rfc3339(),
+            window.query_from(reach_back).to_rfc3339(),
         ));
         params.push((self.spec.to_param, window.to.to_rfc3339()));
         params.extend(filters.iter().cloned());

@@ -27,8 +27,8 @@ pub struct WindowPolicy {
 pub const MIN_WINDOW: Duration = Duration::from_secs(1);
 
 impl Window {
-    pub fn query_from(&self, overlap: Duration) -> Timestamp {
-        self.from.minus(overlap)
+    pub fn query_from(&self, reach_back: Duration) -> Timestamp {
+        self.from.minus(reach_back)
     }
 
     pub fn length(&self) -> Duration {
@@ -62,6 +62,21 @@ impl WindowPolicy {
         let settled = now.minus(self.settle_lag).floor_second();
         let to = from.plus(self.max_window).min(settled);
         (from.until(to) >= MIN_WINDOW).then_some(Window { from, to })
+    }
+
+    /// How far before `window` its query starts. The overlap re-reads the end of the window
+    /// before, for events Webex made visible after that window was asked for. When the window
+    /// before was asked for at `previous_asked`, so long after `window.from` that anything of
+    /// its range arriving later is later than the settle lag and the overlap together (the
+    /// lateness the re-read exists for), the re-read would only fetch duplicates: a backfill
+    /// skips it.
+    pub fn reach_back(&self, window: &Window, previous_asked: Option<Timestamp>) -> Duration {
+        match previous_asked {
+            Some(asked) if asked >= window.from.plus(self.settle_lag + self.overlap) => {
+                Duration::ZERO
+            }
+            _ => self.overlap,
+        }
     }
 }
 
@@ -143,6 +158,39 @@ mod tests {
             to: t("2026-11-22T10:00:01Z"),
         };
         assert_eq!(tiny.first_half(), None);
+    }
+
+    #[test]
+    fn a_backfill_skips_the_re_read_of_windows_asked_for_long_after_they_ended() {
+        let w = Window {
+            from: t("2026-11-22T10:00:00Z"),
+            to: t("2026-11-22T11:00:00Z"),
+        };
+        let cases = [
+            (
+                "the window before was asked for in an earlier run",
+                None,
+                15 * MIN,
+            ),
+            (
+                "asked for before its late events could arrive",
+                Some("2026-11-22T10:19:59Z"),
+                15 * MIN,
+            ),
+            (
+                "asked for when later arrivals are past settle lag and overlap",
+                Some("2026-11-22T10:20:00Z"),
+                Duration::ZERO,
+            ),
+            (
+                "a backfill days later",
+                Some("2026-11-25T00:00:00Z"),
+                Duration::ZERO,
+            ),
+        ];
+        for (name, asked, expected) in cases {
+            assert_eq!(policy().reach_back(&w, asked.map(t)), expected, "{name}");
+        }
     }
 
     #[test]

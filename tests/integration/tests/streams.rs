@@ -294,61 +294,68 @@ async fn a_compliance_token_used_for_admin_audit_is_a_config_error_naming_the_sc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backlog_fetched_several_windows_at_once_lands_exactly_once_across_stopped_runs()
--> Result<()> {
+async fn windows_fetched_several_at_once_land_exactly_once_after_a_run_failed_midway() -> Result<()>
+{
     let stream = StreamId::AdminAudit;
-    let sim = SimConfig {
-        seed: 11,
-        order: Order::Shuffled,
-        page_latency: Duration::from_millis(100),
-        ..SimConfig::default()
-    };
-    // Windows shorter than the overlap: a window's held-back events reach two windows back.
     let mut options = with_env(&[
-        ("MAX_WINDOW_SECONDS", "1800"),
-        ("OVERLAP_SECONDS", "2700"),
+        ("SETTLE_LAG_SECONDS", "120"),
+        ("OVERLAP_SECONDS", "900"),
+        // Windows shorter than the overlap: held-back events reach several windows back.
+        ("MAX_WINDOW_SECONDS", "300"),
         ("PAGE_SIZE", "10"),
         ("BACKFILL_WINDOWS", "4"),
         ("MAX_REQUESTS_PER_MINUTE", "6000"),
         ("INITIAL_LOOKBACK_DAYS", "1"),
     ]);
-    options.sim = sim;
+    options.sim = SimConfig {
+        seed: 11,
+        order: Order::Shuffled,
+        ..SimConfig::default()
+    };
+    options.fault_proxy = true;
     let stack = Stack::start(options).await?;
     let start = stack.sim.now_ms();
-    // GIVEN half a day of backlog and an hour still to come, much of it late or sharing a time
+    // GIVEN three hours of backlog and an hour still to come, much of it late or sharing a time
     let events = stack.sim.generate(
         sim_stream(stream),
         GenerateSpec {
-            count: 2_000,
-            from_ms: start - 12 * HOUR,
+            count: 3_000,
+            from_ms: start - 3 * HOUR,
             to_ms: start + HOUR,
             shared_timestamp_fraction: 0.2,
-            late_fraction: 0.2,
-            max_lateness: Duration::from_secs(40 * 60),
+            late_fraction: 0.3,
+            max_lateness: Duration::from_secs(14 * 60),
         },
     );
-    // WHEN runs too short for the backlog stop with several windows in flight, and resume
-    let mut most_pending = 0;
-    for _ in 0..40 {
-        let summary = stack.run(stream, Duration::from_secs(6)).await?;
-        let cursor = stack.cursor(stream).await?.expect("cursor");
-        most_pending = most_pending.max(cursor.pending.len());
-        if summary.stopped == StopReason::CaughtUp {
-            break;
-        }
-    }
+    // WHEN S3 refuses the third object of the first run, while later windows are in flight
+    let proxy = stack.proxy.as_ref().expect("proxy");
+    let objects_put = std::sync::atomic::AtomicUsize::new(0);
+    proxy.set_rule(move |call| {
+        let object = call.method == "PUT" && call.path.contains(".ndjson.gz");
+        (object && objects_put.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2)
+            .then_some(integration_tests::fault_proxy::Fault::Refuse(400))
+    });
+    let failed = stack
+        .run(stream, Duration::from_secs(60))
+        .await
+        .expect_err("the third object is refused");
+    assert_eq!(failed.kind(), ErrorKind::Storage);
+    let cursor = stack.cursor(stream).await?.expect("cursor");
     assert!(
-        most_pending > 1,
-        "no run stopped with more than one window started"
+        cursor.pending.len() > 1,
+        "several windows were started: {:?}",
+        cursor.pending
     );
-    // AND the clock moves on until every late event has had its chance
+    assert_eq!(stack.open_uploads().await?, 0);
+    // AND the next runs, every twenty minutes, each fetch several recent windows at once
+    proxy.clear_rule();
     let last_visible = events
         .iter()
         .map(|e| e.visible_at_ms)
         .max()
         .unwrap_or(start);
     stack
-        .run_until_caught_up(stream, last_visible + 10 * MIN, Duration::from_secs(600))
+        .run_until_caught_up(stream, last_visible + 20 * MIN, Duration::from_secs(1200))
         .await?;
     // THEN every event is in S3 once, late ones included, and no upload is left open
     stack.assert_all_landed_once(stream, &events).await?;
