@@ -286,9 +286,9 @@ where
         self.tokens.access_token(deadline).await?;
         let mut cursor = self.state.load_cursor(key).await?.unwrap_or_default();
         summary.committed_until = cursor.committed_until;
-        // Windows pending at load were started by a run that did not commit them: their
-        // objects may exist, or parts of uploads may be left.
-        let resumed = cursor.pending.len();
+        // The first `resumed` pending windows were started by a run that did not commit them:
+        // their objects may exist, or parts of uploads may be left.
+        let mut resumed = cursor.pending.len();
         let stop = AtomicBool::new(false);
         let pages = AtomicU64::new(0);
         let mut in_flight = FuturesOrdered::new();
@@ -354,6 +354,7 @@ where
                         self.commit(key, &mut cursor, done, summary, started)
                             .await?;
                         next -= 1;
+                        resumed = resumed.saturating_sub(1);
                         summary.committed_until = cursor.committed_until;
                     }
                     Err(CollectError::OutOfTime) => {
