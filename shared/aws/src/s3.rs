@@ -60,6 +60,28 @@ impl S3Sink {
         Ok(())
     }
 
+    /// Aborts every unfinished upload to `staging_key`. Besides a killed run's, there can be
+    /// one nobody knows the id of: when the answer to `CreateMultipartUpload` is lost, the SDK
+    /// sends it again and S3 starts a second upload.
+    async fn abort_all(&self, staging_key: &str) -> Result<(), SinkError> {
+        let listed = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(staging_key)
+            .send()
+            .await
+            .map_err(|e| failed("ListMultipartUploads", staging_key, e))?;
+        for upload in listed.uploads() {
+            if let (Some(k), Some(id)) = (upload.key(), upload.upload_id())
+                && k == staging_key
+            {
+                self.abort(k, id).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn exists(&self, key: &str) -> Result<bool, SinkError> {
         match self
             .client
@@ -225,28 +247,18 @@ impl ObjectSink for S3Sink {
             PutOutcome::Written
         };
         self.delete(&staging_key).await?;
+        self.abort_all(&staging_key).await?;
         Ok(outcome)
     }
 
     async fn abort_upload(&self, upload: S3Upload) -> Result<(), SinkError> {
-        self.abort(&upload.staging_key, &upload.upload_id).await
+        self.abort(&upload.staging_key, &upload.upload_id).await?;
+        self.abort_all(&upload.staging_key).await
     }
 
     async fn clean_up(&self, key: &str) -> Result<(), SinkError> {
         let staging_key = staging_key(key);
-        let listed = self
-            .client
-            .list_multipart_uploads()
-            .bucket(&self.bucket)
-            .prefix(&staging_key)
-            .send()
-            .await
-            .map_err(|e| failed("ListMultipartUploads", &staging_key, e))?;
-        for upload in listed.uploads() {
-            if let (Some(k), Some(id)) = (upload.key(), upload.upload_id()) {
-                self.abort(k, id).await?;
-            }
-        }
+        self.abort_all(&staging_key).await?;
         self.delete(&staging_key).await
     }
 }

@@ -7,23 +7,29 @@
 pub mod aws;
 pub mod fault_proxy;
 pub mod logs;
+pub mod soak;
 pub mod stack;
 pub mod verify;
 
 pub use stack::{Stack, StackOptions};
 
-/// `webexctl`, built beside the test binaries (`make test` builds it first).
+/// `webexctl`, built beside the test binaries (`make test` builds it first): next to a binary
+/// of this crate (`target/debug/soak`), or one folder up from a test (`target/debug/deps/`).
 pub fn webexctl_path() -> anyhow::Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
-        .and_then(|deps| deps.parent())
         .ok_or_else(|| anyhow::anyhow!("no target dir"))?;
-    let path = dir.join("webexctl");
-    anyhow::ensure!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p webexctl`",
-        path.display()
-    );
-    Ok(path)
+    let candidates = [Some(dir), dir.parent()];
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("webexctl"))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "webexctl is missing beside {}: build it with `cargo build -p webexctl`",
+                dir.display()
+            )
+        })
 }

@@ -286,6 +286,41 @@ impl Stack {
         aws::read_secret(&self.sdk, self.secret_id(profile)).await
     }
 
+    /// Rewrites `profile`'s secret as the OAuth callback or an operator would.
+    pub async fn update_secret(
+        &self,
+        profile: Profile,
+        change: impl FnOnce(&mut serde_json::Value),
+    ) -> Result<()> {
+        let mut secret = self.secret(profile).await?;
+        change(&mut secret);
+        aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .put_secret_value()
+            .secret_id(self.secret_id(profile))
+            .secret_string(secret.to_string())
+            .send()
+            .await
+            .context("put secret")?;
+        Ok(())
+    }
+
+    /// What a person's new authorisation leaves in `profile`'s secret: fresh tokens, as the
+    /// OAuth callback stores them.
+    pub async fn reauthorise(&self, profile: Profile) -> Result<()> {
+        let refresh_token = self.sim.issue_refresh_token(&[profile.scope()]);
+        let ttl = self.sim.config().access_token_ttl;
+        let access_token = self.sim.issue_access_token(&[profile.scope()], ttl);
+        let expires_at = collector_core::Timestamp::from_millis(self.sim.now_ms())
+            .plus(ttl)
+            .to_rfc3339();
+        self.update_secret(profile, |secret| {
+            secret["refresh_token"] = refresh_token.into();
+            secret["access_token"] = access_token.into();
+            secret["access_token_expires_at"] = expires_at.into();
+        })
+        .await
+    }
+
     /// Every object of `stream`, decompressed into lines.
     pub async fn objects(&self, stream: StreamId) -> Result<Vec<StoredObject>> {
         let s3 = aws::s3(&self.sdk);

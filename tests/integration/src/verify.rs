@@ -84,10 +84,28 @@ pub fn assert_exactly_once(objects: &[StoredObject], expected: &[SimEvent]) {
 /// metadata that agrees with the key and the body.
 pub fn assert_layout(objects: &[StoredObject], stream: StreamId, org_id: &str, version: &str) {
     assert!(!objects.is_empty(), "no objects to check");
+    let problems = layout_problems(objects, stream, org_id, version);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// What [`assert_layout`] checks, as a list of what is wrong.
+pub fn layout_problems(
+    objects: &[StoredObject],
+    stream: StreamId,
+    org_id: &str,
+    version: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let meta =
+        |object: &StoredObject, name: &str| object.metadata.get(name).cloned().unwrap_or_default();
     for object in objects {
-        let from = Timestamp::parse(&object.metadata["window-from"]).expect("window-from");
-        let to = Timestamp::parse(&object.metadata["window-to"]).expect("window-to");
-        assert!(from < to, "{}", object.key);
+        let (Ok(from), Ok(to)) = (
+            Timestamp::parse(&meta(object, "window-from")),
+            Timestamp::parse(&meta(object, "window-to")),
+        ) else {
+            problems.push(format!("{}: no window in the metadata", object.key));
+            continue;
+        };
         let (date, hour) = from.date_and_hour();
         let name = stream.name();
         let expected_key = format!(
@@ -95,19 +113,103 @@ pub fn assert_layout(objects: &[StoredObject], stream: StreamId, org_id: &str, v
             from.to_compact(),
             to.to_compact()
         );
-        assert_eq!(object.key, expected_key);
-        assert_eq!(object.metadata["stream"], name);
-        assert_eq!(object.metadata["org-id"], org_id);
-        assert_eq!(object.metadata["collector-version"], version);
-        assert_eq!(
-            object.metadata["event-count"],
-            object.lines().len().to_string(),
-            "{}",
-            object.key
+        let lines = object.lines().len().to_string();
+        let checks = [
+            (from < to, "window-from is not before window-to"),
+            (object.key == expected_key, "key does not match the window"),
+            (meta(object, "stream") == name, "stream metadata"),
+            (meta(object, "org-id") == org_id, "org-id metadata"),
+            (
+                meta(object, "collector-version") == version,
+                "collector-version metadata",
+            ),
+            (
+                meta(object, "event-count") == lines,
+                "event-count is not the line count",
+            ),
+            (
+                object.content_type == "application/x-ndjson",
+                "content type",
+            ),
+            (object.content_encoding == "gzip", "content encoding"),
+        ];
+        problems.extend(
+            checks
+                .into_iter()
+                .filter(|(ok, _)| !ok)
+                .map(|(_, what)| format!("{}: {what}", object.key)),
         );
-        assert_eq!(object.content_type, "application/x-ndjson");
-        assert_eq!(object.content_encoding, "gzip");
     }
+    problems
+}
+
+/// How S3's objects compare with what the simulator served.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub lost: u64,
+    pub duplicates: u64,
+    /// Lines that are not one of the expected events byte for byte.
+    pub foreign: u64,
+    pub problems: Vec<String>,
+}
+
+/// Counts rather than asserts what [`assert_exactly_once`] checks, for reports.
+pub fn tally(objects: &[StoredObject], expected: &[SimEvent]) -> Tally {
+    let by_id: HashMap<&str, &SimEvent> = expected.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut tally = Tally::default();
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for object in objects {
+        for line in object.lines() {
+            let id = serde_json::from_slice::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            match by_id.get(id.as_str()) {
+                Some(event) if event.json.as_bytes() == line.as_slice() => {
+                    if let Some(first) = seen.insert(id.clone(), &object.key) {
+                        tally.duplicates += 1;
+                        tally.problems.push(format!(
+                            "event {id} (created {}) written twice: in {} and {}",
+                            Timestamp::from_millis(event.created_ms),
+                            object_name(first),
+                            object_name(&object.key)
+                        ));
+                    }
+                }
+                Some(_) => {
+                    tally.foreign += 1;
+                    tally
+                        .problems
+                        .push(format!("{}: event {id} is not byte-identical", object.key));
+                }
+                None => {
+                    tally.foreign += 1;
+                    tally
+                        .problems
+                        .push(format!("{}: unexpected event {id:?}", object.key));
+                }
+            }
+        }
+    }
+    let lost: Vec<&SimEvent> = expected
+        .iter()
+        .filter(|e| !seen.contains_key(&e.id))
+        .collect();
+    tally.lost = lost.len() as u64;
+    tally.problems.extend(lost.iter().take(3).map(|e| {
+        format!(
+            "event {} lost (created {}, visible {})",
+            e.id,
+            Timestamp::from_millis(e.created_ms),
+            Timestamp::from_millis(e.visible_at_ms)
+        )
+    }));
+    tally
+}
+
+/// The last part of an object key (the window), for messages.
+fn object_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
 }
 
 /// Events that reached S3 in a later window than their `created` (caught by the overlap).

@@ -22,6 +22,9 @@ pub enum Fault {
     Truncated,
     /// 401 as for an expired access token.
     Expired,
+    /// Never answers: the client's timeout is what ends the request. Logged when it starts
+    /// hanging (status 0), since the client going away ends it unseen.
+    Hang,
 }
 
 impl Fault {
@@ -35,6 +38,7 @@ impl Fault {
             Fault::Slow(_) => "Slow".to_owned(),
             Fault::Truncated => "Truncated".to_owned(),
             Fault::Expired => "Expired".to_owned(),
+            Fault::Hang => "Hang".to_owned(),
         }
     }
 }
@@ -137,5 +141,6 @@ mod tests {
         assert_eq!(Fault::ServerError(502).name(), "ServerError(502)");
         assert_eq!(Fault::Locked { retry_after_s: 3 }.name(), "Locked");
         assert_eq!(Fault::Slow(Duration::from_millis(5)).name(), "Slow");
+        assert_eq!(Fault::Hang.name(), "Hang");
     }
 }

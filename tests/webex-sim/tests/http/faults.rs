@@ -166,3 +166,24 @@ async fn random_faults_are_reproducible_and_clearable() {
         "{first:?}"
     );
 }
+
+#[tokio::test]
+async fn a_hanging_request_is_logged_and_never_answered() {
+    let f = start(SimConfig::default()).await;
+    f.sim.push_faults([Fault::Hang]);
+    let hung = tokio::time::timeout(
+        Duration::from_millis(300),
+        f.get("/events", &f.compliance, &[]),
+    )
+    .await;
+    assert!(hung.is_err(), "a hanging request got an answer");
+    // The next request is served as usual.
+    assert_eq!(f.get("/events", &f.compliance, &[]).await.status(), 200);
+    let logged: Vec<(u16, Option<String>)> = f
+        .sim
+        .requests()
+        .into_iter()
+        .map(|r| (r.status, r.fault))
+        .collect();
+    assert_eq!(logged, [(0, Some("Hang".into())), (200, None)]);
+}

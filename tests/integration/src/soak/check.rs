@@ -1,0 +1,358 @@
+//! After a scenario: runs without faults until every stream has caught up, then the promise is
+//! checked. Findings are counted, not asserted, so that the soak can report every scenario.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use collector_core::event::EventKey;
+use collector_core::{CollectError, Profile, RunSummary, StopReason, StreamId, Timestamp};
+use tokio::time::Instant;
+use webex_sim::SimEvent;
+
+use super::play::{CatchPanic, Played};
+use super::scenario::Scenario;
+use crate::Stack;
+use crate::stack::SimTime;
+use crate::verify::{StoredObject, layout_problems};
+
+/// What the check found for one scenario.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub expected: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    /// Events in S3 that the simulator never served, or served with other bytes.
+    pub foreign: u64,
+    /// Refresh tokens in a secret that Webex no longer accepts, and why.
+    pub token_losses: Vec<TokenLoss>,
+    /// Everything else that is wrong, one line each.
+    pub problems: Vec<String>,
+}
+
+impl Findings {
+    pub fn passed(&self) -> bool {
+        self.lost == 0
+            && self.duplicates == 0
+            && self.foreign == 0
+            && self
+                .token_losses
+                .iter()
+                .all(|l| *l == TokenLoss::KilledInFlight)
+            && self.problems.is_empty()
+    }
+}
+
+/// Why a secret's refresh token stopped working.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenLoss {
+    /// Webex rotated the refresh token, and its answer never reached the secret because the run
+    /// holding it was killed (or abandoned) first. With a token server that rotates without a
+    /// grace period no client can prevent this; the grant was never used, as the collector
+    /// stores a grant before using it. A person authorises again (the soak does so for them).
+    KilledInFlight,
+    /// The collector's fault.
+    Defect(String),
+}
+
+/// Catch-up runs get this much time each; without faults a run needs far less.
+const CATCH_UP_BUDGET: Duration = Duration::from_secs(30);
+const CATCH_UP_RUNS: usize = 60;
+/// Between catch-up runs the clock moves by this much, as a schedule would.
+const SCHEDULE: Duration = Duration::from_secs(600);
+
+/// Catches every stream up without faults, then checks S3, the cursor, uploads and tokens.
+pub async fn catch_up_and_check(
+    stack: &Stack,
+    scenario: &Scenario,
+    played: &Played,
+) -> Result<Findings> {
+    let mut findings = Findings::default();
+    findings.problems.extend(
+        played
+            .panics
+            .iter()
+            .map(|panic| format!("a collector run panicked: {panic}")),
+    );
+    // Past every lease and token lock a killed or abandoned run may have left.
+    stack.sim.advance(Duration::from_secs(120));
+    let settle_lag = Duration::from_secs(scenario.settings.settle_lag_s);
+    let until = played
+        .expected
+        .iter()
+        .flat_map(|(_, events)| events)
+        .map(|e| (e.created_ms + settle_lag.as_millis() as i64).max(e.visible_at_ms))
+        .max()
+        .unwrap_or(0)
+        + 1_000;
+    for (stream, _) in &played.expected {
+        let mut caught_up = catch_up(stack, *stream, until).await;
+        if let Err(CatchUpError::Reauthorise(_)) = &caught_up {
+            let profile = stream.spec().profile;
+            findings
+                .token_losses
+                .push(token_loss(stack, profile, played).await?);
+            stack.reauthorise(profile).await?;
+            caught_up = catch_up(stack, *stream, until).await;
+        }
+        if let Err(problem) = caught_up {
+            findings.problems.push(format!("{stream}: {problem}"));
+        }
+    }
+    if played.expected.len() > 1 {
+        // The later stream's catch-up may have moved the clock on: one more run each brings
+        // every cursor to the same settled time.
+        for (stream, _) in &played.expected {
+            if let Err(problem) = catch_up(stack, *stream, until).await {
+                findings.problems.push(format!("{stream}: {problem}"));
+            }
+        }
+    }
+    for (stream, expected) in &played.expected {
+        check_stream(stack, scenario, *stream, expected, &mut findings).await?;
+    }
+    let profiles: HashSet<Profile> = played
+        .expected
+        .iter()
+        .map(|(s, _)| s.spec().profile)
+        .collect();
+    for profile in profiles {
+        let secret = stack.secret(profile).await?;
+        let refresh = secret["refresh_token"].as_str().unwrap_or_default();
+        if !stack.sim.refresh_token_is_valid(refresh) {
+            findings
+                .token_losses
+                .push(token_loss(stack, profile, played).await?);
+        }
+    }
+    let secrets = stack.known_secrets().await?;
+    if let Some(secret) = secrets
+        .iter()
+        .filter(|s| s.len() >= 8)
+        .find(|s| played.process_output.contains(s.as_str()))
+    {
+        findings.problems.push(format!(
+            "a secret ({}...) appears in webexctl's output",
+            &secret[..4]
+        ));
+    }
+    Ok(findings)
+}
+
+/// Why catching up failed.
+#[derive(Debug)]
+enum CatchUpError {
+    /// Webex refused the profile's refresh token.
+    Reauthorise(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for CatchUpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CatchUpError::Reauthorise(e) => {
+                write!(f, "reauthorisation needed after the faults: {e}")
+            }
+            CatchUpError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Tells a refresh token lost on its way to the secret while a run was killed (which no client
+/// can prevent when Webex rotates tokens) from one the collector lost.
+pub async fn token_loss(stack: &Stack, profile: Profile, played: &Played) -> Result<TokenLoss> {
+    let secret = stack.secret(profile).await?;
+    let stored = secret["refresh_token"].as_str().unwrap_or_default();
+    // Follow the rotations from the stored token to the grant that never reached the secret.
+    let mut live = stored.to_string();
+    let mut lost_access = None;
+    while let Some((refresh, access)) = stack.sim.replacement_of(&live) {
+        live = refresh;
+        lost_access = Some(access);
+    }
+    let defect = |what: &str| Ok(TokenLoss::Defect(format!("{}: {what}", profile.name())));
+    let Some(lost_access) = lost_access else {
+        return defect("the stored refresh token is refused, and Webex never rotated it out");
+    };
+    if !stack.sim.refresh_token_is_valid(&live) {
+        return defect("the newest refresh token Webex issued is dead too");
+    }
+    let used = stack
+        .sim
+        .requests()
+        .iter()
+        .any(|r| r.bearer.as_deref() == Some(lost_access.as_str()));
+    if used {
+        return defect("an access token was used before its grant was stored");
+    }
+    let store_failed = played
+        .run_errors
+        .iter()
+        .map(String::as_str)
+        .chain(
+            played
+                .process_output
+                .lines()
+                .filter(|l| l.contains("run failed")),
+        )
+        .any(|e| e.contains("PutSecretValue"));
+    if store_failed {
+        return defect("a run could not store a rotated grant and stopped without it");
+    }
+    if played.kills + played.dropped == 0 {
+        return defect("a rotated grant never reached the secret, and no run was killed");
+    }
+    Ok(TokenLoss::KilledInFlight)
+}
+
+/// A run that reaches the emulator directly: the fault proxy has nothing to add now.
+async fn run_direct(stack: &Stack, stream: StreamId) -> Result<RunSummary, CollectError> {
+    let collector = stack
+        .config(stream)
+        .and_then(|config| {
+            Ok(collector_app::build_collector(
+                stream,
+                &config,
+                &stack.sdk,
+                Arc::new(SimTime(stack.sim.clone())),
+            )?)
+        })
+        .map_err(|e| CollectError::Config(format!("{e:#}")))?;
+    collector_app::run_once(&collector, Instant::now() + CATCH_UP_BUDGET).await
+}
+
+/// Runs until caught up at `until` (simulator time); the error says why it could not.
+async fn catch_up(stack: &Stack, stream: StreamId, until: i64) -> Result<(), CatchUpError> {
+    let mut failures = 0;
+    for _ in 0..CATCH_UP_RUNS {
+        let run = CatchPanic(Box::pin(run_direct(stack, stream)));
+        let Ok(result) = run.await else {
+            return Err(CatchUpError::Failed("a catch-up run panicked".into()));
+        };
+        match result {
+            Ok(summary) if summary.stopped == StopReason::CaughtUp => {
+                if stack.sim.now_ms() >= until {
+                    return Ok(());
+                }
+                stack.sim.advance(SCHEDULE);
+            }
+            Ok(summary) if summary.stopped == StopReason::OtherRunActive => {
+                // Nothing else runs now: a lease left behind must expire first.
+                stack.sim.advance(Duration::from_secs(60));
+            }
+            Ok(_) => {}
+            Err(
+                e @ (CollectError::ReauthorizationNeeded { .. }
+                | CollectError::NotAuthorized { .. }),
+            ) => return Err(CatchUpError::Reauthorise(e.to_string())),
+            Err(e) => {
+                failures += 1;
+                if failures >= 3 {
+                    return Err(CatchUpError::Failed(format!(
+                        "catch-up runs fail without faults: {e}"
+                    )));
+                }
+                stack.sim.advance(Duration::from_secs(60));
+            }
+        }
+    }
+    Err(CatchUpError::Failed(format!(
+        "not caught up after {CATCH_UP_RUNS} runs"
+    )))
+}
+
+async fn check_stream(
+    stack: &Stack,
+    scenario: &Scenario,
+    stream: StreamId,
+    expected: &[SimEvent],
+    findings: &mut Findings,
+) -> Result<()> {
+    let all = stack.objects(stream).await?;
+    let (staged, objects): (Vec<StoredObject>, Vec<StoredObject>) =
+        all.into_iter().partition(|o| o.key.contains("/_incoming/"));
+    if !staged.is_empty() {
+        findings.problems.push(format!(
+            "{stream}: {} staged object(s) left under _incoming/",
+            staged.len()
+        ));
+    }
+    let tally = crate::verify::tally(&objects, expected);
+    findings.expected += expected.len() as u64;
+    findings.lost += tally.lost;
+    findings.duplicates += tally.duplicates;
+    findings.foreign += tally.foreign;
+    for problem in tally.problems.iter().take(3) {
+        findings.problems.push(format!("{stream}: {problem}"));
+    }
+    let org_id = crate::stack::sim_org_id(&stack.sim);
+    for problem in layout_problems(&objects, stream, &org_id, env!("CARGO_PKG_VERSION"))
+        .into_iter()
+        .take(3)
+    {
+        findings.problems.push(format!("{stream}: {problem}"));
+    }
+    let open = stack.open_uploads().await?;
+    if open > 0 {
+        findings
+            .problems
+            .push(format!("{open} multipart upload(s) left open"));
+    }
+    cursor_problems(stack, scenario, stream, &objects, findings).await
+}
+
+/// The cursor is where the catch-up left it: nothing pending, committed up to the settled time,
+/// and its digest holds every written event the next window's overlap will return.
+async fn cursor_problems(
+    stack: &Stack,
+    scenario: &Scenario,
+    stream: StreamId,
+    objects: &[StoredObject],
+    findings: &mut Findings,
+) -> Result<()> {
+    let Some(cursor) = stack.cursor(stream).await? else {
+        findings.problems.push(format!("{stream}: no cursor"));
+        return Ok(());
+    };
+    if !cursor.pending.is_empty() {
+        findings.problems.push(format!(
+            "{stream}: windows still pending after catching up: {:?}",
+            cursor.pending
+        ));
+    }
+    let settled = Timestamp::from_millis(stack.sim.now_ms())
+        .minus(Duration::from_secs(scenario.settings.settle_lag_s))
+        .floor_second();
+    if cursor.committed_until != Some(settled) {
+        findings.problems.push(format!(
+            "{stream}: cursor committed until {:?}, the settled time is {settled}",
+            cursor.committed_until
+        ));
+    }
+    if let Some(committed) = cursor.committed_until {
+        let horizon = committed.minus(Duration::from_secs(scenario.settings.overlap_s));
+        let written: HashMap<String, Timestamp> = objects
+            .iter()
+            .flat_map(|o| o.lines())
+            .filter_map(|line| {
+                let value: serde_json::Value = serde_json::from_slice(&line).ok()?;
+                let id = value["id"].as_str()?.to_string();
+                let created = Timestamp::parse(value["created"].as_str()?).ok()?;
+                Some((id, created))
+            })
+            .collect();
+        let missing = written
+            .iter()
+            .filter(|(id, created)| {
+                **created >= horizon && !cursor.recent_ids.contains(EventKey::of(id))
+            })
+            .count();
+        if missing > 0 {
+            findings.problems.push(format!(
+                "{stream}: {missing} written event(s) of the overlap missing from the cursor's digest"
+            ));
+        }
+    }
+    Ok(())
+}
