@@ -1,7 +1,7 @@
 # The two commands that matter: `make demo` and `make test`. Both install what they need.
 CARGO ?= cargo
 
-.PHONY: demo test lint fmt ci build validate deploy
+.PHONY: demo test lint fmt ci build validate deploy bench soak
 
 ## The whole job end to end on the local stack (Webex simulator + moto), no account needed.
 demo:
@@ -11,6 +11,15 @@ demo:
 test:
 	$(CARGO) build -p webexctl
 	bash scripts/with-moto.sh $(CARGO) test --workspace --all-targets
+
+## Randomized fault soak: SCENARIOS scenarios (default 500, about 15 minutes on two cores),
+## or the one scenario SEED=n again. Each prints its seed; a failure prints its replay command.
+## moto takes 16 KiB upload parts here, so that small scenarios upload in parts too.
+SCENARIOS ?= 500
+soak:
+	$(CARGO) build -p webexctl -p integration-tests --bin soak
+	S3_UPLOAD_PART_MIN_SIZE=16384 bash scripts/with-moto.sh $(CARGO) run -q -p integration-tests --bin soak -- \
+		$(if $(SEED),--seed $(SEED),--scenarios $(SCENARIOS)) $(SOAK_ARGS)
 
 ## Format check, clippy with warnings as errors, and the template checks.
 lint:
@@ -35,6 +44,12 @@ deploy: build
 	SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/.venv-sam/bin:$$PATH" sam deploy --guided \
 		--template-file .aws-sam/build/template.yaml --config-file infra/samconfig.toml \
 		--capabilities CAPABILITY_IAM
+
+## End-to-end benchmark: release builds, arm64 artifacts, the criterion hot path, then
+## `webexctl collect` against the simulator and moto for 20k to 2M events; writes
+## docs/benchmarks.md. About 15 minutes with warm builds; not part of `make test`.
+bench:
+	bash scripts/bench.sh
 
 fmt:
 	$(CARGO) fmt --all

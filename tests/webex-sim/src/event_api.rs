@@ -201,6 +201,20 @@ async fn answer(
 
     let fault = shared.lock().faults.next();
     let fault_name = fault.as_ref().map(Fault::name);
+    if fault == Some(Fault::Hang) {
+        // Logged now: the client gives up before any answer, and its going away drops this
+        // handler before `serve_events` could log it.
+        shared.lock().requests.push(RequestLog {
+            method: "GET".to_owned(),
+            path: uri.path().to_owned(),
+            query: uri.query().unwrap_or_default().to_owned(),
+            status: 0,
+            bearer: bearer.map(str::to_owned),
+            ids: Vec::new(),
+            fault: fault_name.clone(),
+            at_ms: shared.clock.now_ms(),
+        });
+    }
     if let Some(fault) = &fault
         && let Some(response) = fail(fault, tracking_id).await
     {
@@ -280,6 +294,7 @@ async fn fail(fault: &Fault, tracking_id: &str) -> Option<Response> {
             None
         }
         Fault::Truncated => None,
+        Fault::Hang => std::future::pending().await,
     }
 }
 
@@ -340,8 +355,11 @@ fn build_page(shared: &Shared, stream: Stream, uri: &Uri) -> Result<Page, Refusa
     }
 
     let inner = shared.lock();
+    let candidates = inner
+        .events
+        .created_between(stream, query.filter.from_ms, query.filter.to_ms);
     let selected = select(
-        inner.events.events(stream),
+        candidates,
         &query.filter,
         shared.config.order,
         query.shuffle_key,

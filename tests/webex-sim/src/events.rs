@@ -11,7 +11,8 @@ use crate::catalog::{self, ADMIN_CATEGORIES, PEOPLE, RESOURCES, SECURITY_CATEGOR
 use crate::clock::duration_ms;
 use crate::config::Stream;
 use crate::encoding::base64;
-use crate::rng::{rng_for, uuid};
+use crate::rng::{hash_str, rng_for, uuid};
+use crate::selection::Held;
 use crate::timefmt::format_ms;
 
 /// What to generate: `count` events created uniformly in `[from_ms, to_ms)`.
@@ -63,19 +64,62 @@ pub struct SimEvent {
 /// Every generated event, per stream.
 #[derive(Debug, Default)]
 pub(crate) struct EventStore {
-    streams: HashMap<Stream, Vec<SimEvent>>,
+    streams: HashMap<Stream, StreamEvents>,
     ids: HashSet<String>,
 }
 
+/// One stream's events in generation order, plus their positions sorted by `created`, so a
+/// page request touches only the events of its time range: with millions of events held, a
+/// scan of all of them per page made the simulator the bottleneck of `make bench`.
+#[derive(Debug, Default)]
+struct StreamEvents {
+    events: Vec<SimEvent>,
+    /// `hash_str` of each event's id, by position: the shuffled order's key.
+    id_hashes: Vec<u64>,
+    by_created: Vec<u32>,
+}
+
+/// What a stream without events looks like, to borrow for as long as the store.
+static NO_EVENTS: StreamEvents = StreamEvents {
+    events: Vec::new(),
+    id_hashes: Vec::new(),
+    by_created: Vec::new(),
+};
+
 impl EventStore {
     pub(crate) fn events(&self, stream: Stream) -> &[SimEvent] {
-        self.streams.get(&stream).map(Vec::as_slice).unwrap_or(&[])
+        self.streams
+            .get(&stream)
+            .map(|s| s.events.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The events of `stream` created in `[from_ms, to_ms)`, in no particular order.
+    pub(crate) fn created_between(
+        &self,
+        stream: Stream,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> impl Iterator<Item = Held<'_>> {
+        let held = self.streams.get(&stream).unwrap_or(&NO_EVENTS);
+        let (events, hashes, index) = (
+            held.events.as_slice(),
+            held.id_hashes.as_slice(),
+            held.by_created.as_slice(),
+        );
+        let created = |position: &u32| events[*position as usize].created_ms;
+        let start = index.partition_point(|p| created(p) < from_ms);
+        let end = start + index[start..].partition_point(|p| created(p) < to_ms);
+        index[start..end].iter().map(move |position| Held {
+            event: &events[*position as usize],
+            id_hash: hashes[*position as usize],
+        })
     }
 
     /// Appends `spec.count` events to `stream` and returns them.
     ///
     /// # Panics
-    /// When events are asked for in an empty range (`to_ms <= from_ms`): a test bug.
+    /// See [`EventStore::append`].
     pub(crate) fn generate(
         &mut self,
         seed: u64,
@@ -83,6 +127,23 @@ impl EventStore {
         stream: Stream,
         spec: &GenerateSpec,
     ) -> Vec<SimEvent> {
+        let first = self.append(seed, org_id, stream, spec);
+        self.events(stream)[first..].to_vec()
+    }
+
+    /// Appends `spec.count` events to `stream` without a copy of them for the caller (millions
+    /// of events would be held twice) and returns the position of the first new one.
+    ///
+    /// # Panics
+    /// When events are asked for in an empty range (`to_ms <= from_ms`): a test bug; or when a
+    /// stream would hold 2^32 events (memory runs out long before).
+    pub(crate) fn append(
+        &mut self,
+        seed: u64,
+        org_id: &str,
+        stream: Stream,
+        spec: &GenerateSpec,
+    ) -> usize {
         assert!(
             spec.count == 0 || spec.to_ms > spec.from_ms,
             "GenerateSpec needs from_ms < to_ms, got [{}, {})",
@@ -119,11 +180,18 @@ impl EventStore {
                 ..event
             });
         }
-        self.streams
-            .entry(stream)
-            .or_default()
-            .extend(batch.iter().cloned());
-        batch
+        let held = self.streams.entry(stream).or_default();
+        let first = held.events.len();
+        held.id_hashes
+            .extend(batch.iter().map(|event| hash_str(&event.id)));
+        held.events.extend(batch);
+        let positions = u32::try_from(held.events.len())
+            .expect("a simulator stream holds fewer than 2^32 events");
+        held.by_created.extend(first as u32..positions);
+        let events = &held.events;
+        held.by_created
+            .sort_by_key(|position| events[*position as usize].created_ms);
+        first
     }
 
     /// Ids are unique across all streams. A collision of random UUIDs is all but impossible,
@@ -567,6 +635,62 @@ mod tests {
         let mut other = EventStore::default();
         generate(&mut other, 1, Stream::AdminAudit, 20);
         assert_eq!(generate(&mut other, 1, Stream::AdminAudit, 20), second);
+    }
+
+    #[test]
+    fn created_between_finds_exactly_the_events_of_the_range() {
+        let mut store = EventStore::default();
+        // Two batches, so the index must merge later events into earlier ones.
+        generate(&mut store, 3, Stream::ComplianceEvents, 300);
+        generate(&mut store, 3, Stream::ComplianceEvents, 300);
+        let all = store.events(Stream::ComplianceEvents);
+        let shared = all[17].created_ms;
+        let ranges = [
+            (i64::MIN, i64::MAX),
+            (1_000 * DAY, 1_000 * DAY + DAY / 3),
+            (shared, shared + 1),
+            (shared, shared),
+            (shared + 1, shared),
+            (0, 1),
+        ];
+        for (from_ms, to_ms) in ranges {
+            let mut found: Vec<&str> = store
+                .created_between(Stream::ComplianceEvents, from_ms, to_ms)
+                .map(|held| {
+                    assert_eq!(held.id_hash, hash_str(&held.event.id));
+                    held.event.id.as_str()
+                })
+                .collect();
+            let mut expected: Vec<&str> = all
+                .iter()
+                .filter(|e| e.created_ms >= from_ms && e.created_ms < to_ms)
+                .map(|e| e.id.as_str())
+                .collect();
+            found.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(found, expected, "[{from_ms}, {to_ms})");
+        }
+        assert_eq!(
+            store
+                .created_between(Stream::AdminAudit, i64::MIN, i64::MAX)
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn append_stores_what_generate_returns() {
+        let mut appended = EventStore::default();
+        let first = appended.append(5, DEFAULT_ORG_ID, Stream::AdminAudit, &spec(30));
+        assert_eq!(first, 0);
+        assert_eq!(
+            appended.append(5, DEFAULT_ORG_ID, Stream::AdminAudit, &spec(30)),
+            30
+        );
+        let mut generated = EventStore::default();
+        let mut returned = generate(&mut generated, 5, Stream::AdminAudit, 30);
+        returned.extend(generate(&mut generated, 5, Stream::AdminAudit, 30));
+        assert_eq!(appended.events(Stream::AdminAudit), returned.as_slice());
     }
 
     #[test]

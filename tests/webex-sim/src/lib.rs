@@ -42,6 +42,6 @@ pub use config::{
 };
 pub use events::{GenerateSpec, SimEvent};
 pub use faults::Fault;
-pub use log::{RequestLog, TokenRequestLog};
+pub use log::{RequestLog, RequestSummary, TokenRequestLog};
 pub use simulator::Simulator;
 pub use timefmt::{format_ms, parse_ms};

@@ -1,6 +1,7 @@
-//! `webex-sim`: the simulator as a process, for `make demo`. Uses the system clock, generates
-//! events over the last few days (late ones keep arriving in real time), prints one line with
-//! its base URL when ready and serves until SIGTERM or Ctrl-C.
+//! `webex-sim`: the simulator as a process, for `make demo` and `make bench`. Uses the system
+//! clock, generates events over the last few days (late ones keep arriving in real time), prints
+//! one line with its base URL when ready, serves until SIGTERM or Ctrl-C, then prints one line
+//! with the totals of what it served (`webex-sim summary {json}`).
 
 use std::io::Write;
 use std::time::Duration;
@@ -37,9 +38,17 @@ struct Args {
     /// Events generated per stream.
     #[arg(long, default_value_t = 500)]
     events: usize,
-    /// The events are spread over this many days before now.
+    /// The streams that get events (comma-separated names, e.g. `compliance-events`); the
+    /// others stay empty.
+    #[arg(long, value_delimiter = ',', value_parser = parse_stream, default_value = "admin-audit,security-audit,compliance-events")]
+    streams: Vec<Stream>,
+    /// The events are spread over this many days before the end below.
     #[arg(long, default_value_t = 2.0)]
     days: f64,
+    /// The events end this many seconds before now, so a collector with a settle lag sees
+    /// them all at once (a backlog rather than a live stream).
+    #[arg(long, default_value_t = 0)]
+    end_offset_seconds: u64,
     /// Share of events that become visible only after they were created.
     #[arg(long, default_value_t = 0.05)]
     late_fraction: f64,
@@ -56,6 +65,13 @@ struct Args {
     rotate_refresh_tokens: bool,
     #[arg(long)]
     access_token_ttl_seconds: Option<u64>,
+    /// Real-time delay added to every event page.
+    #[arg(long, default_value_t = 0)]
+    page_latency_ms: u64,
+    /// Per client id, event requests beyond this many within a sliding minute get 429 with
+    /// `Retry-After`, as Webex's own limit does. No limit when absent.
+    #[arg(long)]
+    rate_limit_per_minute: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -94,16 +110,18 @@ async fn main() -> anyhow::Result<()> {
             OrderArg::Newest => Order::NewestFirst,
             OrderArg::Shuffled => Order::Shuffled,
         },
+        page_latency: Duration::from_millis(args.page_latency_ms),
+        rate_limit_per_minute: args.rate_limit_per_minute,
         ..defaults
     };
     let sim = Simulator::start_on(config, args.port).await?;
     for (token, scope) in &seeded {
         sim.seed_refresh_token(token, &[scope]);
     }
-    let to_ms = sim.now_ms();
+    let to_ms = sim.now_ms() - (args.end_offset_seconds as i64).saturating_mul(1000);
     let from_ms = to_ms - (args.days * 86_400_000.0) as i64;
-    for stream in Stream::ALL {
-        sim.generate(
+    for stream in Stream::ALL.into_iter().filter(|s| args.streams.contains(s)) {
+        sim.add_events(
             stream,
             GenerateSpec {
                 count: args.events,
@@ -122,8 +140,24 @@ async fn main() -> anyhow::Result<()> {
     drop(stdout);
 
     shutdown_signal().await?;
+    let summary = serde_json::to_string(&sim.request_summary())
+        .context("cannot serialise the request summary")?;
     sim.stop().await;
+    println!("webex-sim summary {summary}");
     Ok(())
+}
+
+fn parse_stream(name: &str) -> Result<Stream, String> {
+    Stream::ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<_> = Stream::ALL.iter().map(|s| s.name()).collect();
+            format!(
+                "unknown stream '{name}', expected one of {}",
+                names.join(", ")
+            )
+        })
 }
 
 fn parse_refresh_token(spec: &str) -> anyhow::Result<(String, &'static str)> {
@@ -197,5 +231,25 @@ mod tests {
         assert_eq!(args.refresh_tokens.len(), 2);
         assert!(matches!(args.order, OrderArg::Shuffled));
         assert_eq!(args.events, 3);
+        assert_eq!(args.streams, Stream::ALL);
+        assert_eq!(args.rate_limit_per_minute, None);
+
+        let args = Args::try_parse_from([
+            "webex-sim",
+            "--streams",
+            "compliance-events,admin-audit",
+            "--page-latency-ms",
+            "200",
+            "--rate-limit-per-minute",
+            "300",
+            "--end-offset-seconds",
+            "900",
+        ])
+        .unwrap();
+        assert_eq!(args.streams, [Stream::ComplianceEvents, Stream::AdminAudit]);
+        assert_eq!(args.page_latency_ms, 200);
+        assert_eq!(args.rate_limit_per_minute, Some(300));
+        assert_eq!(args.end_offset_seconds, 900);
+        assert!(Args::try_parse_from(["webex-sim", "--streams", "chats"]).is_err());
     }
 }

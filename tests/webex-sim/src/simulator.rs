@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use crate::config::{SimConfig, Stream};
 use crate::events::{GenerateSpec, SimEvent};
 use crate::faults::Fault;
-use crate::log::{RequestLog, TokenRequestLog};
+use crate::log::{RequestLog, RequestSummary, TokenRequestLog};
 use crate::server;
 use crate::state::Shared;
 use crate::tokens::Grant;
@@ -108,6 +108,20 @@ impl Simulator {
             .generate(config.seed, &config.org_id, stream, &spec)
     }
 
+    /// Like [`Simulator::generate`] without returning the new events (a copy of millions of
+    /// them would double the memory they take); returns how many the stream holds now.
+    ///
+    /// # Panics
+    /// When `spec.count > 0` and `spec.to_ms <= spec.from_ms`.
+    pub fn add_events(&self, stream: Stream, spec: GenerateSpec) -> usize {
+        let config = &self.shared.config;
+        let mut inner = self.shared.lock();
+        inner
+            .events
+            .append(config.seed, &config.org_id, stream, &spec);
+        inner.events.events(stream).len()
+    }
+
     /// Everything the stream holds, visible yet or not, in generation order.
     pub fn events(&self, stream: Stream) -> Vec<SimEvent> {
         self.shared.lock().events.events(stream).to_vec()
@@ -142,6 +156,13 @@ impl Simulator {
         self.shared.lock().tokens.refresh_is_valid(token, now_ms)
     }
 
+    /// When a refresh with `token` rotated it out: the refresh token and the access token that
+    /// exchange answered with. Lets a test tell a grant lost on its way to the client's store
+    /// from one the client never asked for.
+    pub fn replacement_of(&self, token: &str) -> Option<(String, String)> {
+        self.shared.lock().tokens.replacement_of(token)
+    }
+
     /// Every refresh token held now is refused (`invalid_grant`) from now on; tokens issued
     /// later (a new authorisation) work.
     pub fn revoke_refresh_tokens(&self) {
@@ -170,6 +191,11 @@ impl Simulator {
     /// Every request served by the event endpoints, the category list and `people/me`.
     pub fn requests(&self) -> Vec<RequestLog> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Totals over [`Simulator::requests`], without copying the log.
+    pub fn request_summary(&self) -> RequestSummary {
+        RequestSummary::of(&self.shared.lock().requests)
     }
 
     pub fn token_requests(&self) -> Vec<TokenRequestLog> {

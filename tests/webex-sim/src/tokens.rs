@@ -85,6 +85,9 @@ pub(crate) struct TokenStore {
     access: HashMap<String, AccessToken>,
     refresh: HashMap<String, RefreshToken>,
     codes: HashMap<String, AuthCode>,
+    /// Refresh tokens replaced under rotation: the refresh token and the access token the
+    /// exchange answered with.
+    replaced_by: HashMap<String, (String, String)>,
 }
 
 /// Mixed into seeds so codes and tokens come from different sequences.
@@ -99,6 +102,7 @@ impl TokenStore {
             access: HashMap::new(),
             refresh: HashMap::new(),
             codes: HashMap::new(),
+            replaced_by: HashMap::new(),
         }
     }
 
@@ -161,6 +165,11 @@ impl TokenStore {
         self.refresh
             .get(token)
             .is_some_and(|r| r.state == RefreshState::Live && now_ms < r.expires_at_ms)
+    }
+
+    /// What the exchange that rotated `token` out answered: (refresh token, access token).
+    pub(crate) fn replacement_of(&self, token: &str) -> Option<(String, String)> {
+        self.replaced_by.get(token).cloned()
     }
 
     pub(crate) fn revoke_all_refresh(&mut self) {
@@ -244,7 +253,12 @@ impl TokenStore {
         if self.lifetimes.rotate_refresh {
             refresh.state = RefreshState::Dead;
             let new_token = self.issue_refresh(grant.clone(), now_ms);
-            Ok(self.answer(grant, new_token, now_ms))
+            let answer = self.answer(grant, new_token, now_ms);
+            self.replaced_by.insert(
+                token.to_owned(),
+                (answer.refresh_token.clone(), answer.access_token.clone()),
+            );
+            Ok(answer)
         } else {
             Ok(self.answer(grant, token.to_owned(), now_ms))
         }
@@ -339,6 +353,11 @@ mod tests {
             s.exchange_refresh(&old, "c", DAY_MS),
             Err(GrantError::InvalidGrant(_))
         ));
+        assert_eq!(
+            s.replacement_of(&old),
+            Some((answer.refresh_token.clone(), answer.access_token))
+        );
+        assert_eq!(s.replacement_of(&answer.refresh_token), None);
     }
 
     #[test]

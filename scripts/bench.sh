@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make bench`: the release binaries, the Lambda artifacts (zipped bootstrap, arm64), the hot-path
+# micro-benchmark, then the end-to-end benchmark (tests/bench) under a private moto; the tables go
+# into docs/benchmarks.md. Extra arguments go to `bench run`, e.g.
+#   bash scripts/bench.sh --only 20k --no-write
+# Not part of `make test`: a cold release build alone takes 10-15 minutes on two cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+# cargo-lambda (and the zig it cross-compiles with) live in the project's venv.
+export PATH="$PWD/.venv/bin:$PATH"
+target=${CARGO_TARGET_DIR:-target}
+functions=(-p admin-audit -p security-audit -p compliance-events -p oauth-callback)
+started=$SECONDS
+
+echo "== release binaries (host): webexctl, webex-sim, the functions, bench"
+cargo build --release -p webexctl -p webex-sim -p bench "${functions[@]}"
+
+echo "== Lambda artifacts: cargo lambda build --release --output-format zip"
+arch=arm64
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
+  && ! rustup target add aarch64-unknown-linux-gnu; then
+  arch=x86-64
+  echo "make bench: cannot install the aarch64-unknown-linux-gnu standard library; artifacts are x86_64." >&2
+fi
+cargo lambda build --release "--$arch" --output-format zip --lambda-dir "$target/lambda" "${functions[@]}"
+
+echo "== hot path: cargo bench -p collector-core --bench hot_path"
+cargo bench -p collector-core --bench hot_path -- --warm-up-time 1 --measurement-time 3
+
+echo "== end to end (webexctl collect against webex-sim and moto)"
+bash scripts/with-moto.sh "$target/release/bench" run \
+  --bin-dir "$target/release" --lambda-dir "$target/lambda" --criterion-dir "$target/criterion" \
+  --artifact-note "\`cargo lambda build --release --$arch --output-format zip\` (scripts/bench.sh)." \
+  "$@"
+echo "make bench: $((SECONDS - started)) s in all"

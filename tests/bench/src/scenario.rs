@@ -1,0 +1,323 @@
+//! One end-to-end scenario: a simulator holding a backlog of N events, a clean moto, one
+//! `webexctl collect` run measured on its own, and everything it wrote read back.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use collector_core::StreamId;
+
+use crate::measure::{Job, Measured, measured};
+use crate::procs::{Sim, SimSummary, cpu_seconds, peak_rss_kib};
+use crate::store::{Landed, LocalAws};
+
+/// Events per second of simulated history in every throughput scenario, so that N sets how
+/// long the backlog is, not how dense it is: each window holds the same number of events
+/// whatever N, and memory per window can be compared across N. 2/s is 7,200 events in a
+/// default one-hour window (9,000 with its 15-minute overlap).
+pub const EVENTS_PER_SECOND: f64 = 2.0;
+/// The backfill's org is busier (864k events a day): 36 full pages per one-hour window, so
+/// the window's last, partly filled page costs little and what the run shows is how well it
+/// uses the request budget.
+pub const BACKFILL_EVENTS_PER_SECOND: f64 = 10.0;
+/// The backlog ends this long before the simulator starts: with the collector's default
+/// settle lag (5 min) and the simulator's latest late arrival (10 min), every event is visible
+/// and inside a window the run takes.
+const END_OFFSET_SECONDS: u64 = 900;
+const SEED: u64 = 7;
+/// Generous: a run that takes this long is broken, not slow.
+const RUN_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub stream: StreamId,
+    pub events: u64,
+    /// Events per second of history (see [`EVENTS_PER_SECOND`]).
+    pub density: f64,
+    pub page_size: u32,
+    pub page_latency_ms: u64,
+    pub rate_limit_per_minute: Option<u32>,
+    /// Collector environment on top of the common one.
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Scenario {
+    /// A throughput run: no latency, no rate limit on the simulator, and a request budget high
+    /// enough that it never binds, so what is measured is the collector's own work.
+    pub fn throughput(stream: StreamId, events: u64, page_size: u32) -> Self {
+        Self {
+            name: format!("{} {}", stream.name(), count(events)),
+            stream,
+            events,
+            density: EVENTS_PER_SECOND,
+            page_size,
+            page_latency_ms: 0,
+            rate_limit_per_minute: None,
+            env: vec![("MAX_REQUESTS_PER_MINUTE", "6000".to_owned())],
+        }
+    }
+
+    /// A backfill against Webex's documented limit: 200 ms per page, 300 requests a minute per
+    /// client, with the collector fetching `windows` windows at once under a budget of
+    /// `budget` requests a minute.
+    pub fn backfill(events: u64, windows: u32, budget: u32) -> Self {
+        Self {
+            name: format!("backfill compliance-events {}", count(events)),
+            stream: StreamId::ComplianceEvents,
+            events,
+            density: BACKFILL_EVENTS_PER_SECOND,
+            page_size: 1000,
+            page_latency_ms: 200,
+            rate_limit_per_minute: Some(300),
+            env: vec![
+                ("BACKFILL_WINDOWS", windows.to_string()),
+                ("MAX_REQUESTS_PER_MINUTE", budget.to_string()),
+            ],
+        }
+    }
+
+    pub fn is_backfill(&self) -> bool {
+        self.rate_limit_per_minute.is_some()
+    }
+
+    /// Seconds of history the backlog spans.
+    pub fn span_seconds(&self) -> f64 {
+        self.events as f64 / self.density
+    }
+
+    /// Whole days back the first run starts: the backlog, its offset and a margin.
+    pub fn lookback_days(&self) -> u64 {
+        let needed = self.span_seconds() + END_OFFSET_SECONDS as f64 + 600.0;
+        (needed / 86_400.0).ceil().max(1.0) as u64
+    }
+
+    /// What the collector can fetch at most under the simulator's limit, in events a second.
+    pub fn limit_events_per_second(&self) -> Option<f64> {
+        self.rate_limit_per_minute
+            .map(|limit| f64::from(limit) / 60.0 * f64::from(self.page_size))
+    }
+
+    pub fn env_value(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `20k`, `200k`, `2M`.
+pub fn count(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+/// The executables a scenario runs.
+#[derive(Clone, Debug)]
+pub struct Bins {
+    pub webexctl: PathBuf,
+    pub webex_sim: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub scenario: Scenario,
+    /// webexctl alone.
+    pub collector: Measured,
+    /// webexctl's JSON run summary.
+    pub run: serde_json::Value,
+    pub sim_ready_s: f64,
+    /// Simulator CPU during the collector's run only (not generating the events).
+    pub sim_cpu_s: f64,
+    pub sim_peak_rss_kib: u64,
+    pub sim: SimSummary,
+    /// moto's CPU during the run, when its process was found.
+    pub moto_cpu_s: Option<f64>,
+    pub landed: Landed,
+    /// Why this result does not count (lost or repeated events, a failed run).
+    pub problems: Vec<String>,
+}
+
+impl Outcome {
+    pub fn events_per_second(&self) -> f64 {
+        self.landed.distinct as f64 / self.collector.wall_s
+    }
+
+    pub fn cpu_s_per_million(&self) -> f64 {
+        self.collector.cpu_s() / (self.landed.distinct.max(1) as f64 / 1e6)
+    }
+
+    pub fn pages(&self) -> u64 {
+        self.run.get("pages").and_then(|p| p.as_u64()).unwrap_or(0)
+    }
+
+    pub fn windows(&self) -> u64 {
+        self.run
+            .get("windows")
+            .and_then(|p| p.as_u64())
+            .unwrap_or(0)
+    }
+}
+
+pub async fn run(
+    scenario: &Scenario,
+    bins: &Bins,
+    aws: &LocalAws,
+    moto_pid: Option<u32>,
+    work: &Path,
+) -> Result<Outcome> {
+    let slug: String = scenario
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let stream = scenario.stream;
+    let profile = stream.spec().profile;
+    let (bucket, table, secret) = (
+        "bench-events",
+        "bench-state",
+        format!("webex/{}", profile.name()),
+    );
+    let refresh_token = format!("bench-refresh-{}", profile.name());
+
+    aws.reset().await?;
+    let mut sim_args = vec![
+        "--port".to_owned(),
+        "0".to_owned(),
+        "--seed".to_owned(),
+        SEED.to_string(),
+        "--events".to_owned(),
+        scenario.events.to_string(),
+        "--streams".to_owned(),
+        stream.name().to_owned(),
+        "--days".to_owned(),
+        format!("{:.6}", scenario.span_seconds() / 86_400.0),
+        "--end-offset-seconds".to_owned(),
+        END_OFFSET_SECONDS.to_string(),
+        // Pages in no particular order, as Webex documents none.
+        "--order".to_owned(),
+        "shuffled".to_owned(),
+        "--refresh-token".to_owned(),
+        format!("{}={refresh_token}", profile.name()),
+        "--page-latency-ms".to_owned(),
+        scenario.page_latency_ms.to_string(),
+    ];
+    if let Some(limit) = scenario.rate_limit_per_minute {
+        sim_args.extend(["--rate-limit-per-minute".to_owned(), limit.to_string()]);
+    }
+    let sim = Sim::start(
+        &bins.webex_sim,
+        &sim_args,
+        &work.join(format!("{slug}.sim.log")),
+    )
+    .await?;
+    let secret_value = serde_json::json!({
+        "client_id": webex_sim::DEFAULT_CLIENT_ID,
+        "client_secret": webex_sim::DEFAULT_CLIENT_SECRET,
+        "redirect_uri": "http://127.0.0.1/oauth/callback",
+        "org_id": webex_sim::DEFAULT_ORG_ID,
+        "scopes": profile.scope(),
+        "refresh_token": refresh_token,
+    });
+    aws.prepare(bucket, table, &[(secret.clone(), secret_value)])
+        .await?;
+
+    let mut env: Vec<(String, String)> = [
+        ("TOKEN_SECRET_ID", secret),
+        ("STATE_TABLE", table.to_owned()),
+        ("OUTPUT_BUCKET", bucket.to_owned()),
+        ("OUTPUT_PREFIX", "webex/".to_owned()),
+        ("WEBEX_API_URL", sim.base_url.clone()),
+        ("S3_FORCE_PATH_STYLE", "true".to_owned()),
+        ("PAGE_SIZE", scenario.page_size.to_string()),
+        (
+            "INITIAL_LOOKBACK_DAYS",
+            scenario.lookback_days().to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    env.extend(
+        scenario
+            .env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone())),
+    );
+
+    let sim_cpu_before = cpu_seconds(sim.pid())?;
+    let moto_before = moto_pid.and_then(|pid| cpu_seconds(pid).ok());
+    let stdout = work.join(format!("{slug}.webexctl.out"));
+    let collected = measured(Job {
+        program: &bins.webexctl,
+        args: vec![
+            "collect".to_owned(),
+            "--stream".to_owned(),
+            stream.name().to_owned(),
+            // Far beyond any scenario: the run ends because it caught up.
+            "--deadline-seconds".to_owned(),
+            "3000".to_owned(),
+        ],
+        env,
+        stdout: stdout.clone(),
+        stderr: work.join(format!("{slug}.webexctl.log")),
+        timeout: RUN_TIMEOUT,
+    })
+    .await;
+    let sim_cpu_s = cpu_seconds(sim.pid())? - sim_cpu_before;
+    let moto_cpu_s = match (moto_pid, moto_before) {
+        (Some(pid), Some(before)) => cpu_seconds(pid).ok().map(|after| after - before),
+        _ => None,
+    };
+    let sim_peak_rss_kib = peak_rss_kib(sim.pid())?;
+    let sim_ready_s = sim.ready_after.as_secs_f64();
+    let sim_summary = sim.stop().await?;
+    let collector = collected?;
+
+    let mut problems = Vec::new();
+    if collector.exit_code != Some(0) {
+        problems.push(format!(
+            "webexctl exited with {:?}; see {}",
+            collector.exit_code,
+            stdout.with_extension("log").display()
+        ));
+    }
+    let run: serde_json::Value = std::fs::read_to_string(&stdout)
+        .ok()
+        .and_then(|text| text.lines().last().map(str::to_owned))
+        .and_then(|line| serde_json::from_str(&line).ok())
+        .unwrap_or_default();
+    let stopped = run.get("stopped").and_then(|s| s.as_str()).unwrap_or("?");
+    if !stopped
+        .to_ascii_lowercase()
+        .replace('_', "")
+        .contains("caughtup")
+    {
+        problems.push(format!("the run stopped with {stopped:?}, not caught up"));
+    }
+    let landed = aws
+        .landed(bucket, "webex/")
+        .await
+        .context("reading back what landed in S3")?;
+    if landed.events != scenario.events || landed.distinct != scenario.events {
+        problems.push(format!(
+            "S3 holds {} lines with {} distinct events; the simulator generated {}",
+            landed.events, landed.distinct, scenario.events
+        ));
+    }
+    Ok(Outcome {
+        scenario: scenario.clone(),
+        collector,
+        run,
+        sim_ready_s,
+        sim_cpu_s,
+        sim_peak_rss_kib,
+        sim: sim_summary,
+        moto_cpu_s,
+        landed,
+        problems,
+    })
+}
