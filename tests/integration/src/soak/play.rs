@@ -375,7 +375,9 @@ async fn one_process(
     };
     let mut output = String::from_utf8_lossy(&out.await.unwrap_or_default()).into_owned();
     output.push_str(&String::from_utf8_lossy(&err.await.unwrap_or_default()));
-    if std::env::var("SOAK_DEBUG_PROCESS").is_ok() { eprintln!("PROCESS killed={killed}\n{output}"); }
+    if std::env::var("SOAK_DEBUG_PROCESS").is_ok() {
+        eprintln!("PROCESS killed={killed}\n{output}");
+    }
     Ok(ProcessOutcome {
         killed,
         succeeded: status.success(),
