@@ -12,7 +12,7 @@ test:
 	$(CARGO) build -p webexctl
 	bash scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 
-## Randomized fault soak: SCENARIOS scenarios (default 500, about 15 minutes on two cores),
+## Randomized fault soak: SCENARIOS scenarios (default 500, about 9 minutes on two cores),
 ## or the one scenario SEED=n again. Each prints its seed; a failure prints its replay command.
 ## moto takes 16 KiB upload parts here, so that small scenarios upload in parts too.
 SCENARIOS ?= 500
@@ -47,7 +47,7 @@ deploy: build
 
 ## End-to-end benchmark: release builds, arm64 artifacts, the criterion hot path, then
 ## `webexctl collect` against the simulator and moto for 20k to 2M events; writes
-## docs/benchmarks.md. About 15 minutes with warm builds; not part of `make test`.
+## docs/benchmarks.md. About 10 minutes with warm builds; not part of `make test`.
 bench:
 	bash scripts/bench.sh
 
