@@ -10,7 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use collector_app::operator::Operator;
-use collector_app::{LogTarget, StreamId, collector_from_env, init_logging, run_once};
+use collector_app::{
+    LogTarget, StreamId, collector_from_env, init_logging, return_large_buffers_to_the_system,
+    run_once,
+};
 use collector_core::Profile;
 use collector_core::secret::ClientSecret;
 use serde::Serialize;
@@ -102,6 +105,7 @@ fn parse_profile(name: &str) -> Result<Profile, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    return_large_buffers_to_the_system();
     init_logging(LogTarget::Stderr);
     let outcome = match Cli::parse().command {
         Command::Collect {

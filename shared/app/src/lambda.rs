@@ -27,6 +27,7 @@ impl From<RunError> for Diagnostic {
 /// A collector function's whole `main`: logging, the collector built once per cold start, then
 /// the Lambda runtime loop.
 pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
+    crate::return_large_buffers_to_the_system();
     init_logging(LogTarget::Stdout);
     let collector = collector_from_env(stream).await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event| {

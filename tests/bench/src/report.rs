@@ -161,10 +161,12 @@ impl Report<'_> {
             md,
             "### End to end: one `webexctl collect` run per scenario\n"
         );
+        let hours_20k = 20_000.0 / EVENTS_PER_SECOND / 3600.0;
+        let days_2m = 2_000_000.0 / EVENTS_PER_SECOND / 86_400.0;
         let _ = writeln!(
             md,
             "Backlog density {EVENTS_PER_SECOND} events/s in every throughput scenario (N sets \
-             the backlog's length: 20k events span 2.8 h, 2M span 11.6 days) and \
+             the backlog's length: 20k events span {hours_20k:.1} h, 2M span {days_2m:.1} days) and \
              {BACKFILL_EVENTS_PER_SECOND} events/s in the backfill; collector defaults otherwise \
              (1 h windows, 15 min overlap, 5 min settle lag). CPU and peak RSS are webexctl's \
              alone (`getrusage` of that one process); the simulator's and moto's CPU are for \

@@ -13,9 +13,11 @@ use crate::store::{Landed, LocalAws};
 
 /// Events per second of simulated history in every throughput scenario, so that N sets how
 /// long the backlog is, not how dense it is: each window holds the same number of events
-/// whatever N, and memory per window can be compared across N. 2/s is 7,200 events in a
-/// default one-hour window (9,000 with its 15-minute overlap).
-pub const EVENTS_PER_SECOND: f64 = 2.0;
+/// whatever N, and memory per window can be compared across N. 1/s is 3,600 events in a
+/// default one-hour window, and even the 20k backlog (5.6 h) fills more windows than the
+/// collector fetches at once (`BACKFILL_WINDOWS`, 4): at 2/s it filled only three, so its peak
+/// memory was that of fewer windows in flight, not of fewer events.
+pub const EVENTS_PER_SECOND: f64 = 1.0;
 /// The backfill's org is busier (864k events a day): 36 full pages per one-hour window, so
 /// the window's last, partly filled page costs little and what the run shows is how well it
 /// uses the request budget.

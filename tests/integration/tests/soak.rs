@@ -1,5 +1,6 @@
 //! The soak's seeded subset, run by every `make test` and so by CI: fixed seeds, so that a
-//! failure here replays alone with `make soak SEED=<seed>`. `make soak` plays many more.
+//! failure here replays alone with `make soak SEED=<seed> SOAK_ARGS=--no-small-parts` (the
+//! command each failure prints). `make soak` plays many more.
 
 use anyhow::Result;
 use integration_tests::soak::{SoakOptions, emulator_part_size, scenario_seed, soak};
@@ -11,7 +12,7 @@ const SUBSET_SCENARIOS: u64 = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seeded_subset_of_the_fault_soak_loses_and_duplicates_nothing() -> Result<()> {
-    // The collectors' debug logs for two dozen scenarios would cost more than the scenarios;
+    // The collectors' debug logs for forty scenarios would cost more than the scenarios;
     // the soak checks everything else, and other tests check the logs for secrets.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("off"))
@@ -19,16 +20,24 @@ async fn a_seeded_subset_of_the_fault_soak_loses_and_duplicates_nothing() -> Res
     let seeds = (0..SUBSET_SCENARIOS)
         .map(|i| scenario_seed(SUBSET_BASE_SEED, i))
         .collect();
+    let part_size = emulator_part_size();
+    // `make soak` lets the emulator take small parts; without them here, a replay must not use
+    // them either.
+    let replay_args = if part_size.is_none() {
+        " SOAK_ARGS=--no-small-parts"
+    } else {
+        ""
+    };
     let options = SoakOptions {
         seeds,
         concurrency: 12,
-        part_size: emulator_part_size(),
+        part_size,
     };
     let summary = soak(options, |outcome| {
         println!("{}", outcome.line());
         if !outcome.passed() {
             print!("{}", outcome.failure());
-            println!("    replay: make soak SEED={}", outcome.seed);
+            println!("    replay: make soak SEED={}{replay_args}", outcome.seed);
         }
     })
     .await;
@@ -45,7 +54,7 @@ async fn a_seeded_subset_of_the_fault_soak_loses_and_duplicates_nothing() -> Res
     );
     assert!(
         summary.passed(),
-        "failed seeds: {:?} (replay each with `make soak SEED=<seed>`)",
+        "failed seeds: {:?} (replay each with `make soak SEED=<seed>{replay_args}`)",
         summary.failed
     );
     // The subset must exercise what the soak is for, or passing would prove little.

@@ -29,6 +29,10 @@ struct Args {
     /// Scenarios played at once: they mostly wait on the emulator, the simulator and timers.
     #[arg(long, default_value_t = 12)]
     concurrency: usize,
+    /// Play the scenarios as `make test` does, without small upload parts (to replay a seed of
+    /// its subset).
+    #[arg(long)]
+    no_small_parts: bool,
     /// Also write the summary table (Markdown) to this file.
     #[arg(long)]
     table: Option<PathBuf>,
@@ -74,7 +78,7 @@ async fn run(args: Args) -> Result<bool> {
                 .collect()
         }
     };
-    let part_size = emulator_part_size();
+    let part_size = emulator_part_size().filter(|_| !args.no_small_parts);
     if part_size.is_none() {
         println!(
             "soak: the emulator takes only 5 MiB parts (S3_UPLOAD_PART_MIN_SIZE unset), so no scenario uploads in parts"

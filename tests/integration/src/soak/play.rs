@@ -45,38 +45,10 @@ const MIN: i64 = 60_000;
 
 /// Creates the history, then plays the steps with the faults on.
 pub async fn play(stack: &Stack, scenario: &Scenario, part_size: Option<usize>) -> Result<Played> {
-    let mut played = Played::default();
-    let now = stack.sim.now_ms();
-    // History starts late enough in the lookback that a first window chosen after every clock
-    // move still covers it.
-    let margin = scenario.total_advance().as_millis() as i64 + 30 * MIN;
-    let lookback = LOOKBACK.as_millis() as i64;
-    for stream in &scenario.streams {
-        let spec = GenerateSpec {
-            count: scenario.events.history,
-            from_ms: now - lookback + margin,
-            to_ms: now - 10 * MIN,
-            shared_timestamp_fraction: scenario.events.shared_timestamp_fraction,
-            late_fraction: scenario.events.late_fraction,
-            max_lateness: scenario.events.max_lateness,
-        };
-        let events = stack.sim.generate(sim_stream(*stream), spec.clone());
-        let mut events = events;
-        if scenario.events.burst > 0 {
-            // An hour early in the history, where the first runs (with the faults on) begin.
-            let from_ms = spec.from_ms + 30 * MIN;
-            events.extend(stack.sim.generate(
-                sim_stream(*stream),
-                GenerateSpec {
-                    count: scenario.events.burst,
-                    from_ms,
-                    to_ms: from_ms + 60 * MIN,
-                    ..spec.clone()
-                },
-            ));
-        }
-        played.expected.push((*stream, events));
-    }
+    let mut played = Played {
+        expected: history(stack, scenario),
+        ..Played::default()
+    };
     if scenario.access_token_stored {
         for profile in profiles(scenario) {
             stack.reauthorise(profile).await?;
@@ -109,28 +81,73 @@ pub async fn play(stack: &Stack, scenario: &Scenario, part_size: Option<usize>) 
                 kill_after,
             } => processes(stack, scenario, *deadline_s, kill_after, &mut played).await?,
             Step::Advance { by, new_events } => {
-                let now = stack.sim.now_ms();
-                for (stream, expected) in &mut played.expected {
-                    if *new_events > 0 {
-                        expected.extend(stack.sim.generate(
-                            sim_stream(*stream),
-                            GenerateSpec {
-                                count: *new_events,
-                                from_ms: now,
-                                to_ms: now + by.as_millis() as i64,
-                                shared_timestamp_fraction:
-                                    scenario.events.shared_timestamp_fraction,
-                                late_fraction: scenario.events.late_fraction,
-                                max_lateness: scenario.events.max_lateness,
-                            },
-                        ));
-                    }
-                }
-                stack.sim.advance(*by);
+                advance(stack, scenario, *by, *new_events, &mut played.expected)
             }
         }
     }
     Ok(played)
+}
+
+/// The events already there when the scenario starts, per stream.
+fn history(stack: &Stack, scenario: &Scenario) -> Vec<(StreamId, Vec<SimEvent>)> {
+    let now = stack.sim.now_ms();
+    // History starts late enough in the lookback that a first window chosen after every clock
+    // move still covers it.
+    let margin = scenario.total_advance().as_millis() as i64 + 30 * MIN;
+    let lookback = LOOKBACK.as_millis() as i64;
+    let spec = GenerateSpec {
+        count: scenario.events.history,
+        from_ms: now - lookback + margin,
+        to_ms: now - 10 * MIN,
+        shared_timestamp_fraction: scenario.events.shared_timestamp_fraction,
+        late_fraction: scenario.events.late_fraction,
+        max_lateness: scenario.events.max_lateness,
+    };
+    // An hour early in the history, where the first runs (with the faults on) begin.
+    let burst = GenerateSpec {
+        count: scenario.events.burst,
+        from_ms: spec.from_ms + 30 * MIN,
+        to_ms: spec.from_ms + 90 * MIN,
+        ..spec.clone()
+    };
+    scenario
+        .streams
+        .iter()
+        .map(|stream| {
+            let mut events = stack.sim.generate(sim_stream(*stream), spec.clone());
+            if burst.count > 0 {
+                events.extend(stack.sim.generate(sim_stream(*stream), burst.clone()));
+            }
+            (*stream, events)
+        })
+        .collect()
+}
+
+/// The clock moves on by `by`; events created meanwhile (some visible only later) arrive.
+fn advance(
+    stack: &Stack,
+    scenario: &Scenario,
+    by: Duration,
+    new_events: usize,
+    expected: &mut [(StreamId, Vec<SimEvent>)],
+) {
+    let now = stack.sim.now_ms();
+    if new_events > 0 {
+        for (stream, events) in expected {
+            events.extend(stack.sim.generate(
+                sim_stream(*stream),
+                GenerateSpec {
+                    count: new_events,
+                    from_ms: now,
+                    to_ms: now + by.as_millis() as i64,
+                    shared_timestamp_fraction: scenario.events.shared_timestamp_fraction,
+                    late_fraction: scenario.events.late_fraction,
+                    max_lateness: scenario.events.max_lateness,
+                },
+            ));
+        }
+    }
+    stack.sim.advance(by);
 }
 
 /// The OAuth profiles the scenario's streams read with.
@@ -375,9 +392,6 @@ async fn one_process(
     };
     let mut output = String::from_utf8_lossy(&out.await.unwrap_or_default()).into_owned();
     output.push_str(&String::from_utf8_lossy(&err.await.unwrap_or_default()));
-    if std::env::var("SOAK_DEBUG_PROCESS").is_ok() {
-        eprintln!("PROCESS killed={killed}\n{output}");
-    }
     Ok(ProcessOutcome {
         killed,
         succeeded: status.success(),

@@ -198,7 +198,11 @@ impl Summary {
         let rows = [
             (
                 "scenarios",
-                format!("{} ({})", self.scenarios, streams.join(", ")),
+                format!(
+                    "{} (streams played: {})",
+                    self.scenarios,
+                    streams.join(", ")
+                ),
             ),
             ("Webex faults injected", join(&self.webex_faults)),
             ("AWS faults injected", join(&self.aws_faults)),

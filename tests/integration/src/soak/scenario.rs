@@ -193,7 +193,8 @@ impl Scenario {
             rotate_refresh_tokens: rng.bool(),
             page_latency: Duration::from_millis(pick(&mut rng, &[0, 5, 20, 50])),
             gateway_limit: (rng.f64() < 0.15).then_some(settings.page_size / 2),
-            small_parts: multipart && rng.f64() < 0.35,
+            // Drawn either way, so that a seed gives the same scenario otherwise.
+            small_parts: rng.f64() < 0.35 && multipart,
             settings,
             events,
             webex_faults,
