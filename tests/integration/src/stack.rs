@@ -228,9 +228,18 @@ impl Stack {
 
     /// A freshly built collector, as after a cold start.
     pub fn collector(&self, stream: StreamId) -> Result<StreamCollector<SimTime>> {
+        self.collector_with(stream, &self.config(stream)?)
+    }
+
+    /// Like [`Stack::collector`] with a configuration of the test's own.
+    pub fn collector_with(
+        &self,
+        stream: StreamId,
+        config: &Config,
+    ) -> Result<StreamCollector<SimTime>> {
         Ok(build_collector(
             stream,
-            &self.config(stream)?,
+            config,
             &self.collector_sdk,
             Arc::new(SimTime(self.sim.clone())),
         )?)

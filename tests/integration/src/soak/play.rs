@@ -3,18 +3,18 @@
 //! and the clock moving on with new events between them.
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use collector_app::{build_collector, run_once};
+use collector_app::run_once;
 use collector_core::{CollectError, Profile, RunSummary, StopReason, StreamId};
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use webex_sim::{GenerateSpec, SimEvent};
 
 use super::scenario::{AwsFaults, LOOKBACK, Scenario, Step};
-use crate::stack::{SimTime, sim_stream};
+use crate::stack::sim_stream;
 use crate::{Stack, webexctl_path};
 
 /// What happened while the faults were on.
@@ -259,12 +259,7 @@ async fn run_in_process(
     if let Some(part_size) = part_size {
         config.part_size = part_size;
     }
-    let collector = build_collector(
-        stream,
-        &config,
-        &stack.collector_sdk,
-        Arc::new(SimTime(stack.sim.clone())),
-    )?;
+    let collector = stack.collector_with(stream, &config)?;
     let run = CatchPanic(Box::pin(run_once(&collector, Instant::now() + budget)));
     Ok(match abandon {
         None => run.await.map(Some),

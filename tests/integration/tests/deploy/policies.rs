@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
 use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext};
-use collector_app::{Config, ProfilesConfig, StreamId, build_collector, run_once};
+use collector_app::{Config, ProfilesConfig, StreamId, run_once};
 use collector_core::ports::StateStore;
 use collector_core::{Profile, StopReason, Timestamp};
 use integration_tests::fault_proxy::Fault;
@@ -128,12 +128,7 @@ async fn collector_calls(
     );
     let mut config = Config::from_lookup(|name| env.get(name).cloned())?;
     config.part_size = S3_MIN_PART;
-    let collector = build_collector(
-        stream,
-        &config,
-        &stack.collector_sdk,
-        Arc::new(SimTime(stack.sim.clone())),
-    )?;
+    let collector = stack.collector_with(stream, &config)?;
     let now = stack.sim.now_ms();
     // GIVEN a first hour dense enough for a multipart upload, then a quiet day
     let generate = |count, from, to| {
