@@ -8,17 +8,20 @@ demo:
 	bash scripts/demo.sh
 
 ## The full suite: unit tests, then end-to-end tests against moto and the simulator.
+## The binaries first (webexctl, the functions, the simulator): the tests run them as
+## processes. The same command as `make demo`'s build, so that neither rebuilds for the other.
 test:
-	$(CARGO) build -p webexctl
+	$(CARGO) build --workspace --bins
 	bash scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 
 ## Randomized fault soak: SCENARIOS scenarios (default 500, about 9 minutes on two cores),
 ## or the one scenario SEED=n again. Each prints its seed; a failure prints its replay command.
 ## moto takes 16 KiB upload parts here, so that small scenarios upload in parts too.
 SCENARIOS ?= 500
+## (`-p webexctl --bin soak` would build no webexctl: `--bin` narrows every package selected.)
 soak:
-	$(CARGO) build -p webexctl -p integration-tests --bin soak
-	S3_UPLOAD_PART_MIN_SIZE=16384 bash scripts/with-moto.sh $(CARGO) run -q -p integration-tests --bin soak -- \
+	$(CARGO) build --workspace --bins
+	S3_UPLOAD_PART_MIN_SIZE=16384 bash scripts/with-moto.sh $${CARGO_TARGET_DIR:-target}/debug/soak \
 		$(if $(SEED),--seed $(SEED),--scenarios $(SCENARIOS)) $(SOAK_ARGS)
 
 ## Format check, clippy with warnings as errors, and the template checks.

@@ -20,69 +20,67 @@ org_id=Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn
 export STATE_TABLE=demo-state ADMIN_SECRET_ID=webex/admin COMPLIANCE_SECRET_ID=webex/compliance
 export WEBEX_API_URL="http://127.0.0.1:$sim_port/v1"
 
-# Starts one function under cargo-lambda's Lambda runtime emulator, with its environment.
+# One Lambda runtime API emulator (cargo-lambda's, without its build: the functions are the
+# binaries built above), serving every function under its own name, as Lambda would.
+api_port=$(python3 scripts/free-port.py)
+cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$api_port" \
+  --timeout 300 > .local/lambda-emulator.log 2>&1 &
+pids+=($!)
+# Its invoke route answers a GET at once (405); most other paths wait for a function.
+python3 scripts/wait-http.py "http://127.0.0.1:$api_port/2015-03-31/functions/_/invocations" 30 "${pids[-1]}"
+echo "== Lambda runtime API emulator (cargo lambda watch) on 127.0.0.1:$api_port"
+
+# Starts one function binary against the emulator, with the environment its template gives it
+# (TOKEN_SECRET_ID for a collector) and the variables Lambda sets.
 start_function() {
   local function=$1 secret=$2
-  cat > ".local/$function.env" <<ENV
-TOKEN_SECRET_ID=$secret
-ADMIN_SECRET_ID=webex/admin
-COMPLIANCE_SECRET_ID=webex/compliance
-STATE_TABLE=demo-state
-OUTPUT_BUCKET=demo-events
-OUTPUT_PREFIX=webex/
-WEBEX_API_URL=http://127.0.0.1:$sim_port/v1
-INITIAL_LOOKBACK_DAYS=3
-SETTLE_LAG_SECONDS=60
-AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-AWS_REGION=us-east-1
-S3_FORCE_PATH_STYLE=true
-ENV
-  port=$(python3 scripts/free-port.py)
-  echo "== $function under the Lambda runtime emulator (cargo lambda watch, 127.0.0.1:$port)"
-  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file ".local/$function.env" \
-    --timeout 300 --ignore-changes > ".local/$function.log" 2>&1 &
-  watch=$!
-  pids+=("$watch")
-  python3 scripts/wait-http.py "http://127.0.0.1:$port/" 300 "$watch"
+  TOKEN_SECRET_ID=$secret OUTPUT_BUCKET=demo-events OUTPUT_PREFIX=webex/ \
+    INITIAL_LOOKBACK_DAYS=3 SETTLE_LAG_SECONDS=60 \
+    AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$api_port/.rt/$function" \
+    AWS_LAMBDA_FUNCTION_NAME="$function" AWS_LAMBDA_FUNCTION_VERSION=1 \
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 \
+    "$bin/$function" > ".local/$function.log" 2>&1 &
+  pids+=($!)
+  # A function that fails its cold start exits at once; say so rather than let the invoke wait.
+  sleep 0.2
+  if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+    cat ".local/$function.log" >&2
+    echo "demo: $function exited during its cold start (log above, in .local/$function.log)" >&2
+    exit 1
+  fi
 }
 
-stop_function() {
-  kill "$watch" 2>/dev/null || true
-  wait "$watch" 2>/dev/null || true
+invoke() {
+  cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$api_port" \
+    --data-file "$2" --output-format json
 }
 
 # The OAuth onboarding as an operator does it: install each profile, open the one-time link,
 # accept, and let Webex's redirect reach the callback function as API Gateway delivers it.
 start_function oauth-callback ""
-callback_port=$port
 for profile in admin compliance; do
   echo "-- webexctl auth init --profile $profile (client secret on standard input)"
   echo "sim-client-secret" | "$bin/webexctl" auth init --profile "$profile" --client-id sim-client-id \
-    --redirect-uri "http://127.0.0.1:$callback_port/oauth/callback" --org-id "$org_id"
+    --redirect-uri "http://127.0.0.1:$api_port/oauth/callback" --org-id "$org_id"
   url=$("$bin/webexctl" auth url --profile "$profile" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
   echo "-- opening the authorize link, accepting, following the redirect to the callback"
   python3 scripts/consent.py "$url" > ".local/callback-$profile.json"
-  cargo lambda invoke oauth-callback --invoke-address 127.0.0.1 --invoke-port "$callback_port" \
-    --data-file ".local/callback-$profile.json" --output-format json \
+  invoke oauth-callback ".local/callback-$profile.json" \
     | python3 -c 'import json,re,sys; r=json.load(sys.stdin); print("   callback answered", r["statusCode"], "-", re.search("<p>(.*?)</p>", r["body"]).group(1))'
 done
-stop_function
 "$bin/webexctl" auth status
 echo
 
 # Invokes a collector with a scheduled event, twice: the first run backfills, the second finds
 # nothing new.
 run_function() {
+  echo "== $1 under the Lambda runtime emulator"
   start_function "$1" "$2"
   for run in 1 2; do
     echo "-- invoke $run:"
-    cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$port" \
-      --data-file infra/events/scheduled.json --output-format json
+    invoke "$1" infra/events/scheduled.json
     echo
   done
-  stop_function
 }
 
 run_function admin-audit webex/admin

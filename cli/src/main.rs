@@ -61,17 +61,22 @@ enum AuthCommand {
         /// The stack's CallbackUrl output.
         #[arg(long)]
         redirect_uri: String,
-        #[arg(long)]
+        /// Your Webex organisation id (the stack's OrgId output). Required the first time: only
+        /// an account of this organisation can authorise the profile.
+        #[arg(long, env = "WEBEX_ORG_ID")]
         org_id: Option<String>,
     },
     /// Print a one-time authorize link (valid 10 minutes) for a person to open.
     Url {
         #[arg(long, value_parser = parse_profile)]
         profile: Profile,
+        /// Only the Webex user with this email address can complete the link.
+        #[arg(long, value_name = "ADDRESS")]
+        expect_email: Option<String>,
         #[command(flatten)]
         output: Output,
     },
-    /// Per profile: authorised or not, token expiry, refresh-token days left.
+    /// Per profile: authorised or not, by whom and when, token expiry, refresh-token days left.
     Status(Output),
     /// Make one cheap authenticated Webex call with the profile's token.
     Test {
@@ -165,11 +170,21 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AuthCommand::Url { profile, output } => {
-            let link = operator.auth_url(profile).await?;
+        AuthCommand::Url {
+            profile,
+            expect_email,
+            output,
+        } => {
+            let link = operator.auth_url(profile, expect_email.as_deref()).await?;
             print(&output, &link, || {
+                let who = link
+                    .expected_email
+                    .as_deref()
+                    .map_or("the Webex user".to_string(), |e| {
+                        format!("{e} (only they can)")
+                    });
                 format!(
-                    "Open this link as the Webex user to authorise the {} profile (valid until {}):\n{}",
+                    "Open this link as {who} to authorise the {} profile (valid until {}):\n{}",
                     link.profile, link.expires_at, link.url
                 )
             })?;
@@ -182,6 +197,8 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
                     &[
                         "PROFILE",
                         "STATE",
+                        "AUTHORISED BY",
+                        "AUTHORISED AT",
                         "ACCESS EXPIRES",
                         "REFRESH EXPIRES",
                         "DAYS LEFT",
@@ -191,6 +208,10 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
                         vec![
                             r.profile.to_string(),
                             r.state.clone(),
+                            r.authorised_by.as_ref().map_or("-".into(), |by| {
+                                by.email.clone().unwrap_or_else(|| by.person_id.clone())
+                            }),
+                            table::time(r.authorised_at),
                             table::time(r.access_token_expires_at),
                             table::time(r.refresh_token_expires_at),
                             r.refresh_token_days_left
@@ -208,12 +229,12 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
                 let org = test
                     .org_id
                     .as_deref()
-                    .map(|o| format!(" (org {o})"))
+                    .map(|o| format!(" (org {})", table::escape(o)))
                     .unwrap_or_default();
                 format!(
                     "{}: {}{org}",
                     if test.ok { "ok" } else { "FAILED" },
-                    test.message
+                    table::escape(&test.message)
                 )
             })?;
             Ok(if test.ok {
@@ -257,7 +278,11 @@ async fn status(output: Output) -> Result<ExitCode> {
             if let Some(e) = &row.last_error {
                 text.push_str(&format!(
                     "\n{} last error ({}, {}): {}",
-                    row.stream, e.kind, e.at, e.message
+                    row.stream,
+                    e.kind,
+                    e.at,
+                    // Webex's words: escaped like every table cell.
+                    table::escape(&e.message)
                 ));
             }
         }

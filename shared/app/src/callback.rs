@@ -9,17 +9,20 @@ use std::time::Duration;
 use aws_adapters::{DynamoStateStore, SecretsManagerStore};
 use collector_core::Profile;
 use collector_core::oauth::{
-    Authorised, CallbackError, CallbackParams, ProfileSecrets, complete_authorisation,
+    Authorised, CallbackError, CallbackParams, ProfileSecrets, callback_deadline,
+    complete_authorisation,
 };
 use collector_core::ports::{Clock, SystemClock};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 use webex_client::{RetryPolicy, WebexClient};
 
 use crate::config::{ConfigError, ProfilesConfig};
 use crate::logging::{LogTarget, init_logging};
 
-/// API Gateway gives a Lambda 30 s; a browser is waiting.
+/// A browser is waiting: few, short attempts. The callback's deadline bounds them all (see
+/// [`callback_deadline`]), so these only shape how the time is used.
 const CALLBACK_RETRY: RetryPolicy = RetryPolicy {
     max_attempts: 3,
     base_delay: Duration::from_millis(300),
@@ -102,11 +105,17 @@ impl<C: Clock> Callback<C> {
         })
     }
 
-    /// One redirect: the page to show.
+    /// One redirect: the page to show, before Lambda's deadline whatever Webex does.
     pub async fn handle(
         &self,
         event: LambdaEvent<HttpRequest>,
     ) -> Result<HttpResponse, std::convert::Infallible> {
+        let now = Instant::now();
+        // An invocation without a deadline (0) gets the callback's own budget.
+        let remaining = (event.context.deadline != 0).then(|| {
+            crate::lambda::deadline_of(event.context.deadline).saturating_duration_since(now)
+        });
+        let deadline = callback_deadline(now, remaining);
         let request = event.payload;
         if !request
             .request_context
@@ -129,6 +138,7 @@ impl<C: Clock> Callback<C> {
                     &self.secrets,
                     &self.webex,
                     &*self.clock,
+                    deadline,
                 )
                 .await
             }
@@ -252,6 +262,46 @@ fn failure_page(e: &CallbackError) -> HttpResponse {
             "Webex or the token store could not be reached; nothing was changed.".to_string(),
             again.to_string(),
         ),
+        CallbackError::Busy(p) => (
+            409,
+            "Try again in a minute",
+            format!(
+                "The {} profile's tokens were being refreshed and the authorisation could not be stored in time; nothing was changed.",
+                p.name()
+            ),
+            profile_again(p),
+        ),
+        CallbackError::NoOrg(p) => (
+            409,
+            "Organisation not set",
+            format!(
+                "The {} profile has no organisation id, so the account that signed in cannot be checked; nothing was changed.",
+                p.name()
+            ),
+            format!(
+                "Set it with `webexctl auth init --profile {} --org-id ORG_ID` (the stack's OrgId output), then create a new link with `webexctl auth url --profile {}`.",
+                p.name(),
+                p.name()
+            ),
+        ),
+        CallbackError::WrongPerson(p) => (
+            403,
+            "Wrong person",
+            "This link was made for another person; nothing was changed.".to_string(),
+            format!(
+                "The person the link was made for must open it, or an operator creates a new one with `webexctl auth url --profile {} --expect-email ADDRESS`.",
+                p.name()
+            ),
+        ),
+        CallbackError::ProfileChanged(p) => (
+            409,
+            "Profile changed",
+            format!(
+                "The {} profile was installed again with another client while you authorised; nothing was changed.",
+                p.name()
+            ),
+            profile_again(p),
+        ),
         CallbackError::OrgMismatch(p) => (
             403,
             "Wrong organisation",
@@ -294,9 +344,10 @@ fn page(status: u16, title: &str, what: &str, todo: &str) -> HttpResponse {
         ("content-type", "text/html; charset=utf-8"),
         ("cache-control", "no-store"),
         ("x-content-type-options", "nosniff"),
+        // No scripts, no resources, and no framing: another site cannot overlay the page.
         (
             "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         ),
         // The page's own URL carries the code: it must not travel in a Referer.
         ("referrer-policy", "no-referrer"),
@@ -349,5 +400,46 @@ mod tests {
                 && p.body.contains("&quot;q&quot;")
         );
         assert_eq!(p.headers["referrer-policy"], "no-referrer");
+    }
+
+    #[test]
+    fn no_page_can_be_framed_by_another_site() {
+        for p in [
+            page(200, "t", "w", "d"),
+            failure_page(&CallbackError::UnknownState),
+        ] {
+            let csp = &p.headers["content-security-policy"];
+            let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+            assert!(directives.contains(&"frame-ancestors 'none'"), "{csp}");
+            assert!(directives.contains(&"default-src 'none'"), "{csp}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_is_a_4xx() {
+        let p = Profile::Admin;
+        let refusals = [
+            CallbackError::MissingState,
+            CallbackError::Malformed("code"),
+            CallbackError::UnknownState,
+            CallbackError::MissingCode,
+            CallbackError::Denied("access_denied"),
+            CallbackError::NotInstalled(p),
+            CallbackError::CodeRefused(p),
+            CallbackError::WebexUnavailable,
+            CallbackError::OrgMismatch(p),
+            CallbackError::NoOrg(p),
+            CallbackError::WrongPerson(p),
+            CallbackError::ProfileChanged(p),
+            CallbackError::Busy(p),
+            CallbackError::MissingScope {
+                profile: p,
+                scope: "s",
+            },
+        ];
+        for e in refusals {
+            let status = failure_page(&e).status_code;
+            assert!((400..500).contains(&status), "{e}: {status}");
+        }
     }
 }

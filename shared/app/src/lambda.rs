@@ -61,7 +61,7 @@ pub async fn handle<C: Clock>(
 /// Lambda gives the deadline as epoch milliseconds; runs measure time monotonically.
 /// cargo-lambda's local emulator (1.9) sends the function timeout itself (e.g. `600000`)
 /// instead of an instant; a value that cannot be an instant of this century is read that way.
-fn deadline_of(deadline_ms: u64) -> Instant {
+pub(crate) fn deadline_of(deadline_ms: u64) -> Instant {
     const YEAR_2000_MS: u64 = 946_684_800_000;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use aws_adapters::{DynamoStateStore, SecretsManagerStore};
 use collector_core::oauth::{ProfileSecrets, STATE_TTL};
-use collector_core::ports::{AccountInfo, Clock, SecretStore, StateStore, StoreError, SystemClock};
+use collector_core::ports::{
+    AccountInfo, Clock, PendingAuthorisation, SecretStore, StateStore, StoreError, SystemClock,
+};
 use collector_core::secret::ClientSecret;
-use collector_core::tokens::{ProfileSecret, TokenManager};
+use collector_core::token_lock::{LockError, TokenLock, lock_owner};
+use collector_core::tokens::{AuthorisedBy, ProfileSecret, TokenManager};
 use collector_core::{Profile, Timestamp};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -18,10 +21,16 @@ use webex_client::{RetryPolicy, WebexClient};
 use crate::config::ProfilesConfig;
 use crate::wiring::WiringError;
 
+/// How long `webexctl auth init` waits for a collector's refresh to release the token lock; a
+/// refresh holds it at most `LOCK_TTL` (30 s).
+const INIT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}; nothing was changed, try again")]
+    Lock(#[from] LockError),
     #[error("{0}")]
     Invalid(String),
     #[error("the system's random source failed: {0}")]
@@ -33,6 +42,8 @@ pub struct AuthLink {
     pub profile: &'static str,
     pub url: String,
     pub expires_at: Timestamp,
+    /// Only this person can complete the link, when set.
+    pub expected_email: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,6 +56,9 @@ pub struct ProfileStatus {
     pub access_token_expires_at: Option<Timestamp>,
     pub refresh_token_expires_at: Option<Timestamp>,
     pub refresh_token_days_left: Option<i64>,
+    /// Who completed the authorisation the tokens come from, and when.
+    pub authorised_by: Option<AuthorisedBy>,
+    pub authorised_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,8 +130,10 @@ impl<C: Clock> Operator<C> {
         })
     }
 
-    /// Stores a profile's client fields. Tokens are kept only while the client stays the same:
-    /// another integration's tokens would be useless.
+    /// Stores a profile's client fields and organisation, under the profile's token lock over
+    /// a fresh read, so a collector refreshing at the same moment neither loses its tokens nor
+    /// puts the old client back. Tokens are kept only while the client and the organisation
+    /// stay the same: another integration's or another org's tokens must not be used.
     pub async fn auth_init(
         &self,
         profile: Profile,
@@ -131,11 +147,42 @@ impl<C: Clock> Operator<C> {
                 "the client id and the client secret must not be empty".into(),
             ));
         }
-        if !(redirect_uri.starts_with("https://") || redirect_uri.starts_with("http://127.0.0.1")) {
-            return Err(OperatorError::Invalid(
-                "the redirect URI must be https:// (the stack's CallbackUrl output)".into(),
-            ));
+        check_redirect_uri(redirect_uri).map_err(|problem| {
+            OperatorError::Invalid(format!(
+                "the redirect URI {problem}; use the stack's CallbackUrl output"
+            ))
+        })?;
+        let org_id = org_id.map(str::trim).filter(|o| !o.is_empty());
+        if let Some(org_id) = org_id {
+            check_org_id(org_id).map_err(OperatorError::Invalid)?;
         }
+        let owner = lock_owner("auth-init");
+        let deadline = Instant::now() + INIT_LOCK_WAIT;
+        let mut lock =
+            TokenLock::acquire(&*self.state, &*self.clock, profile, &owner, deadline).await?;
+        let stored = self
+            .init_holding_lock(
+                &mut lock,
+                profile,
+                client_id,
+                client_secret,
+                redirect_uri,
+                org_id,
+            )
+            .await;
+        lock.release().await;
+        stored
+    }
+
+    async fn init_holding_lock(
+        &self,
+        lock: &mut TokenLock<'_, DynamoStateStore, C>,
+        profile: Profile,
+        client_id: &str,
+        client_secret: ClientSecret,
+        redirect_uri: &str,
+        org_id: Option<&str>,
+    ) -> Result<(), OperatorError> {
         let store = self.secrets.of(profile);
         let (exists, previous) = match store.current().await {
             Ok(previous) => (previous.is_some(), previous),
@@ -143,18 +190,36 @@ impl<C: Clock> Operator<C> {
             Err(StoreError::Invalid { .. }) => (true, None),
             Err(e) => return Err(e.into()),
         };
+        let previous_org = previous
+            .as_ref()
+            .and_then(|p| p.org_id.clone())
+            .filter(|o| !o.trim().is_empty());
+        let Some(org_id) = org_id.map(str::to_string).or(previous_org) else {
+            return Err(OperatorError::Invalid(format!(
+                "the {} profile has no organisation id: pass --org-id ORG_ID or set WEBEX_ORG_ID \
+                 (the stack's OrgId output); without it, anyone who opens an authorize link could \
+                 install their own organisation",
+                profile.name()
+            )));
+        };
         let mut secret = match previous {
-            Some(previous) if previous.client_id == client_id => previous,
+            Some(previous)
+                if previous.client_id == client_id
+                    && previous.org_id.as_deref() == Some(org_id.as_str()) =>
+            {
+                previous
+            }
             _ => ProfileSecret::default(),
         };
         secret.client_id = client_id.to_string();
         secret.client_secret = client_secret;
         secret.redirect_uri = Some(redirect_uri.to_string());
         secret.scopes = Some(profile.requested_scopes());
-        if let Some(org_id) = org_id {
-            secret.org_id = Some(org_id.to_string());
-        }
+        secret.org_id = Some(org_id);
         secret.updated_at = Some(self.clock.now());
+        if !lock.renew().await? {
+            return Err(LockError::Lost(profile).into());
+        }
         if exists {
             store.save(&secret).await?
         } else {
@@ -163,8 +228,17 @@ impl<C: Clock> Operator<C> {
         Ok(())
     }
 
-    /// A one-time authorize link for the profile, valid for ten minutes.
-    pub async fn auth_url(&self, profile: Profile) -> Result<AuthLink, OperatorError> {
+    /// A one-time authorize link for the profile, valid for ten minutes. Refused while the
+    /// profile has no organisation: the callback could not check the account against one.
+    /// With `expected_email`, only that person can complete it.
+    pub async fn auth_url(
+        &self,
+        profile: Profile,
+        expected_email: Option<&str>,
+    ) -> Result<AuthLink, OperatorError> {
+        let expected_email = expected_email
+            .map(|e| check_email(e).map_err(OperatorError::Invalid))
+            .transpose()?;
         let secret = self.secrets.of(profile).load().await?;
         let redirect_uri = secret
             .redirect_uri
@@ -175,12 +249,25 @@ impl<C: Clock> Operator<C> {
                     profile.name()
                 ))
             })?;
+        if secret.org_id.as_deref().is_none_or(|o| o.trim().is_empty()) {
+            return Err(OperatorError::Invalid(format!(
+                "the {} profile has no organisation id, so the callback could not check who \
+                 authorises: set it with `webexctl auth init --profile {} --org-id ORG_ID` (or \
+                 WEBEX_ORG_ID, the stack's OrgId output), then run this again",
+                profile.name(),
+                profile.name()
+            )));
+        }
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| OperatorError::Random(e.to_string()))?;
         let state: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let expires_at = self.clock.now().plus(STATE_TTL);
+        let pending = PendingAuthorisation {
+            profile,
+            expected_email: expected_email.clone(),
+        };
         self.state
-            .put_oauth_state(&state, profile, expires_at)
+            .put_oauth_state(&state, &pending, expires_at)
             .await?;
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("response_type", "code")
@@ -194,6 +281,7 @@ impl<C: Clock> Operator<C> {
             profile: profile.name(),
             url: format!("{base}/authorize?{query}"),
             expires_at,
+            expected_email,
         })
     }
 
@@ -209,6 +297,8 @@ impl<C: Clock> Operator<C> {
                 access_token_expires_at: None,
                 refresh_token_expires_at: None,
                 refresh_token_days_left: None,
+                authorised_by: None,
+                authorised_at: None,
             };
             row.state = match store.current().await {
                 Err(e) => format!("unreadable: {e}"),
@@ -217,6 +307,8 @@ impl<C: Clock> Operator<C> {
                     row.org_id = secret.org_id.clone();
                     row.access_token_expires_at = secret.access_token_expires_at;
                     row.refresh_token_expires_at = secret.refresh_token_expires_at;
+                    row.authorised_by = secret.authorised_by.clone();
+                    row.authorised_at = secret.authorised_at;
                     row.refresh_token_days_left = secret
                         .refresh_token_expires_at
                         .map(|t| (t.millis() - self.clock.now().millis()) / 86_400_000);
@@ -244,7 +336,12 @@ impl<C: Clock> Operator<C> {
         );
         let deadline = Instant::now() + Duration::from_secs(60);
         let outcome = match tokens.access_token(deadline).await {
-            Ok(token) => self.webex.org_of(&token).await.map_err(|e| e.to_string()),
+            Ok(token) => self
+                .webex
+                .account(&token, deadline)
+                .await
+                .map(|account| account.org_id)
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match outcome {
@@ -293,5 +390,128 @@ impl<C: Clock> Operator<C> {
             .collect();
         rows.sort_by(|a, b| (&a.stream, &a.org_id).cmp(&(&b.stream, &b.org_id)));
         Ok(rows)
+    }
+}
+
+/// Where Webex may send the authorization code: https to a host, or http to this machine only
+/// (a loopback address exactly, for local runs). Parsed, not matched by prefix:
+/// `http://127.0.0.1.evil.example` starts like a loopback URL and is not one.
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|e| format!("is not a URL ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password".into());
+    }
+    if url.fragment().is_some() {
+        return Err("must not have a #fragment (RFC 6749 §3.1.2)".into());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(_)) => false,
+        None => return Err("has no host".into()),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => {
+            Err("must be https:// (http:// only to a loopback address such as 127.0.0.1)".into())
+        }
+        other => Err(format!("must be https://, not {other}:")),
+    }
+}
+
+/// One Webex organisation id (base64 of `ciscospark://...`): the stack's `OrgId` parameter may
+/// list several, a profile holds exactly one.
+fn check_org_id(org_id: &str) -> Result<(), String> {
+    if org_id.contains(',') {
+        return Err("--org-id takes one organisation id, not a list".into());
+    }
+    let valid = org_id.len() <= 256
+        && org_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'));
+    if !valid {
+        return Err("--org-id is not a Webex organisation id (base64 text)".into());
+    }
+    Ok(())
+}
+
+/// A plausible address, compared case-insensitively with the account's at the callback.
+fn check_email(email: &str) -> Result<String, String> {
+    let email = email.trim();
+    let plausible = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        });
+    if !plausible {
+        return Err("--expect-email is not an email address".into());
+    }
+    Ok(email.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_a_loopback_http_redirect_passes() {
+        let cases = [
+            (
+                "https://abc.execute-api.eu-west-1.amazonaws.com/oauth/callback",
+                true,
+            ),
+            ("https://example.com:8443/cb?x=1", true),
+            ("http://127.0.0.1/oauth/callback", true),
+            ("http://127.0.0.1:9/oauth/callback", true),
+            ("http://127.1.2.3:8080/cb", true),
+            ("http://[::1]:8080/cb", true),
+            ("http://127.0.0.1.evil.example/cb", false),
+            ("http://127.0.0.1@evil.example/cb", false),
+            ("https://user:pw@example.com/cb", false),
+            ("http://localhost.evil.example/cb", false),
+            ("http://example.com/cb", false),
+            ("http://10.0.0.1/cb", false),
+            ("https://example.com/cb#frag", false),
+            ("ftp://x/cb", false),
+            ("javascript:alert(1)", false),
+            ("//example.com/cb", false),
+            ("127.0.0.1/cb", false),
+            ("", false),
+        ];
+        for (uri, ok) in cases {
+            assert_eq!(
+                check_redirect_uri(uri).is_ok(),
+                ok,
+                "{uri}: {:?}",
+                check_redirect_uri(uri)
+            );
+        }
+    }
+
+    #[test]
+    fn an_org_id_is_one_base64_id() {
+        assert!(check_org_id("Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn").is_ok());
+        for bad in ["a,b", "org id", "org\u{1b}[31m", &"a".repeat(300)] {
+            assert!(check_org_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn expected_emails_must_look_like_addresses() {
+        assert_eq!(
+            check_email(" Alice@Example.com ").unwrap(),
+            "Alice@Example.com"
+        );
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@example",
+            "a b@example.com",
+            "a@b@example.com",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
     }
 }

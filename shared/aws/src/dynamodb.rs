@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use collector_core::cursor::{Cursor, CursorKey, LastError, RunStats, Status};
 use collector_core::error::ErrorKind;
-use collector_core::ports::{StateStore, StoreError};
+use collector_core::ports::{PendingAuthorisation, StateStore, StoreError};
 use collector_core::recent_ids::RecentIds;
 use collector_core::stream::Profile;
 use collector_core::time::Timestamp;
@@ -134,19 +134,44 @@ impl StateStore for DynamoStateStore {
         }
     }
 
+    async fn renew_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // Only the same owner, expired or not: if it expired and nobody took it over, nobody
+        // wrote under it meanwhile either.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(name))
+            .item("owner", s(owner))
+            .item("expires_at_ms", n(until.millis()))
+            .item("expires_at", n(until.unix_seconds() + 1))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable("DynamoDB PutItem (lease renewal)", e)),
+        }
+    }
+
     async fn put_oauth_state(
         &self,
         state: &str,
-        profile: Profile,
+        pending: &PendingAuthorisation,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(&oauth_state_key(state)))
-            .item("profile", s(profile.name()))
-            .item("expires_at_ms", n(expires_at.millis()))
-            .item("expires_at", n(expires_at.unix_seconds() + 1))
+            .set_item(Some(oauth_state_item(state, pending, expires_at)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
@@ -158,7 +183,7 @@ impl StateStore for DynamoStateStore {
         &self,
         state: &str,
         now: Timestamp,
-    ) -> Result<Option<Profile>, StoreError> {
+    ) -> Result<Option<PendingAuthorisation>, StoreError> {
         // One conditional delete: of two callbacks with the same state, exactly one gets it.
         let result = self
             .client
@@ -171,15 +196,7 @@ impl StateStore for DynamoStateStore {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(output
-                .attributes()
-                .and_then(|item| item.get("profile"))
-                .and_then(|v| v.as_s().ok())
-                .and_then(|name| {
-                    [Profile::Admin, Profile::Compliance]
-                        .into_iter()
-                        .find(|p| p.name() == name)
-                })),
+            Ok(output) => Ok(output.attributes().and_then(pending_from_item)),
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(unavailable("DynamoDB DeleteItem (OAuth state)", e)),
         }
@@ -207,6 +224,32 @@ impl StateStore for DynamoStateStore {
 
 fn oauth_state_key(state: &str) -> String {
     format!("oauth-state#{state}")
+}
+
+fn oauth_state_item(state: &str, pending: &PendingAuthorisation, expires_at: Timestamp) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(&oauth_state_key(state)));
+    item.insert("profile".into(), s(pending.profile.name()));
+    if let Some(email) = &pending.expected_email {
+        item.insert("expected_email".into(), s(email));
+    }
+    item.insert("expires_at_ms".into(), n(expires_at.millis()));
+    item.insert("expires_at".into(), n(expires_at.unix_seconds() + 1));
+    item
+}
+
+/// `None` for an item of an unknown profile: such a state is as good as unknown.
+fn pending_from_item(item: &Item) -> Option<PendingAuthorisation> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+    let profile = text("profile").and_then(|name| {
+        [Profile::Admin, Profile::Compliance]
+            .into_iter()
+            .find(|p| p.name() == name)
+    })?;
+    Some(PendingAuthorisation {
+        profile,
+        expected_email: text("expected_email").cloned(),
+    })
 }
 
 fn cursor_item(key: &CursorKey, c: &Cursor) -> Item {
@@ -413,6 +456,35 @@ mod tests {
             let item = cursor_item(&key, &cursor);
             assert_eq!(cursor_from_item("pk", &item).unwrap(), cursor);
         }
+    }
+
+    #[test]
+    fn oauth_states_round_trip_with_and_without_a_person() {
+        let expires = Timestamp::from_millis(1_795_000_600_000);
+        for pending in [
+            PendingAuthorisation {
+                profile: Profile::Admin,
+                expected_email: None,
+            },
+            PendingAuthorisation {
+                profile: Profile::Compliance,
+                expected_email: Some("alice@example.com".into()),
+            },
+        ] {
+            let item = oauth_state_item("ab", &pending, expires);
+            assert_eq!(item["pk"], s("oauth-state#ab"));
+            assert_eq!(pending_from_item(&item), Some(pending));
+        }
+        let mut unknown = oauth_state_item(
+            "ab",
+            &PendingAuthorisation {
+                profile: Profile::Admin,
+                expected_email: None,
+            },
+            expires,
+        );
+        unknown.insert("profile".into(), s("root"));
+        assert_eq!(pending_from_item(&unknown), None);
     }
 
     #[test]

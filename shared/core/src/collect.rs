@@ -419,9 +419,21 @@ where
             let mut held_back = Vec::new();
             for filters in &self.settings.queries {
                 let mut next = Some(self.first_request(key, &window, reach_back, filters));
+                // The links this query has followed: one that comes back (A→B→A, or a page
+                // pointing at itself) would page in a circle until the deadline.
+                let mut followed = HashSet::new();
                 while let Some(request) = next.take() {
                     if stop.load(Ordering::Relaxed) {
                         return Err(CollectError::GivenUp);
+                    }
+                    if let PageTarget::Link(link) = &request.target
+                        && !followed.insert(link.clone())
+                    {
+                        return Err(CollectError::Upstream(SourceError::Unacceptable(format!(
+                            "Webex's Link rel=\"next\" leads back to a page of this query \
+                             already fetched (after {} pages); paging would loop",
+                            followed.len()
+                        ))));
                     }
                     let page = self.fetch(&request, deadline).await?;
                     pages.fetch_add(1, Ordering::Relaxed);
@@ -627,7 +639,9 @@ where
                 "Webex rejected the {} request (HTTP {status}): {message}; check the stream's settings",
                 self.spec.id.name()
             )),
-            exhausted @ SourceError::Exhausted { .. } => CollectError::Upstream(exhausted),
+            upstream @ (SourceError::Exhausted { .. } | SourceError::Unacceptable(_)) => {
+                CollectError::Upstream(upstream)
+            }
         }
     }
 

@@ -13,6 +13,7 @@ pub mod recent_ids;
 pub mod secret;
 pub mod stream;
 pub mod time;
+pub mod token_lock;
 pub mod tokens;
 pub mod window;
 

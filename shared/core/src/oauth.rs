@@ -1,7 +1,9 @@
 //! Completing an OAuth authorisation. Webex's consent page redirects the browser back with a
 //! code and the one-time `state` that `webexctl auth url` created; only a state taken from the
 //! store (unknown, expired and used ones are refused) lets a code into a profile's secret, so
-//! nobody without AWS access can plant tokens.
+//! nobody without AWS access can plant tokens. A link forwarded to the wrong person installs
+//! nothing either: the account must belong to the profile's organisation (which must be set),
+//! and to the person the link was made for when `webexctl auth url --expect-email` named one.
 //! <https://developer.webex.com/docs/integrations>
 
 use std::time::Duration;
@@ -9,18 +11,27 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::ports::{
-    AccountInfo, Clock, EventSource, PageRequest, PageTarget, SecretStore, SourceError, StateStore,
-    StoreError, TokenError, TokenIssuer,
+    Account, AccountInfo, Clock, EventSource, PageRequest, PageTarget, PendingAuthorisation,
+    SecretStore, SourceError, StateStore, StoreError, TokenError, TokenIssuer,
 };
 use crate::stream::{Profile, StreamId};
 use crate::time::Timestamp;
+use crate::token_lock::{LockError, TokenLock, lock_owner};
+use crate::tokens::AuthorisedBy;
 
 /// How long an authorize link stays usable.
 pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 /// Webex codes and our states are far shorter; anything longer is not ours.
 const MAX_PARAM_LEN: usize = 1024;
-/// The callback answers a browser: Webex gets this long in all.
-const WEBEX_BUDGET: Duration = Duration::from_secs(15);
+/// The most a callback takes, whatever time Lambda gives it: a person is waiting at a browser,
+/// and the function's timeout in the template is 15 s.
+pub const CALLBACK_BUDGET: Duration = Duration::from_secs(14);
+/// Kept back from Lambda's deadline to return the page.
+const RESPONSE_RESERVE: Duration = Duration::from_secs(1);
+/// Kept back from the Webex calls for the token store: take the lock, re-read, save, release.
+const STORE_RESERVE: Duration = Duration::from_secs(4);
+/// Kept back from waiting for the lock for re-reading and saving.
+const SAVE_RESERVE: Duration = Duration::from_secs(2);
 
 /// The query parameters of the redirect, as received.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,6 +62,14 @@ pub enum CallbackError {
     WebexUnavailable,
     #[error("the account belongs to another organisation than the {} profile's", .0.name())]
     OrgMismatch(Profile),
+    #[error("the {} profile has no organisation id, so no account can be checked against it", .0.name())]
+    NoOrg(Profile),
+    #[error("the link for the {} profile was made for another person", .0.name())]
+    WrongPerson(Profile),
+    #[error("the {} profile was installed again (another client) during the authorisation", .0.name())]
+    ProfileChanged(Profile),
+    #[error("the {} profile's token lock stayed busy; nothing was stored", .0.name())]
+    Busy(Profile),
     #[error("the token lacks the {scope} scope the {} profile needs", .profile.name())]
     MissingScope {
         profile: Profile,
@@ -66,11 +85,30 @@ impl From<StoreError> for CallbackError {
     }
 }
 
+impl From<LockError> for CallbackError {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::Busy(profile) | LockError::Lost(profile) => CallbackError::Busy(profile),
+            LockError::Store(e) => CallbackError::Storage(e),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authorised {
     pub profile: Profile,
     pub org_id: String,
     pub refresh_token_expires_at: Option<Timestamp>,
+}
+
+/// When the callback must have answered: Lambda's deadline less the time to return the page,
+/// and never later than [`CALLBACK_BUDGET`] from `now`. `remaining` is `None` when the
+/// invocation carries no deadline.
+pub fn callback_deadline(now: Instant, remaining: Option<Duration>) -> Instant {
+    let budget = remaining.map_or(CALLBACK_BUDGET, |r| {
+        r.saturating_sub(RESPONSE_RESERVE).min(CALLBACK_BUDGET)
+    });
+    now + budget
 }
 
 /// The secret store of each profile.
@@ -97,14 +135,17 @@ pub fn is_well_formed_state(state: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Completes the authorisation the redirect carries, or says why not. Writes nothing unless
-/// every check passes.
+/// Completes the authorisation the redirect carries, or says why not, by `deadline`: every
+/// Webex call ends early enough to leave the token store its time. Writes nothing unless every
+/// check passes, and then only under the profile's token lock, over a fresh read of the
+/// secret, and only the fields an authorisation owns (tokens, scopes, who and when).
 pub async fn complete_authorisation<St, Sec, W, Clk>(
     params: &CallbackParams,
     state_store: &St,
     secrets: &ProfileSecrets<Sec>,
     webex: &W,
     clock: &Clk,
+    deadline: Instant,
 ) -> Result<Authorised, CallbackError>
 where
     St: StateStore,
@@ -129,26 +170,35 @@ where
         (None, Some(code)) => Some(code),
     };
     // Taken before anything else: from here on this state is spent, whatever happens.
-    let profile = state_store
+    let pending = state_store
         .take_oauth_state(state, clock.now())
         .await?
         .ok_or(CallbackError::UnknownState)?;
+    let profile = pending.profile;
     if let Some(error) = &params.error {
         return Err(CallbackError::Denied(known_error(error)));
     }
     let code = code.ok_or(CallbackError::MissingCode)?;
     let store = secrets.of(profile);
-    let mut secret = store.load().await?;
+    let secret = store.load().await?;
     let redirect_uri = secret.redirect_uri.clone().filter(|u| !u.is_empty());
     let (Some(redirect_uri), false) = (redirect_uri, secret.client_id.is_empty()) else {
         return Err(CallbackError::NotInstalled(profile));
     };
+    // Without an organisation to compare with, any account that opens the link would do.
+    let org_id = secret
+        .org_id
+        .clone()
+        .filter(|o| !o.trim().is_empty())
+        .ok_or(CallbackError::NoOrg(profile))?;
+    let webex_deadline = deadline.checked_sub(STORE_RESERVE).unwrap_or(deadline);
     let grant = webex
         .exchange_code(
             &secret.client_id,
             &secret.client_secret,
             code,
             &redirect_uri,
+            webex_deadline,
         )
         .await
         .map_err(|e| match e {
@@ -157,27 +207,104 @@ where
             }
             TokenError::Failed(_) => CallbackError::WebexUnavailable,
         })?;
-    let org_id = webex
-        .org_of(&grant.access_token)
+    let account = webex
+        .account(&grant.access_token, webex_deadline)
         .await
         .map_err(|_| CallbackError::WebexUnavailable)?;
-    if secret
-        .org_id
-        .as_deref()
-        .is_some_and(|expected| !expected.is_empty() && expected != org_id)
-    {
-        return Err(CallbackError::OrgMismatch(profile));
-    }
-    check_scope(webex, profile, &grant.access_token, &org_id, clock.now()).await?;
-    secret.apply(grant, clock.now());
-    secret.org_id = Some(org_id.clone());
-    secret.scopes = Some(profile.requested_scopes());
-    store.save(&secret).await?;
+    let authorised_by = check_account(&account, &org_id, &pending)?;
+    check_scope(
+        webex,
+        profile,
+        &grant.access_token,
+        &org_id,
+        clock.now(),
+        webex_deadline,
+    )
+    .await?;
+
+    let owner = lock_owner("callback");
+    let lock_deadline = deadline.checked_sub(SAVE_RESERVE).unwrap_or(deadline);
+    let mut lock = TokenLock::acquire(state_store, clock, profile, &owner, lock_deadline).await?;
+    let stored = store_grant(
+        &mut lock,
+        profile,
+        store,
+        (&secret.client_id, &org_id),
+        grant,
+        authorised_by,
+        clock,
+    )
+    .await;
+    lock.release().await;
+    let refresh_token_expires_at = stored?;
     Ok(Authorised {
         profile,
         org_id,
-        refresh_token_expires_at: secret.refresh_token_expires_at,
+        refresh_token_expires_at,
     })
+}
+
+/// The account must be of the profile's organisation and, when the link named a person, be
+/// that person: who it was is recorded with the tokens.
+fn check_account(
+    account: &Account,
+    org_id: &str,
+    pending: &PendingAuthorisation,
+) -> Result<AuthorisedBy, CallbackError> {
+    if account.org_id != org_id {
+        return Err(CallbackError::OrgMismatch(pending.profile));
+    }
+    let email = match &pending.expected_email {
+        Some(expected) => Some(
+            account
+                .email_matching(expected)
+                .ok_or(CallbackError::WrongPerson(pending.profile))?
+                .to_string(),
+        ),
+        None => account.emails.first().cloned(),
+    };
+    Ok(AuthorisedBy {
+        email,
+        person_id: account.person_id.clone(),
+    })
+}
+
+/// Under the lock: a fresh read, the authorisation's own fields replaced, saved only while the
+/// lock still holds. Whatever a collector refreshed meanwhile is replaced by the new grant, and
+/// client fields an operator changed meanwhile are kept.
+async fn store_grant<St, Sec, Clk>(
+    lock: &mut TokenLock<'_, St, Clk>,
+    profile: Profile,
+    store: &Sec,
+    (client_id, org_id): (&str, &str),
+    grant: crate::ports::TokenGrant,
+    authorised_by: AuthorisedBy,
+    clock: &Clk,
+) -> Result<Option<Timestamp>, CallbackError>
+where
+    St: StateStore,
+    Sec: SecretStore,
+    Clk: Clock,
+{
+    let mut secret = store.load().await?;
+    // The code was exchanged with the client and checked against the organisation read
+    // before: tokens of another client, or an account of another org, must not land here.
+    if secret.client_id != client_id {
+        return Err(CallbackError::ProfileChanged(profile));
+    }
+    if secret.org_id.as_deref() != Some(org_id) {
+        return Err(CallbackError::OrgMismatch(profile));
+    }
+    let now = clock.now();
+    secret.apply(grant, now);
+    secret.scopes = Some(profile.requested_scopes());
+    secret.authorised_by = Some(authorised_by);
+    secret.authorised_at = Some(now);
+    if !lock.renew().await? {
+        return Err(LockError::Lost(profile).into());
+    }
+    store.save(&secret).await?;
+    Ok(secret.refresh_token_expires_at)
 }
 
 /// Webex does not say which scopes a token got, so one smallest read of the profile's first
@@ -188,6 +315,7 @@ async fn check_scope<W: EventSource>(
     token: &crate::secret::AccessToken,
     org_id: &str,
     now: Timestamp,
+    deadline: Instant,
 ) -> Result<(), CallbackError> {
     let stream = match profile {
         Profile::Admin => StreamId::AdminAudit,
@@ -207,10 +335,7 @@ async fn check_scope<W: EventSource>(
         target: PageTarget::Query { params, offset: 0 },
         max: 1,
     };
-    match webex
-        .fetch_page(&spec, token, &probe, Instant::now() + WEBEX_BUDGET)
-        .await
-    {
+    match webex.fetch_page(&spec, token, &probe, deadline).await {
         Ok(_) => Ok(()),
         Err(SourceError::Forbidden { .. }) => Err(CallbackError::MissingScope {
             profile,
@@ -259,6 +384,66 @@ mod tests {
             "<script>",
         ] {
             assert!(!is_well_formed_state(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_callback_answers_before_lambda_stops_it_and_within_its_budget() {
+        let now = Instant::now();
+        let cases = [
+            (None, CALLBACK_BUDGET),
+            (Some(Duration::from_secs(15)), CALLBACK_BUDGET),
+            (Some(Duration::from_secs(300)), CALLBACK_BUDGET),
+            (Some(Duration::from_secs(10)), Duration::from_secs(9)),
+            (Some(Duration::from_millis(500)), Duration::ZERO),
+        ];
+        for (remaining, budget) in cases {
+            assert_eq!(
+                callback_deadline(now, remaining),
+                now + budget,
+                "{remaining:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_profiles_org_and_the_named_person_pass() {
+        let account = Account {
+            person_id: "P1".into(),
+            org_id: "ORG".into(),
+            emails: vec!["alice@example.com".into(), "a.smith@example.com".into()],
+            display_name: Some("Alice".into()),
+        };
+        let pending = |email: Option<&str>| PendingAuthorisation {
+            profile: Profile::Admin,
+            expected_email: email.map(str::to_string),
+        };
+        let by = |email: &str| AuthorisedBy {
+            email: Some(email.into()),
+            person_id: "P1".into(),
+        };
+        let passes = [
+            (None, by("alice@example.com")),
+            (Some("A.Smith@Example.com "), by("a.smith@example.com")),
+        ];
+        for (expected, recorded) in passes {
+            assert_eq!(
+                check_account(&account, "ORG", &pending(expected)).unwrap(),
+                recorded
+            );
+        }
+        assert!(matches!(
+            check_account(&account, "OTHER", &pending(None)),
+            Err(CallbackError::OrgMismatch(Profile::Admin))
+        ));
+        for expected in ["bob@example.com", "alice@example.co", "", "alice"] {
+            assert!(
+                matches!(
+                    check_account(&account, "ORG", &pending(Some(expected))),
+                    Err(CallbackError::WrongPerson(Profile::Admin))
+                ),
+                "{expected}"
+            );
         }
     }
 

@@ -67,21 +67,31 @@ pub trait StateStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Records a one-time OAuth `state` for `profile`, valid until `expires_at`.
+    /// Extends the named lease to `until` only if `owner` still holds it (no one took it over
+    /// after it expired). `false` means it was lost: whatever was done under it must not be
+    /// saved.
+    fn renew_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records a one-time OAuth `state` for an authorisation, valid until `expires_at`.
     fn put_oauth_state(
         &self,
         state: &str,
-        profile: Profile,
+        pending: &PendingAuthorisation,
         expires_at: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Consumes an OAuth `state` atomically: the profile it was made for, or `None` when it is
-    /// unknown, expired at `now` or already used. Of two concurrent takes, one gets it.
+    /// Consumes an OAuth `state` atomically: the authorisation it was made for, or `None` when
+    /// it is unknown, expired at `now` or already used. Of two concurrent takes, one gets it.
     fn take_oauth_state(
         &self,
         state: &str,
         now: Timestamp,
-    ) -> impl Future<Output = Result<Option<Profile>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<PendingAuthorisation>, StoreError>> + Send;
 
     /// Gives the lease back if `owner` still holds it.
     fn release_lease(
@@ -89,6 +99,15 @@ pub trait StateStore: Send + Sync {
         name: &str,
         owner: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What an authorize link was made for, kept with its one-time `state` until the callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingAuthorisation {
+    pub profile: Profile,
+    /// `webexctl auth url --expect-email`: only this person may complete the link (compared
+    /// case-insensitively with the addresses Webex lists for the account).
+    pub expected_email: Option<String>,
 }
 
 /// Secrets Manager in production: one profile's OAuth secret.
@@ -193,6 +212,11 @@ pub enum SourceError {
     Exhausted { attempts: u32, last: String },
     #[error("the run's deadline is too close for another request")]
     OutOfTime,
+    /// Webex answered something we refuse to act on (a `Retry-After` beyond what we accept, a
+    /// body over its cap, a `Link` away from the stream's endpoint or back to a page already
+    /// fetched): an upstream failure, so nothing is committed and the next run tries again.
+    #[error("{0}")]
+    Unacceptable(String),
 }
 
 /// The Webex event APIs.
@@ -226,13 +250,15 @@ pub enum TokenError {
     Failed(String),
 }
 
-/// The Webex OAuth token endpoint.
+/// The Webex OAuth token endpoint. Every request ends by `deadline`, retries included: a
+/// caller holding a lock or answering a browser cannot wait longer than it has.
 pub trait TokenIssuer: Send + Sync {
     fn refresh(
         &self,
         client_id: &str,
         client_secret: &ClientSecret,
         refresh_token: &RefreshToken,
+        deadline: Instant,
     ) -> impl Future<Output = Result<TokenGrant, TokenError>> + Send;
 
     /// Exchanges an authorization code from the redirect for tokens.
@@ -242,14 +268,39 @@ pub trait TokenIssuer: Send + Sync {
         client_secret: &ClientSecret,
         code: &str,
         redirect_uri: &str,
+        deadline: Instant,
     ) -> impl Future<Output = Result<TokenGrant, TokenError>> + Send;
+}
+
+/// The person a token belongs to, as `GET /people/me` describes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Account {
+    /// Webex's person id.
+    pub person_id: String,
+    pub org_id: String,
+    /// Every address Webex lists for the person.
+    pub emails: Vec<String>,
+    pub display_name: Option<String>,
+}
+
+impl Account {
+    /// The person's address that is `address`, ignoring case (people type addresses as they
+    /// like; Webex keeps them lowercase).
+    pub fn email_matching(&self, address: &str) -> Option<&str> {
+        let address = address.trim();
+        self.emails
+            .iter()
+            .find(|e| e.eq_ignore_ascii_case(address))
+            .map(String::as_str)
+    }
 }
 
 /// Who a token belongs to (`GET /people/me`).
 pub trait AccountInfo: Send + Sync {
-    /// The organisation of the token's user.
-    fn org_of(
+    /// The person behind the token; the request ends by `deadline`.
+    fn account(
         &self,
         token: &AccessToken,
-    ) -> impl Future<Output = Result<String, SourceError>> + Send;
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Account, SourceError>> + Send;
 }

@@ -1,6 +1,8 @@
-//! Keeping a profile's access token usable. A refresh happens under a per-profile lock, re-reads
-//! the secret after taking it (another run may have refreshed already), and stores what Webex
-//! returned before anything uses it: a rotated refresh token that is not stored is lost.
+//! Keeping a profile's access token usable. A refresh happens under the profile's token lock
+//! ([`crate::token_lock`]), re-reads the secret after taking it (another run may have refreshed
+//! already), asks Webex for no longer than the lock lasts, and stores what Webex returned
+//! before anything uses it: a rotated refresh token that is not stored is lost. A refresh that
+//! outlived its lock stores nothing: whoever took the lock over wrote last, and wins.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use crate::ports::{
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 use crate::stream::Profile;
 use crate::time::Timestamp;
+use crate::token_lock::{LOCK_POLL, TokenLock, lock_owner};
 
 /// One OAuth profile's secret, as stored in Secrets Manager (DESIGN §4). Every field but the
 /// client's may be missing (installed, not yet authorised); fields this version does not know
@@ -33,8 +36,19 @@ pub struct ProfileSecret {
     pub access_token: Option<AccessToken>,
     pub access_token_expires_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
+    /// Who completed the authorisation these tokens come from (not secret).
+    pub authorised_by: Option<AuthorisedBy>,
+    pub authorised_at: Option<Timestamp>,
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The person whose consent the tokens carry, as `/people/me` named them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthorisedBy {
+    pub email: Option<String>,
+    pub person_id: String,
 }
 
 impl ProfileSecret {
@@ -65,9 +79,6 @@ impl ProfileSecret {
     }
 }
 
-/// How long a refresh may hold the profile's lock before another run may take it over.
-const LOCK_TTL: Duration = Duration::from_secs(30);
-const LOCK_POLL: Duration = Duration::from_millis(250);
 const SAVE_ATTEMPTS: u32 = 4;
 
 #[derive(Debug)]
@@ -98,7 +109,7 @@ where
         clock: Arc<Clk>,
         margin: Duration,
     ) -> Self {
-        let owner = format!("tokens-{:016x}", fastrand::u64(..));
+        let owner = lock_owner("collector");
         Self {
             profile,
             secrets,
@@ -159,44 +170,52 @@ where
         rejected: Option<&AccessToken>,
         deadline: Instant,
     ) -> Result<AccessToken, CollectError> {
-        let lock = format!("lock#token#{}", self.profile.name());
         loop {
-            let now = self.clock.now();
-            if self
-                .state
-                .acquire_lease(&lock, &self.owner, now.plus(LOCK_TTL), now)
-                .await?
-            {
-                let refreshed = self.refresh_holding_lock(rejected).await;
-                let released = self.state.release_lease(&lock, &self.owner).await;
-                let token = refreshed?;
-                released?;
-                return Ok(token);
+            let held =
+                TokenLock::try_acquire(&*self.state, &*self.clock, self.profile, &self.owner)
+                    .await?;
+            if let Some(mut lock) = held {
+                let refreshed = self
+                    .refresh_holding_lock(&mut lock, rejected, deadline)
+                    .await;
+                lock.release().await;
+                if let Some(token) = refreshed? {
+                    return Ok(token);
+                }
+                // The lock was lost before saving: go on with what the new holder stored.
+            } else {
+                // Another writer holds the lock: wait for it and use what it stored.
+                if Instant::now() + LOCK_POLL >= deadline {
+                    return Err(CollectError::OutOfTime);
+                }
+                tokio::time::sleep(LOCK_POLL).await;
             }
-            // Another run is refreshing this profile: wait for it and use what it stored.
-            if Instant::now() + LOCK_POLL >= deadline {
-                return Err(CollectError::OutOfTime);
-            }
-            tokio::time::sleep(LOCK_POLL).await;
             let secret = self.reload().await?;
             if let Some(token) = secret.usable_access_token(self.clock.now(), self.margin, rejected)
             {
                 return Ok(token);
             }
+            if Instant::now() + LOCK_POLL >= deadline {
+                return Err(CollectError::OutOfTime);
+            }
         }
     }
 
+    /// The token, refreshed and stored if it must be; `None` when the lock was lost before
+    /// saving, so nothing was stored.
     async fn refresh_holding_lock(
         &self,
+        lock: &mut TokenLock<'_, St, Clk>,
         rejected: Option<&AccessToken>,
-    ) -> Result<AccessToken, CollectError> {
+        deadline: Instant,
+    ) -> Result<Option<AccessToken>, CollectError> {
         let mut secret = self.reload().await?;
         if let Some(token) = secret.usable_access_token(self.clock.now(), self.margin, rejected) {
             tracing::debug!(
                 profile = self.profile.name(),
                 "another run refreshed the token"
             );
-            return Ok(token);
+            return Ok(Some(token));
         }
         let refresh_token = secret
             .refresh_token
@@ -205,9 +224,11 @@ where
             .ok_or(CollectError::NotAuthorized {
                 profile: self.profile,
             })?;
+        // Retries of a slow token endpoint must not outlast the lock.
+        let request_deadline = deadline.min(lock.work_deadline());
         let grant = self
             .issuer
-            .refresh(&secret.client_id, &secret.client_secret, &refresh_token)
+            .refresh(&secret.client_id, &secret.client_secret, &refresh_token, request_deadline)
             .await
             .map_err(|e| match e {
                 TokenError::InvalidGrant(reason) => CollectError::ReauthorizationNeeded { profile: self.profile, reason },
@@ -218,6 +239,13 @@ where
                 failed @ TokenError::Failed(_) => CollectError::TokenEndpoint(failed),
             })?;
         secret.apply(grant, self.clock.now());
+        if !lock.renew().await? {
+            tracing::warn!(
+                profile = self.profile.name(),
+                "the refresh outlived the token lock; the tokens another writer stored are kept"
+            );
+            return Ok(None);
+        }
         self.save_with_retries(&secret).await?;
         tracing::debug!(
             profile = self.profile.name(),
@@ -225,7 +253,7 @@ where
         );
         let token = secret.access_token.clone();
         *self.current.lock().await = Some(secret);
-        token.ok_or(CollectError::NotAuthorized {
+        token.map(Some).ok_or(CollectError::NotAuthorized {
             profile: self.profile,
         })
     }
@@ -245,5 +273,154 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+    use crate::token_lock::tests::{FixedClock, MemoryLeases};
+    use crate::token_lock::{LOCK_TTL, SAVE_RESERVE};
+
+    #[derive(Debug, Default)]
+    struct MemorySecret {
+        secret: StdMutex<ProfileSecret>,
+        saves: StdMutex<u32>,
+    }
+
+    impl SecretStore for Arc<MemorySecret> {
+        async fn load(&self) -> Result<ProfileSecret, StoreError> {
+            Ok(self.secret.lock().unwrap().clone())
+        }
+
+        async fn save(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
+            *self.saves.lock().unwrap() += 1;
+            *self.secret.lock().unwrap() = secret.clone();
+            Ok(())
+        }
+    }
+
+    /// A token endpoint that answers with `ours`; `during` runs while the request is "slow".
+    struct Issuer {
+        deadlines: StdMutex<Vec<Instant>>,
+        during: Box<dyn Fn() + Send + Sync>,
+    }
+
+    impl TokenIssuer for Issuer {
+        async fn refresh(
+            &self,
+            _: &str,
+            _: &ClientSecret,
+            _: &RefreshToken,
+            deadline: Instant,
+        ) -> Result<TokenGrant, TokenError> {
+            self.deadlines.lock().unwrap().push(deadline);
+            (self.during)();
+            Ok(grant("ours"))
+        }
+
+        async fn exchange_code(
+            &self,
+            _: &str,
+            _: &ClientSecret,
+            _: &str,
+            _: &str,
+            _: Instant,
+        ) -> Result<TokenGrant, TokenError> {
+            Err(TokenError::Failed("not used".into()))
+        }
+    }
+
+    fn grant(name: &str) -> TokenGrant {
+        TokenGrant {
+            access_token: AccessToken::new(format!("{name}-access")),
+            access_expires_in: Duration::from_secs(3600),
+            refresh_token: RefreshToken::new(format!("{name}-refresh")),
+            refresh_expires_in: Duration::from_secs(86_400),
+            scopes: None,
+        }
+    }
+
+    fn installed() -> ProfileSecret {
+        ProfileSecret {
+            client_id: "client".into(),
+            client_secret: ClientSecret::new("s"),
+            refresh_token: Some(RefreshToken::new("old-refresh")),
+            ..ProfileSecret::default()
+        }
+    }
+
+    fn manager(
+        secrets: &Arc<MemorySecret>,
+        leases: &Arc<MemoryLeases>,
+        issuer: Issuer,
+    ) -> TokenManager<Arc<MemorySecret>, Issuer, MemoryLeases, FixedClock> {
+        TokenManager::new(
+            Profile::Admin,
+            secrets.clone(),
+            issuer,
+            leases.clone(),
+            Arc::new(FixedClock),
+            Duration::from_secs(600),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_outlives_its_lock_does_not_save_over_the_new_holders_write() {
+        let secrets = Arc::new(MemorySecret::default());
+        *secrets.secret.lock().unwrap() = installed();
+        let leases = Arc::new(MemoryLeases::default());
+        // While the token request is slow, the lock expires and another writer (a person's
+        // new authorisation) takes it over and stores its own grant.
+        let (their_secrets, their_leases) = (secrets.clone(), leases.clone());
+        let issuer = Issuer {
+            deadlines: StdMutex::default(),
+            during: Box::new(move || {
+                their_leases.take_over("lock#token#admin", "callback");
+                let mut theirs = installed();
+                theirs.apply(grant("theirs"), FixedClock.now());
+                *their_secrets.secret.lock().unwrap() = theirs;
+            }),
+        };
+        let tokens = manager(&secrets, &leases, issuer);
+        let token = tokens
+            .access_token(Instant::now() + Duration::from_secs(2))
+            .await
+            .expect("goes on with what is stored");
+        assert_eq!(token.secret(), "theirs-access");
+        let stored = secrets.secret.lock().unwrap().clone();
+        assert_eq!(
+            stored.refresh_token.as_ref().map(RefreshToken::secret),
+            Some("theirs-refresh")
+        );
+        assert_eq!(*secrets.saves.lock().unwrap(), 0, "the collector saved");
+        assert_eq!(
+            leases.holder("lock#token#admin").as_deref(),
+            Some("callback")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_asks_webex_for_no_longer_than_its_lock_lasts_and_saves_under_it() {
+        let secrets = Arc::new(MemorySecret::default());
+        *secrets.secret.lock().unwrap() = installed();
+        let leases = Arc::new(MemoryLeases::default());
+        let issuer = Issuer {
+            deadlines: StdMutex::default(),
+            during: Box::new(|| {}),
+        };
+        let tokens = manager(&secrets, &leases, issuer);
+        let started = Instant::now();
+        let token = tokens
+            .access_token(started + Duration::from_secs(600))
+            .await
+            .unwrap();
+        assert_eq!(token.secret(), "ours-access");
+        let deadline = tokens.issuer.deadlines.lock().unwrap()[0];
+        assert!(deadline <= Instant::now() + LOCK_TTL - SAVE_RESERVE);
+        assert_eq!(*secrets.saves.lock().unwrap(), 1);
+        assert_eq!(leases.holder("lock#token#admin"), None, "released");
     }
 }

@@ -33,7 +33,9 @@ impl RequestBudget {
             if turn > deadline {
                 return false;
             }
-            *next = Some(turn + self.interval);
+            // `turn` may come from a `Retry-After` (bounded by `retry_after`); checked all the
+            // same, so no answer can overflow an `Instant` here.
+            *next = Some(turn.checked_add(self.interval).unwrap_or(turn));
             turn
         };
         tokio::time::sleep_until(turn).await;

@@ -1,7 +1,7 @@
 //! Event pages: the three event APIs share errors, limits and paging, so one fetch serves all;
 //! what differs is in the core's `StreamSpec`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use collector_core::event::parse_page;
 use collector_core::ports::{EventSource, Page, PageRequest, PageTarget, SourceError};
@@ -11,8 +11,9 @@ use reqwest::StatusCode;
 use tokio::time::Instant;
 
 use crate::WebexClient;
-use crate::link::next_link;
-use crate::retry::retry_after;
+use crate::body::{BodyError, ERROR_BODY_CAP, EVENT_PAGE_CAP, read_capped};
+use crate::link::{check_next, next_link};
+use crate::retry::{RetryAfter, resume_at, retry_after};
 
 /// A request is not started with less time than this left before the deadline.
 const MIN_REQUEST_TIME: Duration = Duration::from_millis(500);
@@ -25,9 +26,16 @@ enum Attempt {
         wait: Option<Duration>,
         reason: String,
     },
-    /// 504: Webex could not build a page this large in time.
-    Smaller,
+    /// Ask for fewer events a page.
+    Smaller(Shrink),
     Fail(SourceError),
+}
+
+enum Shrink {
+    /// 504: Webex could not build a page this large in time.
+    GatewayTimeout,
+    /// The page's body is over its cap (the reason says by how much).
+    TooLarge(String),
 }
 
 impl EventSource for WebexClient {
@@ -62,11 +70,23 @@ impl EventSource for WebexClient {
             {
                 Attempt::Done(page) => return Ok(page),
                 Attempt::Fail(e) => return Err(e),
-                Attempt::Smaller if max > 1 => {
+                Attempt::Smaller(shrink) if max > 1 => {
                     max = (max / 2).max(1);
-                    (None, format!("HTTP 504; asking for {max} events a page"))
+                    let why = match shrink {
+                        Shrink::GatewayTimeout => "HTTP 504".to_string(),
+                        Shrink::TooLarge(why) => why,
+                    };
+                    (None, format!("{why}; asking for {max} events a page"))
                 }
-                Attempt::Smaller => (None, "HTTP 504 even for one event a page".to_string()),
+                Attempt::Smaller(Shrink::GatewayTimeout) => {
+                    (None, "HTTP 504 even for one event a page".to_string())
+                }
+                // No smaller page to ask for: retrying would read the same body again.
+                Attempt::Smaller(Shrink::TooLarge(why)) => {
+                    return Err(SourceError::Unacceptable(format!(
+                        "{why}, even for one event a page"
+                    )));
+                }
                 Attempt::Retry { wait, reason } => (wait, reason),
             };
             if attempt >= self.retry.max_attempts {
@@ -75,15 +95,21 @@ impl EventSource for WebexClient {
                     last: reason,
                 });
             }
-            if let (Some(budget), Some(wait)) = (&self.budget, wait) {
-                budget.hold_until(Instant::now() + wait);
+            let now = Instant::now();
+            // A `Retry-After` holds back every request of the client, also those of windows
+            // that can still wait when this one cannot. `retry_after` bounded it; the checked
+            // sum keeps that true of any wait.
+            if let (Some(budget), Some(until)) =
+                (&self.budget, wait.and_then(|wait| now.checked_add(wait)))
+            {
+                budget.hold_until(until);
             }
             let wait = wait.unwrap_or_else(|| self.retry.backoff(attempt));
-            if Instant::now() + wait + MIN_REQUEST_TIME > deadline {
+            let Some(resume) = resume_at(now, wait, MIN_REQUEST_TIME, deadline) else {
                 return Err(SourceError::OutOfTime);
-            }
+            };
             tracing::debug!(stream = spec.id.name(), attempt, ?wait, %reason, "retrying a page");
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep_until(resume).await;
         }
     }
 }
@@ -98,6 +124,7 @@ impl WebexClient {
         max: u32,
         timeout: Duration,
     ) -> Attempt {
+        let fetched = url.clone();
         let sent = self
             .http
             .get(url)
@@ -115,14 +142,21 @@ impl WebexClient {
             }
         };
         let status = response.status();
-        let headers = response.headers().clone();
         if status == StatusCode::OK {
-            let body = match response.bytes().await {
+            let link = response
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let body = match read_capped(response, EVENT_PAGE_CAP, "event page").await {
                 Ok(body) => body,
-                Err(e) => {
+                Err(too_large @ BodyError::TooLarge { .. }) => {
+                    return Attempt::Smaller(Shrink::TooLarge(too_large.to_string()));
+                }
+                Err(BodyError::Cut { source, .. }) => {
                     return Attempt::Retry {
                         wait: None,
-                        reason: format!("body cut off: {}", transport_reason(&e)),
+                        reason: format!("body cut off: {}", transport_reason(&source)),
                     };
                 }
             };
@@ -135,28 +169,28 @@ impl WebexClient {
                     };
                 }
             };
-            let link = headers
-                .get(reqwest::header::LINK)
-                .and_then(|v| v.to_str().ok())
-                .and_then(next_link);
-            return match self.next_request(spec, target, link, events.len(), max) {
+            return match self.next_request(spec, target, &fetched, link, events.len(), max) {
                 Ok(next) => Attempt::Done(Page { events, next }),
                 Err(e) => Attempt::Fail(e),
             };
         }
+        // Read before the body: the wait is decided by the headers alone.
+        let wait = retry_after(status.as_u16(), response.headers(), SystemTime::now());
         let message = error_message(response).await;
+        let retry = |reason: String| match wait {
+            Ok(RetryAfter::Backoff) => Attempt::Retry { wait: None, reason },
+            Ok(RetryAfter::Wait(wait)) => Attempt::Retry {
+                wait: Some(wait),
+                reason,
+            },
+            Err(absurd) => Attempt::Fail(SourceError::Unacceptable(absurd.to_string())),
+        };
         match status.as_u16() {
             401 => Attempt::Fail(SourceError::Unauthorized),
             403 => Attempt::Fail(SourceError::Forbidden { message }),
-            423 | 429 => Attempt::Retry {
-                wait: retry_after(&headers),
-                reason: format!("HTTP {status}"),
-            },
-            504 => Attempt::Smaller,
-            code if status.is_server_error() => Attempt::Retry {
-                wait: retry_after(&headers),
-                reason: format!("HTTP {code}: {message}"),
-            },
+            423 | 429 => retry(format!("HTTP {status}")),
+            504 => Attempt::Smaller(Shrink::GatewayTimeout),
+            code if status.is_server_error() => retry(format!("HTTP {code}: {message}")),
             code => Attempt::Fail(SourceError::Rejected {
                 status: code,
                 message,
@@ -191,30 +225,46 @@ impl WebexClient {
                 Ok(url)
             }
             PageTarget::Link(link) => {
-                let mut url =
-                    reqwest::Url::parse(link).map_err(|e| invalid(format!("bad Link URL: {e}")))?;
-                // The bearer token goes only where the API lives.
-                if url.origin() != self.base.origin() {
-                    return Err(invalid(format!(
-                        "Link points away from the API ({})",
-                        url.origin().ascii_serialization()
-                    )));
-                }
+                // Checked when the link arrived; again here, as the bearer token goes with it.
+                let mut url = check_next(link, &self.endpoint_url(spec)?)
+                    .map_err(SourceError::Unacceptable)?;
                 lower_max(&mut url, max);
                 Ok(url)
             }
         }
     }
 
+    /// The stream's endpoint, against which links are checked.
+    fn endpoint_url(&self, spec: &StreamSpec) -> Result<reqwest::Url, SourceError> {
+        reqwest::Url::parse(&self.endpoint(spec.path)).map_err(|e| SourceError::Rejected {
+            status: 0,
+            message: format!("the {} endpoint is not a URL: {e}", spec.id.name()),
+        })
+    }
+
+    /// The request for the page after `fetched`. A `Link` is checked as it arrives, so that a
+    /// page never hands the core a link it must not follow; one back to the very page it came
+    /// with is refused here (the core refuses links back to earlier pages).
     fn next_request(
         &self,
         spec: &StreamSpec,
         target: &PageTarget,
+        fetched: &reqwest::Url,
         link: Option<String>,
         events: usize,
         max: u32,
     ) -> Result<Option<PageRequest>, SourceError> {
         if let Some(link) = link {
+            let mut url =
+                check_next(&link, &self.endpoint_url(spec)?).map_err(SourceError::Unacceptable)?;
+            // Compared as it would be requested: with the page size we ask for now.
+            lower_max(&mut url, max);
+            if url == *fetched {
+                return Err(SourceError::Unacceptable(
+                    "Webex's Link rel=\"next\" leads back to the page it came with; paging would loop"
+                        .to_string(),
+                ));
+            }
             return Ok(Some(PageRequest {
                 target: PageTarget::Link(link),
                 max,
@@ -269,7 +319,10 @@ async fn error_message(response: reqwest::Response) -> String {
         #[serde(rename = "trackingId")]
         tracking_id: Option<String>,
     }
-    let body = response.bytes().await.unwrap_or_default();
+    // An error body over its cap, or cut off, has no message we can use.
+    let body = read_capped(response, ERROR_BODY_CAP, "error")
+        .await
+        .unwrap_or_default();
     match serde_json::from_slice::<WebexError>(&body) {
         Ok(WebexError {
             message: Some(m),

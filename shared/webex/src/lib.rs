@@ -1,6 +1,7 @@
 //! The Webex HTTP adapter: event pages with paging and retries, and the OAuth token endpoint.
 //! It implements the core's `EventSource` and `TokenIssuer` ports.
 
+mod body;
 mod budget;
 mod events;
 mod link;
@@ -11,8 +12,9 @@ mod retry;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use body::{ERROR_BODY_CAP, EVENT_PAGE_CAP, PERSON_CAP, TOKEN_CAP};
 pub use budget::RequestBudget;
-pub use retry::RetryPolicy;
+pub use retry::{MAX_RETRY_AFTER, RetryPolicy};
 
 pub const DEFAULT_API_URL: &str = "https://webexapis.com/v1";
 
@@ -37,13 +39,23 @@ pub struct WebexClient {
 impl WebexClient {
     pub fn new(base_url: &str, retry: RetryPolicy) -> Result<Self, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl {
-            url: base_url.to_string(),
+            url: without_password(base_url),
             reason: reason.to_string(),
         };
         let base = reqwest::Url::parse(base_url.trim_end_matches('/'))
             .map_err(|e| invalid(&e.to_string()))?;
         if !matches!(base.scheme(), "https" | "http") || base.host_str().is_none() {
             return Err(invalid("must be an http(s) URL with a host"));
+        }
+        // The bearer token and the OAuth client secret travel to this URL: in the clear only
+        // to this machine (the simulator in tests and the demo).
+        if base.scheme() == "http" && !is_loopback(&base) {
+            return Err(invalid(
+                "must be https:// (http:// is accepted only for 127.0.0.1, ::1 and localhost)",
+            ));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(invalid("must not carry a user name or password"));
         }
         let http = reqwest::Client::builder()
             // A redirect would carry the bearer token to wherever Webex (or anyone in between)
@@ -70,5 +82,74 @@ impl WebexClient {
 
     fn endpoint(&self, path: &str) -> String {
         format!("{}/{}", self.base.as_str().trim_end_matches('/'), path)
+    }
+}
+
+/// The URL as an error may repeat it: a password in it is not.
+fn without_password(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The host is this machine: 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    // IPv6 hosts are written in brackets; the URL parser has normalised both forms already.
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    ip.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_url_is_https_unless_it_is_this_machine() {
+        let cases = [
+            ("https://webexapis.com/v1", true),
+            ("https://webexapis.com/v1/", true),
+            ("http://127.0.0.1:8080/v1", true),
+            ("http://127.1.2.3/v1", true),
+            ("http://localhost:9/v1", true),
+            ("http://LOCALHOST/v1", true),
+            ("http://[::1]:8080/v1", true),
+            ("http://webexapis.com/v1", false),
+            ("http://10.0.0.1/v1", false),
+            ("http://[::2]/v1", false),
+            ("http://127.0.0.1.evil.example/v1", false),
+            ("http://localhost.evil.example/v1", false),
+            ("http://0x7f000001.evil/v1", false),
+            ("https://user:pass@webexapis.com/v1", false),
+            ("ftp://webexapis.com/v1", false),
+            ("webexapis.com/v1", false),
+        ];
+        for (url, accepted) in cases {
+            let got = WebexClient::new(url, RetryPolicy::default());
+            assert_eq!(got.is_ok(), accepted, "{url}: {got:?}");
+            if let Err(e) = got {
+                assert!(matches!(e, ClientError::InvalidUrl { .. }), "{url}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_url_does_not_repeat_its_password() {
+        let e = WebexClient::new(
+            "https://user:hunter2@webexapis.com/v1",
+            RetryPolicy::default(),
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 }

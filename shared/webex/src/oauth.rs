@@ -6,8 +6,13 @@ use std::time::Duration;
 use collector_core::ports::{TokenError, TokenGrant, TokenIssuer};
 use collector_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::WebexClient;
+
+/// An attempt needs at least this long to be worth sending: a token request with less time
+/// than that would only time out.
+const MIN_ATTEMPT: Duration = Duration::from_millis(500);
 
 #[derive(Deserialize)]
 struct TokenResponse {
@@ -32,6 +37,7 @@ impl TokenIssuer for WebexClient {
         client_id: &str,
         client_secret: &ClientSecret,
         refresh_token: &RefreshToken,
+        deadline: Instant,
     ) -> Result<TokenGrant, TokenError> {
         let form = [
             ("grant_type", "refresh_token"),
@@ -39,7 +45,7 @@ impl TokenIssuer for WebexClient {
             ("client_secret", client_secret.secret()),
             ("refresh_token", refresh_token.secret()),
         ];
-        self.token_request(&form).await
+        self.token_request(&form, deadline).await
     }
 
     async fn exchange_code(
@@ -48,6 +54,7 @@ impl TokenIssuer for WebexClient {
         client_secret: &ClientSecret,
         code: &str,
         redirect_uri: &str,
+        deadline: Instant,
     ) -> Result<TokenGrant, TokenError> {
         let form = [
             ("grant_type", "authorization_code"),
@@ -56,25 +63,35 @@ impl TokenIssuer for WebexClient {
             ("code", code),
             ("redirect_uri", redirect_uri),
         ];
-        self.token_request(&form).await
+        self.token_request(&form, deadline).await
     }
 }
 
 impl WebexClient {
-    /// Posts a grant to the token endpoint, retrying what may pass (transport errors, 429, 5xx).
+    /// Posts a grant to the token endpoint, retrying what may pass (transport errors, 429, 5xx),
+    /// and gives up by `deadline`: each attempt's timeout and each wait fits before it.
     pub(crate) async fn token_request(
         &self,
         form: &[(&str, &str)],
+        deadline: Instant,
     ) -> Result<TokenGrant, TokenError> {
         let url = self.endpoint("access_token");
         let mut attempt = 0;
+        let mut last = String::new();
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left < MIN_ATTEMPT {
+                return Err(TokenError::Failed(match attempt {
+                    0 => "no time was left for a token request".to_string(),
+                    n => format!("{last}; no time left for another attempt after {n}"),
+                }));
+            }
             attempt += 1;
             let reason = match self
                 .http
                 .post(&url)
                 .form(form)
-                .timeout(self.retry.request_timeout)
+                .timeout(self.retry.request_timeout.min(left))
                 .send()
                 .await
             {
@@ -82,17 +99,49 @@ impl WebexClient {
                 Err(_) => "token endpoint unreachable".to_string(),
                 Ok(response) => {
                     let status = response.status();
-                    let wait = crate::retry::retry_after(response.headers());
-                    let body = response.bytes().await.unwrap_or_default();
+                    let wait = crate::retry::retry_after(
+                        status.as_u16(),
+                        response.headers(),
+                        std::time::SystemTime::now(),
+                    );
+                    let body = if status.is_success() {
+                        crate::body::read_capped(response, crate::body::TOKEN_CAP, "token answer")
+                            .await
+                            .map_err(unusable_answer)?
+                    } else {
+                        // Only `error` and `error_description` are read; a body over its cap,
+                        // or cut off, is treated as one without them.
+                        crate::body::read_capped(response, crate::body::ERROR_BODY_CAP, "error")
+                            .await
+                            .unwrap_or_default()
+                    };
                     if status.is_success() {
                         return parse_grant(&body);
                     }
                     if status.as_u16() != 429 && !status.is_server_error() {
                         return Err(refusal(status.as_u16(), &body));
                     }
-                    if let Some(wait) = wait.filter(|_| attempt < self.retry.max_attempts) {
-                        tokio::time::sleep(wait.min(self.retry.max_delay)).await;
-                        continue;
+                    match wait {
+                        Err(absurd) => return Err(TokenError::Failed(absurd.to_string())),
+                        Ok(crate::retry::RetryAfter::Wait(wait))
+                            if attempt < self.retry.max_attempts =>
+                        {
+                            let wait = wait.min(self.retry.max_delay);
+                            let Some(resume) = crate::retry::resume_at(
+                                Instant::now(),
+                                wait,
+                                MIN_ATTEMPT,
+                                deadline,
+                            ) else {
+                                return Err(TokenError::Failed(format!(
+                                    "token endpoint answered HTTP {status} and asked to wait {}s, past the deadline",
+                                    wait.as_secs()
+                                )));
+                            };
+                            tokio::time::sleep_until(resume).await;
+                            continue;
+                        }
+                        Ok(_) => {}
                     }
                     format!("token endpoint answered HTTP {status}")
                 }
@@ -102,7 +151,29 @@ impl WebexClient {
                     "{reason} after {attempt} attempts"
                 )));
             }
-            tokio::time::sleep(self.retry.backoff(attempt)).await;
+            let backoff = self.retry.backoff(attempt);
+            match crate::retry::resume_at(Instant::now(), backoff, MIN_ATTEMPT, deadline) {
+                Some(resume) => tokio::time::sleep_until(resume).await,
+                None => {
+                    return Err(TokenError::Failed(format!(
+                        "{reason}; no time left for another attempt after {attempt}"
+                    )));
+                }
+            }
+            last = reason;
+        }
+    }
+}
+
+/// A token answer over its cap, or cut off. Not retried: a refresh may have rotated the
+/// refresh token already, and a second refresh with the old one would be refused anyway.
+fn unusable_answer(e: crate::body::BodyError) -> TokenError {
+    match e {
+        too_large @ crate::body::BodyError::TooLarge { .. } => TokenError::Failed(format!(
+            "the token endpoint's answer is unusable: {too_large}"
+        )),
+        crate::body::BodyError::Cut { .. } => {
+            TokenError::Failed("the token endpoint's answer was cut off".to_string())
         }
     }
 }

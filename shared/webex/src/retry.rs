@@ -1,7 +1,22 @@
 //! How hard to try one request: bounded attempts, jittered exponential backoff, `Retry-After`
-//! honoured, and never past the run's deadline.
+//! honoured within reason, and never past the run's deadline.
+//!
+//! Every wait that Webex (or anything posing as it) can influence goes through
+//! [`retry_after`] and [`resume_at`]: the header becomes a bounded `Duration` in one place, and
+//! the instant to resume at is computed with checked arithmetic, so no answer can overflow an
+//! `Instant` (a panic that would leave the run's lease held) or hold a run past its deadline.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
+
+/// The longest `Retry-After` we accept. Webex's rate limits are per minute and no Lambda lives
+/// longer than 15 minutes, so a longer wait is not a rate limit but a broken or hostile answer.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// How much of an unusable header value an error or a log line repeats.
+const SHOWN_VALUE_CHARS: usize = 40;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -35,10 +50,97 @@ impl RetryPolicy {
     }
 }
 
-/// `Retry-After` in seconds (Webex sends seconds; the HTTP-date form is not used by Webex).
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// What a response's `Retry-After` asks of the next attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// No header, or a value that is neither of the two forms HTTP defines (`-1`, `soon`):
+    /// our own bounded, jittered backoff decides.
+    Backoff,
+    /// Wait this long; never more than [`MAX_RETRY_AFTER`].
+    Wait(Duration),
+}
+
+/// A `Retry-After` beyond [`MAX_RETRY_AFTER`]: the request fails with this as its reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Webex answered HTTP {status} with Retry-After: {value}, beyond the {}-minute wait we accept",
+    MAX_RETRY_AFTER.as_secs() / 60
+)]
+pub struct AbsurdWait {
+    pub status: u16,
+    /// The value as sent (digits or an HTTP date: nothing else gets here), shortened.
+    pub value: String,
+}
+
+/// Turns a response's `Retry-After` into a bounded wait.
+///
+/// - Delay-seconds (RFC 9110 §10.2.3) up to [`MAX_RETRY_AFTER`] is honoured; an HTTP date is
+///   honoured as the time left until it (none when it has passed), with the same bound.
+/// - Beyond the bound (`18446744073709551615`, a date next year) the request fails with
+///   [`AbsurdWait`] naming the value, rather than waiting an hour clamped: a wait that long
+///   would only run the clock out and end the run as "out of time", hiding the cause, while an
+///   upstream error says what Webex did and the next scheduled run simply tries again.
+/// - Anything else (`-1`, `1.5`, garbage, non-ASCII) carries no usable information: it is
+///   treated as if the header were absent, so our own backoff, bounded by the policy, decides.
+pub fn retry_after(
+    status: u16,
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Result<RetryAfter, AbsurdWait> {
+    let Some(raw) = headers.get(RETRY_AFTER) else {
+        return Ok(RetryAfter::Backoff);
+    };
+    let Ok(value) = raw.to_str() else {
+        tracing::debug!(status, "Retry-After is not ASCII; backing off instead");
+        return Ok(RetryAfter::Backoff);
+    };
+    let value = value.trim();
+    let absurd = || AbsurdWait {
+        status,
+        value: shorten(value),
+    };
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is as absurd as a large u64.
+        let seconds = value.parse::<u64>().map_err(|_| absurd())?;
+        let wait = Duration::from_secs(seconds);
+        return if wait <= MAX_RETRY_AFTER {
+            Ok(RetryAfter::Wait(wait))
+        } else {
+            Err(absurd())
+        };
+    }
+    if let Ok(at) = httpdate::parse_http_date(value) {
+        // A date in the past means "now".
+        let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+        return if wait <= MAX_RETRY_AFTER {
+            Ok(RetryAfter::Wait(wait))
+        } else {
+            Err(absurd())
+        };
+    }
+    tracing::debug!(status, value = %shorten(value), "unreadable Retry-After; backing off instead");
+    Ok(RetryAfter::Backoff)
+}
+
+/// When to resume after waiting `wait` from `now`: `None` when that, plus `reserve` for the
+/// request itself, does not fit before `deadline` (or is past what an `Instant` can hold).
+pub fn resume_at(
+    now: Instant,
+    wait: Duration,
+    reserve: Duration,
+    deadline: Instant,
+) -> Option<Instant> {
+    let resume = now.checked_add(wait)?;
+    let done = resume.checked_add(reserve)?;
+    (done <= deadline).then_some(resume)
+}
+
+fn shorten(value: &str) -> String {
+    let mut shown: String = value.chars().take(SHOWN_VALUE_CHARS).collect();
+    if shown.len() < value.len() {
+        shown.push('…');
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -63,15 +165,102 @@ mod tests {
     }
 
     #[test]
-    fn reads_retry_after_seconds() {
-        let mut headers = reqwest::header::HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(
-            reqwest::header::RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), None);
+    fn a_hostile_retry_after_becomes_a_bounded_wait_or_a_named_error() {
+        // 2026-01-01T00:00:00Z
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        /// `Ok(None)`: back off; `Ok(Some(s))`: wait `s` seconds; `Err(value)`: refused, naming it.
+        type Expected = Result<Option<u64>, &'static str>;
+        const BACKOFF: Expected = Ok(None);
+        let wait = |s| Ok(Some(s));
+        let cases: [(Option<&[u8]>, Expected); 20] = [
+            (None, BACKOFF),
+            (Some(b"7"), wait(7)),
+            (Some(b" 7 "), wait(7)),
+            (Some(b"0"), wait(0)),
+            (Some(b"3600"), wait(3600)),
+            (Some(b"3601"), Err("3601")),
+            (Some(b"18446744073709551615"), Err("18446744073709551615")),
+            (
+                Some(b"99999999999999999999999999"),
+                Err("99999999999999999999999999"),
+            ),
+            (Some(b"-1"), BACKOFF),
+            (Some(b"+5"), BACKOFF),
+            (Some(b"1.5"), BACKOFF),
+            (Some(b""), BACKOFF),
+            (Some(b"soon"), BACKOFF),
+            (Some(b"\xff\xfe"), BACKOFF),
+            (Some(b"Thu, 01 Jan 2026 00:00:30 GMT"), wait(30)),
+            // The RFC 850 and asctime forms are HTTP dates too.
+            (Some(b"Thursday, 01-Jan-26 00:01:00 GMT"), wait(60)),
+            (Some(b"Thu Jan  1 00:00:05 2026"), wait(5)),
+            // A date that has passed: no wait.
+            (Some(b"Wed, 21 Oct 2015 07:28:00 GMT"), wait(0)),
+            (
+                Some(b"Fri, 31 Dec 9999 23:59:59 GMT"),
+                Err("Fri, 31 Dec 9999 23:59:59 GMT"),
+            ),
+            (
+                Some(b"Thu, 01 Jan 2026 01:00:01 GMT"),
+                Err("Thu, 01 Jan 2026 01:00:01 GMT"),
+            ),
+        ];
+        for (value, expected) in cases {
+            let mut headers = HeaderMap::new();
+            if let Some(value) = value {
+                headers.insert(
+                    RETRY_AFTER,
+                    reqwest::header::HeaderValue::from_bytes(value).unwrap(),
+                );
+            }
+            let got = retry_after(429, &headers, now);
+            if let Err(absurd) = &got {
+                let message = absurd.to_string();
+                assert!(
+                    message.starts_with("Webex answered HTTP 429 with Retry-After: ")
+                        && message.ends_with("beyond the 60-minute wait we accept"),
+                    "{message}"
+                );
+            }
+            let got = match &got {
+                Ok(RetryAfter::Backoff) => Ok(None),
+                Ok(RetryAfter::Wait(wait)) => Ok(Some(wait.as_secs())),
+                Err(absurd) => Err(absurd.value.as_str()),
+            };
+            assert_eq!(got, expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_value_is_shortened_in_the_error() {
+        let mut headers = HeaderMap::new();
+        let digits = "9".repeat(500);
+        headers.insert(RETRY_AFTER, digits.parse().unwrap());
+        let absurd = retry_after(503, &headers, SystemTime::now()).unwrap_err();
+        assert_eq!(absurd.value.chars().count(), SHOWN_VALUE_CHARS + 1);
+        assert!(absurd.to_string().len() < 200);
+    }
+
+    #[test]
+    fn resuming_never_overflows_nor_passes_the_deadline() {
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(60);
+        let reserve = Duration::from_millis(500);
+        let cases = [
+            (Duration::ZERO, true),
+            (Duration::from_secs(59), true),
+            (Duration::from_millis(59_500), true),
+            (Duration::from_millis(59_501), false),
+            (MAX_RETRY_AFTER, false),
+            (Duration::from_secs(u64::MAX), false),
+            (Duration::MAX, false),
+        ];
+        for (wait, fits) in cases {
+            let resume = resume_at(now, wait, reserve, deadline);
+            assert_eq!(resume.is_some(), fits, "{wait:?}");
+            if let Some(resume) = resume {
+                assert_eq!(resume, now + wait);
+            }
+        }
     }
 }

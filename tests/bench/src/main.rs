@@ -234,7 +234,7 @@ async fn run(args: RunArgs) -> Result<()> {
 }
 
 async fn cold_starts(args: &RunArgs, endpoint: &str) -> Result<Vec<coldstart::ColdStart>> {
-    let mut stub = coldstart::RuntimeStub::start().await?;
+    let mut stub = coldstart::RuntimeApi::start().await?;
     // What each function's configuration needs to get past its cold-start validation; nothing
     // is called before the first event, so the values need not exist.
     let common = [

@@ -5,7 +5,9 @@
 //! and the checks every test shares.
 
 pub mod aws;
+pub mod cli;
 pub mod fault_proxy;
+pub mod lambda_api;
 pub mod logs;
 pub mod soak;
 pub mod stack;
@@ -13,23 +15,7 @@ pub mod verify;
 
 pub use stack::{Stack, StackOptions};
 
-/// `webexctl`, built beside the test binaries (`make test` builds it first): next to a binary
-/// of this crate (`target/debug/soak`), or one folder up from a test (`target/debug/deps/`).
+/// `webexctl`, built beside the test binaries (`make test` builds every binary first).
 pub fn webexctl_path() -> anyhow::Result<std::path::PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .ok_or_else(|| anyhow::anyhow!("no target dir"))?;
-    let candidates = [Some(dir), dir.parent()];
-    candidates
-        .into_iter()
-        .flatten()
-        .map(|d| d.join("webexctl"))
-        .find(|p| p.exists())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "webexctl is missing beside {}: build it with `cargo build -p webexctl`",
-                dir.display()
-            )
-        })
+    lambda_api::built_binary("webexctl")
 }

@@ -197,6 +197,46 @@ impl Stack {
         Ok(self.callback()?.handle(event).await?)
     }
 
+    /// The redirect as API Gateway hands it to a callback function with `timeout` (the
+    /// template's `Timeout`): the invocation's deadline is that far from now, as Lambda sets it.
+    pub async fn call_back_within(
+        &self,
+        raw_query: &str,
+        timeout: Duration,
+    ) -> Result<collector_app::callback::HttpResponse> {
+        let request = collector_app::callback::HttpRequest::new("GET", raw_query);
+        let mut context = lambda_runtime::Context::default();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis();
+        context.deadline = u64::try_from(now_ms + timeout.as_millis())?;
+        let event = lambda_runtime::LambdaEvent::new(request, context);
+        Ok(self.callback()?.handle(event).await?)
+    }
+
+    /// Who holds `profile`'s token lock (`lock#token#{profile}`) now, if anyone.
+    pub async fn token_lock_owner(&self, profile: Profile) -> Result<Option<String>> {
+        let item = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "lock#token#{}",
+                    profile.name()
+                )),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .context("get the token lock")?;
+        Ok(item
+            .item()
+            .and_then(|i| i.get("owner"))
+            .and_then(|o| o.as_s().ok())
+            .cloned())
+    }
+
     /// Follows an authorize link like a browser whose user clicks "Accept": the query the
     /// simulator redirects back with (`code=...&state=...`).
     pub async fn consent(&self, authorize_url: &str) -> Result<String> {

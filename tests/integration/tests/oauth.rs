@@ -43,6 +43,8 @@ async fn webexctl(stack: &Stack, args: &[&str], stdin: &str) -> Result<(bool, St
     env.extend(stack.env.clone());
     let mut child = tokio::process::Command::new(integration_tests::webexctl_path()?)
         .args(args)
+        // Only what the test passes: an operator's own default organisation must not help.
+        .env_remove("WEBEX_ORG_ID")
         .envs(env)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -239,7 +241,7 @@ async fn webexctl_status_shows_a_failing_stream_with_its_fix() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_init_refuses_bad_input_and_never_takes_the_secret_from_argv() -> Result<()> {
     let stack = Stack::start(unauthorised()).await?;
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &[
                 "auth",
@@ -263,6 +265,54 @@ async fn auth_init_refuses_bad_input_and_never_takes_the_secret_from_argv() -> R
                 CLIENT_ID,
                 "--redirect-uri",
                 "ftp://x/cb",
+                "--org-id",
+                "ORG",
+            ],
+            "s3cret-value\n",
+        ),
+        // Starts like a loopback address, and is a host of anyone's choosing.
+        (
+            &[
+                "auth",
+                "init",
+                "--profile",
+                "admin",
+                "--client-id",
+                CLIENT_ID,
+                "--redirect-uri",
+                "http://127.0.0.1.evil.example/oauth/callback",
+                "--org-id",
+                "ORG",
+            ],
+            "s3cret-value\n",
+        ),
+        // No organisation: any account could then authorise the profile.
+        (
+            &[
+                "auth",
+                "init",
+                "--profile",
+                "admin",
+                "--client-id",
+                CLIENT_ID,
+                "--redirect-uri",
+                REDIRECT,
+            ],
+            "s3cret-value\n",
+        ),
+        // The stack's OrgId parameter may list several; a profile has one.
+        (
+            &[
+                "auth",
+                "init",
+                "--profile",
+                "admin",
+                "--client-id",
+                CLIENT_ID,
+                "--redirect-uri",
+                REDIRECT,
+                "--org-id",
+                "ORG1,ORG2",
             ],
             "s3cret-value\n",
         ),
@@ -319,7 +369,7 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     // A fresh link and consent for `profile`: (code, state).
     macro_rules! consent {
         ($profile:expr) => {{
-            let link = operator.auth_url($profile).await?;
+            let link = operator.auth_url($profile, None).await?;
             let query = stack.consent(&link.url).await?;
             let params: HashMap<String, String> = form_pairs(&query);
             codes.push(params["code"].clone());
@@ -382,7 +432,7 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
         query: format!("code={code}&code={code}&state={state}"),
     });
     stack.sim.deny_next_authorization();
-    let link = operator.auth_url(Profile::Admin).await?;
+    let link = operator.auth_url(Profile::Admin, None).await?;
     cases.push(Case {
         name: "access_denied",
         query: stack.consent(&link.url).await?,
@@ -404,14 +454,14 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     });
     // A state made for the compliance profile, with a code the user granted admin scopes.
     let (code, _) = consent!(Profile::Admin);
-    let compliance_link = operator.auth_url(Profile::Compliance).await?;
+    let compliance_link = operator.auth_url(Profile::Compliance, None).await?;
     let compliance_state = form_pairs(&compliance_link.url)["state"].clone();
     cases.push(Case {
         name: "a state from the other profile",
         query: format!("code={code}&state={compliance_state}"),
     });
     // A code whose user granted only the compliance scope, for the admin profile.
-    let admin_link = operator.auth_url(Profile::Admin).await?;
+    let admin_link = operator.auth_url(Profile::Admin, None).await?;
     let wrong_scope = admin_link
         .url
         .replace("audit%3Aevents_read", "spark-compliance%3Aevents_read");

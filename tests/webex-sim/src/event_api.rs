@@ -240,6 +240,26 @@ async fn answer(
         }
     };
 
+    let link = match &fault {
+        Some(Fault::Link(url)) => Some(format!("<{url}>; rel=\"next\"")),
+        Some(Fault::LinkToSelf) => Some(format!(
+            "<{}{}>; rel=\"next\"",
+            origin(&shared.base_url),
+            uri
+        )),
+        Some(Fault::LinkToPrevious) => {
+            let previous = shared.lock().requests.last().map(|r| {
+                format!(
+                    "<{}{}?{}>; rel=\"next\"",
+                    origin(&shared.base_url),
+                    r.path,
+                    r.query
+                )
+            });
+            previous.or(page.link)
+        }
+        _ => page.link,
+    };
     let truncated = fault == Some(Fault::Truncated);
     let mut response = if truncated {
         Response::new(truncated_body(page.body))
@@ -248,7 +268,7 @@ async fn answer(
     };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    if let Some(link) = page.link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         headers.insert(header::LINK, link);
     }
     Outcome {
@@ -293,9 +313,83 @@ async fn fail(fault: &Fault, tracking_id: &str) -> Option<Response> {
             tokio::time::sleep(*delay).await;
             None
         }
-        Fault::Truncated => None,
+        Fault::Truncated | Fault::Link(_) | Fault::LinkToSelf | Fault::LinkToPrevious => None,
         Fault::Hang => std::future::pending().await,
+        Fault::RetryAfterText { status, value } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+            let mut response = api_error(status, tracking_id, "Try again later.");
+            // Sent as given; a value no header may carry is left out.
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Some(response)
+        }
+        Fault::OversizedPage { bytes } => Some(page_response(padded_page(*bytes), None)),
+        Fault::EndlessPage => Some(page_response(spaces(None), None)),
+        Fault::DeclaredLength(length) => Some(page_response(spaces(None), Some(*length))),
     }
+}
+
+/// The part of the base URL before its path: `http://127.0.0.1:PORT`.
+fn origin(base_url: &str) -> &str {
+    let path_at = base_url
+        .find("://")
+        .and_then(|scheme_end| {
+            base_url[scheme_end + 3..]
+                .find('/')
+                .map(|i| scheme_end + 3 + i)
+        })
+        .unwrap_or(base_url.len());
+    &base_url[..path_at]
+}
+
+/// A 200 page answer with `body`, declaring `length` when given (true or not).
+fn page_response(body: Body, length: Option<u64>) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
+}
+
+const SPACES_CHUNK: usize = 64 * 1024;
+
+/// Spaces in chunks of 64 KiB: `total` bytes of them, or without end. Nothing is held but one
+/// chunk, shared by all.
+fn spaces(total: Option<u64>) -> Body {
+    Body::from_stream(spaces_stream(total))
+}
+
+fn spaces_stream(
+    total: Option<u64>,
+) -> impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
+    let chunk = Bytes::from(vec![b' '; SPACES_CHUNK]);
+    futures_util::stream::unfold(total, move |left| {
+        let chunk = chunk.clone();
+        async move {
+            match left {
+                Some(0) => None,
+                Some(left) => {
+                    let n = left.min(SPACES_CHUNK as u64);
+                    Some((Ok(chunk.slice(..n as usize)), Some(left - n)))
+                }
+                None => Some((Ok(chunk), None)),
+            }
+        }
+    })
+}
+
+/// An empty page of `bytes` bytes in all: `{"items":[`, spaces, `]}`.
+fn padded_page(bytes: u64) -> Body {
+    use futures_util::StreamExt;
+    const OPEN: &[u8] = b"{\"items\":[";
+    const CLOSE: &[u8] = b"]}";
+    let padding = bytes.saturating_sub((OPEN.len() + CLOSE.len()) as u64);
+    let open = futures_util::stream::once(async { Ok(Bytes::from_static(OPEN)) });
+    let close = futures_util::stream::once(async { Ok(Bytes::from_static(CLOSE)) });
+    Body::from_stream(open.chain(spaces_stream(Some(padding))).chain(close))
 }
 
 fn retry_later(status: StatusCode, tracking_id: &str, seconds: u64, message: &str) -> Response {

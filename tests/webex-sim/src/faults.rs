@@ -25,6 +25,23 @@ pub enum Fault {
     /// Never answers: the client's timeout is what ends the request. Logged when it starts
     /// hanging (status 0), since the client going away ends it unseen.
     Hang,
+    /// `status` (429, 423 or a 5xx) with `Retry-After` exactly as given, however absurd:
+    /// `18446744073709551615`, `-1`, a date in the year 9999, `soon`.
+    RetryAfterText { status: u16, value: String },
+    /// 200 with a body of `bytes` bytes (an empty page padded with spaces), sent in chunks
+    /// without a `Content-Length`, so only counting tells it is too large.
+    OversizedPage { bytes: u64 },
+    /// 200 with a chunked body that never ends.
+    EndlessPage,
+    /// 200 declaring this `Content-Length`, then sending spaces until the client hangs up.
+    DeclaredLength(u64),
+    /// The page as usual, with `Link: <url>; rel="next"` naming this URL instead of the next
+    /// page: another host, a downgrade, `/v1/people/me`.
+    Link(String),
+    /// The page as usual, with a `Link` to the very URL just requested.
+    LinkToSelf,
+    /// The page as usual, with a `Link` to the URL of the request before this one.
+    LinkToPrevious,
 }
 
 impl Fault {
@@ -39,6 +56,13 @@ impl Fault {
             Fault::Truncated => "Truncated".to_owned(),
             Fault::Expired => "Expired".to_owned(),
             Fault::Hang => "Hang".to_owned(),
+            Fault::RetryAfterText { .. } => "RetryAfterText".to_owned(),
+            Fault::OversizedPage { .. } => "OversizedPage".to_owned(),
+            Fault::EndlessPage => "EndlessPage".to_owned(),
+            Fault::DeclaredLength(_) => "DeclaredLength".to_owned(),
+            Fault::Link(_) => "Link".to_owned(),
+            Fault::LinkToSelf => "LinkToSelf".to_owned(),
+            Fault::LinkToPrevious => "LinkToPrevious".to_owned(),
         }
     }
 }
@@ -142,5 +166,14 @@ mod tests {
         assert_eq!(Fault::Locked { retry_after_s: 3 }.name(), "Locked");
         assert_eq!(Fault::Slow(Duration::from_millis(5)).name(), "Slow");
         assert_eq!(Fault::Hang.name(), "Hang");
+        assert_eq!(
+            Fault::RetryAfterText {
+                status: 429,
+                value: "-1".into()
+            }
+            .name(),
+            "RetryAfterText"
+        );
+        assert_eq!(Fault::Link("https://evil.example/".into()).name(), "Link");
     }
 }

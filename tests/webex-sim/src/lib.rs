@@ -26,6 +26,7 @@ mod log;
 mod oauth_api;
 mod paging;
 mod people_api;
+mod person;
 mod query;
 mod ratelimit;
 mod rng;
@@ -43,5 +44,6 @@ pub use config::{
 pub use events::{GenerateSpec, SimEvent};
 pub use faults::Fault;
 pub use log::{RequestLog, RequestSummary, TokenRequestLog};
+pub use person::SimPerson;
 pub use simulator::Simulator;
 pub use timefmt::{format_ms, parse_ms};

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::api_error::{json_response, oauth_error};
 use crate::encoding::percent_encode;
 use crate::log::TokenRequestLog;
+use crate::person::SimPerson;
 use crate::query::Params;
 use crate::server::TrackingId;
 use crate::state::Shared;
@@ -50,9 +51,14 @@ pub(crate) async fn authorize(State(shared): State<Arc<Shared>>, uri: Uri) -> Re
                 ),
             ]
         } else {
+            let person = inner
+                .next_consenting_person
+                .take()
+                .unwrap_or_else(|| SimPerson::admin_of(&shared.config));
             let grant = Grant {
                 client_id: client_id.to_owned(),
                 scopes: scope.split_whitespace().map(str::to_owned).collect(),
+                person,
             };
             vec![("code", inner.tokens.issue_code(grant, redirect_uri, now_ms))]
         }
@@ -91,6 +97,11 @@ pub(crate) async fn access_token(
     Extension(tracking): Extension<TrackingId>,
     request: Request,
 ) -> Response {
+    // A scripted slow answer: the request waits before Webex looks at it.
+    let delay = shared.lock().token_delays.pop_front();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let at_ms = shared.clock.now_ms();
     let (response, grant_type) = exchange(&shared, &tracking.0, request).await;
     tracing::debug!(
@@ -163,6 +174,12 @@ async fn exchange(shared: &Shared, tracking_id: &str, request: Request) -> (Resp
         return (response, grant_type);
     }
 
+    if grant_type == "refresh_token" {
+        let delay = shared.lock().refresh_delays.pop_front();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+    }
     let now_ms = shared.clock.now_ms();
     let result = if grant_type == "refresh_token" {
         let Some(refresh_token) = field("refresh_token") else {

@@ -10,9 +10,7 @@ use serde::Serialize;
 
 use crate::api_error::json_response;
 use crate::auth::{authorize, bearer_token};
-use crate::encoding::base64;
 use crate::event_api::record;
-use crate::rng::{rng_for, uuid};
 use crate::server::TrackingId;
 use crate::state::Shared;
 
@@ -20,7 +18,7 @@ use crate::state::Shared;
 #[serde(rename_all = "camelCase")]
 struct Person<'a> {
     id: String,
-    emails: [&'a str; 1],
+    emails: [&'a str; 2],
     display_name: &'a str,
     nick_name: &'a str,
     first_name: &'a str,
@@ -38,19 +36,30 @@ pub(crate) async fn me(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
+    // A scripted slow answer.
+    let delay = shared.lock().people_delays.pop_front();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let at_ms = shared.clock.now_ms();
     let bearer = bearer_token(&headers);
     let response = match authorize(&shared, bearer.as_deref(), None) {
-        Ok(_) => {
-            let person_uuid = uuid(&mut rng_for(&[shared.config.seed, 0x4D45]));
+        Ok(grant) => {
+            let who = &grant.person;
+            let (first_name, last_name) = who
+                .display_name
+                .split_once(' ')
+                .unwrap_or((who.display_name.as_str(), ""));
+            // Webex lists more than one address for some people; the second is an alias.
+            let alias = format!("alias.{}", who.email);
             let person = Person {
-                id: base64(format!("ciscospark://us/PEOPLE/{person_uuid}").as_bytes()),
-                emails: ["sim.admin@example.com"],
-                display_name: "Sim Admin",
-                nick_name: "Sim",
-                first_name: "Sim",
-                last_name: "Admin",
-                org_id: &shared.config.org_id,
+                id: who.id(shared.config.seed),
+                emails: [who.email.as_str(), alias.as_str()],
+                display_name: &who.display_name,
+                nick_name: first_name,
+                first_name,
+                last_name,
+                org_id: &who.org_id,
                 created: "2024-01-01T00:00:00.000Z",
                 status: "active",
                 kind: "person",

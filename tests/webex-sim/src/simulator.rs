@@ -12,6 +12,7 @@ use crate::config::{SimConfig, Stream};
 use crate::events::{GenerateSpec, SimEvent};
 use crate::faults::Fault;
 use crate::log::{RequestLog, RequestSummary, TokenRequestLog};
+use crate::person::SimPerson;
 use crate::server;
 use crate::state::Shared;
 use crate::tokens::Grant;
@@ -207,10 +208,42 @@ impl Simulator {
         self.shared.lock().deny_next_authorization = true;
     }
 
+    /// The next `/authorize` is accepted by `person` (another person of the org, or an account
+    /// of another org) instead of the org's administrator; `/people/me` then describes them.
+    pub fn sign_in_next_as(&self, person: SimPerson) {
+        self.shared.lock().next_consenting_person = Some(person);
+    }
+
+    /// The next token requests (refresh or code exchange) each wait this long (real time)
+    /// before they are answered, one delay each, in order.
+    pub fn delay_token_requests(&self, delays: impl IntoIterator<Item = Duration>) {
+        self.shared.lock().token_delays.extend(delays);
+    }
+
+    /// The next refreshes (`grant_type=refresh_token`) each wait this long (real time) before
+    /// they are answered; code exchanges are not held up.
+    pub fn delay_refreshes(&self, delays: impl IntoIterator<Item = Duration>) {
+        self.shared.lock().refresh_delays.extend(delays);
+    }
+
+    /// Drops the delays scripted for token and `/people/me` requests that no request took.
+    pub fn clear_delays(&self) {
+        let mut inner = self.shared.lock();
+        inner.token_delays.clear();
+        inner.refresh_delays.clear();
+        inner.people_delays.clear();
+    }
+
+    /// The next `/people/me` requests each wait this long (real time), in order.
+    pub fn delay_people_requests(&self, delays: impl IntoIterator<Item = Duration>) {
+        self.shared.lock().people_delays.extend(delays);
+    }
+
     fn grant(&self, scopes: &[&str]) -> Grant {
         Grant {
             client_id: self.shared.config.client_id.clone(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            person: SimPerson::admin_of(&self.shared.config),
         }
     }
 }

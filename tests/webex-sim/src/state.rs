@@ -1,13 +1,16 @@
 //! The state every handler and the `Simulator` handle share: one struct behind one `Arc`.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::config::SimConfig;
 use crate::events::EventStore;
 use crate::faults::FaultPlan;
 use crate::log::{RequestLog, TokenRequestLog};
+use crate::person::SimPerson;
 use crate::ratelimit::RateLimiter;
 use crate::tokens::{Lifetimes, TokenStore};
 
@@ -32,6 +35,14 @@ pub(crate) struct Inner {
     pub requests: Vec<RequestLog>,
     pub token_requests: Vec<TokenRequestLog>,
     pub deny_next_authorization: bool,
+    /// Who consents at the next `/authorize`; the org's administrator when `None`.
+    pub next_consenting_person: Option<SimPerson>,
+    /// Real-time delays for the next token requests, one each, in order.
+    pub token_delays: VecDeque<Duration>,
+    /// The same for refreshes only (`grant_type=refresh_token`); code exchanges go through.
+    pub refresh_delays: VecDeque<Duration>,
+    /// Real-time delays for the next `/people/me` requests, one each, in order.
+    pub people_delays: VecDeque<Duration>,
 }
 
 impl Shared {
@@ -52,6 +63,10 @@ impl Shared {
                 requests: Vec::new(),
                 token_requests: Vec::new(),
                 deny_next_authorization: false,
+                next_consenting_person: None,
+                token_delays: VecDeque::new(),
+                refresh_delays: VecDeque::new(),
+                people_delays: VecDeque::new(),
             }),
             config,
             base_url,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::duration_ms;
+use crate::person::SimPerson;
 use crate::rng::{alphanumeric, rng_for, uuid};
 
 /// An authorization code is good for five minutes, as on Webex.
@@ -17,6 +18,8 @@ pub(crate) const CODE_TTL: Duration = Duration::from_secs(300);
 pub(crate) struct Grant {
     pub client_id: String,
     pub scopes: Vec<String>,
+    /// The person who consented; `/people/me` describes them.
+    pub person: SimPerson,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -301,6 +304,7 @@ mod tests {
         Grant {
             client_id: "c".into(),
             scopes: vec![scope.into()],
+            person: SimPerson::new("a@example.com", "A", "ORG"),
         }
     }
 

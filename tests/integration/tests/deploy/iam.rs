@@ -161,8 +161,8 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// What is wrong with `statements` for a function that makes exactly `requests`: a request no
-/// statement allows, an action a statement allows that no request needs, or a wildcard action
-/// or resource.
+/// statement allows, an action or a condition key pattern a statement allows that no request
+/// needs, or a wildcard action or resource.
 pub fn check_policy(statements: &[Statement], requests: &[Request]) -> Vec<String> {
     let mut problems = Vec::new();
     for request in requests {
@@ -194,6 +194,24 @@ pub fn check_policy(statements: &[Statement], requests: &[Request]) -> Vec<Strin
         }
         if statement.resources.iter().any(|r| r == "*") {
             problems.push(format!("statement {}: resource *", statement.sid));
+        }
+        // A key pattern no call needs (a lock the function never takes, another stream's
+        // cursor) is a permission too wide, as an unneeded action is.
+        for condition in &statement.conditions {
+            for pattern in &condition.values {
+                let needed = requests.iter().any(|r| {
+                    statement.allows(r)
+                        && r.context
+                            .get(&condition.key)
+                            .is_some_and(|given| given.iter().any(|v| glob(pattern, v)))
+                });
+                if !needed {
+                    problems.push(format!(
+                        "statement {} allows {} {pattern}, which no call needs",
+                        statement.sid, condition.key
+                    ));
+                }
+            }
         }
     }
     problems.sort();

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
 use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext};
 use collector_app::{Config, ProfilesConfig, StreamId, run_once};
-use collector_core::ports::StateStore;
+use collector_core::ports::{PendingAuthorisation, StateStore};
 use collector_core::{Profile, StopReason, Timestamp};
 use integration_tests::fault_proxy::Fault;
 use integration_tests::stack::{SimTime, sim_stream};
@@ -215,7 +215,11 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
         // GIVEN `webexctl auth url` stored a one-time state, and the person accepted
         let state = format!("{:064x}", n + 1);
         let expires = Timestamp::from_millis(stack.sim.now_ms() + 10 * MIN);
-        states.put_oauth_state(&state, profile, expires).await?;
+        let pending = PendingAuthorisation {
+            profile,
+            expected_email: None,
+        };
+        states.put_oauth_state(&state, &pending, expires).await?;
         let secret = stack.secret(profile).await?;
         let consent = browser
             .get(format!("{}/authorize", stack.sim.base_url()))
@@ -260,6 +264,18 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
     let mut all = Vec::new();
     for call in proxy.calls() {
         all.extend(requests(&call, &names).map_err(anyhow::Error::msg)?);
+    }
+    // The tokens are stored under each profile's token lock, as the collectors store theirs:
+    // the role must allow taking and releasing exactly those two items.
+    for profile in [Profile::Admin, Profile::Compliance] {
+        let lock = format!("lock#token#{}", profile.name());
+        for action in ["dynamodb:PutItem", "dynamodb:DeleteItem"] {
+            ensure!(
+                all.iter().any(|r| r.action == action
+                    && r.context.get("dynamodb:LeadingKeys") == Some(&vec![lock.clone()])),
+                "the callback never needed {action} on {lock}"
+            );
+        }
     }
     Ok(all)
 }

@@ -165,6 +165,13 @@ fn a_permission_removed_narrowed_or_widened_is_caught() {
             "statement Tokens allows secretsmanager:PutSecretValue, which no call needs",
         ),
         (
+            changed(
+                "[\"cursor#admin-audit#*\"]",
+                "[\"cursor#admin-audit#*\", \"lock#token#admin\"]",
+            ),
+            "statement State allows dynamodb:LeadingKeys lock#token#admin, which no call needs",
+        ),
+        (
             changed("[s3:PutObject]", "[\"s3:*\"]"),
             "statement Objects: wildcard action s3:*",
         ),

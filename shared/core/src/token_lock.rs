@@ -1,0 +1,323 @@
+//! The per-profile token lock (`lock#token#{profile}`, DESIGN §4). Everything that writes a
+//! profile's secret takes it: a collector's refresh, the OAuth callback and `webexctl auth
+//! init`. Each re-reads the secret after taking it, changes only its own fields, renews the
+//! lock right before saving and saves only if it still holds it. A write made from a stale read
+//! would silently undo another's: a fresh authorisation replaced by a refresh of the old grant,
+//! or a rotated client secret put back.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::ports::{Clock, StateStore, StoreError};
+use crate::stream::Profile;
+
+/// How long the lock is held before another writer may take it over.
+pub const LOCK_TTL: Duration = Duration::from_secs(30);
+/// Work under the lock (a token request, say) ends this long before the lock would expire,
+/// which leaves the time to renew it and save.
+pub const SAVE_RESERVE: Duration = Duration::from_secs(5);
+/// How often a writer waiting for the lock tries again.
+pub const LOCK_POLL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another writer held the {} profile's token lock until the deadline",
+        .0.name()
+    )]
+    Busy(Profile),
+    #[error(
+        "the {} profile's token lock expired and was taken over before saving; nothing was saved",
+        .0.name()
+    )]
+    Lost(Profile),
+    #[error("the token lock could not be read or written: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The item name of a profile's token lock.
+pub fn lock_name(profile: Profile) -> String {
+    format!("lock#token#{}", profile.name())
+}
+
+/// An owner name unique to one writer: `kind` says which, for whoever reads the item.
+pub fn lock_owner(kind: &str) -> String {
+    format!("{kind}-{:016x}", fastrand::u64(..))
+}
+
+/// A held token lock. Release it on every path: otherwise others wait until it expires.
+#[derive(Debug)]
+pub struct TokenLock<'a, St, Clk> {
+    state: &'a St,
+    clock: &'a Clk,
+    profile: Profile,
+    name: String,
+    owner: String,
+    /// Until when the lock is ours for certain, in real (monotonic) time: the store's clock
+    /// may be a test's, and a slow call must be measured in real seconds.
+    held_until: Instant,
+}
+
+impl<'a, St: StateStore, Clk: Clock> TokenLock<'a, St, Clk> {
+    /// One attempt: the lock, or `None` when another writer holds it.
+    pub async fn try_acquire(
+        state: &'a St,
+        clock: &'a Clk,
+        profile: Profile,
+        owner: &str,
+    ) -> Result<Option<Self>, StoreError> {
+        let name = lock_name(profile);
+        let started = Instant::now();
+        let now = clock.now();
+        if !state
+            .acquire_lease(&name, owner, now.plus(LOCK_TTL), now)
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            state,
+            clock,
+            profile,
+            name,
+            owner: owner.to_string(),
+            held_until: started + LOCK_TTL,
+        }))
+    }
+
+    /// The lock, waiting for another holder to release it (or for its lock to expire) until
+    /// `deadline`.
+    pub async fn acquire(
+        state: &'a St,
+        clock: &'a Clk,
+        profile: Profile,
+        owner: &str,
+        deadline: Instant,
+    ) -> Result<Self, LockError> {
+        loop {
+            if let Some(lock) = Self::try_acquire(state, clock, profile, owner).await? {
+                return Ok(lock);
+            }
+            if Instant::now() + LOCK_POLL >= deadline {
+                return Err(LockError::Busy(profile));
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// When work under the lock must be done, so that renewing and saving still fit in it.
+    pub fn work_deadline(&self) -> Instant {
+        self.held_until
+            .checked_sub(SAVE_RESERVE)
+            .unwrap_or(self.held_until)
+    }
+
+    /// Renews the lock, only if it is still this writer's; call it right before saving.
+    /// `false` means another writer took it over after it expired: its write wins, so do not
+    /// save.
+    pub async fn renew(&mut self) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        match self
+            .state
+            .renew_lease(&self.name, &self.owner, now.plus(LOCK_TTL))
+            .await
+        {
+            Ok(true) => {
+                self.held_until = started + LOCK_TTL;
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            // The store could not say, but the lock has not expired yet, so nobody can have
+            // taken it over: saving is safe, and not saving could lose a rotated refresh token.
+            Err(e) if Instant::now() + SAVE_RESERVE < self.held_until => {
+                tracing::debug!(error = %e, "renewing the token lock failed; it is still held");
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives the lock back. A failure is only logged: the write is done, and the lock expires
+    /// by itself within `LOCK_TTL`.
+    pub async fn release(self) {
+        if let Err(e) = self.state.release_lease(&self.name, &self.owner).await {
+            tracing::warn!(
+                profile = self.profile.name(),
+                error = %e,
+                "releasing the token lock failed; it expires by itself"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::cursor::{Cursor, CursorKey};
+    use crate::ports::PendingAuthorisation;
+    use crate::time::Timestamp;
+
+    /// Leases in memory, with the same conditions as the DynamoDB adapter.
+    #[derive(Debug, Default)]
+    pub(crate) struct MemoryLeases {
+        pub leases: Mutex<HashMap<String, (String, Timestamp)>>,
+    }
+
+    impl MemoryLeases {
+        pub(crate) fn holder(&self, name: &str) -> Option<String> {
+            self.leases
+                .lock()
+                .unwrap()
+                .get(name)
+                .map(|(owner, _)| owner.clone())
+        }
+
+        /// What another writer does after the lock expired: takes it over.
+        pub(crate) fn take_over(&self, name: &str, owner: &str) {
+            self.leases.lock().unwrap().insert(
+                name.to_string(),
+                (owner.to_string(), Timestamp::from_millis(i64::MAX / 2)),
+            );
+        }
+    }
+
+    impl StateStore for MemoryLeases {
+        async fn load_cursor(&self, _: &CursorKey) -> Result<Option<Cursor>, StoreError> {
+            Ok(None)
+        }
+
+        async fn save_cursor(&self, _: &CursorKey, _: &Cursor) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        async fn acquire_lease(
+            &self,
+            name: &str,
+            owner: &str,
+            until: Timestamp,
+            now: Timestamp,
+        ) -> Result<bool, StoreError> {
+            let mut leases = self.leases.lock().unwrap();
+            let free = leases
+                .get(name)
+                .is_none_or(|(held_by, expires)| *expires < now || held_by == owner);
+            if free {
+                leases.insert(name.to_string(), (owner.to_string(), until));
+            }
+            Ok(free)
+        }
+
+        async fn renew_lease(
+            &self,
+            name: &str,
+            owner: &str,
+            until: Timestamp,
+        ) -> Result<bool, StoreError> {
+            let mut leases = self.leases.lock().unwrap();
+            match leases.get_mut(name) {
+                Some((held_by, expires)) if held_by == owner => {
+                    *expires = until;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        }
+
+        async fn put_oauth_state(
+            &self,
+            _: &str,
+            _: &PendingAuthorisation,
+            _: Timestamp,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        async fn take_oauth_state(
+            &self,
+            _: &str,
+            _: Timestamp,
+        ) -> Result<Option<PendingAuthorisation>, StoreError> {
+            Ok(None)
+        }
+
+        async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+            let mut leases = self.leases.lock().unwrap();
+            if leases
+                .get(name)
+                .is_some_and(|(held_by, _)| held_by == owner)
+            {
+                leases.remove(name);
+            }
+            Ok(())
+        }
+    }
+
+    #[derive(Debug)]
+    pub(crate) struct FixedClock;
+
+    impl Clock for FixedClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_millis(1_795_000_000_000)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lock_taken_over_after_it_expired_is_not_confirmed() {
+        let leases = MemoryLeases::default();
+        let mut lock = TokenLock::try_acquire(&leases, &FixedClock, Profile::Admin, "a")
+            .await
+            .unwrap()
+            .expect("free");
+        assert!(lock.renew().await.unwrap(), "still held");
+        leases.take_over("lock#token#admin", "b");
+        assert!(!lock.renew().await.unwrap(), "taken over");
+        lock.release().await;
+        assert_eq!(
+            leases.holder("lock#token#admin").as_deref(),
+            Some("b"),
+            "releasing a lost lock leaves the new holder's"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_writer_waits_for_the_lock_no_longer_than_its_deadline() {
+        let leases = MemoryLeases::default();
+        leases.take_over("lock#token#compliance", "collector");
+        let started = Instant::now();
+        let outcome = TokenLock::acquire(
+            &leases,
+            &FixedClock,
+            Profile::Compliance,
+            "callback",
+            started + Duration::from_millis(600),
+        )
+        .await;
+        assert!(matches!(outcome, Err(LockError::Busy(Profile::Compliance))));
+        assert!(started.elapsed() < Duration::from_millis(900));
+        leases
+            .release_lease("lock#token#compliance", "collector")
+            .await
+            .unwrap();
+        let lock = TokenLock::acquire(
+            &leases,
+            &FixedClock,
+            Profile::Compliance,
+            "callback",
+            Instant::now() + Duration::from_secs(1),
+        )
+        .await
+        .expect("free again");
+        assert!(lock.work_deadline() + SAVE_RESERVE <= Instant::now() + LOCK_TTL);
+        lock.release().await;
+        assert_eq!(leases.holder("lock#token#compliance"), None);
+    }
+}
