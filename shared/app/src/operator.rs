@@ -29,7 +29,7 @@ const INIT_LOCK_WAIT: Duration = Duration::from_secs(60);
 pub enum OperatorError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}; nothing was changed, try again")]
+    #[error("{0}; try again")]
     Lock(#[from] LockError),
     #[error("{0}")]
     Invalid(String),

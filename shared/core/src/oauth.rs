@@ -31,7 +31,7 @@ const RESPONSE_RESERVE: Duration = Duration::from_secs(1);
 /// Kept back from the Webex calls for the token store: take the lock, re-read, save, release.
 const STORE_RESERVE: Duration = Duration::from_secs(4);
 /// Kept back from waiting for the lock for re-reading and saving.
-const SAVE_RESERVE: Duration = Duration::from_secs(2);
+const SAVE_TIME: Duration = Duration::from_secs(2);
 
 /// The query parameters of the redirect, as received.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -223,7 +223,7 @@ where
     .await?;
 
     let owner = lock_owner("callback");
-    let lock_deadline = deadline.checked_sub(SAVE_RESERVE).unwrap_or(deadline);
+    let lock_deadline = deadline.checked_sub(SAVE_TIME).unwrap_or(deadline);
     let mut lock = TokenLock::acquire(state_store, clock, profile, &owner, lock_deadline).await?;
     let stored = store_grant(
         &mut lock,
