@@ -37,8 +37,8 @@ enum Command {
         /// admin-audit, security-audit or compliance-events
         #[arg(long, value_parser = parse_stream)]
         stream: StreamId,
-        /// Stands in for the Lambda deadline: the run stops cleanly before it.
-        #[arg(long, default_value_t = 840)]
+        /// Stands in for the Lambda deadline: the run stops cleanly before it (at most a day).
+        #[arg(long, default_value_t = 840, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         deadline_seconds: u64,
     },
     /// Install and authorise the OAuth profiles (needs STATE_TABLE, ADMIN_SECRET_ID,
@@ -123,7 +123,8 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("webexctl: {e:#}");
+            // Errors can carry text from Webex or from a stored item: escaped, like every cell.
+            eprintln!("webexctl: {}", table::escape(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -138,7 +139,11 @@ async fn collect(stream: StreamId, deadline_seconds: u64) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("webexctl: {} error: {e}", e.kind().name());
+            eprintln!(
+                "webexctl: {} error: {}",
+                e.kind().name(),
+                table::escape(&e.to_string())
+            );
             Ok(ExitCode::FAILURE)
         }
     }

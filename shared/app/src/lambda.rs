@@ -61,7 +61,9 @@ pub async fn handle<C: Clock>(
 /// Lambda gives the deadline as epoch milliseconds; runs measure time monotonically.
 /// cargo-lambda's local emulator (1.9) sends the function timeout itself (e.g. `600000`)
 /// instead of an instant; a value that cannot be an instant of this century is read that way.
+/// No Lambda runs longer than 15 minutes, so no reading gives more time than that.
 pub(crate) fn deadline_of(deadline_ms: u64) -> Instant {
+    const LAMBDA_MAX_MS: u64 = 15 * 60 * 1000;
     const YEAR_2000_MS: u64 = 946_684_800_000;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -72,7 +74,7 @@ pub(crate) fn deadline_of(deadline_ms: u64) -> Instant {
     } else {
         deadline_ms.saturating_sub(now_ms)
     };
-    Instant::now() + Duration::from_millis(remaining_ms)
+    Instant::now() + Duration::from_millis(remaining_ms.min(LAMBDA_MAX_MS))
 }
 
 #[cfg(test)]
@@ -89,6 +91,8 @@ mod tests {
             (now_ms + 60_000, 59_000..=60_000),
             (now_ms - 5_000, 0..=0),
             (600_000, 599_000..=600_000),
+            (u64::MAX, 899_000..=900_000),
+            (946_684_799_999, 899_000..=900_000),
         ];
         for (deadline_ms, expected) in cases {
             let remaining = deadline_of(deadline_ms)
