@@ -33,6 +33,26 @@ impl DynamoStateStore {
         }
     }
 
+    /// A lease or lock item for `owner` until `until`; the caller adds its condition, which
+    /// may refer to `#owner` and `:owner`.
+    fn lease_put(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(name))
+            .item("owner", s(owner))
+            .item("expires_at_ms", n(until.millis()))
+            // Seconds, for DynamoDB's TTL to remove leases nobody released.
+            .item("expires_at", n(until.unix_seconds() + 1))
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+    }
+
     /// Every cursor item of the table, for `webexctl status`.
     pub async fn list_cursors(&self) -> Result<Vec<(String, Cursor)>, StoreError> {
         let mut cursors = Vec::new();
@@ -111,20 +131,11 @@ impl StateStore for DynamoStateStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(name))
-            .item("owner", s(owner))
-            .item("expires_at_ms", n(until.millis()))
-            // Seconds, for DynamoDB's TTL to remove leases nobody released.
-            .item("expires_at", n(until.unix_seconds() + 1))
+            .lease_put(name, owner, until)
             .condition_expression(
                 "attribute_not_exists(pk) OR expires_at_ms < :now OR #owner = :owner",
             )
-            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":now", n(now.millis()))
-            .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
         match result {
@@ -143,16 +154,8 @@ impl StateStore for DynamoStateStore {
         // Only the same owner, expired or not: if it expired and nobody took it over, nobody
         // wrote under it meanwhile either.
         let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(name))
-            .item("owner", s(owner))
-            .item("expires_at_ms", n(until.millis()))
-            .item("expires_at", n(until.unix_seconds() + 1))
+            .lease_put(name, owner, until)
             .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
         match result {

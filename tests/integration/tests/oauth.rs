@@ -241,99 +241,40 @@ async fn webexctl_status_shows_a_failing_stream_with_its_fix() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_init_refuses_bad_input_and_never_takes_the_secret_from_argv() -> Result<()> {
     let stack = Stack::start(unauthorised()).await?;
-    let cases: [(&[&str], &str); 6] = [
-        (
-            &[
-                "auth",
-                "init",
-                "--profile",
-                "admin",
-                "--client-id",
-                CLIENT_ID,
-                "--redirect-uri",
-                REDIRECT,
-            ],
-            "\n",
-        ),
-        (
-            &[
-                "auth",
-                "init",
-                "--profile",
-                "admin",
-                "--client-id",
-                CLIENT_ID,
-                "--redirect-uri",
-                "ftp://x/cb",
-                "--org-id",
-                "ORG",
-            ],
-            "s3cret-value\n",
-        ),
+    // Each case: the redirect URI, the arguments after it, and standard input.
+    let cases: [(&str, &[&str], &str); 6] = [
+        // An empty client secret.
+        (REDIRECT, &["--org-id", "ORG"], "\n"),
+        ("ftp://x/cb", &["--org-id", "ORG"], "s3cret-value\n"),
         // Starts like a loopback address, and is a host of anyone's choosing.
         (
-            &[
-                "auth",
-                "init",
-                "--profile",
-                "admin",
-                "--client-id",
-                CLIENT_ID,
-                "--redirect-uri",
-                "http://127.0.0.1.evil.example/oauth/callback",
-                "--org-id",
-                "ORG",
-            ],
+            "http://127.0.0.1.evil.example/oauth/callback",
+            &["--org-id", "ORG"],
             "s3cret-value\n",
         ),
         // No organisation: any account could then authorise the profile.
-        (
-            &[
-                "auth",
-                "init",
-                "--profile",
-                "admin",
-                "--client-id",
-                CLIENT_ID,
-                "--redirect-uri",
-                REDIRECT,
-            ],
-            "s3cret-value\n",
-        ),
+        (REDIRECT, &[], "s3cret-value\n"),
         // The stack's OrgId parameter may list several; a profile has one.
+        (REDIRECT, &["--org-id", "ORG1,ORG2"], "s3cret-value\n"),
         (
-            &[
-                "auth",
-                "init",
-                "--profile",
-                "admin",
-                "--client-id",
-                CLIENT_ID,
-                "--redirect-uri",
-                REDIRECT,
-                "--org-id",
-                "ORG1,ORG2",
-            ],
-            "s3cret-value\n",
-        ),
-        (
-            &[
-                "auth",
-                "init",
-                "--profile",
-                "admin",
-                "--client-id",
-                CLIENT_ID,
-                "--redirect-uri",
-                REDIRECT,
-                "--client-secret",
-                "s3cret-value",
-            ],
+            REDIRECT,
+            &["--org-id", "ORG", "--client-secret", "s3cret-value"],
             "",
         ),
     ];
-    for (args, stdin) in cases {
-        let (ok, out, err) = webexctl(&stack, args, stdin).await?;
+    for (redirect, rest, stdin) in cases {
+        let mut args = vec![
+            "auth",
+            "init",
+            "--profile",
+            "admin",
+            "--client-id",
+            CLIENT_ID,
+            "--redirect-uri",
+            redirect,
+        ];
+        args.extend_from_slice(rest);
+        let (ok, out, err) = webexctl(&stack, &args, stdin).await?;
         assert!(!ok, "{args:?} must fail: {out}");
         assert!(!err.contains("s3cret-value") && !out.contains("s3cret-value"));
     }
