@@ -99,7 +99,7 @@ impl Stack {
             let refresh_token = sim.issue_refresh_token(&[profile.scope()]);
             seeded_secrets.push(refresh_token.clone());
             let secret = serde_json::json!({
-                "client_id": "sim-client-id",
+                "client_id": SIM_CLIENT_ID,
                 "client_secret": sim_client_secret(&sim),
                 "redirect_uri": "http://127.0.0.1/oauth/callback",
                 "org_id": sim_org_id(&sim),
@@ -177,6 +177,21 @@ impl Stack {
             &self.collector_sdk,
             Arc::new(SimTime(self.sim.clone())),
         )?)
+    }
+
+    /// `webexctl auth init` of `profile` as an operator does it: the simulator's client, a
+    /// loopback redirect URI and the simulator's organisation; not yet authorised.
+    pub async fn install(&self, profile: Profile) -> Result<()> {
+        self.operator()?
+            .auth_init(
+                profile,
+                SIM_CLIENT_ID,
+                collector_core::secret::ClientSecret::new(sim_client_secret(&self.sim)),
+                SIM_REDIRECT_URI,
+                Some(&sim_org_id(&self.sim)),
+            )
+            .await?;
+        Ok(())
     }
 
     pub fn callback(&self) -> Result<collector_app::callback::Callback<SimTime>> {
@@ -503,6 +518,11 @@ pub fn sim_stream(stream: StreamId) -> webex_sim::Stream {
         StreamId::ComplianceEvents => webex_sim::Stream::ComplianceEvents,
     }
 }
+
+/// The simulator's OAuth client, as every test installs it.
+pub const SIM_CLIENT_ID: &str = "sim-client-id";
+/// A redirect URI `auth init` accepts; the tests hand the redirect to the callback themselves.
+pub const SIM_REDIRECT_URI: &str = "http://127.0.0.1:9/oauth/callback";
 
 pub fn sim_org_id(sim: &Simulator) -> String {
     sim.config().org_id.clone()

@@ -296,15 +296,7 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     let stack = Stack::start(unauthorised()).await?;
     let operator = stack.operator()?;
     for profile in [Profile::Admin, Profile::Compliance] {
-        operator
-            .auth_init(
-                profile,
-                CLIENT_ID,
-                ClientSecret::new(CLIENT_SECRET),
-                REDIRECT,
-                Some(&org_id(&stack)),
-            )
-            .await?;
+        stack.install(profile).await?;
     }
     let mut codes = Vec::new();
     // A fresh link and consent for `profile`: (code, state).

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
 use collector_core::ports::{PendingAuthorisation, StateStore};
-use collector_core::secret::ClientSecret;
 use collector_core::{Profile, Timestamp};
 use integration_tests::cli::{env as cli_env, webexctl};
 use integration_tests::stack::sim_org_id;
@@ -19,7 +18,6 @@ use webex_sim::{ClockMode, Fault, SimConfig, SimPerson};
 
 const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
 const CLIENT_ID: &str = "sim-client-id";
-const CLIENT_SECRET: &str = "sim-client-secret";
 
 /// Profiles installed by the operator, not yet authorised; the simulator's clock is the real
 /// one's, as `webexctl` (a process of its own) runs on the real clock.
@@ -36,18 +34,8 @@ async fn installed() -> Result<Stack> {
         ..StackOptions::default()
     })
     .await?;
-    let org = sim_org_id(&stack.sim);
-    let operator = stack.operator()?;
     for profile in [Profile::Admin, Profile::Compliance] {
-        operator
-            .auth_init(
-                profile,
-                CLIENT_ID,
-                ClientSecret::new(CLIENT_SECRET),
-                REDIRECT,
-                Some(&org),
-            )
-            .await?;
+        stack.install(profile).await?;
     }
     Ok(stack)
 }

@@ -15,7 +15,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use collector_app::{Config, StreamCollector, run_once};
-use collector_core::secret::ClientSecret;
 use collector_core::{CollectError, ErrorKind, Profile, RunSummary, StopReason, StreamId};
 use integration_tests::stack::{SimTime, sim_org_id};
 use integration_tests::{Stack, StackOptions};
@@ -653,16 +652,7 @@ async fn a_people_me_answer_over_its_cap_is_refused_and_the_secret_is_untouched(
     .await?;
     let front = Front::start(&stack.sim).await?;
     let operator = stack.operator()?;
-    let org = sim_org_id(&stack.sim);
-    operator
-        .auth_init(
-            Profile::Admin,
-            "sim-client-id",
-            ClientSecret::new("sim-client-secret"),
-            "http://127.0.0.1:9/oauth/callback",
-            Some(&org),
-        )
-        .await?;
+    stack.install(Profile::Admin).await?;
     let before = stack.secret(Profile::Admin).await?;
     // GIVEN /people/me answers with 4 MiB
     front.oversize("/v1/people/me", 4 * MIB);
@@ -721,16 +711,7 @@ async fn a_hostile_retry_after_on_the_callbacks_scope_probe_neither_panics_nor_o
     })
     .await?;
     let operator = stack.operator()?;
-    let org = sim_org_id(&stack.sim);
-    operator
-        .auth_init(
-            Profile::Admin,
-            "sim-client-id",
-            ClientSecret::new("sim-client-secret"),
-            "http://127.0.0.1:9/oauth/callback",
-            Some(&org),
-        )
-        .await?;
+    stack.install(Profile::Admin).await?;
     let values = [
         "18446744073709551615",
         "-1",
