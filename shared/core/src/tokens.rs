@@ -224,11 +224,21 @@ where
             .ok_or(CollectError::NotAuthorized {
                 profile: self.profile,
             })?;
-        // Retries of a slow token endpoint must not outlast the lock.
-        let request_deadline = deadline.min(lock.work_deadline());
+        // A refresh is not started once the run's time is up; once started, only the lock
+        // bounds it. Webex may rotate the refresh token as it answers: a request we cut off
+        // ourselves (at the run's deadline) after Webex acted on it would lose the only copy of
+        // the new one. The lock's bound stays, so no write outlives the lock.
+        if Instant::now() >= deadline {
+            return Err(CollectError::OutOfTime);
+        }
         let grant = self
             .issuer
-            .refresh(&secret.client_id, &secret.client_secret, &refresh_token, request_deadline)
+            .refresh(
+                &secret.client_id,
+                &secret.client_secret,
+                &refresh_token,
+                lock.work_deadline(),
+            )
             .await
             .map_err(|e| match e {
                 TokenError::InvalidGrant(reason) => CollectError::ReauthorizationNeeded { profile: self.profile, reason },
