@@ -1,9 +1,11 @@
 //! `webexctl`: the operator command line. Each command is a thin shell over `collector-app`:
 //! parse, call, print (a table for people, `--json` for scripts).
 
+mod config_cmd;
 mod table;
 
 use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -47,6 +49,21 @@ enum Command {
     Auth(AuthCommand),
     /// Per stream and organisation: state, lag, last success, last error and its fix, last run.
     Status(Output),
+    /// The collector document (TOML: identities, sources, streams).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a document: print its units of work (stream, organisation) and a summary per
+    /// stream, or every mistake with its key path and line (exit status 2).
+    Check {
+        /// The document, e.g. infra/collector.sample.toml.
+        file: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +136,9 @@ async fn main() -> ExitCode {
         } => collect(stream, deadline_seconds).await,
         Command::Auth(command) => auth(command).await,
         Command::Status(output) => status(output).await,
+        Command::Config(ConfigCommand::Check { file, output }) => {
+            config_cmd::check(&file, output.json)
+        }
     };
     match outcome {
         Ok(code) => code,

@@ -46,6 +46,8 @@ pub struct Config {
     /// `EVENT_CATEGORIES` (admin and security audit), `RESOURCES` and `TYPES` (compliance).
     pub filters: Filters,
     pub backfill_windows: usize,
+    /// Events a window may hold before it is split (`MAX_WINDOW_EVENTS`).
+    pub max_window_events: u64,
     pub max_requests_per_minute: u32,
 }
 
@@ -111,6 +113,12 @@ impl Config {
             },
             backfill_windows: env.number("BACKFILL_WINDOWS", DEFAULT_BACKFILL_WINDOWS, 1, 16)?
                 as usize,
+            max_window_events: env.number(
+                "MAX_WINDOW_EVENTS",
+                collector_core::collect::DEFAULT_MAX_WINDOW_EVENTS,
+                100,
+                10_000_000,
+            )?,
             max_requests_per_minute: env.number(
                 "MAX_REQUESTS_PER_MINUTE",
                 DEFAULT_MAX_REQUESTS_PER_MINUTE,

@@ -3,6 +3,7 @@
 
 pub mod callback;
 pub mod config;
+pub mod document;
 pub mod lambda;
 mod logging;
 mod memory;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_adapters::{DynamoStateStore, SecretsManagerStore};
 use collector_core::oauth::{ProfileSecrets, STATE_TTL};
 use collector_core::ports::{
-    AccountInfo, Clock, PendingAuthorisation, SecretStore, StateStore, StoreError, SystemClock,
+    AccountInfo, Clock, OAuthStateStore, PendingAuthorisation, SecretStore, StoreError, SystemClock,
 };
 use collector_core::secret::ClientSecret;
 use collector_core::token_lock::{LockError, TokenLock, lock_owner};
@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use webex_client::{RetryPolicy, WebexClient};
 
 use crate::config::ProfilesConfig;
+use crate::document::{OrgIdProblem, check_org_id as check_one_org_id};
 use crate::wiring::WiringError;
 
 /// How long `webexctl auth init` waits for a collector's refresh to release the token lock; a
@@ -420,20 +421,13 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
-/// One Webex organisation id (base64 of `ciscospark://...`): the stack's `OrgId` parameter may
-/// list several, a profile holds exactly one.
+/// One Webex organisation id (base64 of `ciscospark://...`), by the rule the collector document
+/// uses too: the stack's `OrgId` parameter may list several, a profile holds exactly one.
 fn check_org_id(org_id: &str) -> Result<(), String> {
-    if org_id.contains(',') {
-        return Err("--org-id takes one organisation id, not a list".into());
-    }
-    let valid = org_id.len() <= 256
-        && org_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'));
-    if !valid {
-        return Err("--org-id is not a Webex organisation id (base64 text)".into());
-    }
-    Ok(())
+    check_one_org_id(org_id).map_err(|problem| match problem {
+        OrgIdProblem::List => "--org-id takes one organisation id, not a list".into(),
+        OrgIdProblem::NotAnId => "--org-id is not a Webex organisation id (base64 text)".into(),
+    })
 }
 
 /// A plausible address, compared case-insensitively with the account's at the callback.

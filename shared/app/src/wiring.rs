@@ -92,6 +92,7 @@ pub fn build_collector<C: Clock>(
         stop_reserve: STOP_RESERVE,
         queries: spec.filter_queries(&config.filters),
         concurrent_windows: config.backfill_windows,
+        max_window_events: config.max_window_events,
         collector_version: env!("CARGO_PKG_VERSION"),
     };
     Ok(Collector::new(

@@ -2,14 +2,18 @@
 //! is conditional, so two runs can never both believe they own a stream or both commit.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use collector_core::cursor::{Cursor, CursorKey, LastError, RunStats, Status};
+use bytes::Bytes;
+use collector_core::cursor::{Cursor, CursorKey, DigestAt, LastError, RunStats, Status};
 use collector_core::error::ErrorKind;
-use collector_core::ports::{PendingAuthorisation, StateStore, StoreError};
+use collector_core::ports::{
+    CursorStore, LeaseStore, OAuthStateStore, PendingAuthorisation, StoreError,
+};
 use collector_core::recent_ids::RecentIds;
 use collector_core::stream::Profile;
 use collector_core::time::Timestamp;
@@ -84,7 +88,7 @@ impl DynamoStateStore {
     }
 }
 
-impl StateStore for DynamoStateStore {
+impl CursorStore for DynamoStateStore {
     async fn load_cursor(&self, key: &CursorKey) -> Result<Option<Cursor>, StoreError> {
         let pk = key.item_key();
         let output = self
@@ -122,7 +126,9 @@ impl StateStore for DynamoStateStore {
             Err(e) => Err(unavailable("DynamoDB PutItem", e)),
         }
     }
+}
 
+impl LeaseStore for DynamoStateStore {
     async fn acquire_lease(
         &self,
         name: &str,
@@ -165,6 +171,27 @@ impl StateStore for DynamoStateStore {
         }
     }
 
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(name))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Expired and taken over, or already gone: either way not ours to release.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable("DynamoDB DeleteItem (lease)", e)),
+        }
+    }
+}
+
+impl OAuthStateStore for DynamoStateStore {
     async fn put_oauth_state(
         &self,
         state: &str,
@@ -202,25 +229,6 @@ impl StateStore for DynamoStateStore {
             Ok(output) => Ok(output.attributes().and_then(pending_from_item)),
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(unavailable("DynamoDB DeleteItem (OAuth state)", e)),
-        }
-    }
-
-    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(name))
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Expired and taken over, or already gone: either way not ours to release.
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(unavailable("DynamoDB DeleteItem (lease)", e)),
         }
     }
 }
@@ -263,11 +271,21 @@ fn cursor_item(key: &CursorKey, c: &Cursor) -> Item {
     item.insert("version".into(), n(c.version));
     item.insert("status".into(), s(c.status.name()));
     item.insert("consecutive_failures".into(), n(c.consecutive_failures));
-    if !c.recent_ids.is_empty() {
-        item.insert(
-            "recent_ids".into(),
-            AttributeValue::B(Blob::new(c.recent_ids.encode())),
-        );
+    match &c.digest {
+        DigestAt::Inline(ids) if ids.is_empty() => {}
+        DigestAt::Inline(ids) => {
+            item.insert(
+                "recent_ids".into(),
+                AttributeValue::B(Blob::new(ids.encoded().to_vec())),
+            );
+        }
+        DigestAt::Object { key, ids } => {
+            item.insert("recent_ids_object".into(), s(key));
+            item.insert("recent_ids_count".into(), n(ids));
+        }
+    }
+    if let Some(limit) = c.window_limit {
+        item.insert("window_limit_ms".into(), n(limit.as_millis()));
     }
     if let Some(t) = c.committed_until {
         item.insert("committed_until".into(), s(&t.to_rfc3339()));
@@ -339,9 +357,19 @@ fn cursor_from_item(pk: &str, item: &Item) -> Result<Cursor, StoreError> {
         Some(AttributeValue::L(windows)) => windows.iter().map(window).collect::<Result<_, _>>()?,
         Some(one) => vec![window(one)?],
     };
-    let recent_ids = match item.get("recent_ids").and_then(|v| v.as_b().ok()) {
-        Some(blob) => RecentIds::decode(blob.as_ref()).map_err(|e| invalid(e.to_string()))?,
-        None => RecentIds::default(),
+    let digest = match (
+        text(item, "recent_ids_object"),
+        item.get("recent_ids").and_then(|v| v.as_b().ok()),
+    ) {
+        (Some(key), _) => DigestAt::Object {
+            key,
+            ids: number(item, "recent_ids_count"),
+        },
+        (None, Some(blob)) => DigestAt::Inline(
+            RecentIds::decode(Bytes::copy_from_slice(blob.as_ref()))
+                .map_err(|e| invalid(e.to_string()))?,
+        ),
+        (None, None) => DigestAt::Inline(RecentIds::default()),
     };
     let last_error = match nested("last_error") {
         Some(e) => Some(LastError {
@@ -357,7 +385,10 @@ fn cursor_from_item(pk: &str, item: &Item) -> Result<Cursor, StoreError> {
     Ok(Cursor {
         committed_until: time(item, "committed_until")?,
         pending,
-        recent_ids,
+        digest,
+        window_limit: item
+            .contains_key("window_limit_ms")
+            .then(|| Duration::from_millis(number(item, "window_limit_ms"))),
         version: number(item, "version"),
         status: text(item, "status")
             .as_deref()
@@ -421,10 +452,20 @@ mod tests {
             org_id: "ORG".into(),
         };
         let t = |ms| Timestamp::from_millis(ms);
-        let mut recent_ids = RecentIds::default();
-        recent_ids.insert(EventKey::of("e1"), t(1_795_000_000_000));
+        let recent_ids = RecentIds::default().advanced(
+            t(0),
+            vec![(EventKey::of("e1"), t(1_795_000_000_000))],
+        );
         let cursors = [
             Cursor::default(),
+            Cursor {
+                digest: DigestAt::Object {
+                    key: "webex/admin-audit/_state/org=ORG/recent-ids_x.bin".into(),
+                    ids: 120_000,
+                },
+                window_limit: Some(Duration::from_secs(14)),
+                ..Cursor::default()
+            },
             Cursor {
                 committed_until: Some(t(1_795_000_000_000)),
                 pending: vec![
@@ -437,7 +478,8 @@ mod tests {
                         to: t(1_795_007_200_000),
                     },
                 ],
-                recent_ids,
+                digest: DigestAt::Inline(recent_ids),
+                window_limit: None,
                 version: 7,
                 status: Status::Error,
                 last_error: Some(LastError {

@@ -1,6 +1,8 @@
 //! The per-stream, per-organisation progress record. It moves only after the data it covers is
 //! in S3, and every write is conditional on the version read, so two runs can never both commit.
 
+use std::time::Duration;
+
 use crate::error::ErrorKind;
 use crate::recent_ids::RecentIds;
 use crate::stream::StreamId;
@@ -66,7 +68,11 @@ pub struct Cursor {
     /// The windows started and not yet committed, oldest first. A retry reuses them exactly,
     /// so their object keys are the same; only a prefix of them can have an object.
     pub pending: Vec<Window>,
-    pub recent_ids: RecentIds,
+    /// What the committed windows wrote that the next overlap may return again.
+    pub digest: DigestAt,
+    /// After a window held more events than a window may, or did not fit in a run: the window
+    /// length that did. Windows are no longer than this; it doubles back after quiet windows.
+    pub window_limit: Option<Duration>,
     /// 0 for a cursor never stored; every store write increments it.
     pub version: u64,
     pub status: Status,
@@ -81,13 +87,39 @@ impl Default for Cursor {
         Self {
             committed_until: None,
             pending: Vec::new(),
-            recent_ids: RecentIds::default(),
+            digest: DigestAt::Inline(RecentIds::default()),
+            window_limit: None,
             version: 0,
             status: Status::Collecting,
             last_error: None,
             consecutive_failures: 0,
             last_success_at: None,
             last_run: None,
+        }
+    }
+}
+
+/// Where the cursor's digest is. DynamoDB's item limit and per-KB write cost must not depend on
+/// how busy an organisation is, so a digest larger than a few KB lives in an object beside the
+/// events, written before the commit that names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DigestAt {
+    Inline(RecentIds),
+    Object { key: String, ids: u64 },
+}
+
+impl DigestAt {
+    pub fn object_key(&self) -> Option<&str> {
+        match self {
+            DigestAt::Inline(_) => None,
+            DigestAt::Object { key, .. } => Some(key),
+        }
+    }
+
+    pub fn ids(&self) -> u64 {
+        match self {
+            DigestAt::Inline(ids) => ids.len() as u64,
+            DigestAt::Object { ids, .. } => *ids,
         }
     }
 }

@@ -69,6 +69,9 @@ pub enum CollectError {
     /// The deadline is too close to go on; never leaves a run as an error.
     #[error("the run's deadline is too close to go on")]
     OutOfTime,
+    /// The window holds more events than a window may: it is split, never reported.
+    #[error("the window holds more than {0} events")]
+    WindowTooDense(u64),
     /// A window in flight was given up because the run stops (an earlier window failed);
     /// the error that stopped the run is the one reported.
     #[error("the window was given up because the run stops")]
@@ -85,6 +88,7 @@ impl CollectError {
             CollectError::Upstream(_)
             | CollectError::TokenEndpoint(_)
             | CollectError::OutOfTime
+            | CollectError::WindowTooDense(_)
             | CollectError::GivenUp => ErrorKind::Upstream,
             CollectError::Store(StoreError::Conflict) | CollectError::Conflict => {
                 ErrorKind::Conflict

@@ -12,6 +12,8 @@ pub mod ports;
 pub mod recent_ids;
 pub mod secret;
 pub mod stream;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time;
 pub mod token_lock;
 pub mod tokens;

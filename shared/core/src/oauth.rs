@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::ports::{
     Account, AccountInfo, Clock, EventSource, PageRequest, PageTarget, PendingAuthorisation,
-    SecretStore, SourceError, StateStore, StoreError, TokenError, TokenIssuer,
+    LeaseStore, OAuthStateStore, SecretStore, SourceError, StoreError, TokenError, TokenIssuer,
 };
 use crate::stream::{Profile, StreamId};
 use crate::time::Timestamp;
@@ -148,7 +148,7 @@ pub async fn complete_authorisation<St, Sec, W, Clk>(
     deadline: Instant,
 ) -> Result<Authorised, CallbackError>
 where
-    St: StateStore,
+    St: OAuthStateStore + LeaseStore,
     Sec: SecretStore,
     W: TokenIssuer + AccountInfo + EventSource,
     Clk: Clock,
@@ -282,7 +282,7 @@ async fn store_grant<St, Sec, Clk>(
     clock: &Clk,
 ) -> Result<Option<Timestamp>, CallbackError>
 where
-    St: StateStore,
+    St: LeaseStore,
     Sec: SecretStore,
     Clk: Clock,
 {

@@ -27,6 +27,24 @@ pub fn object_key(prefix: &str, stream: StreamId, org_id: &str, window: &Window)
     )
 }
 
+/// Where a cursor's digest lives when it is too large for the cursor item:
+/// `{prefix}{stream}/_state/org={orgId}/recent-ids_{until}_{nonce}.bin`. In the stream's folder,
+/// where its function may write; under `_state/`, which Athena and Glue do not read. The nonce
+/// makes every digest a new object: one a cursor names is never overwritten.
+pub fn digest_key(
+    prefix: &str,
+    stream: StreamId,
+    org_id: &str,
+    until: Option<Timestamp>,
+    nonce: u64,
+) -> String {
+    let until = until.map_or_else(|| "start".to_string(), Timestamp::to_compact);
+    format!(
+        "{prefix}{}/_state/org={org_id}/recent-ids_{until}_{nonce:016x}.bin",
+        stream.name()
+    )
+}
+
 pub fn object_meta(
     stream: StreamId,
     org_id: &str,
@@ -137,18 +155,33 @@ impl<'a, S: ObjectSink> ObjectWriter<'a, S> {
     }
 }
 
-/// The `(key, created)` of every line of an object written earlier (gzip NDJSON).
-pub fn read_back(body: &[u8]) -> Result<Vec<(crate::event::EventKey, Timestamp)>, String> {
+/// Calls `each` with the `(key, created)` of every line of an object written earlier (gzip
+/// NDJSON), one line at a time, and returns the number of lines.
+pub fn read_back(
+    body: &[u8],
+    mut each: impl FnMut(crate::event::EventKey, Timestamp),
+) -> Result<u64, String> {
     use std::io::BufRead;
-    let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(body));
-    reader
-        .split(b'\n')
-        .filter(|line| !matches!(line, Ok(l) if l.is_empty()))
-        .map(|line| {
-            let line = line.map_err(|e| format!("gzip: {e}"))?;
-            crate::event::parse_line(&line).map_err(|e| e.to_string())
-        })
-        .collect()
+    let mut reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(body));
+    let mut line = Vec::new();
+    let mut lines = 0;
+    loop {
+        line.clear();
+        if reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("gzip: {e}"))?
+            == 0
+        {
+            return Ok(lines);
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if text.is_empty() {
+            continue;
+        }
+        let (key, created) = crate::event::parse_line(text).map_err(|e| e.to_string())?;
+        each(key, created);
+        lines += 1;
+    }
 }
 
 #[cfg(test)]

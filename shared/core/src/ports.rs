@@ -43,8 +43,8 @@ pub enum StoreError {
     Invalid { item: String, reason: String },
 }
 
-/// DynamoDB in production: the cursor and the leases.
-pub trait StateStore: Send + Sync {
+/// DynamoDB in production: one cursor per unit of work.
+pub trait CursorStore: Send + Sync {
     fn load_cursor(
         &self,
         key: &CursorKey,
@@ -56,7 +56,10 @@ pub trait StateStore: Send + Sync {
         key: &CursorKey,
         cursor: &Cursor,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
+/// DynamoDB in production: named leases (a unit's run, an identity's token lock).
+pub trait LeaseStore: Send + Sync {
     /// Takes the named lease for `owner` until `until` when it is free, expired at `now`, or
     /// already `owner`'s. `false` means someone else holds it.
     fn acquire_lease(
@@ -77,6 +80,16 @@ pub trait StateStore: Send + Sync {
         until: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Gives the lease back if `owner` still holds it.
+    fn release_lease(
+        &self,
+        name: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// DynamoDB in production: the one-time `state` of each authorize link.
+pub trait OAuthStateStore: Send + Sync {
     /// Records a one-time OAuth `state` for an authorisation, valid until `expires_at`.
     fn put_oauth_state(
         &self,
@@ -92,13 +105,6 @@ pub trait StateStore: Send + Sync {
         state: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<Option<PendingAuthorisation>, StoreError>> + Send;
-
-    /// Gives the lease back if `owner` still holds it.
-    fn release_lease(
-        &self,
-        name: &str,
-        owner: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// What an authorize link was made for, kept with its one-time `state` until the callback.
@@ -174,6 +180,9 @@ pub trait ObjectSink: Send + Sync {
 
     /// Removes what a killed run may have left behind for `key` (unfinished uploads).
     fn clean_up(&self, key: &str) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Deletes the object at `key` (a digest no cursor names any more); absent is fine.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
 /// Where a page comes from: the stream's query (first page, or `offset` paging), or the URL

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::ports::{Clock, StateStore, StoreError};
+use crate::ports::{LeaseStore, Clock, StoreError};
 use crate::stream::Profile;
 
 /// How long the lock is held before another writer may take it over.
@@ -59,7 +59,7 @@ pub struct TokenLock<'a, St, Clk> {
     held_until: Instant,
 }
 
-impl<'a, St: StateStore, Clk: Clock> TokenLock<'a, St, Clk> {
+impl<'a, St: LeaseStore, Clk: Clock> TokenLock<'a, St, Clk> {
     /// One attempt: the lock, or `None` when another writer holds it.
     pub async fn try_acquire(
         state: &'a St,
@@ -157,145 +157,43 @@ impl<'a, St: StateStore, Clk: Clock> TokenLock<'a, St, Clk> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
+mod tests {
     use super::*;
-    use crate::cursor::{Cursor, CursorKey};
-    use crate::ports::PendingAuthorisation;
+    use crate::testing::{ManualClock, MemoryState};
     use crate::time::Timestamp;
 
-    /// Leases in memory, with the same conditions as the DynamoDB adapter.
-    #[derive(Debug, Default)]
-    pub(crate) struct MemoryLeases {
-        pub leases: Mutex<HashMap<String, (String, Timestamp)>>,
-    }
-
-    impl MemoryLeases {
-        pub(crate) fn holder(&self, name: &str) -> Option<String> {
-            self.leases
-                .lock()
-                .unwrap()
-                .get(name)
-                .map(|(owner, _)| owner.clone())
-        }
-
-        /// What another writer does after the lock expired: takes it over.
-        pub(crate) fn take_over(&self, name: &str, owner: &str) {
-            self.leases.lock().unwrap().insert(
-                name.to_string(),
-                (owner.to_string(), Timestamp::from_millis(i64::MAX / 2)),
-            );
-        }
-    }
-
-    impl StateStore for MemoryLeases {
-        async fn load_cursor(&self, _: &CursorKey) -> Result<Option<Cursor>, StoreError> {
-            Ok(None)
-        }
-
-        async fn save_cursor(&self, _: &CursorKey, _: &Cursor) -> Result<(), StoreError> {
-            Ok(())
-        }
-
-        async fn acquire_lease(
-            &self,
-            name: &str,
-            owner: &str,
-            until: Timestamp,
-            now: Timestamp,
-        ) -> Result<bool, StoreError> {
-            let mut leases = self.leases.lock().unwrap();
-            let free = leases
-                .get(name)
-                .is_none_or(|(held_by, expires)| *expires < now || held_by == owner);
-            if free {
-                leases.insert(name.to_string(), (owner.to_string(), until));
-            }
-            Ok(free)
-        }
-
-        async fn renew_lease(
-            &self,
-            name: &str,
-            owner: &str,
-            until: Timestamp,
-        ) -> Result<bool, StoreError> {
-            let mut leases = self.leases.lock().unwrap();
-            match leases.get_mut(name) {
-                Some((held_by, expires)) if held_by == owner => {
-                    *expires = until;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            }
-        }
-
-        async fn put_oauth_state(
-            &self,
-            _: &str,
-            _: &PendingAuthorisation,
-            _: Timestamp,
-        ) -> Result<(), StoreError> {
-            Ok(())
-        }
-
-        async fn take_oauth_state(
-            &self,
-            _: &str,
-            _: Timestamp,
-        ) -> Result<Option<PendingAuthorisation>, StoreError> {
-            Ok(None)
-        }
-
-        async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-            let mut leases = self.leases.lock().unwrap();
-            if leases
-                .get(name)
-                .is_some_and(|(held_by, _)| held_by == owner)
-            {
-                leases.remove(name);
-            }
-            Ok(())
-        }
-    }
-
-    #[derive(Debug)]
-    pub(crate) struct FixedClock;
-
-    impl Clock for FixedClock {
-        fn now(&self) -> Timestamp {
-            Timestamp::from_millis(1_795_000_000_000)
-        }
+    fn clock() -> ManualClock {
+        ManualClock::new(Timestamp::from_millis(1_795_000_000_000))
     }
 
     #[tokio::test]
     async fn a_lock_taken_over_after_it_expired_is_not_confirmed() {
-        let leases = MemoryLeases::default();
-        let mut lock = TokenLock::try_acquire(&leases, &FixedClock, Profile::Admin, "a")
+        let leases = MemoryState::default();
+        let clock = clock();
+        let mut lock = TokenLock::try_acquire(&leases, &clock, Profile::Admin, "a")
             .await
             .unwrap()
             .expect("free");
         assert!(lock.renew().await.unwrap(), "still held");
-        leases.take_over("lock#token#admin", "b");
+        leases.take_over_lease("lock#token#admin", "b");
         assert!(!lock.renew().await.unwrap(), "taken over");
         lock.release().await;
         assert_eq!(
-            leases.holder("lock#token#admin").as_deref(),
+            leases.lease_holder("lock#token#admin").as_deref(),
             Some("b"),
             "releasing a lost lock leaves the new holder's"
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_writer_waits_for_the_lock_no_longer_than_its_deadline() {
-        let leases = MemoryLeases::default();
-        leases.take_over("lock#token#compliance", "collector");
+        let leases = MemoryState::default();
+        let clock = clock();
+        leases.take_over_lease("lock#token#compliance", "collector");
         let started = Instant::now();
         let outcome = TokenLock::acquire(
             &leases,
-            &FixedClock,
+            &clock,
             Profile::Compliance,
             "callback",
             started + Duration::from_millis(600),
@@ -309,7 +207,7 @@ pub(crate) mod tests {
             .unwrap();
         let lock = TokenLock::acquire(
             &leases,
-            &FixedClock,
+            &clock,
             Profile::Compliance,
             "callback",
             Instant::now() + Duration::from_secs(1),
@@ -318,6 +216,6 @@ pub(crate) mod tests {
         .expect("free again");
         assert!(lock.work_deadline() + SAVE_RESERVE <= Instant::now() + LOCK_TTL);
         lock.release().await;
-        assert_eq!(leases.holder("lock#token#compliance"), None);
+        assert_eq!(leases.lease_holder("lock#token#compliance"), None);
     }
 }

@@ -12,8 +12,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::error::CollectError;
-use crate::ports::{
-    Clock, SecretStore, StateStore, StoreError, TokenError, TokenGrant, TokenIssuer,
+use crate::ports::{LeaseStore, 
+    Clock, SecretStore, StoreError, TokenError, TokenGrant, TokenIssuer,
 };
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 use crate::stream::Profile;
@@ -98,7 +98,7 @@ impl<Sec, Iss, St, Clk> TokenManager<Sec, Iss, St, Clk>
 where
     Sec: SecretStore,
     Iss: TokenIssuer,
-    St: StateStore,
+    St: LeaseStore,
     Clk: Clock,
 {
     pub fn new(
@@ -288,70 +288,12 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex as StdMutex;
-
     use super::*;
-    use crate::token_lock::tests::{FixedClock, MemoryLeases};
+    use crate::ports::Account;
+    use crate::testing::{Faults, ManualClock, MemorySecret, MemoryState, StaticIssuer, grant};
     use crate::token_lock::{LOCK_TTL, SAVE_RESERVE};
 
-    #[derive(Debug, Default)]
-    struct MemorySecret {
-        secret: StdMutex<ProfileSecret>,
-        saves: StdMutex<u32>,
-    }
-
-    impl SecretStore for Arc<MemorySecret> {
-        async fn load(&self) -> Result<ProfileSecret, StoreError> {
-            Ok(self.secret.lock().unwrap().clone())
-        }
-
-        async fn save(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
-            *self.saves.lock().unwrap() += 1;
-            *self.secret.lock().unwrap() = secret.clone();
-            Ok(())
-        }
-    }
-
-    /// A token endpoint that answers with `ours`; `during` runs while the request is "slow".
-    struct Issuer {
-        deadlines: StdMutex<Vec<Instant>>,
-        during: Box<dyn Fn() + Send + Sync>,
-    }
-
-    impl TokenIssuer for Issuer {
-        async fn refresh(
-            &self,
-            _: &str,
-            _: &ClientSecret,
-            _: &RefreshToken,
-            deadline: Instant,
-        ) -> Result<TokenGrant, TokenError> {
-            self.deadlines.lock().unwrap().push(deadline);
-            (self.during)();
-            Ok(grant("ours"))
-        }
-
-        async fn exchange_code(
-            &self,
-            _: &str,
-            _: &ClientSecret,
-            _: &str,
-            _: &str,
-            _: Instant,
-        ) -> Result<TokenGrant, TokenError> {
-            Err(TokenError::Failed("not used".into()))
-        }
-    }
-
-    fn grant(name: &str) -> TokenGrant {
-        TokenGrant {
-            access_token: AccessToken::new(format!("{name}-access")),
-            access_expires_in: Duration::from_secs(3600),
-            refresh_token: RefreshToken::new(format!("{name}-refresh")),
-            refresh_expires_in: Duration::from_secs(86_400),
-            scopes: None,
-        }
-    }
+    const NOW: Timestamp = Timestamp::from_millis(1_795_000_000_000);
 
     fn installed() -> ProfileSecret {
         ProfileSecret {
@@ -362,75 +304,85 @@ mod tests {
         }
     }
 
-    fn manager(
-        secrets: &Arc<MemorySecret>,
-        leases: &Arc<MemoryLeases>,
-        issuer: Issuer,
-    ) -> TokenManager<Arc<MemorySecret>, Issuer, MemoryLeases, FixedClock> {
-        TokenManager::new(
+    struct Bed {
+        secrets: MemorySecret,
+        leases: Arc<MemoryState>,
+        issuer: StaticIssuer,
+        tokens: TokenManager<MemorySecret, StaticIssuer, MemoryState, ManualClock>,
+    }
+
+    fn bed() -> Bed {
+        let faults = Arc::new(Faults::default());
+        let secrets = MemorySecret::new(installed(), faults.clone());
+        let leases = Arc::new(MemoryState::new(faults.clone()));
+        let issuer = StaticIssuer::new("ours", Account::default(), faults);
+        let tokens = TokenManager::new(
             Profile::Admin,
             secrets.clone(),
-            issuer,
+            issuer.clone(),
             leases.clone(),
-            Arc::new(FixedClock),
+            Arc::new(ManualClock::new(NOW)),
             Duration::from_secs(600),
-        )
+        );
+        Bed {
+            secrets,
+            leases,
+            issuer,
+            tokens,
+        }
     }
 
     #[tokio::test]
     async fn a_refresh_that_outlives_its_lock_does_not_save_over_the_new_holders_write() {
-        let secrets = Arc::new(MemorySecret::default());
-        *secrets.secret.lock().unwrap() = installed();
-        let leases = Arc::new(MemoryLeases::default());
+        let Bed {
+            secrets,
+            leases,
+            issuer,
+            tokens,
+        } = bed();
         // While the token request is slow, the lock expires and another writer (a person's
         // new authorisation) takes it over and stores its own grant.
         let (their_secrets, their_leases) = (secrets.clone(), leases.clone());
-        let issuer = Issuer {
-            deadlines: StdMutex::default(),
-            during: Box::new(move || {
-                their_leases.take_over("lock#token#admin", "callback");
-                let mut theirs = installed();
-                theirs.apply(grant("theirs"), FixedClock.now());
-                *their_secrets.secret.lock().unwrap() = theirs;
-            }),
-        };
-        let tokens = manager(&secrets, &leases, issuer);
+        issuer.during_requests(move || {
+            their_leases.take_over_lease("lock#token#admin", "callback");
+            let mut theirs = installed();
+            theirs.apply(grant("theirs"), NOW);
+            their_secrets.set(theirs);
+        });
         let token = tokens
             .access_token(Instant::now() + Duration::from_secs(2))
             .await
             .expect("goes on with what is stored");
         assert_eq!(token.secret(), "theirs-access");
-        let stored = secrets.secret.lock().unwrap().clone();
+        let stored = secrets.get();
         assert_eq!(
             stored.refresh_token.as_ref().map(RefreshToken::secret),
             Some("theirs-refresh")
         );
-        assert_eq!(*secrets.saves.lock().unwrap(), 0, "the collector saved");
+        assert_eq!(secrets.saves(), 0, "the collector saved");
         assert_eq!(
-            leases.holder("lock#token#admin").as_deref(),
+            leases.lease_holder("lock#token#admin").as_deref(),
             Some("callback")
         );
     }
 
     #[tokio::test]
     async fn a_refresh_asks_webex_for_no_longer_than_its_lock_lasts_and_saves_under_it() {
-        let secrets = Arc::new(MemorySecret::default());
-        *secrets.secret.lock().unwrap() = installed();
-        let leases = Arc::new(MemoryLeases::default());
-        let issuer = Issuer {
-            deadlines: StdMutex::default(),
-            during: Box::new(|| {}),
-        };
-        let tokens = manager(&secrets, &leases, issuer);
+        let Bed {
+            secrets,
+            leases,
+            issuer,
+            tokens,
+        } = bed();
         let started = Instant::now();
         let token = tokens
             .access_token(started + Duration::from_secs(600))
             .await
             .unwrap();
         assert_eq!(token.secret(), "ours-access");
-        let deadline = tokens.issuer.deadlines.lock().unwrap()[0];
+        let deadline = issuer.deadlines()[0];
         assert!(deadline <= Instant::now() + LOCK_TTL - SAVE_RESERVE);
-        assert_eq!(*secrets.saves.lock().unwrap(), 1);
-        assert_eq!(leases.holder("lock#token#admin"), None, "released");
+        assert_eq!(secrets.saves(), 1);
+        assert_eq!(leases.lease_holder("lock#token#admin"), None, "released");
     }
 }

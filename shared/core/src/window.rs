@@ -50,17 +50,20 @@ impl Window {
 }
 
 impl WindowPolicy {
-    /// The next window after `committed_until` (or the first one), or `None` when there is
-    /// nothing settled to collect yet.
+    /// The next window after `committed_until` (or the first one), at most `limit` long (see
+    /// [`crate::cursor::Cursor::window_limit`]), or `None` when there is nothing settled to
+    /// collect yet.
     pub fn next_window(
         &self,
         committed_until: Option<Timestamp>,
+        limit: Option<Duration>,
         now: Timestamp,
     ) -> Option<Window> {
         let from =
             committed_until.unwrap_or_else(|| now.minus(self.initial_lookback).floor_second());
         let settled = now.minus(self.settle_lag).floor_second();
-        let to = from.plus(self.max_window).min(settled);
+        let length = limit.map_or(self.max_window, |l| l.clamp(MIN_WINDOW, self.max_window));
+        let to = from.plus(length).min(settled);
         (from.until(to) >= MIN_WINDOW).then_some(Window { from, to })
     }
 
@@ -126,13 +129,26 @@ mod tests {
             ),
         ];
         for (name, committed, expected) in cases {
-            let got = policy().next_window(committed.map(t), now);
+            let got = policy().next_window(committed.map(t), None, now);
             let expected = expected.map(|(f, to)| Window {
                 from: t(f),
                 to: t(to),
             });
             assert_eq!(got, expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_window_limit_shortens_windows_but_not_below_a_second() {
+        let now = t("2026-11-22T12:00:00Z");
+        let from = Some(t("2026-11-22T08:00:00Z"));
+        let length = |limit| {
+            let w = policy().next_window(from, limit, now).unwrap();
+            w.length()
+        };
+        assert_eq!(length(Some(Duration::from_secs(14))), Duration::from_secs(14));
+        assert_eq!(length(Some(Duration::ZERO)), MIN_WINDOW);
+        assert_eq!(length(Some(10 * 60 * MIN)), 60 * MIN);
     }
 
     #[test]

@@ -129,6 +129,8 @@ fn scenarios(args: &RunArgs) -> Vec<Scenario> {
         Scenario::throughput(StreamId::ComplianceEvents, n(200_000), 1000),
         Scenario::throughput(StreamId::ComplianceEvents, n(2_000_000), 1000),
         Scenario::throughput(StreamId::AdminAudit, n(200_000), 200),
+        // The other end of density: a million events within three minutes.
+        Scenario::dense(n(1_000_000), 180),
         // Last: it runs at the rate limit, so it takes longest.
         Scenario::backfill(n(2_000_000), args.backfill_windows, args.backfill_budget),
     ];

@@ -167,22 +167,26 @@ impl Report<'_> {
             md,
             "Backlog density {EVENTS_PER_SECOND} events/s in every throughput scenario (N sets \
              the backlog's length: 20k events span {hours_20k:.1} h, 2M span {days_2m:.1} days) and \
-             {BACKFILL_EVENTS_PER_SECOND} events/s in the backfill; collector defaults otherwise \
-             (1 h windows, 15 min overlap, 5 min settle lag). CPU and peak RSS are webexctl's \
-             alone (`getrusage` of that one process); the simulator's and moto's CPU are for \
-             the same run.\n"
+             {BACKFILL_EVENTS_PER_SECOND} events/s in the backfill; the dense scenario puts all \
+             its events within three minutes, inside one 15-minute overlap. Collector defaults \
+             otherwise (1 h windows, 15 min overlap, 5 min settle lag, windows split above \
+             100,000 events). CPU and peak RSS are webexctl's alone (`getrusage` of that one \
+             process); the simulator's and moto's CPU are for the same run. The largest state \
+             item is sampled every 250 ms during the run (names plus values, as DynamoDB sizes \
+             items).\n"
         );
         let _ = writeln!(
             md,
-            "| scenario | events | page | windows | pages | wall s | events/s | CPU s per M events | peak RSS MiB | S3 objects | S3 MiB | check |"
+            "| scenario | events | events/s of history | page | windows | pages | wall s | events/s | CPU s per M events | peak RSS MiB | largest state item KB | S3 objects | S3 MiB | check |"
         );
-        let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+        let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
         for o in self.outcomes {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.1} | {} | {:.1} | {} |",
+                "| {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.1} | {:.1} | {} | {:.1} | {} |",
                 o.scenario.name,
                 o.landed.distinct,
+                o.scenario.density,
                 o.scenario.page_size,
                 o.windows(),
                 o.pages(),
@@ -190,6 +194,7 @@ impl Report<'_> {
                 o.events_per_second(),
                 o.cpu_s_per_million(),
                 o.collector.max_rss_kib as f64 / 1024.0,
+                o.largest_item_bytes as f64 / 1024.0,
                 o.landed.objects,
                 mib(o.landed.bytes as f64),
                 if o.problems.is_empty() {
@@ -260,6 +265,7 @@ impl Report<'_> {
             .iter()
             .filter(|o| {
                 !o.scenario.is_backfill()
+                    && !o.scenario.is_dense()
                     && o.scenario.stream == collector_core::StreamId::ComplianceEvents
             })
             .collect();

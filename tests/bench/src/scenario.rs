@@ -2,6 +2,8 @@
 //! `webexctl collect` run measured on its own, and everything it wrote read back.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -27,6 +29,10 @@ pub const BACKFILL_EVENTS_PER_SECOND: f64 = 10.0;
 /// and inside a window the run takes.
 const END_OFFSET_SECONDS: u64 = 900;
 const SEED: u64 = 7;
+/// The cursor item stays a few KB whatever an overlap holds (issue 14's bound).
+const MAX_ITEM_BYTES: u64 = 16 * 1024;
+/// A burst is collected within this, whatever its density.
+const MAX_DENSE_RSS_KIB: u64 = 64 * 1024;
 /// Generous: a run that takes this long is broken, not slow.
 const RUN_TIMEOUT: Duration = Duration::from_secs(45 * 60);
 
@@ -58,6 +64,26 @@ impl Scenario {
             rate_limit_per_minute: None,
             env: vec![("MAX_REQUESTS_PER_MINUTE", "6000".to_owned())],
         }
+    }
+
+    /// A burst: `events` compliance events created within `span_seconds` (well inside one
+    /// 15-minute overlap), the density of a large organisation's busiest minutes. Windows split
+    /// on event count here, and the digest of one overlap holds every event.
+    pub fn dense(events: u64, span_seconds: u64) -> Self {
+        Self {
+            name: format!("dense compliance-events {}", count(events)),
+            stream: StreamId::ComplianceEvents,
+            events,
+            density: events as f64 / span_seconds as f64,
+            page_size: 1000,
+            page_latency_ms: 0,
+            rate_limit_per_minute: None,
+            env: vec![("MAX_REQUESTS_PER_MINUTE", "6000".to_owned())],
+        }
+    }
+
+    pub fn is_dense(&self) -> bool {
+        self.density > 100.0
     }
 
     /// A backfill against Webex's documented limit: 200 ms per page, 300 requests a minute per
@@ -139,6 +165,8 @@ pub struct Outcome {
     /// moto's CPU during the run, when its process was found.
     pub moto_cpu_s: Option<f64>,
     pub landed: Landed,
+    /// The largest state-table item seen while the run went on (sampled every 250 ms).
+    pub largest_item_bytes: u64,
     /// Why this result does not count (lost or repeated events, a failed run).
     pub problems: Vec<String>,
 }
@@ -250,6 +278,18 @@ pub async fn run(
             .map(|(k, v)| ((*k).to_owned(), v.clone())),
     );
 
+    let largest_item = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (aws, largest_item) = (aws.clone(), largest_item.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Ok(bytes) = aws.largest_item_bytes(table).await {
+                    largest_item.fetch_max(bytes, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
     let sim_cpu_before = cpu_seconds(sim.pid())?;
     let moto_before = moto_pid.and_then(|pid| cpu_seconds(pid).ok());
     let stdout = work.join(format!("{slug}.webexctl.out"));
@@ -269,6 +309,7 @@ pub async fn run(
         timeout: RUN_TIMEOUT,
     })
     .await;
+    sampler.abort();
     let sim_cpu_s = cpu_seconds(sim.pid())? - sim_cpu_before;
     let moto_cpu_s = match (moto_pid, moto_before) {
         (Some(pid), Some(before)) => cpu_seconds(pid).ok().map(|after| after - before),
@@ -300,6 +341,21 @@ pub async fn run(
     {
         problems.push(format!("the run stopped with {stopped:?}, not caught up"));
     }
+    let largest_item_bytes = largest_item
+        .load(Ordering::Relaxed)
+        .max(aws.largest_item_bytes(table).await?);
+    if largest_item_bytes > MAX_ITEM_BYTES {
+        problems.push(format!(
+            "a state item reached {largest_item_bytes} bytes (at most {MAX_ITEM_BYTES})"
+        ));
+    }
+    if scenario.is_dense() && collector.max_rss_kib > MAX_DENSE_RSS_KIB {
+        problems.push(format!(
+            "peak RSS {:.1} MiB (at most {} MiB)",
+            collector.max_rss_kib as f64 / 1024.0,
+            MAX_DENSE_RSS_KIB / 1024
+        ));
+    }
     let landed = aws
         .landed(bucket, "webex/")
         .await
@@ -320,6 +376,7 @@ pub async fn run(
         sim: sim_summary,
         moto_cpu_s,
         landed,
+        largest_item_bytes,
         problems,
     })
 }

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 /// Downloads at once when reading objects back: moto serves them one Python thread each.
 const PARALLEL_READS: usize = 4;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LocalAws {
     pub endpoint: String,
     sdk: aws_config::SdkConfig,
@@ -32,6 +32,8 @@ pub struct Landed {
     pub events: u64,
     /// Distinct event ids among them.
     pub distinct: u64,
+    /// Cursor digests kept beside the objects (`_state/`), not counted above.
+    pub digests: u64,
 }
 
 impl LocalAws {
@@ -90,6 +92,10 @@ impl LocalAws {
                 .await
                 .context("list objects")?;
             for object in page.contents() {
+                if object.key().is_some_and(|k| k.contains("/_state/")) {
+                    landed.digests += 1;
+                    continue;
+                }
                 landed.objects += 1;
                 landed.bytes += object.size().unwrap_or(0).max(0) as u64;
                 keys.extend(object.key().map(str::to_owned));
@@ -133,6 +139,57 @@ impl LocalAws {
         }
         landed.distinct = distinct.len() as u64;
         Ok(landed)
+    }
+}
+
+impl LocalAws {
+    /// The largest item in `table`, sized as DynamoDB sizes it (attribute names plus values),
+    /// which is what its 400 KB limit and its per-KB write cost apply to.
+    pub async fn largest_item_bytes(&self, table: &str) -> Result<u64> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let mut largest = 0;
+        let mut start = None;
+        loop {
+            let page = dynamodb
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .context("scan the state table")?;
+            for item in page.items() {
+                let size: usize = item
+                    .iter()
+                    .map(|(name, value)| name.len() + attribute_bytes(value))
+                    .sum();
+                largest = largest.max(size as u64);
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(largest),
+            }
+        }
+    }
+}
+
+/// An attribute value's size by DynamoDB's rules (close enough for a limit check: numbers
+/// count their digits).
+fn attribute_bytes(value: &aws_sdk_dynamodb::types::AttributeValue) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    match value {
+        V::S(s) | V::N(s) => s.len(),
+        V::B(b) => b.as_ref().len(),
+        V::Bool(_) | V::Null(_) => 1,
+        V::L(list) => 3 + list.iter().map(|v| 1 + attribute_bytes(v)).sum::<usize>(),
+        V::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + attribute_bytes(v))
+                .sum::<usize>()
+        }
+        V::Ss(v) | V::Ns(v) => v.iter().map(String::len).sum(),
+        V::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        _ => 0,
     }
 }
 

@@ -13,6 +13,8 @@ use crate::Stack;
 #[derive(Debug)]
 pub struct Printed {
     pub ok: bool,
+    /// The exit status; `None` if a signal ended the process.
+    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -54,6 +56,7 @@ pub async fn webexctl(
     let output = child.wait_with_output().await?;
     Ok(Printed {
         ok: output.status.success(),
+        code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     })

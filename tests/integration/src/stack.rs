@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use collector_app::{Config, StreamCollector, build_collector, run_once};
-use collector_core::cursor::{Cursor, CursorKey};
-use collector_core::ports::{Clock, StateStore};
+use collector_core::cursor::{Cursor, CursorKey, DigestAt};
+use collector_core::recent_ids::RecentIds;
+use collector_core::ports::{Clock, CursorStore};
 use collector_core::{CollectError, Profile, RunSummary, StopReason, StreamId, Timestamp};
 use tokio::time::Instant;
 use webex_sim::{SimConfig, Simulator};
@@ -386,6 +387,24 @@ impl Stack {
     }
 
     /// Every object of `stream`, decompressed into lines.
+    /// The digest the stream's cursor names, wherever it is kept.
+    pub async fn digest(&self, cursor: &Cursor) -> Result<RecentIds> {
+        match &cursor.digest {
+            DigestAt::Inline(ids) => Ok(ids.clone()),
+            DigestAt::Object { key, .. } => {
+                let out = aws::s3(&self.sdk)
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .with_context(|| format!("get the digest {key}"))?;
+                let bytes = out.body.collect().await?.into_bytes();
+                Ok(RecentIds::decode(bytes)?)
+            }
+        }
+    }
+
     pub async fn objects(&self, stream: StreamId) -> Result<Vec<StoredObject>> {
         let s3 = aws::s3(&self.sdk);
         let prefix = format!("webex/{}/", stream.name());
@@ -400,10 +419,12 @@ impl Stack {
                 .send()
                 .await
                 .context("list objects")?;
+            // A cursor's digest is state, not events.
             keys.extend(
                 page.contents()
                     .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
+                    .filter_map(|o| o.key().map(str::to_string))
+                    .filter(|k| !k.contains("/_state/")),
             );
             match page.next_continuation_token() {
                 Some(t) => token = Some(t.to_string()),

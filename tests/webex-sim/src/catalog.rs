@@ -98,8 +98,6 @@ pub(crate) const RESOURCES: &[(&str, u32, &[&str])] = &[
 /// `EventTypeEnum`.
 pub(crate) const EVENT_TYPES: &[&str] = &["created", "updated", "deleted", "ended"];
 
-pub(crate) const ORG_NAME: &str = "Sim Org Inc.";
-
 /// (display name, email local part)
 pub(crate) const PEOPLE: &[(&str, &str)] = &[
     ("Joe Smith", "joe.smith"),

@@ -17,6 +17,9 @@ pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 36
 pub const AUDIT_SCOPE: &str = "audit:events_read";
 /// Scope needed for compliance events (`GET /events`).
 pub const COMPLIANCE_SCOPE: &str = "spark-compliance:events_read";
+/// Scope needed for `GET /organizations` (the organisations an administrator may see).
+/// See <https://developer.webex.com/docs/api/v1/organizations>.
+pub const ORGANIZATIONS_SCOPE: &str = "spark-admin:organizations_read";
 
 /// One of the three event APIs the collector pulls from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,10 +63,15 @@ impl Stream {
 
     /// Stable number mixed into seeds, so streams never share random sequences.
     pub(crate) fn tag(self) -> u64 {
+        self.index() as u64 + 1
+    }
+
+    /// Position in [`Stream::ALL`], for per-stream arrays.
+    pub(crate) fn index(self) -> usize {
         match self {
-            Stream::AdminAudit => 1,
-            Stream::SecurityAudit => 2,
-            Stream::ComplianceEvents => 3,
+            Stream::AdminAudit => 0,
+            Stream::SecurityAudit => 1,
+            Stream::ComplianceEvents => 2,
         }
     }
 }
@@ -95,6 +103,9 @@ pub enum ClockMode {
 #[derive(Clone, Debug)]
 pub struct SimConfig {
     pub seed: u64,
+    /// The home organisation: the one whose administrator signs in unless a test says
+    /// otherwise, and the one the single-org methods (`generate`, `events`, ...) act on.
+    /// More organisations are added with `Simulator::add_org`.
     pub org_id: String,
     pub client_id: String,
     pub client_secret: String,
@@ -116,8 +127,9 @@ pub struct SimConfig {
     /// Some(n): per client id, event requests beyond n within a sliding 60 s real-time window
     /// get 429 with `Retry-After`.
     pub rate_limit_per_minute: Option<u32>,
-    /// false: the organisation lacks Pro Pack or the "Allow user authentication data" setting,
-    /// so security audit requests get 403 even with the right scope.
+    /// false: no organisation has Pro Pack or the "Allow user authentication data" setting,
+    /// so security audit requests get 403 even with the right scope. (One organisation at a
+    /// time: `Simulator::refuse_org`.)
     pub security_audit_entitled: bool,
 }
 

@@ -23,11 +23,12 @@ use crate::catalog::ADMIN_CATEGORIES;
 use crate::config::{AUDIT_SCOPE, Stream};
 use crate::event_query::{self, Paging, Refusal};
 use crate::faults::Fault;
-use crate::log::RequestLog;
+use crate::log::{LogEntry, RATE_LIMITED, ServedIds};
 use crate::paging::{Cursor, link_next, next_query, page};
-use crate::selection::select;
+use crate::query::Params;
 use crate::server::TrackingId;
 use crate::state::Shared;
+use crate::tokens::Grant;
 
 pub(crate) async fn admin_audit(
     State(shared): State<Arc<Shared>>,
@@ -86,52 +87,84 @@ pub(crate) async fn admin_categories(
         ),
         Err(refused) => refused.response(&tracking.0),
     };
-    record(&shared, &uri, &response, bearer, Vec::new(), None, at_ms);
+    record(&shared, &uri, &response, bearer, at_ms);
     response
 }
 
+/// Logs a request that serves no events and names no org (`people/me`, the lists).
 pub(crate) fn record(
     shared: &Shared,
     uri: &Uri,
     response: &Response,
     bearer: Option<String>,
-    ids: Vec<String>,
-    fault: Option<String>,
     at_ms: i64,
 ) {
-    shared.lock().requests.push(RequestLog {
-        method: "GET".to_owned(),
+    record_fault(shared, uri, response, bearer, None, at_ms);
+}
+
+/// [`record`] with the fault that answered, if any (`RateLimited`).
+pub(crate) fn record_fault(
+    shared: &Shared,
+    uri: &Uri,
+    response: &Response,
+    bearer: Option<String>,
+    fault: Option<&str>,
+    at_ms: i64,
+) {
+    shared.log(LogEntry {
         path: uri.path().to_owned(),
         query: uri.query().unwrap_or_default().to_owned(),
         status: response.status().as_u16(),
         bearer,
-        ids,
-        fault,
+        org_id: None,
+        served: None,
+        fault: fault.map(str::to_owned),
         at_ms,
     });
+}
+
+/// The configured per-client limit (Webex limits per client, not per org or process): `None`
+/// admits the request, `Some` is the 429 to answer, logged as `RateLimited`.
+pub(crate) fn rate_limit(shared: &Shared, grant: &Grant, tracking_id: &str) -> Option<Response> {
+    let limit = shared.config.rate_limit_per_minute?;
+    let verdict = shared
+        .lock()
+        .limiter
+        .check(&grant.client_id, limit, Instant::now());
+    verdict.err().map(|retry_after_s| {
+        retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            tracking_id,
+            retry_after_s,
+            "Too many requests have been sent in a given amount of time.",
+        )
+    })
 }
 
 /// A response plus what the request log should say about it.
 struct Outcome {
     response: Response,
-    ids: Vec<String>,
+    org_id: Option<String>,
+    served: Option<ServedIds>,
     fault: Option<String>,
 }
 
 impl Outcome {
-    fn plain(response: Response) -> Outcome {
+    fn plain(response: Response, org_id: Option<String>) -> Outcome {
         Outcome {
             response,
-            ids: Vec::new(),
+            org_id,
+            served: None,
             fault: None,
         }
     }
 
-    fn fault(response: Response, fault: String) -> Outcome {
+    fn fault(response: Response, org_id: Option<String>, fault: Option<String>) -> Outcome {
         Outcome {
             response,
-            ids: Vec::new(),
-            fault: Some(fault),
+            org_id,
+            served: None,
+            fault,
         }
     }
 }
@@ -149,20 +182,27 @@ async fn serve_events(
     tracing::debug!(
         stream = stream.name(),
         status = outcome.response.status().as_u16(),
-        events = outcome.ids.len(),
+        events = outcome.served.as_ref().map_or(0, |s| s.uuids.len()),
         fault = outcome.fault.as_deref(),
         "served event page"
     );
-    record(
-        shared,
-        uri,
-        &outcome.response,
+    shared.log(LogEntry {
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
+        status: outcome.response.status().as_u16(),
         bearer,
-        outcome.ids,
-        outcome.fault,
+        org_id: outcome.org_id,
+        served: outcome.served,
+        fault: outcome.fault,
         at_ms,
-    );
+    });
     outcome.response
+}
+
+/// The `orgId` an audit request names, for the log.
+fn named_org(uri: &Uri) -> Option<String> {
+    let params = Params::from_uri(uri).ok()?;
+    params.get("orgId").map(str::to_owned)
 }
 
 async fn answer(
@@ -172,28 +212,24 @@ async fn answer(
     bearer: Option<&str>,
     uri: &Uri,
 ) -> Outcome {
+    let mut org_id = match stream {
+        Stream::AdminAudit | Stream::SecurityAudit => named_org(uri),
+        Stream::ComplianceEvents => None,
+    };
     let grant = match authorize(shared, bearer, Some(stream.required_scope())) {
         Ok(grant) => grant,
-        Err(refused) => return Outcome::plain(refused.response(tracking_id)),
+        Err(refused) => return Outcome::plain(refused.response(tracking_id), org_id),
     };
+    if stream == Stream::ComplianceEvents {
+        org_id = Some(grant.person.org_id.clone());
+    }
     if stream == Stream::SecurityAudit && !shared.config.security_audit_entitled {
         let message = "Security audit events require Pro Pack and the \"Allow user authentication data\" setting.";
-        return Outcome::plain(api_error(StatusCode::FORBIDDEN, tracking_id, message));
+        let response = api_error(StatusCode::FORBIDDEN, tracking_id, message);
+        return Outcome::plain(response, org_id);
     }
-    if let Some(limit) = shared.config.rate_limit_per_minute {
-        let verdict = shared
-            .lock()
-            .limiter
-            .check(&grant.client_id, limit, Instant::now());
-        if let Err(retry_after_s) = verdict {
-            let response = retry_later(
-                StatusCode::TOO_MANY_REQUESTS,
-                tracking_id,
-                retry_after_s,
-                "Too many requests have been sent in a given amount of time.",
-            );
-            return Outcome::fault(response, "RateLimited".to_owned());
-        }
+    if let Some(response) = rate_limit(shared, &grant, tracking_id) {
+        return Outcome::fault(response, org_id, Some(RATE_LIMITED.to_owned()));
     }
     if !shared.config.page_latency.is_zero() {
         tokio::time::sleep(shared.config.page_latency).await;
@@ -204,13 +240,13 @@ async fn answer(
     if fault == Some(Fault::Hang) {
         // Logged now: the client gives up before any answer, and its going away drops this
         // handler before `serve_events` could log it.
-        shared.lock().requests.push(RequestLog {
-            method: "GET".to_owned(),
+        shared.log(LogEntry {
             path: uri.path().to_owned(),
             query: uri.query().unwrap_or_default().to_owned(),
             status: 0,
             bearer: bearer.map(str::to_owned),
-            ids: Vec::new(),
+            org_id: org_id.clone(),
+            served: None,
             fault: fault_name.clone(),
             at_ms: shared.clock.now_ms(),
         });
@@ -218,25 +254,18 @@ async fn answer(
     if let Some(fault) = &fault
         && let Some(response) = fail(fault, tracking_id).await
     {
-        return Outcome {
-            response,
-            ids: Vec::new(),
-            fault: fault_name,
-        };
+        return Outcome::fault(response, org_id, fault_name);
     }
 
-    let page = match build_page(shared, stream, uri) {
+    let page = match build_page(shared, stream, uri, &grant) {
         Ok(page) => page,
         Err(Refusal::GatewayTimeout) => {
             let response = gateway_timeout(tracking_id);
-            return Outcome::fault(response, "GatewayTimeout".to_owned());
+            return Outcome::fault(response, org_id, Some("GatewayTimeout".to_owned()));
         }
         Err(Refusal::Invalid(status, message)) => {
-            return Outcome {
-                response: api_error(status, tracking_id, &message),
-                ids: Vec::new(),
-                fault: fault_name,
-            };
+            let response = api_error(status, tracking_id, &message);
+            return Outcome::fault(response, org_id, fault_name);
         }
     };
 
@@ -248,7 +277,7 @@ async fn answer(
             uri
         )),
         Some(Fault::LinkToPrevious) => {
-            let previous = shared.lock().requests.last().map(|r| {
+            let previous = shared.lock().requests.entries().last().map(|r| {
                 format!(
                     "<{}{}?{}>; rel=\"next\"",
                     origin(&shared.base_url),
@@ -273,7 +302,11 @@ async fn answer(
     }
     Outcome {
         response,
-        ids: if truncated { Vec::new() } else { page.ids },
+        org_id,
+        served: (!truncated && !page.uuids.is_empty()).then_some(ServedIds {
+            stream,
+            uuids: page.uuids,
+        }),
         fault: fault_name,
     }
 }
@@ -437,38 +470,32 @@ fn truncated_body(full: String) -> Body {
 struct Page {
     body: String,
     link: Option<String>,
-    ids: Vec<String>,
+    uuids: Vec<u128>,
 }
 
-fn build_page(shared: &Shared, stream: Stream, uri: &Uri) -> Result<Page, Refusal> {
-    let query = event_query::parse(shared, stream, uri, shared.clock.now_ms())?;
+fn build_page(shared: &Shared, stream: Stream, uri: &Uri, grant: &Grant) -> Result<Page, Refusal> {
+    let query = event_query::parse(shared, stream, uri, shared.clock.now_ms(), grant)?;
     if let Some(limit) = shared.config.max_without_gateway_timeout
         && query.max > limit as usize
     {
         return Err(Refusal::GatewayTimeout);
     }
 
-    let inner = shared.lock();
-    let candidates = inner
-        .events
-        .created_between(stream, query.filter.from_ms, query.filter.to_ms);
-    let selected = select(
-        candidates,
-        &query.filter,
-        shared.config.order,
-        query.shuffle_key,
-    );
-    let (items, next) = page(&selected, query.offset, query.max);
-    let mut body = String::from("{\"items\":[");
-    for (index, event) in items.iter().enumerate() {
-        if index > 0 {
-            body.push(',');
-        }
-        body.push_str(&event.json);
-    }
-    body.push_str("]}");
-    let ids = items.iter().map(|e| e.id.clone()).collect();
-    drop(inner);
+    // Selecting (sorted once per query snapshot) and copying the page's records happen under
+    // the lock; rendering their JSON does not.
+    let (events, next) = {
+        let mut inner = shared.lock();
+        let selected = inner.events.select(
+            &query.org_id,
+            stream,
+            &query.filter,
+            shared.config.order,
+            query.shuffle_key,
+        );
+        let (positions, next) = page(&selected, query.offset, query.max);
+        (inner.events.page(&query.org_id, stream, positions), next)
+    };
+    let body = events.body();
 
     let raw_query = uri.query().unwrap_or_default();
     let next_page_query = match (next, query.paging) {
@@ -484,6 +511,6 @@ fn build_page(shared: &Shared, stream: Stream, uri: &Uri) -> Result<Page, Refusa
     Ok(Page {
         body,
         link: next_page_query.map(|q| link_next(&shared.base_url, stream.path(), &q)),
-        ids,
+        uuids: events.uuids(),
     })
 }

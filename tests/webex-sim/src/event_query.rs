@@ -9,6 +9,7 @@ use crate::paging::Cursor;
 use crate::query::Params;
 use crate::selection::Filter;
 use crate::state::Shared;
+use crate::tokens::Grant;
 
 /// "A maximum of one year of audit events can be returned per request."
 const MAX_SPAN_MS: i64 = 365 * 86_400_000;
@@ -36,6 +37,8 @@ pub(crate) enum Paging {
 
 /// A validated query.
 pub(crate) struct PageQuery {
+    /// Whose events: the `orgId` named (audit), or the token's own org (compliance).
+    pub org_id: String,
     pub filter: Filter,
     pub offset: usize,
     pub max: usize,
@@ -43,28 +46,36 @@ pub(crate) struct PageQuery {
     pub paging: Paging,
 }
 
-/// The validated query of a request to `stream`'s endpoint, read at sim time `now_ms`.
+/// The validated query of a request to `stream`'s endpoint by `grant`, read at sim time
+/// `now_ms`.
 pub(crate) fn parse(
     shared: &Shared,
     stream: Stream,
     uri: &Uri,
     now_ms: i64,
+    grant: &Grant,
 ) -> Result<PageQuery, Refusal> {
     let params = Params::from_uri(uri)?;
     match stream {
-        Stream::AdminAudit => admin_query(shared, &params, now_ms),
-        Stream::SecurityAudit => security_query(shared, &params, now_ms),
-        Stream::ComplianceEvents => compliance_query(shared, &params, now_ms),
+        Stream::AdminAudit => admin_query(shared, &params, now_ms, grant),
+        Stream::SecurityAudit => security_query(shared, &params, now_ms, grant),
+        Stream::ComplianceEvents => compliance_query(shared, &params, now_ms, grant),
     }
 }
 
-fn admin_query(shared: &Shared, params: &Params, now_ms: i64) -> Result<PageQuery, Refusal> {
-    check_org(shared, params)?;
+fn admin_query(
+    shared: &Shared,
+    params: &Params,
+    now_ms: i64,
+    grant: &Grant,
+) -> Result<PageQuery, Refusal> {
+    let org_id = check_org(shared, params, grant, Stream::AdminAudit)?;
     let from_ms = params.required_time("from")?;
     let to_ms = params.required_time("to")?;
     check_span(from_ms, to_ms, "from", "to")?;
     refuse_actor_filter(params)?;
     Ok(PageQuery {
+        org_id,
         filter: Filter {
             from_ms,
             to_ms,
@@ -79,14 +90,20 @@ fn admin_query(shared: &Shared, params: &Params, now_ms: i64) -> Result<PageQuer
     })
 }
 
-fn security_query(shared: &Shared, params: &Params, now_ms: i64) -> Result<PageQuery, Refusal> {
-    check_org(shared, params)?;
+fn security_query(
+    shared: &Shared,
+    params: &Params,
+    now_ms: i64,
+    grant: &Grant,
+) -> Result<PageQuery, Refusal> {
+    let org_id = check_org(shared, params, grant, Stream::SecurityAudit)?;
     let from_ms = params.required_time("startTime")?;
     let to_ms = params.required_time("endTime")?;
     check_span(from_ms, to_ms, "startTime", "endTime")?;
     refuse_actor_filter(params)?;
     let cursor = cursor(params, now_ms)?;
     Ok(PageQuery {
+        org_id,
         filter: Filter {
             from_ms,
             to_ms,
@@ -103,7 +120,16 @@ fn security_query(shared: &Shared, params: &Params, now_ms: i64) -> Result<PageQ
     })
 }
 
-fn compliance_query(shared: &Shared, params: &Params, now_ms: i64) -> Result<PageQuery, Refusal> {
+/// Compliance events are always those of the token's own org: the endpoint takes no `orgId`
+/// ("events in your user's organization").
+fn compliance_query(
+    shared: &Shared,
+    params: &Params,
+    now_ms: i64,
+    grant: &Grant,
+) -> Result<PageQuery, Refusal> {
+    let org_id = grant.person.org_id.clone();
+    check_refusal(shared, &org_id, Stream::ComplianceEvents)?;
     let cursor = cursor(params, now_ms)?;
     let to_ms = match params.time("to")? {
         Some(to) if to > now_ms => {
@@ -131,6 +157,7 @@ fn compliance_query(shared: &Shared, params: &Params, now_ms: i64) -> Result<Pag
     }
     refuse_actor_filter(params)?;
     Ok(PageQuery {
+        org_id,
         filter: Filter {
             from_ms,
             to_ms,
@@ -148,16 +175,39 @@ fn compliance_query(shared: &Shared, params: &Params, now_ms: i64) -> Result<Pag
     })
 }
 
-fn check_org(shared: &Shared, params: &Params) -> Result<(), Refusal> {
+/// The `orgId` of an audit request, if the token may read it: the user's own org, or one
+/// they manage as a partner administrator; and if that org is not refusing the stream.
+fn check_org(
+    shared: &Shared,
+    params: &Params,
+    grant: &Grant,
+    stream: Stream,
+) -> Result<String, Refusal> {
     let org_id = params.required("orgId")?;
-    if org_id == shared.config.org_id {
-        Ok(())
-    } else {
-        Err(Refusal::Invalid(
+    if !shared.lock().orgs.may_see(&grant.person, org_id) {
+        return Err(Refusal::Invalid(
             StatusCode::FORBIDDEN,
             format!("The token is not allowed to read events of organization '{org_id}'."),
-        ))
+        ));
     }
+    check_refusal(shared, org_id, stream)?;
+    Ok(org_id.to_owned())
+}
+
+/// A 403 scripted with `Simulator::refuse_org`, worded as Webex words its two usual causes.
+fn check_refusal(shared: &Shared, org_id: &str, stream: Stream) -> Result<(), Refusal> {
+    if !shared.lock().orgs.refuses(org_id, stream) {
+        return Ok(());
+    }
+    let message = match stream {
+        Stream::SecurityAudit => format!(
+            "Security audit events of organization '{org_id}' require Pro Pack and the \"Allow user authentication data\" setting."
+        ),
+        Stream::AdminAudit | Stream::ComplianceEvents => {
+            format!("The user is no longer allowed to access organization '{org_id}'.")
+        }
+    };
+    Err(Refusal::Invalid(StatusCode::FORBIDDEN, message))
 }
 
 fn check_span(from_ms: i64, to_ms: i64, from: &str, to: &str) -> Result<(), Refusal> {

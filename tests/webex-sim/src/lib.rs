@@ -8,6 +8,10 @@
 //! switchable faults (429/423 with `Retry-After`, 5xx, 504 for a large `max`, slow and
 //! truncated responses, 401 for expired tokens).
 //!
+//! Many organisations: the home org and registered customer orgs each hold their own events;
+//! partner administrators see the orgs they manage (`GET /organizations`, `orgId`), compliance
+//! tokens their own org; any org can be made to refuse event requests with 403.
+//!
 //! Choices where Webex is silent (see each module): event windows are `[from, to)`; a cursor
 //! pins visibility to its first page's "now" while offset paging does not; `actorId` filters
 //! and an `offset` on the cursor-paged endpoints are refused with 400.
@@ -24,11 +28,14 @@ mod events;
 mod faults;
 mod log;
 mod oauth_api;
+mod orgs;
+mod orgs_api;
 mod paging;
 mod people_api;
 mod person;
 mod query;
 mod ratelimit;
+mod render;
 mod rng;
 mod selection;
 mod server;
@@ -39,11 +46,12 @@ mod tokens;
 
 pub use config::{
     AUDIT_SCOPE, COMPLIANCE_SCOPE, ClockMode, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_ORG_ID, DEFAULT_START_MS, Order, SimConfig, Stream,
+    DEFAULT_ORG_ID, DEFAULT_START_MS, ORGANIZATIONS_SCOPE, Order, SimConfig, Stream,
 };
 pub use events::{GenerateSpec, SimEvent};
 pub use faults::Fault;
 pub use log::{RequestLog, RequestSummary, TokenRequestLog};
+pub use orgs::{SimOrg, org_id_for};
 pub use person::SimPerson;
 pub use simulator::Simulator;
 pub use timefmt::{format_ms, parse_ms};

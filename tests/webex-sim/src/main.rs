@@ -1,7 +1,8 @@
 //! `webex-sim`: the simulator as a process, for `make demo` and `make bench`. Uses the system
-//! clock, generates events over the last few days (late ones keep arriving in real time), prints
-//! one line with its base URL when ready, serves until SIGTERM or Ctrl-C, then prints one line
-//! with the totals of what it served (`webex-sim summary {json}`).
+//! clock, generates events over the last few days (late ones keep arriving in real time) for
+//! the home org and any customer orgs, prints one line with its base URL when ready, serves
+//! until SIGTERM or Ctrl-C, then prints one line with the totals of what it served
+//! (`webex-sim summary {json}`).
 
 use std::io::Write;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use webex_sim::{
     AUDIT_SCOPE, COMPLIANCE_SCOPE, ClockMode, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_ORG_ID, GenerateSpec, Order, SimConfig, Simulator, Stream,
+    DEFAULT_ORG_ID, GenerateSpec, ORGANIZATIONS_SCOPE, Order, SimConfig, SimOrg, Simulator, Stream,
 };
 
 #[derive(Debug, Parser)]
@@ -25,19 +26,37 @@ struct Args {
     port: u16,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The home org: its administrator owns the `--refresh-token` tokens.
     #[arg(long, default_value = DEFAULT_ORG_ID)]
     org_id: String,
     #[arg(long, default_value = DEFAULT_CLIENT_ID)]
     client_id: String,
     #[arg(long, default_value = DEFAULT_CLIENT_SECRET)]
     client_secret: String,
-    /// A refresh token to accept, as PROFILE=TOKEN with PROFILE `admin` (scope
-    /// audit:events_read) or `compliance` (scope spark-compliance:events_read). Repeatable.
+    /// A refresh token to accept, as PROFILE=TOKEN with PROFILE `admin` (scopes
+    /// audit:events_read and spark-admin:organizations_read) or `compliance` (scope
+    /// spark-compliance:events_read), of the home org's administrator. Repeatable.
     #[arg(long = "refresh-token", value_name = "PROFILE=TOKEN")]
     refresh_tokens: Vec<String>,
-    /// Events generated per stream.
+    /// Events generated per stream, for the home org and for each customer org.
     #[arg(long, default_value_t = 500)]
     events: usize,
+    /// Customer orgs managed by the home org's administrator, who is then a partner
+    /// administrator: `GET /organizations` lists them and audit requests may name them.
+    /// Customer K (1..=N) has the id `base64("ciscospark://us/ORGANIZATION/sim-customer-KKK")`
+    /// (KKK zero-padded to 3 digits) and the name `Sim Customer KKK`.
+    #[arg(long, default_value_t = 0)]
+    orgs: u32,
+    /// A burst of this many more events per stream, for one org, all created within the last
+    /// `--burst-seconds` before the end of the history.
+    #[arg(long, default_value_t = 0)]
+    burst_events: usize,
+    /// How long the burst lasts.
+    #[arg(long, default_value_t = 300)]
+    burst_seconds: u64,
+    /// The org of the burst: 0 for the home org, K for customer K.
+    #[arg(long, default_value_t = 0)]
+    burst_org: u32,
     /// The streams that get events (comma-separated names, e.g. `compliance-events`); the
     /// others stay empty.
     #[arg(long, value_delimiter = ',', value_parser = parse_stream, default_value = "admin-audit,security-audit,compliance-events")]
@@ -94,6 +113,16 @@ async fn main() -> anyhow::Result<()> {
             args.days
         );
     }
+    if args.burst_org > args.orgs {
+        bail!(
+            "--burst-org {} names a customer org, but --orgs makes only {}",
+            args.burst_org,
+            args.orgs
+        );
+    }
+    if args.burst_events > 0 && args.burst_seconds == 0 {
+        bail!("--burst-seconds must be positive for a burst");
+    }
 
     let defaults = SimConfig::default();
     let config = SimConfig {
@@ -114,24 +143,46 @@ async fn main() -> anyhow::Result<()> {
         rate_limit_per_minute: args.rate_limit_per_minute,
         ..defaults
     };
+    let home = config.org_id.clone();
     let sim = Simulator::start_on(config, args.port).await?;
-    for (token, scope) in &seeded {
-        sim.seed_refresh_token(token, &[scope]);
+    for (token, scopes) in &seeded {
+        sim.seed_refresh_token(token, scopes);
     }
+    let customers: Vec<SimOrg> = (1..=args.orgs).map(SimOrg::customer).collect();
+    for org in &customers {
+        sim.add_org(org.clone());
+    }
+    if !customers.is_empty() {
+        sim.set_managed_orgs(&sim.admin(), customers.iter().map(|o| o.id.clone()));
+    }
+
     let to_ms = sim.now_ms() - (args.end_offset_seconds as i64).saturating_mul(1000);
     let from_ms = to_ms - (args.days * 86_400_000.0) as i64;
-    for stream in Stream::ALL.into_iter().filter(|s| args.streams.contains(s)) {
-        sim.add_events(
-            stream,
-            GenerateSpec {
-                count: args.events,
-                from_ms,
-                to_ms,
-                shared_timestamp_fraction: args.shared_fraction,
-                late_fraction: args.late_fraction,
-                max_lateness: Duration::from_secs(args.max_lateness_seconds),
-            },
-        );
+    let history = GenerateSpec {
+        count: args.events,
+        from_ms,
+        to_ms,
+        shared_timestamp_fraction: args.shared_fraction,
+        late_fraction: args.late_fraction,
+        max_lateness: Duration::from_secs(args.max_lateness_seconds),
+    };
+    let burst = GenerateSpec {
+        count: args.burst_events,
+        from_ms: to_ms - (args.burst_seconds as i64).saturating_mul(1000),
+        ..history.clone()
+    };
+    let burst_org = match args.burst_org {
+        0 => home.clone(),
+        k => SimOrg::customer(k).id,
+    };
+    let orgs = std::iter::once(home).chain(customers.into_iter().map(|o| o.id));
+    for org_id in orgs {
+        for stream in Stream::ALL.into_iter().filter(|s| args.streams.contains(s)) {
+            sim.add_events_for_org(&org_id, stream, history.clone());
+            if org_id == burst_org && burst.count > 0 {
+                sim.add_events_for_org(&org_id, stream, burst.clone());
+            }
+        }
     }
 
     let mut stdout = std::io::stdout().lock();
@@ -160,19 +211,21 @@ fn parse_stream(name: &str) -> Result<Stream, String> {
         })
 }
 
-fn parse_refresh_token(spec: &str) -> anyhow::Result<(String, &'static str)> {
+/// The token and the scopes the profile's administrator granted: `admin` may read audit
+/// events and list the orgs it manages (`orgs = "discover"`).
+fn parse_refresh_token(spec: &str) -> anyhow::Result<(String, &'static [&'static str])> {
     let (profile, token) = spec
         .split_once('=')
         .with_context(|| "--refresh-token takes PROFILE=TOKEN, e.g. admin=abc".to_owned())?;
-    let scope = match profile {
-        "admin" => AUDIT_SCOPE,
-        "compliance" => COMPLIANCE_SCOPE,
+    let scopes: &'static [&'static str] = match profile {
+        "admin" => &[AUDIT_SCOPE, ORGANIZATIONS_SCOPE],
+        "compliance" => &[COMPLIANCE_SCOPE],
         other => bail!("--refresh-token profile must be admin or compliance, got '{other}'"),
     };
     if token.is_empty() {
         bail!("--refresh-token {profile}= needs a token after '='");
     }
-    Ok((token.to_owned(), scope))
+    Ok((token.to_owned(), scopes))
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {
@@ -202,11 +255,14 @@ mod tests {
     fn refresh_token_flags_name_a_profile() {
         assert_eq!(
             parse_refresh_token("admin=abc=def").unwrap(),
-            ("abc=def".to_owned(), AUDIT_SCOPE)
+            (
+                "abc=def".to_owned(),
+                &[AUDIT_SCOPE, ORGANIZATIONS_SCOPE][..]
+            )
         );
         assert_eq!(
             parse_refresh_token("compliance=x").unwrap().1,
-            COMPLIANCE_SCOPE
+            [COMPLIANCE_SCOPE]
         );
         for bad in ["admin", "admin=", "other=x", "=x"] {
             assert!(parse_refresh_token(bad).is_err(), "{bad}");
@@ -251,5 +307,28 @@ mod tests {
         assert_eq!(args.rate_limit_per_minute, Some(300));
         assert_eq!(args.end_offset_seconds, 900);
         assert!(Args::try_parse_from(["webex-sim", "--streams", "chats"]).is_err());
+        assert_eq!((args.orgs, args.burst_events, args.burst_org), (0, 0, 0));
+
+        let args = Args::try_parse_from([
+            "webex-sim",
+            "--orgs",
+            "20",
+            "--burst-events",
+            "1000000",
+            "--burst-seconds",
+            "180",
+            "--burst-org",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                args.orgs,
+                args.burst_events,
+                args.burst_seconds,
+                args.burst_org
+            ),
+            (20, 1_000_000, 180, 3)
+        );
     }
 }

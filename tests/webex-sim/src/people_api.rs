@@ -68,6 +68,6 @@ pub(crate) async fn me(
         }
         Err(refused) => refused.response(&tracking.0),
     };
-    record(&shared, &uri, &response, bearer, Vec::new(), None, at_ms);
+    record(&shared, &uri, &response, bearer, at_ms);
     response
 }

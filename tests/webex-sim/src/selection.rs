@@ -1,8 +1,72 @@
 //! Which held events a query returns, and in what order.
 
+use std::borrow::Cow;
+
 use crate::config::Order;
 use crate::events::SimEvent;
 use crate::rng::{hash_str, mix};
+
+/// What selection needs to know of an event. The store implements it on its compact records
+/// (whose JSON and id are rendered only when a page is sent); tests use [`SimEvent`]s.
+pub(crate) trait Candidate {
+    fn created_ms(&self) -> i64;
+    fn visible_at_ms(&self) -> i64;
+    /// Normalised audit category.
+    fn category(&self) -> Option<&str>;
+    fn resource(&self) -> Option<&str>;
+    fn event_type(&self) -> Option<&str>;
+    /// A stable hash of the event's identity: the shuffled order's key.
+    fn id_hash(&self) -> u64;
+    fn id(&self) -> Cow<'_, str>;
+}
+
+impl<T: Candidate + ?Sized> Candidate for &T {
+    fn created_ms(&self) -> i64 {
+        (**self).created_ms()
+    }
+    fn visible_at_ms(&self) -> i64 {
+        (**self).visible_at_ms()
+    }
+    fn category(&self) -> Option<&str> {
+        (**self).category()
+    }
+    fn resource(&self) -> Option<&str> {
+        (**self).resource()
+    }
+    fn event_type(&self) -> Option<&str> {
+        (**self).event_type()
+    }
+    fn id_hash(&self) -> u64 {
+        (**self).id_hash()
+    }
+    fn id(&self) -> Cow<'_, str> {
+        (**self).id()
+    }
+}
+
+impl Candidate for SimEvent {
+    fn created_ms(&self) -> i64 {
+        self.created_ms
+    }
+    fn visible_at_ms(&self) -> i64 {
+        self.visible_at_ms
+    }
+    fn category(&self) -> Option<&str> {
+        self.category.as_deref()
+    }
+    fn resource(&self) -> Option<&str> {
+        self.resource.as_deref()
+    }
+    fn event_type(&self) -> Option<&str> {
+        self.event_type.as_deref()
+    }
+    fn id_hash(&self) -> u64 {
+        hash_str(&self.id)
+    }
+    fn id(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.id)
+    }
+}
 
 /// The filters of one event query, already validated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,42 +85,23 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
-    pub(crate) fn matches(&self, event: &SimEvent) -> bool {
-        event.visible_at_ms <= self.as_of_ms
-            && event.created_ms >= self.from_ms
-            && event.created_ms < self.to_ms
+    pub(crate) fn matches(&self, event: &impl Candidate) -> bool {
+        event.visible_at_ms() <= self.as_of_ms
+            && event.created_ms() >= self.from_ms
+            && event.created_ms() < self.to_ms
             && self.categories.as_ref().is_none_or(|wanted| {
                 event
-                    .category
-                    .as_deref()
+                    .category()
                     .is_some_and(|c| wanted.iter().any(|w| w == c))
             })
             && self
                 .resource
-                .as_ref()
-                .is_none_or(|r| event.resource.as_ref() == Some(r))
+                .as_deref()
+                .is_none_or(|r| event.resource() == Some(r))
             && self
                 .event_type
-                .as_ref()
-                .is_none_or(|t| event.event_type.as_ref() == Some(t))
-    }
-}
-
-/// An event as selection sees it: with the hash of its id, which the store computes once when
-/// the event is generated rather than on every page request (hashing every id of the range
-/// on every page was most of the simulator's CPU at millions of events).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Held<'a> {
-    pub event: &'a SimEvent,
-    pub id_hash: u64,
-}
-
-impl<'a> From<&'a SimEvent> for Held<'a> {
-    fn from(event: &'a SimEvent) -> Self {
-        Held {
-            event,
-            id_hash: hash_str(&event.id),
-        }
+                .as_deref()
+                .is_none_or(|t| event.event_type() == Some(t))
     }
 }
 
@@ -64,32 +109,31 @@ impl<'a> From<&'a SimEvent> for Held<'a> {
 /// query (seed and non-paging parameters), so every page of one query sees the same order.
 /// `events` may be any superset of the matches in any order (the store passes the events of
 /// the time range, from its index): the result depends only on which events match.
-pub(crate) fn select<'a, I>(
-    events: I,
-    filter: &Filter,
-    order: Order,
-    shuffle_key: u64,
-) -> Vec<&'a SimEvent>
+///
+/// Sorting is by a cheap key first (`created`, or the keyed hash); only runs of equal keys
+/// are then ordered by id, so millions of events never have their ids rendered to be sorted.
+pub(crate) fn select<I>(events: I, filter: &Filter, order: Order, shuffle_key: u64) -> Vec<I::Item>
 where
     I: IntoIterator,
-    I::Item: Into<Held<'a>>,
+    I::Item: Candidate,
 {
-    let mut selected: Vec<Held<'a>> = events
-        .into_iter()
-        .map(Into::into)
-        .filter(|held| filter.matches(held.event))
-        .collect();
-    match order {
-        Order::NewestFirst => selected.sort_by(|a, b| {
-            b.event
-                .created_ms
-                .cmp(&a.event.created_ms)
-                .then_with(|| a.event.id.cmp(&b.event.id))
-        }),
-        Order::Shuffled => selected
-            .sort_by_cached_key(|held| (mix(&[shuffle_key, held.id_hash]), held.event.id.as_str())),
+    let matching = events.into_iter().filter(|event| filter.matches(event));
+    let mut keyed: Vec<(u64, I::Item)> = match order {
+        // Newest first: the key is `created` descending, as an unsigned number.
+        Order::NewestFirst => matching
+            .map(|event| (!((event.created_ms() as u64) ^ (1 << 63)), event))
+            .collect(),
+        Order::Shuffled => matching
+            .map(|event| (mix(&[shuffle_key, event.id_hash()]), event))
+            .collect(),
+    };
+    keyed.sort_unstable_by_key(|(key, _)| *key);
+    for run in keyed.chunk_by_mut(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            run.sort_by_cached_key(|(_, event)| event.id().into_owned());
+        }
     }
-    selected.into_iter().map(|held| held.event).collect()
+    keyed.into_iter().map(|(_, event)| event).collect()
 }
 
 #[cfg(test)]

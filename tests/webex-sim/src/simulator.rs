@@ -12,6 +12,7 @@ use crate::config::{SimConfig, Stream};
 use crate::events::{GenerateSpec, SimEvent};
 use crate::faults::Fault;
 use crate::log::{RequestLog, RequestSummary, TokenRequestLog};
+use crate::orgs::SimOrg;
 use crate::person::SimPerson;
 use crate::server;
 use crate::state::Shared;
@@ -96,59 +97,160 @@ impl Simulator {
         self.shared.clock.advance(by);
     }
 
-    /// Appends deterministic events to `stream` (from the seed, the stream and how many it
-    /// already holds) and returns the new ones.
+    /// Appends deterministic events to the home org's `stream` (from the seed, the org, the
+    /// stream and how many it already holds) and returns the new ones.
     ///
     /// # Panics
     /// When `spec.count > 0` and `spec.to_ms <= spec.from_ms`.
     pub fn generate(&self, stream: Stream, spec: GenerateSpec) -> Vec<SimEvent> {
-        let config = &self.shared.config;
-        self.shared
-            .lock()
-            .events
-            .generate(config.seed, &config.org_id, stream, &spec)
+        self.generate_for_org(&self.shared.config.org_id, stream, spec)
     }
 
-    /// Like [`Simulator::generate`] without returning the new events (a copy of millions of
-    /// them would double the memory they take); returns how many the stream holds now.
+    /// Like [`Simulator::generate`] for any registered org (see [`Simulator::add_org`]);
+    /// each org gets its own events, their JSON naming that org.
+    ///
+    /// # Panics
+    /// When the org is not registered, or `spec.count > 0` and `spec.to_ms <= spec.from_ms`.
+    pub fn generate_for_org(
+        &self,
+        org_id: &str,
+        stream: Stream,
+        spec: GenerateSpec,
+    ) -> Vec<SimEvent> {
+        let org = self.registered(org_id);
+        self.shared.lock().events.generate(&org, stream, &spec)
+    }
+
+    /// Like [`Simulator::generate`] without returning the new events (rendering millions of
+    /// them would take a while); returns how many the stream holds now.
     ///
     /// # Panics
     /// When `spec.count > 0` and `spec.to_ms <= spec.from_ms`.
     pub fn add_events(&self, stream: Stream, spec: GenerateSpec) -> usize {
-        let config = &self.shared.config;
+        self.add_events_for_org(&self.shared.config.org_id, stream, spec)
+    }
+
+    /// Like [`Simulator::add_events`] for any registered org.
+    ///
+    /// # Panics
+    /// When the org is not registered, or `spec.count > 0` and `spec.to_ms <= spec.from_ms`.
+    pub fn add_events_for_org(&self, org_id: &str, stream: Stream, spec: GenerateSpec) -> usize {
+        let org = self.registered(org_id);
         let mut inner = self.shared.lock();
-        inner
-            .events
-            .append(config.seed, &config.org_id, stream, &spec);
-        inner.events.events(stream).len()
+        inner.events.append(&org, stream, &spec);
+        inner.events.len(org_id, stream)
     }
 
-    /// Everything the stream holds, visible yet or not, in generation order.
+    /// Everything the home org's stream holds, visible yet or not, in generation order.
     pub fn events(&self, stream: Stream) -> Vec<SimEvent> {
-        self.shared.lock().events.events(stream).to_vec()
+        self.events_for_org(&self.shared.config.org_id, stream)
     }
 
-    /// A valid refresh token for the configured client with these scopes.
+    /// Everything `org_id`'s stream holds, visible yet or not, in generation order.
+    pub fn events_for_org(&self, org_id: &str, stream: Stream) -> Vec<SimEvent> {
+        self.shared.lock().events.events(org_id, stream)
+    }
+
+    /// How many events `org_id`'s stream holds, without rendering them.
+    pub fn event_count_for_org(&self, org_id: &str, stream: Stream) -> usize {
+        self.shared.lock().events.len(org_id, stream)
+    }
+
+    /// Registers another organisation (a customer org, say [`SimOrg::customer`]). Registering
+    /// the same org again is harmless.
+    ///
+    /// # Panics
+    /// When another org is registered under the same id.
+    pub fn add_org(&self, org: SimOrg) {
+        let added = self.shared.lock().orgs.add(org);
+        if let Err(message) = added {
+            panic!("webex-sim: {message}");
+        }
+    }
+
+    /// Every registered org, the home org first.
+    pub fn orgs(&self) -> Vec<SimOrg> {
+        self.shared.lock().orgs.all().to_vec()
+    }
+
+    /// The home org's administrator: who consents at `/authorize` unless
+    /// [`Simulator::sign_in_next_as`] says otherwise, and whom `issue_*_token` tokens belong to.
+    pub fn admin(&self) -> SimPerson {
+        SimPerson::admin_of(&self.shared.config)
+    }
+
+    /// Makes `partner` a partner administrator managing exactly these registered orgs, from
+    /// now on and for tokens already issued (an empty list: an ordinary administrator again,
+    /// as when a partner loses its customers). Their tokens then list those orgs in
+    /// `GET /organizations` and may name them as `orgId` in audit requests.
+    ///
+    /// # Panics
+    /// When one of the orgs is not registered.
+    pub fn set_managed_orgs<I, S>(&self, partner: &SimPerson, org_ids: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let org_ids = org_ids.into_iter().map(Into::into).collect();
+        let set = self.shared.lock().orgs.set_managed(partner, org_ids);
+        if let Err(message) = set {
+            panic!("webex-sim: {message}");
+        }
+    }
+
+    /// Event requests for `org_id` on these streams answer 403 from now on (the partner lost
+    /// access: all streams; the org lacks Pro Pack: `SecurityAudit`), until
+    /// [`Simulator::restore_org`]. For compliance events, the org is the token's own.
+    pub fn refuse_org(&self, org_id: &str, streams: &[Stream]) {
+        self.shared.lock().orgs.refuse(org_id, streams);
+    }
+
+    /// Ends every refusal of [`Simulator::refuse_org`] for `org_id`.
+    pub fn restore_org(&self, org_id: &str) {
+        self.shared.lock().orgs.restore(org_id);
+    }
+
+    /// A valid refresh token for the configured client with these scopes, of the home org's
+    /// administrator.
     pub fn issue_refresh_token(&self, scopes: &[&str]) -> String {
+        self.issue_refresh_token_as(&self.admin(), scopes)
+    }
+
+    /// A valid refresh token of `person` (a partner administrator, an admin of a customer
+    /// org, ...) for the configured client with these scopes.
+    pub fn issue_refresh_token_as(&self, person: &SimPerson, scopes: &[&str]) -> String {
         let now_ms = self.now_ms();
-        let grant = self.grant(scopes);
+        let grant = self.grant(person, scopes);
         self.shared.lock().tokens.issue_refresh(grant, now_ms)
     }
 
-    /// Registers a refresh token of the caller's choosing (the demo binary seeds known ones).
+    /// Registers a refresh token of the caller's choosing (the demo binary seeds known ones),
+    /// of the home org's administrator.
     pub fn seed_refresh_token(&self, token: &str, scopes: &[&str]) {
         let now_ms = self.now_ms();
-        let grant = self.grant(scopes);
+        let grant = self.grant(&self.admin(), scopes);
         self.shared
             .lock()
             .tokens
             .insert_refresh(token.to_owned(), grant, now_ms);
     }
 
-    /// An access token for the configured client, valid for `ttl` of sim-clock time.
+    /// An access token of the home org's administrator for the configured client, valid for
+    /// `ttl` of sim-clock time.
     pub fn issue_access_token(&self, scopes: &[&str], ttl: Duration) -> String {
+        self.issue_access_token_as(&self.admin(), scopes, ttl)
+    }
+
+    /// An access token of `person` for the configured client, valid for `ttl` of sim-clock
+    /// time. Compliance requests with it read `person.org_id`'s events.
+    pub fn issue_access_token_as(
+        &self,
+        person: &SimPerson,
+        scopes: &[&str],
+        ttl: Duration,
+    ) -> String {
         let now_ms = self.now_ms();
-        let grant = self.grant(scopes);
+        let grant = self.grant(person, scopes);
         self.shared.lock().tokens.issue_access(grant, now_ms, ttl)
     }
 
@@ -189,14 +291,22 @@ impl Simulator {
         self.shared.lock().faults.clear();
     }
 
-    /// Every request served by the event endpoints, the category list and `people/me`.
+    /// Every request served by the event endpoints, the category list, `people/me` and the
+    /// organizations list.
     pub fn requests(&self) -> Vec<RequestLog> {
-        self.shared.lock().requests.clone()
+        let inner = self.shared.lock();
+        inner
+            .requests
+            .entries()
+            .iter()
+            .map(|e| e.to_public())
+            .collect()
     }
 
-    /// Totals over [`Simulator::requests`], without copying the log.
+    /// Totals over [`Simulator::requests`], without copying the log: among them how many
+    /// 429s the rate limit answered (`rate_limited`).
     pub fn request_summary(&self) -> RequestSummary {
-        RequestSummary::of(&self.shared.lock().requests)
+        self.shared.lock().requests.summary().clone()
     }
 
     pub fn token_requests(&self) -> Vec<TokenRequestLog> {
@@ -239,12 +349,21 @@ impl Simulator {
         self.shared.lock().people_delays.extend(delays);
     }
 
-    fn grant(&self, scopes: &[&str]) -> Grant {
+    fn grant(&self, person: &SimPerson, scopes: &[&str]) -> Grant {
         Grant {
             client_id: self.shared.config.client_id.clone(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            person: SimPerson::admin_of(&self.shared.config),
+            person: person.clone(),
         }
+    }
+
+    fn registered(&self, org_id: &str) -> SimOrg {
+        let org = self.shared.lock().orgs.get(org_id).cloned();
+        org.unwrap_or_else(|| {
+            panic!(
+                "webex-sim: organization '{org_id}' is not registered; add it with Simulator::add_org first"
+            )
+        })
     }
 }
 

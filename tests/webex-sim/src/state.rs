@@ -9,7 +9,8 @@ use crate::clock::Clock;
 use crate::config::SimConfig;
 use crate::events::EventStore;
 use crate::faults::FaultPlan;
-use crate::log::{RequestLog, TokenRequestLog};
+use crate::log::{LogEntry, RequestLogBook, TokenRequestLog};
+use crate::orgs::{OrgDirectory, SimOrg};
 use crate::person::SimPerson;
 use crate::ratelimit::RateLimiter;
 use crate::tokens::{Lifetimes, TokenStore};
@@ -29,10 +30,11 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub events: EventStore,
+    pub orgs: OrgDirectory,
     pub tokens: TokenStore,
     pub faults: FaultPlan,
     pub limiter: RateLimiter,
-    pub requests: Vec<RequestLog>,
+    pub requests: RequestLogBook,
     pub token_requests: Vec<TokenRequestLog>,
     pub deny_next_authorization: bool,
     /// Who consents at the next `/authorize`; the org's administrator when `None`.
@@ -56,11 +58,12 @@ impl Shared {
             clock: Clock::new(&config.clock),
             tracking: AtomicU64::new(0),
             inner: Mutex::new(Inner {
-                events: EventStore::default(),
+                events: EventStore::new(config.seed),
+                orgs: OrgDirectory::new(SimOrg::home(&config.org_id)),
                 tokens: TokenStore::new(config.seed, lifetimes),
                 faults: FaultPlan::default(),
                 limiter: RateLimiter::default(),
-                requests: Vec::new(),
+                requests: RequestLogBook::default(),
                 token_requests: Vec::new(),
                 deny_next_authorization: false,
                 next_consenting_person: None,
@@ -77,6 +80,10 @@ impl Shared {
     /// the state is still consistent because every update is a single step.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn log(&self, entry: LogEntry) {
+        self.lock().requests.push(entry);
     }
 
     pub(crate) fn next_tracking_id(&self) -> String {

@@ -102,14 +102,15 @@ async fn show(sdk: &aws_config::SdkConfig, bucket: &str, table: &str) -> Result<
     println!("\n== cursors");
     for (pk, cursor) in store.list_cursors().await? {
         println!(
-            "  {pk}\n    committed_until={} status={} pending={:?} recent_ids={} last_run={:?}",
+            "  {pk}\n    committed_until={} status={} pending={:?} recent_ids={} ({}) last_run={:?}",
             cursor
                 .committed_until
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_else(|| "-".into()),
             cursor.status.name(),
             cursor.pending,
-            cursor.recent_ids.len(),
+            cursor.digest.ids(),
+            cursor.digest.object_key().unwrap_or("in the item"),
             cursor.last_run,
         );
         if let Some(e) = cursor.last_error {

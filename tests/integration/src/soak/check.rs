@@ -342,10 +342,11 @@ async fn cursor_problems(
                 Some((id, created))
             })
             .collect();
+        let digest = stack.digest(&cursor).await?;
         let missing = written
             .iter()
             .filter(|(id, created)| {
-                **created >= horizon && !cursor.recent_ids.contains(EventKey::of(id))
+                **created >= horizon && !digest.contains(EventKey::of(id), **created)
             })
             .count();
         if missing > 0 {

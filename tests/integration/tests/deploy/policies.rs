@@ -11,7 +11,7 @@ use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
 use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext};
 use collector_app::{Config, ProfilesConfig, StreamId, run_once};
-use collector_core::ports::{PendingAuthorisation, StateStore};
+use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
 use collector_core::{Profile, StopReason, Timestamp};
 use integration_tests::fault_proxy::Fault;
 use integration_tests::stack::{SimTime, sim_stream};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
-use collector_core::ports::{PendingAuthorisation, StateStore};
+use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
 use collector_core::{Profile, Timestamp};
 use integration_tests::cli::{env as cli_env, webexctl};
 use integration_tests::stack::sim_org_id;

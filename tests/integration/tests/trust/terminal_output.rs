@@ -5,7 +5,7 @@
 use anyhow::Result;
 use aws_adapters::DynamoStateStore;
 use collector_core::cursor::{Cursor, CursorKey, LastError, Status};
-use collector_core::ports::StateStore;
+use collector_core::ports::CursorStore;
 use collector_core::{ErrorKind, StreamId, Timestamp};
 use integration_tests::cli::{self, webexctl};
 use integration_tests::{Stack, StackOptions};

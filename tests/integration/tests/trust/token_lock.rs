@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
-use collector_core::ports::StateStore;
+use collector_core::ports::LeaseStore;
 use collector_core::secret::ClientSecret;
 use collector_core::{Profile, StopReason, StreamId, Timestamp};
 use integration_tests::stack::sim_org_id;

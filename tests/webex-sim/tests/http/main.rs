@@ -6,4 +6,5 @@
 mod events;
 mod faults;
 mod oauth;
+mod orgs;
 mod support;

@@ -1,0 +1,361 @@
+//! One window into its object. Windows are fetched concurrently but finished in order: a
+//! window's overlap (the end of the window before, re-read for late events) can only be
+//! compared with what the windows before wrote once they have finished, so when that is not
+//! known as the window starts, its own range is fetched first and the overlap after. Nothing
+//! is held back in memory: a window keeps only the ids it wrote, and splits past its cap.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::Collector;
+use super::classify::classify;
+use crate::cursor::CursorKey;
+use crate::error::CollectError;
+use crate::event::EventKey;
+use crate::object::{ObjectWriter, object_key, object_meta};
+use crate::ports::{CursorStore, LeaseStore, 
+    Clock, EventSource, ObjectSink, Page, PageRequest, PageTarget, PutOutcome, SecretStore,
+    SourceError, TokenIssuer,
+};
+use crate::recent_ids::RecentIds;
+use crate::time::Timestamp;
+use crate::window::Window;
+
+/// A window as the run starts it.
+#[derive(Debug)]
+pub(super) struct WindowTask {
+    pub window: Window,
+    /// Started by an earlier run that did not commit it.
+    pub resumed: bool,
+    /// How far before the window its query starts.
+    pub reach_back: Duration,
+    pub earlier: Earlier,
+    pub hand_on: oneshot::Sender<RecentIds>,
+    /// Events the window may hold; `None` for a window too short to split.
+    pub cap: Option<u64>,
+}
+
+/// What a finished window leaves for the commit.
+#[derive(Debug)]
+pub(super) struct WindowDone {
+    pub window: Window,
+    pub events: u64,
+    pub object: bool,
+    /// The cursor's digest once this window is committed.
+    pub recent_ids: RecentIds,
+}
+
+/// The digest of what the windows before a window wrote: from the cursor for the first window
+/// in flight; handed on by the window before, once its object is final, for the others.
+#[derive(Debug)]
+pub(super) struct Earlier {
+    known: Option<RecentIds>,
+    handed: Option<oneshot::Receiver<RecentIds>>,
+}
+
+impl Earlier {
+    pub fn known(written: RecentIds) -> Self {
+        Self {
+            known: Some(written),
+            handed: None,
+        }
+    }
+
+    pub fn handed(handed: oneshot::Receiver<RecentIds>) -> Self {
+        Self {
+            known: None,
+            handed: Some(handed),
+        }
+    }
+
+    /// The digest if it is known already.
+    fn now(&mut self) -> Option<&RecentIds> {
+        if self.known.is_none()
+            && let Some(handed) = self.handed.as_mut()
+        {
+            match handed.try_recv() {
+                Ok(written) => self.known = Some(written),
+                Err(oneshot::error::TryRecvError::Empty) => return None,
+                // The window before failed: `wait` gives up.
+                Err(oneshot::error::TryRecvError::Closed) => {}
+            }
+            // A receiver that has answered must not be polled again.
+            self.handed = None;
+        }
+        self.known.as_ref()
+    }
+
+    /// The digest, once the window before has finished; `GivenUp` when it failed.
+    async fn wait(&mut self) -> Result<RecentIds, CollectError> {
+        if self.known.is_none()
+            && let Some(handed) = self.handed.take()
+        {
+            self.known = Some(handed.await.map_err(|_| CollectError::GivenUp)?);
+        }
+        self.known.clone().ok_or(CollectError::GivenUp)
+    }
+}
+
+/// What a window has written so far.
+struct Fill<'a, S: ObjectSink> {
+    window: Window,
+    writer: ObjectWriter<'a, S>,
+    /// Every id written, for events Webex repeats across pages.
+    seen: HashSet<EventKey>,
+    /// Written events the next window's overlap may return again.
+    recent: Vec<(EventKey, Timestamp)>,
+    horizon: Timestamp,
+    cap: Option<u64>,
+}
+
+/// The run's shared switches and counters, as one window sees them.
+pub(super) struct Run<'a> {
+    pub stop: &'a AtomicBool,
+    pub pages: &'a AtomicU64,
+    pub deadline: Instant,
+}
+
+impl<St, Sk, Src, Sec, Iss, Clk> Collector<St, Sk, Src, Sec, Iss, Clk>
+where
+    St: CursorStore + LeaseStore,
+    Sk: ObjectSink,
+    Src: EventSource,
+    Sec: SecretStore,
+    Iss: TokenIssuer,
+    Clk: Clock,
+{
+    pub(super) async fn collect_window(
+        &self,
+        key: &CursorKey,
+        task: WindowTask,
+        run: Run<'_>,
+    ) -> Result<WindowDone, CollectError> {
+        let WindowTask {
+            window,
+            resumed,
+            reach_back,
+            mut earlier,
+            hand_on,
+            cap,
+        } = task;
+        let object_key = object_key(&self.settings.key_prefix, key.stream, &key.org_id, &window);
+        let horizon = window.to.minus(self.settings.policy.overlap);
+        if resumed {
+            self.sink.clean_up(&object_key).await?;
+            if let Some(existing) = self.read_existing(&object_key, horizon).await? {
+                return self
+                    .hand_on(window, existing.events, false, existing.recent, earlier, hand_on)
+                    .await;
+            }
+        }
+        let mut fill = Fill {
+            window,
+            writer: ObjectWriter::new(&self.sink, object_key.clone(), self.settings.part_size),
+            seen: HashSet::new(),
+            recent: Vec::new(),
+            horizon,
+            cap,
+        };
+        let query_from = window.query_from(reach_back);
+        let overlap_later = query_from < window.from && earlier.now().is_none();
+        let fetched = async {
+            if overlap_later {
+                self.fetch_range(key, &mut fill, (window.from, window.to), None, &run)
+                    .await?;
+                let written = earlier.wait().await?;
+                self.fetch_range(key, &mut fill, (query_from, window.from), Some(&written), &run)
+                    .await?;
+            } else {
+                let written = earlier.now().cloned();
+                self.fetch_range(key, &mut fill, (query_from, window.to), written.as_ref(), &run)
+                    .await?;
+                // The object is finished only after the windows before have finished theirs.
+                earlier.wait().await?;
+            }
+            if run.stop.load(Ordering::Relaxed) {
+                return Err(CollectError::GivenUp);
+            }
+            Ok(())
+        }
+        .await;
+        let Fill { writer, recent, .. } = fill;
+        if let Err(e) = fetched {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!(error = %abort, "could not abort the upload; the next run cleans it up");
+            }
+            return Err(e);
+        }
+        let events = writer.events();
+        let meta = object_meta(
+            key.stream,
+            &key.org_id,
+            &window,
+            events,
+            self.settings.collector_version,
+        );
+        match writer.finish(&meta).await? {
+            None => {
+                self.hand_on(window, events, false, recent, earlier, hand_on)
+                    .await
+            }
+            Some(PutOutcome::Written) => {
+                tracing::debug!(key = %object_key, events, "object written");
+                self.hand_on(window, events, true, recent, earlier, hand_on)
+                    .await
+            }
+            // Another run wrote this window first: what counts is what that object holds.
+            Some(PutOutcome::AlreadyExists) => {
+                let existing =
+                    self.read_existing(&object_key, horizon)
+                        .await?
+                        .ok_or_else(|| {
+                            CollectError::Config(format!(
+                                "object {object_key} vanished while adopting it"
+                            ))
+                        })?;
+                self.hand_on(
+                    window,
+                    existing.events,
+                    false,
+                    existing.recent,
+                    earlier,
+                    hand_on,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Every page of every query of the window for events created in `[from, to)`. Events
+    /// outside it are dropped: another range or window fetches them. Events before the window
+    /// are its overlap, written only if `written` (what the windows before wrote) lacks them.
+    async fn fetch_range(
+        &self,
+        key: &CursorKey,
+        fill: &mut Fill<'_, Sk>,
+        (from, to): (Timestamp, Timestamp),
+        written: Option<&RecentIds>,
+        run: &Run<'_>,
+    ) -> Result<(), CollectError> {
+        if from >= to {
+            return Ok(());
+        }
+        for filters in &self.settings.queries {
+            let mut next = Some(self.first_request(key, from, to, filters));
+            // The links this query has followed: one that comes back (A→B→A, or a page
+            // pointing at itself) would page in a circle until the deadline.
+            let mut followed = HashSet::new();
+            while let Some(request) = next.take() {
+                if run.stop.load(Ordering::Relaxed) {
+                    return Err(CollectError::GivenUp);
+                }
+                if let PageTarget::Link(link) = &request.target
+                    && !followed.insert(link.clone())
+                {
+                    return Err(CollectError::Upstream(SourceError::Unacceptable(format!(
+                        "Webex's Link rel=\"next\" leads back to a page of this query \
+                         already fetched (after {} pages); paging would loop",
+                        followed.len()
+                    ))));
+                }
+                let page = self.fetch(&request, run.deadline).await?;
+                run.pages.fetch_add(1, Ordering::Relaxed);
+                for event in page.events {
+                    if event.created < from || event.created >= to {
+                        continue;
+                    }
+                    if event.created < fill.window.from
+                        && written.is_some_and(|w| w.contains(event.key, event.created))
+                    {
+                        continue;
+                    }
+                    if !fill.seen.insert(event.key) {
+                        continue;
+                    }
+                    fill.writer.write(&event.json).await?;
+                    if let Some(cap) = fill.cap
+                        && fill.writer.events() > cap
+                    {
+                        return Err(CollectError::WindowTooDense(cap));
+                    }
+                    if event.created >= fill.horizon {
+                        fill.recent.push((event.key, event.created));
+                    }
+                }
+                next = page.next;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the digest of what is written up to this window on to the next window.
+    async fn hand_on(
+        &self,
+        window: Window,
+        events: u64,
+        object: bool,
+        recent: Vec<(EventKey, Timestamp)>,
+        mut earlier: Earlier,
+        hand_on: oneshot::Sender<RecentIds>,
+    ) -> Result<WindowDone, CollectError> {
+        let written = earlier.wait().await?;
+        drop(earlier);
+        let recent_ids = written.advanced(window.to.minus(self.settings.policy.overlap), recent);
+        drop(written);
+        // The next window may not exist, or may have been given up.
+        let _ = hand_on.send(recent_ids.clone());
+        Ok(WindowDone {
+            window,
+            events,
+            object,
+            recent_ids,
+        })
+    }
+
+    fn first_request(
+        &self,
+        key: &CursorKey,
+        from: Timestamp,
+        to: Timestamp,
+        filters: &[(&'static str, String)],
+    ) -> PageRequest {
+        let mut params = Vec::with_capacity(3 + filters.len());
+        if self.spec.takes_org_id {
+            params.push(("orgId", key.org_id.clone()));
+        }
+        params.push((self.spec.from_param, from.to_rfc3339()));
+        params.push((self.spec.to_param, to.to_rfc3339()));
+        params.extend(filters.iter().cloned());
+        PageRequest {
+            target: PageTarget::Query { params, offset: 0 },
+            max: self.settings.page_size.clamp(1, self.spec.max_page),
+        }
+    }
+
+    /// One page, with a token refresh if Webex refuses the token before its recorded expiry.
+    async fn fetch(&self, request: &PageRequest, deadline: Instant) -> Result<Page, CollectError> {
+        let requests_until = deadline
+            .checked_sub(self.settings.stop_reserve)
+            .unwrap_or_else(Instant::now);
+        let mut token = self.tokens.access_token(deadline).await?;
+        let mut refreshed = false;
+        loop {
+            match self
+                .source
+                .fetch_page(&self.spec, &token, request, requests_until)
+                .await
+            {
+                Ok(page) => return Ok(page),
+                Err(SourceError::Unauthorized) if !refreshed => {
+                    token = self.tokens.replace_rejected(&token, deadline).await?;
+                    refreshed = true;
+                }
+                Err(e) => return Err(classify(&self.spec, e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The collect use case (DESIGN §3): take the lease, then window by window fetch every page,
+//! write one object, and only then move the cursor; stop cleanly before the deadline.
+//!
+//! Split by job: [`schedule`] chooses the windows of a run and commits them in order,
+//! [`fetch`] fetches one window into its object, [`adopt`] accounts for an object an earlier run
+//! wrote, [`digest`] keeps what the committed windows wrote, [`classify`] sorts failures.
+
+mod adopt;
+mod classify;
+mod digest;
+mod fetch;
+mod schedule;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::cursor::{CursorKey, LastError, Status};
+use crate::error::{CollectError, ErrorKind};
+use crate::ports::{CursorStore, LeaseStore, Clock, EventSource, ObjectSink, SecretStore, TokenIssuer};
+use crate::stream::StreamSpec;
+use crate::time::Timestamp;
+use crate::tokens::TokenManager;
+use crate::window::WindowPolicy;
+
+pub use digest::INLINE_DIGEST_MAX;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub policy: WindowPolicy,
+    pub page_size: u32,
+    /// Prefix of every object key, e.g. `webex/`.
+    pub key_prefix: String,
+    pub part_size: usize,
+    /// Time kept back before the deadline to abort an upload and write the cursor.
+    pub stop_reserve: Duration,
+    /// The filter parameters of each query a window needs (one empty set: no filters); see
+    /// [`StreamSpec::filter_queries`].
+    pub queries: Vec<Vec<(&'static str, String)>>,
+    /// Windows fetched at once when the stream is behind (committed in order).
+    pub concurrent_windows: usize,
+    /// A window that would hold more events than this is split (down to one second), so that
+    /// memory is bounded by this, never by how busy an organisation is.
+    pub max_window_events: u64,
+    pub collector_version: &'static str,
+}
+
+/// Events a window may hold before it is split: what a window keeps per event (its id for
+/// de-duplication, and for the digest) stays a few MB.
+pub const DEFAULT_MAX_WINDOW_EVENTS: u64 = 100_000;
+
+/// Upstream failures are retried by the next scheduled run; only this many in a row turn the
+/// stream's status to `error`.
+const UPSTREAM_FAILURES_BEFORE_ERROR: u32 = 3;
+/// The lease outlives the run's deadline by this much, for clock skew between the runs; a
+/// crashed run's lease frees itself this long after its deadline (Lambda has killed it by then).
+const LEASE_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    CaughtUp,
+    Deadline,
+    /// Another run holds the stream's lease or moved its cursor: it owns the work.
+    OtherRunActive,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub stream: &'static str,
+    pub org_id: String,
+    pub windows: u64,
+    pub events: u64,
+    pub objects: u64,
+    pub pages: u64,
+    pub committed_until: Option<Timestamp>,
+    pub stopped: StopReason,
+}
+
+#[derive(Debug)]
+pub struct Collector<St, Sk, Src, Sec, Iss, Clk> {
+    spec: StreamSpec,
+    settings: Settings,
+    state: Arc<St>,
+    sink: Sk,
+    source: Src,
+    tokens: TokenManager<Sec, Iss, St, Clk>,
+    clock: Arc<Clk>,
+}
+
+impl<St, Sk, Src, Sec, Iss, Clk> Collector<St, Sk, Src, Sec, Iss, Clk>
+where
+    St: CursorStore + LeaseStore,
+    Sk: ObjectSink,
+    Src: EventSource,
+    Sec: SecretStore,
+    Iss: TokenIssuer,
+    Clk: Clock,
+{
+    pub fn new(
+        spec: StreamSpec,
+        settings: Settings,
+        state: Arc<St>,
+        sink: Sk,
+        source: Src,
+        tokens: TokenManager<Sec, Iss, St, Clk>,
+        clock: Arc<Clk>,
+    ) -> Self {
+        Self {
+            spec,
+            settings,
+            state,
+            sink,
+            source,
+            tokens,
+            clock,
+        }
+    }
+
+    pub fn spec(&self) -> &StreamSpec {
+        &self.spec
+    }
+
+    pub fn tokens(&self) -> &TokenManager<Sec, Iss, St, Clk> {
+        &self.tokens
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// One invocation's work. Errors are also recorded in the cursor for `webexctl status`.
+    pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
+        let secret = self.tokens.reload().await?;
+        let org_id = secret
+            .org_id
+            .filter(|o| !o.trim().is_empty())
+            .ok_or_else(|| {
+                CollectError::Config(format!(
+                    "the {} profile's secret has no org_id; set it with `webexctl auth init`",
+                    self.spec.profile.name()
+                ))
+            })?;
+        if let Some(scopes) = secret.scopes.as_deref().filter(|s| !s.trim().is_empty()) {
+            let needed = self.spec.profile.scope();
+            if !scopes.split([' ', ',']).any(|s| s == needed) {
+                return Err(CollectError::Config(format!(
+                    "the secret for {} holds a token with the scopes {scopes:?}, without {needed}; point \
+                     TOKEN_SECRET_ID at the {} profile's secret, or authorise it again with that scope",
+                    self.spec.id.name(),
+                    self.spec.profile.name()
+                )));
+            }
+        }
+        let key = CursorKey {
+            stream: self.spec.id,
+            org_id,
+        };
+        let mut summary = RunSummary {
+            stream: self.spec.id.name(),
+            org_id: key.org_id.clone(),
+            windows: 0,
+            events: 0,
+            objects: 0,
+            pages: 0,
+            committed_until: None,
+            stopped: StopReason::OtherRunActive,
+        };
+        let owner = format!("run-{:016x}", fastrand::u64(..));
+        let now = self.clock.now();
+        let lease_until =
+            now.plus(deadline.saturating_duration_since(Instant::now()) + LEASE_GRACE);
+        if !self
+            .state
+            .acquire_lease(&key.lease_key(), &owner, lease_until, now)
+            .await?
+        {
+            tracing::debug!(stream = key.stream.name(), "another run holds the lease");
+            return Ok(summary);
+        }
+        let outcome = self.collect(&key, &mut summary, deadline).await;
+        let outcome = match outcome {
+            Ok(stopped) => Ok(stopped),
+            Err(e) if e.kind() == ErrorKind::Conflict => Ok(StopReason::OtherRunActive),
+            Err(e) => {
+                if let Err(record) = self.record_failure(&key, &e).await {
+                    tracing::warn!(error = %record, "could not record the failure in the cursor");
+                }
+                Err(e)
+            }
+        };
+        if let Err(e) = self.state.release_lease(&key.lease_key(), &owner).await {
+            // Harmless: the lease expires by itself.
+            tracing::warn!(error = %e, "could not release the lease");
+        }
+        summary.stopped = outcome?;
+        Ok(summary)
+    }
+
+    async fn record_failure(
+        &self,
+        key: &CursorKey,
+        error: &CollectError,
+    ) -> Result<(), CollectError> {
+        let mut cursor = self.state.load_cursor(key).await?.unwrap_or_default();
+        let kind = error.kind();
+        cursor.consecutive_failures += 1;
+        if kind != ErrorKind::Upstream
+            || cursor.consecutive_failures >= UPSTREAM_FAILURES_BEFORE_ERROR
+        {
+            cursor.status = Status::Error;
+        }
+        cursor.last_error = Some(LastError {
+            kind,
+            message: error.to_string(),
+            at: self.clock.now(),
+        });
+        self.save(key, &mut cursor).await
+    }
+
+    async fn save(
+        &self,
+        key: &CursorKey,
+        cursor: &mut crate::cursor::Cursor,
+    ) -> Result<(), CollectError> {
+        cursor.version += 1;
+        self.state
+            .save_cursor(key, cursor)
+            .await
+            .map_err(CollectError::from)
+    }
+}

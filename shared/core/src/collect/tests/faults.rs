@@ -1,0 +1,159 @@
+//! Exactly once whatever port call fails: each call of a clean sequence of runs is made to
+//! fail in turn (or to kill the process there), and runs without faults must then leave every
+//! event in the sink once.
+
+use std::sync::LazyLock;
+
+use super::*;
+use crate::testing::{Effect, Fault, Order, PagingMode, Trigger};
+
+/// When the runs of the scenario happen: a first run, one two minutes later (a late event
+/// of the first run's last window shows in between), one half an hour later that refreshes
+/// the access token (it expires at 12:20) and reads the overlap for the late events.
+const RUNS_AT: [&str; 3] = ["12:00:00", "12:02:00", "12:30:00"];
+
+/// Six windows for the first run (11:00 to 11:55), pages of 7 events in an order Webex does
+/// not promise, a next page by `Link` or by `offset`, events sharing a timestamp (on window
+/// bounds too), events up to 14 minutes late (inside settle lag and overlap together), and
+/// two windows large enough to be uploaded in parts.
+fn busy_hour() -> World {
+    static SCRIPT: LazyLock<Vec<ScriptedEvent>> = LazyLock::new(|| {
+        let late = |id: &str, created: &str, minutes: u32| {
+            ScriptedEvent::new(id, at(created)).late(minutes * MINUTE)
+        };
+        let mut script = every("r", at("11:00:03"), at("12:20:00"), Duration::from_secs(47));
+        for (prefix, created, n) in [
+            ("bound-a", "11:10:00", 3),
+            ("shared-b", "11:33:20.500", 4),
+            ("edge-c", "11:49:59.999", 2),
+            ("bound-d", "11:55:00", 3),
+            ("bound-e", "11:57:00", 2),
+        ] {
+            script.extend(sharing(prefix, at(created), n));
+        }
+        // The objects of these windows are uploaded in parts.
+        for (prefix, created) in [("bulk-a", "11:21:00"), ("bulk-b", "11:44:00")] {
+            script.extend((0..3).map(|i| {
+                ScriptedEvent::bulky(format!("{prefix}{i}"), at(created).plus(i * MINUTE), 6_000)
+            }));
+        }
+        script.extend([
+            late("late-1", "11:45:00", 13),
+            late("late-2", "11:48:00", 9),
+            late("late-3", "11:50:00", 12),
+            late("late-4", "11:52:30", 10),
+            late("late-5", "11:56:10", 14),
+            late("late-6", "11:58:59.999", 14),
+            late("late-7", "12:05:00", 6),
+            late("late-8", "11:33:20.500", 4),
+        ]);
+        script
+    });
+    let world = world(RUNS_AT[0], |_| {});
+    world.source.set_order(Order::Shuffled(42));
+    world.source.set_paging(PagingMode::Mixed);
+    let mut secret = world.secret.get();
+    secret.access_token_expires_at = Some(at("12:20:00"));
+    world.secret.set(secret);
+    world.source.add(SCRIPT.iter().cloned());
+    world
+}
+
+/// The scenario's runs, each by a fresh process; a run that crashed is followed by a fresh
+/// start with the faults reset. Then runs without faults until caught up.
+async fn play(world: &World) -> Result<(), String> {
+    for time in RUNS_AT {
+        world.clock.set(at(time));
+        // A run may fail: the next one must repair what it left.
+        let _ = run(world).await;
+        if world.faults.crashed() {
+            world.faults.reset();
+        }
+    }
+    world.faults.reset();
+    let outcomes = catch_up(world, 2 * MINUTE).await;
+    if let Some(Err(e)) = outcomes.iter().find(|o| o.is_err()) {
+        return Err(format!("a run without faults failed: {e}"));
+    }
+    exactly_once(world)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_scenario_collects_every_event_exactly_once_without_faults() {
+    let world = busy_hour();
+    let first = run(&world).await.unwrap();
+    assert_eq!(first.windows, 6);
+    assert!(first.pages > first.windows * 2, "several pages a window");
+    assert!(!world.sink.keys().is_empty());
+    world.faults.reset();
+    play(&world).await.unwrap();
+    assert_eq!(
+        world.secret.get().access_token.unwrap().secret(),
+        "refreshed-access",
+        "the 12:30 run refreshed the token"
+    );
+}
+
+/// Every port call of the clean scenario, made to fail in each way in turn.
+async fn every_call(fault: Fault, effect: Effect) {
+    let clean = busy_hour();
+    for time in RUNS_AT {
+        clean.clock.set(at(time));
+        run(&clean).await.unwrap();
+    }
+    let calls = clean.faults.calls();
+    let names = clean.faults.log();
+    assert!(calls > 50, "{calls} calls");
+    let mut failures = Vec::new();
+    for k in 1..=calls {
+        let world = busy_hour();
+        world.faults.add(Trigger::Call(k), fault, effect);
+        if let Err(e) = play(&world).await {
+            failures.push(format!("call {k} ({}): {e}", names[k as usize - 1]));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{fault:?} {effect:?} of {} of {calls} calls broke exactly once:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn exactly_once_when_any_call_fails_before_its_effect() {
+    every_call(Fault::Fail, Effect::Before).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn exactly_once_when_any_call_fails_after_its_effect() {
+    every_call(Fault::Fail, Effect::After).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn exactly_once_when_the_process_dies_at_any_call() {
+    every_call(Fault::Crash, Effect::Before).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn exactly_once_when_the_process_dies_right_after_any_call_took_effect() {
+    every_call(Fault::Crash, Effect::After).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn zz_debug() {
+    for _ in 0..2 {
+    let t = std::time::Instant::now();
+    let clean = busy_hour();
+    println!("build {:?}", t.elapsed());
+    for time in RUNS_AT {
+        clean.clock.set(at(time));
+        let t = std::time::Instant::now();
+        let s = run(&clean).await.unwrap();
+        println!("run {:?} {}", t.elapsed(), s.windows);
+    }
+    let t = std::time::Instant::now();
+    exactly_once(&clean).unwrap();
+    println!("check {:?} parts {}", t.elapsed(), clean.faults.calls_named("upload_part"));
+    }
+}

@@ -1,0 +1,176 @@
+//! A collector over the in-memory adapters, and what a test reads back from them.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::clock::ManualClock;
+use super::faults::Faults;
+use super::secret::{MemorySecret, StaticIssuer};
+use super::sink::MemorySink;
+use super::source::MemorySource;
+use super::state::MemoryState;
+use crate::collect::{Collector, DEFAULT_MAX_WINDOW_EVENTS, Settings};
+use crate::cursor::{Cursor, CursorKey};
+use crate::ports::{Account, Clock};
+use crate::secret::{AccessToken, ClientSecret, RefreshToken};
+use crate::stream::{Filters, StreamSpec};
+use crate::tokens::{ProfileSecret, TokenManager};
+use crate::window::WindowPolicy;
+
+pub type MemoryCollector =
+    Collector<MemoryState, MemorySink, MemorySource, MemorySecret, StaticIssuer, ManualClock>;
+
+/// The organisation of a [`World`]'s secret.
+pub const ORG_ID: &str = "ORG1";
+
+/// Small windows and pages, so that a few dozen events make several of each: 10-minute
+/// windows, 5 minutes of settle lag, 15 of overlap, an hour of initial look-back, pages of
+/// 7, 3 windows in flight, 64-byte parts (every object of more than a few events is a
+/// multipart upload), no filters.
+pub fn test_settings(spec: &StreamSpec) -> Settings {
+    let minutes = |m: u64| Duration::from_secs(60 * m);
+    Settings {
+        policy: WindowPolicy {
+            settle_lag: minutes(5),
+            overlap: minutes(15),
+            max_window: minutes(10),
+            initial_lookback: minutes(60),
+        },
+        page_size: 7,
+        key_prefix: "webex/".to_string(),
+        part_size: 64,
+        stop_reserve: Duration::from_secs(1),
+        queries: spec.filter_queries(&Filters::default()),
+        concurrent_windows: 3,
+        max_window_events: DEFAULT_MAX_WINDOW_EVENTS,
+        collector_version: "test",
+    }
+}
+
+/// One unit of work's world: the adapters sharing one [`Faults`] and one clock, and a way to
+/// start collectors over them (each a fresh process, as a new Lambda would be).
+#[derive(Debug)]
+pub struct World {
+    pub spec: StreamSpec,
+    pub settings: Settings,
+    pub clock: Arc<ManualClock>,
+    pub faults: Arc<Faults>,
+    pub state: Arc<MemoryState>,
+    pub sink: MemorySink,
+    pub source: MemorySource,
+    pub secret: MemorySecret,
+    pub issuer: StaticIssuer,
+}
+
+impl World {
+    /// Everything empty but the profile's secret: authorised for [`ORG_ID`] with the stream's
+    /// scope, its access token valid for an hour from the clock's `now`.
+    pub fn new(spec: StreamSpec, settings: Settings, clock: Arc<ManualClock>) -> Self {
+        let faults = Arc::new(Faults::default());
+        let now = clock.now();
+        let secret = ProfileSecret {
+            client_id: "client".to_string(),
+            client_secret: ClientSecret::new("client-secret"),
+            redirect_uri: Some("https://callback.invalid/".to_string()),
+            org_id: Some(ORG_ID.to_string()),
+            scopes: Some(spec.profile.scope().to_string()),
+            refresh_token: Some(RefreshToken::new("first-refresh")),
+            refresh_token_expires_at: Some(now.plus(Duration::from_secs(90 * 86_400))),
+            access_token: Some(AccessToken::new("first-access")),
+            access_token_expires_at: Some(now.plus(Duration::from_secs(3600))),
+            ..ProfileSecret::default()
+        };
+        let account = Account {
+            person_id: "PERSON1".to_string(),
+            org_id: ORG_ID.to_string(),
+            emails: vec!["admin@example.com".to_string()],
+            display_name: None,
+        };
+        Self {
+            spec,
+            settings,
+            state: Arc::new(MemoryState::new(faults.clone())),
+            sink: MemorySink::new(faults.clone()),
+            source: MemorySource::new(clock.clone(), faults.clone()),
+            secret: MemorySecret::new(secret, faults.clone()),
+            issuer: StaticIssuer::new("refreshed", account, faults.clone()),
+            clock,
+            faults,
+        }
+    }
+
+    /// A collector over this world, as a freshly started process.
+    pub fn collector(&self) -> MemoryCollector {
+        let tokens = TokenManager::new(
+            self.spec.profile,
+            self.secret.clone(),
+            self.issuer.clone(),
+            self.state.clone(),
+            self.clock.clone(),
+            Duration::from_secs(600),
+        );
+        Collector::new(
+            self.spec,
+            self.settings.clone(),
+            self.state.clone(),
+            self.sink.clone(),
+            self.source.clone(),
+            tokens,
+            self.clock.clone(),
+        )
+    }
+
+    pub fn key(&self) -> CursorKey {
+        CursorKey {
+            stream: self.spec.id,
+            org_id: ORG_ID.to_string(),
+        }
+    }
+
+    /// The stored cursor.
+    pub fn cursor(&self) -> Option<Cursor> {
+        self.state.cursor(&self.key())
+    }
+
+    /// The keys of the event objects (not the digests under `_state/`).
+    pub fn event_object_keys(&self) -> Vec<String> {
+        self.sink
+            .keys_under(&format!("{}{}/org=", self.settings.key_prefix, self.spec.id.name()))
+    }
+
+    /// The keys of the digest objects.
+    pub fn digest_object_keys(&self) -> Vec<String> {
+        self.sink.keys_under(&format!(
+            "{}{}/_state/",
+            self.settings.key_prefix,
+            self.spec.id.name()
+        ))
+    }
+
+    /// Every line of every event object, in key order.
+    pub fn written_lines(&self) -> Vec<Bytes> {
+        self.event_object_keys()
+            .iter()
+            .filter_map(|key| self.sink.object(key))
+            .flat_map(|object| decode_lines(&object.body))
+            .collect()
+    }
+}
+
+/// The lines of a gzip NDJSON body (panics on a body that is not one: the test fails).
+pub fn decode_lines(body: &[u8]) -> Vec<Bytes> {
+    let mut text = Vec::new();
+    let read = flate2::read::MultiGzDecoder::new(body).read_to_end(&mut text);
+    assert!(read.is_ok(), "not gzip: {read:?}");
+    assert!(
+        text.is_empty() || text.ends_with(b"\n"),
+        "the last line has no newline"
+    );
+    text.split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(Bytes::copy_from_slice)
+        .collect()
+}
