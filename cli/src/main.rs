@@ -12,10 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use collector_app::operator::Operator;
-use collector_app::{
-    LogTarget, StreamId, collector_from_env, init_logging, return_large_buffers_to_the_system,
-    run_once,
-};
+use collector_app::units::StreamUnits;
+use collector_app::{LogTarget, StreamId, init_logging, return_large_buffers_to_the_system};
 use collector_core::Profile;
 use collector_core::secret::ClientSecret;
 use serde::Serialize;
@@ -39,6 +37,9 @@ enum Command {
         /// admin-audit, security-audit or compliance-events
         #[arg(long, value_parser = parse_stream)]
         stream: StreamId,
+        /// Only this organisation (one of ORG_IDS, or discovered); every one otherwise.
+        #[arg(long, value_name = "ORG_ID")]
+        org: Option<String>,
         /// Stands in for the Lambda deadline: the run stops cleanly before it (at most a day).
         #[arg(long, default_value_t = 840, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         deadline_seconds: u64,
@@ -47,8 +48,9 @@ enum Command {
     /// COMPLIANCE_SECRET_ID).
     #[command(subcommand)]
     Auth(AuthCommand),
-    /// Per stream and organisation: state, lag, last success, last error and its fix, last run.
-    Status(Output),
+    /// Per unit of work (stream and organisation): state, lag, last success, last error and its
+    /// fix, last run; then per stream, its units summed.
+    Status(StatusArgs),
     /// The collector document (TOML: identities, sources, streams).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -111,6 +113,18 @@ struct Output {
     json: bool,
 }
 
+#[derive(Args)]
+struct StatusArgs {
+    /// Only this stream's units.
+    #[arg(long)]
+    stream: Option<String>,
+    /// Only this organisation's units.
+    #[arg(long, value_name = "ORG_ID")]
+    org: Option<String>,
+    #[command(flatten)]
+    output: Output,
+}
+
 fn parse_stream(name: &str) -> Result<StreamId, String> {
     StreamId::parse(name).ok_or_else(|| {
         let names: Vec<_> = StreamId::ALL.iter().map(|s| s.name()).collect();
@@ -132,10 +146,11 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Collect {
             stream,
+            org,
             deadline_seconds,
-        } => collect(stream, deadline_seconds).await,
+        } => collect(stream, org.as_deref(), deadline_seconds).await,
         Command::Auth(command) => auth(command).await,
-        Command::Status(output) => status(output).await,
+        Command::Status(args) => status(args).await,
         Command::Config(ConfigCommand::Check { file, output }) => {
             config_cmd::check(&file, output.json)
         }
@@ -150,23 +165,41 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn collect(stream: StreamId, deadline_seconds: u64) -> Result<ExitCode> {
+/// Every unit of the stream (or the one `--org`), a few at a time: one JSON summary line per
+/// unit that ran; a line on standard error per unit that failed.
+async fn collect(stream: StreamId, org: Option<&str>, deadline_seconds: u64) -> Result<ExitCode> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(deadline_seconds);
-    let collector = collector_from_env(stream).await?;
-    match run_once(&collector, deadline).await {
-        Ok(summary) => {
-            println!("{}", serde_json::to_string(&summary)?);
-            Ok(ExitCode::SUCCESS)
-        }
+    let units = StreamUnits::from_env(stream).await?;
+    let failed = |kind: &str, org: Option<&str>, error: &str| {
+        let org = org.map(|o| format!(" ({})", table::escape(o))).unwrap_or_default();
+        eprintln!("webexctl: {kind} error{org}: {}", table::escape(error));
+    };
+    let list = match units.units(org, deadline).await {
+        Ok(list) => list,
         Err(e) => {
-            eprintln!(
-                "webexctl: {} error: {}",
-                e.kind().name(),
-                table::escape(&e.to_string())
-            );
-            Ok(ExitCode::FAILURE)
+            failed(e.kind().name(), None, &e.to_string());
+            return Ok(ExitCode::FAILURE);
         }
+    };
+    let single = list.len() == 1;
+    let outcome = units.run(list, deadline).await;
+    for summary in &outcome.done {
+        println!("{}", serde_json::to_string(summary)?);
     }
+    for failure in &outcome.failed {
+        failed(failure.kind, (!single).then_some(failure.org_id.as_str()), &failure.error);
+    }
+    if !outcome.not_reached.is_empty() {
+        eprintln!(
+            "webexctl: {} organisation(s) not reached before the deadline",
+            outcome.not_reached.len()
+        );
+    }
+    Ok(if outcome.failed.is_empty() && outcome.not_reached.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn auth(command: AuthCommand) -> Result<ExitCode> {
@@ -271,9 +304,14 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
     }
 }
 
-async fn status(output: Output) -> Result<ExitCode> {
+async fn status(args: StatusArgs) -> Result<ExitCode> {
     let operator = Operator::from_env().await?;
-    let rows = operator.stream_status().await?;
+    let mut rows = operator.stream_status().await?;
+    rows.retain(|r| {
+        args.stream.as_ref().is_none_or(|s| *s == r.stream)
+            && args.org.as_ref().is_none_or(|o| *o == r.org_id)
+    });
+    let output = args.output;
     print(&output, &rows, || {
         let mut text = table::render(
             &[
@@ -299,11 +337,13 @@ async fn status(output: Output) -> Result<ExitCode> {
                 ]
             }),
         );
+        text.push_str(&per_stream(&rows));
         for row in rows.iter() {
             if let Some(e) = &row.last_error {
                 text.push_str(&format!(
-                    "\n{} last error ({}, {}): {}",
+                    "\n{} {} last error ({}, {}): {}",
                     row.stream,
+                    table::short(&row.org_id),
                     e.kind,
                     e.at,
                     // Webex's words: escaped like every table cell.
@@ -314,6 +354,26 @@ async fn status(output: Output) -> Result<ExitCode> {
         text
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each stream's units summed: how many, how many in error, the largest lag, the events of
+/// their last runs.
+fn per_stream(rows: &[collector_app::operator::StreamStatus]) -> String {
+    let mut streams: Vec<&str> = rows.iter().map(|r| r.stream.as_str()).collect();
+    streams.dedup();
+    let mut text = String::new();
+    for stream in streams {
+        let units: Vec<_> = rows.iter().filter(|r| r.stream == stream).collect();
+        let in_error = units.iter().filter(|r| r.status == "error").count();
+        let lag = units.iter().filter_map(|r| r.lag_seconds).max();
+        let events: u64 = units.iter().filter_map(|r| r.last_run).map(|r| r.events).sum();
+        text.push_str(&format!(
+            "\n{stream}: {} unit(s), {in_error} in error, largest lag {}, {events} events in their last runs",
+            units.len(),
+            lag.map_or("-".into(), table::duration),
+        ));
+    }
+    text
 }
 
 fn print<T: Serialize>(output: &Output, value: &T, human: impl FnOnce() -> String) -> Result<()> {

@@ -49,6 +49,20 @@ pub struct Config {
     /// Events a window may hold before it is split (`MAX_WINDOW_EVENTS`).
     pub max_window_events: u64,
     pub max_requests_per_minute: u32,
+    /// `ORG_IDS`: which organisations the stream collects, one unit of work each.
+    pub orgs: Orgs,
+}
+
+/// The organisations of a stream configured by its environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Orgs {
+    /// `ORG_IDS` unset: the organisation recorded in the profile's secret.
+    OfSecret,
+    /// `ORG_IDS=id,id,...`: these (a partner administrator's customers, say).
+    List(Vec<String>),
+    /// `ORG_IDS=discover`: every organisation the profile's token may read
+    /// (`GET /organizations`; needs the `spark-admin:organizations_read` scope).
+    Discover,
 }
 
 impl Config {
@@ -125,6 +139,18 @@ impl Config {
                 1,
                 6000,
             )? as u32,
+            orgs: match env.optional("ORG_IDS").as_deref() {
+                None => Orgs::OfSecret,
+                Some("discover") => Orgs::Discover,
+                Some(_) => {
+                    let mut ids = env.list("ORG_IDS", |id| {
+                        crate::document::check_org_id(id).is_ok()
+                    })?;
+                    ids.sort();
+                    ids.dedup();
+                    Orgs::List(ids)
+                }
+            },
         })
     }
 }

@@ -1,46 +1,68 @@
 //! The Lambda side of a collector: a scheduled event in, a JSON summary out.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use collector_core::ports::Clock;
-use collector_core::{CollectError, RunSummary, StreamId};
+use collector_core::{CollectError, StreamId};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::time::Instant;
 
 use crate::logging::{LogTarget, init_logging};
-use crate::wiring::{StreamCollector, collector_from_env, run_once};
+use crate::units::StreamUnits;
 
 /// A failed run as Lambda reports it: `errorType` is the kind (`config`, `upstream`, ...), so
 /// alarms and retries can tell them apart.
 #[derive(Debug)]
-pub struct RunError(pub CollectError);
+pub struct RunError {
+    pub kind: &'static str,
+    pub message: String,
+}
 
-impl From<RunError> for Diagnostic {
-    fn from(e: RunError) -> Self {
-        Diagnostic {
-            error_type: e.0.kind().name().to_string(),
-            error_message: e.0.to_string(),
+impl From<CollectError> for RunError {
+    fn from(e: CollectError) -> Self {
+        Self {
+            kind: e.kind().name(),
+            message: e.to_string(),
         }
     }
 }
 
-/// A collector function's whole `main`: logging, the collector built once per cold start, then
-/// the Lambda runtime loop.
+impl From<RunError> for Diagnostic {
+    fn from(e: RunError) -> Self {
+        Diagnostic {
+            error_type: e.kind.to_string(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// A collector function's whole `main`: logging, the stream's units built once per cold start,
+/// then the Lambda runtime loop.
 pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
     crate::return_large_buffers_to_the_system();
     init_logging(LogTarget::Stdout);
-    let collector = collector_from_env(stream).await?;
+    let units = StreamUnits::from_env(stream).await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        handle(&collector, event)
+        // Type-erased: the runtime's future around the handler's would exceed the compiler's
+        // query depth.
+        let handled: Pin<Box<dyn Future<Output = Result<serde_json::Value, RunError>> + Send + '_>> =
+            Box::pin(handle(&units, event));
+        handled
     }))
     .await
 }
 
-/// Handles one EventBridge scheduled event; the payload carries nothing we need.
+/// Handles one EventBridge scheduled event (the payload carries nothing we need): a run
+/// through the stream's units. One unit answers as it always did: its summary, or its error.
+/// Several answer with every unit's outcome, and fail only when none succeeded: an
+/// organisation in error is in `webexctl status` and in the `UnitsFailed` metric, and must not
+/// hold back the others' schedule.
 pub async fn handle<C: Clock>(
-    collector: &StreamCollector<C>,
+    units: &StreamUnits<C>,
     event: LambdaEvent<serde_json::Value>,
-) -> Result<RunSummary, RunError> {
+) -> Result<serde_json::Value, RunError> {
     let deadline = deadline_of(event.context.deadline);
     tracing::debug!(
         request_id = %event.context.request_id,
@@ -48,14 +70,33 @@ pub async fn handle<C: Clock>(
         deadline_ms = event.context.deadline,
         "invoked"
     );
-    let summary = run_once(collector, deadline).await.map_err(RunError)?;
-    let expires = collector.tokens().refresh_token_expires_at().await;
-    // Lambda sends standard output to CloudWatch Logs, which turns this line into metrics.
-    println!(
-        "{}",
-        crate::metrics::emf_line(&summary, collector.now(), expires)
-    );
-    Ok(summary)
+    let list = units.units(None, deadline).await?;
+    let single = list.len() == 1;
+    let mut outcome = units.run(list, deadline).await;
+    let expires = units.refresh_token_expires_at().await;
+    // Lambda sends standard output to CloudWatch Logs, which turns these lines into metrics.
+    for summary in &outcome.done {
+        println!("{}", crate::metrics::emf_line(summary, units.now(), expires));
+    }
+    if !single {
+        println!(
+            "{}",
+            crate::metrics::units_line(units.stream_name(), &outcome, units.now())
+        );
+    }
+    match (single, outcome.done.is_empty(), outcome.failed.pop()) {
+        (true, _, Some(failure)) | (false, true, Some(failure)) => Err(RunError {
+            kind: failure.kind,
+            message: failure.error,
+        }),
+        (true, _, None) if outcome.done.len() == 1 => {
+            Ok(serde_json::to_value(&outcome.done[0]).unwrap_or_default())
+        }
+        (_, _, failure) => {
+            outcome.failed.extend(failure);
+            Ok(serde_json::to_value(&outcome).unwrap_or_default())
+        }
+    }
 }
 
 /// Lambda gives the deadline as epoch milliseconds; runs measure time monotonically.

@@ -9,10 +9,11 @@ mod logging;
 mod memory;
 pub mod metrics;
 pub mod operator;
+pub mod units;
 mod wiring;
 
 pub use collector_core::{CollectError, RunSummary, StreamId};
-pub use config::{Config, ConfigError, ProfilesConfig};
+pub use config::{Config, ConfigError, Orgs, ProfilesConfig};
 pub use logging::{LogTarget, init_logging};
 pub use memory::return_large_buffers_to_the_system;
-pub use wiring::{StreamCollector, WiringError, build_collector, collector_from_env, run_once};
+pub use wiring::{StreamCollector, WiringError, build_collector, run_once};

@@ -40,6 +40,30 @@ pub fn emf_line(
     line.to_string()
 }
 
+/// A run through several units: how many finished, failed, or were not reached before the
+/// deadline (`UnitsFailed` has an alarm: an organisation in error needs a person).
+pub fn units_line(stream: &str, outcome: &crate::units::UnitsOutcome, now: Timestamp) -> String {
+    json!({
+        "Stream": stream,
+        "UnitsDone": outcome.done.len(),
+        "UnitsFailed": outcome.failed.len(),
+        "UnitsNotReached": outcome.not_reached.len(),
+        "_aws": {
+            "Timestamp": now.millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Stream"]],
+                "Metrics": [
+                    {"Name": "UnitsDone", "Unit": "Count"},
+                    {"Name": "UnitsFailed", "Unit": "Count"},
+                    {"Name": "UnitsNotReached", "Unit": "Count"},
+                ],
+            }],
+        },
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,7 +73,7 @@ mod tests {
     fn a_run_becomes_one_emf_line() {
         let now = Timestamp::from_millis(1_795_000_000_000);
         let summary = RunSummary {
-            stream: "admin-audit",
+            stream: "admin-audit".into(),
             org_id: "O".into(),
             windows: 2,
             events: 30,

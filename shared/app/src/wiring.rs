@@ -9,12 +9,12 @@ use std::time::Duration;
 use aws_adapters::{DynamoStateStore, S3Sink, SecretsManagerStore};
 use collector_core::ports::{Clock, SystemClock};
 use collector_core::tokens::TokenManager;
-use collector_core::{CollectError, Collector, RunSummary, Settings, StreamId};
+use collector_core::{CollectError, Collector, RunSummary, Settings, StreamId, StreamSpec, Unit};
 use tokio::time::Instant;
 use tracing::Instrument;
 use webex_client::{RequestBudget, RetryPolicy, WebexClient};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Orgs};
 
 /// Refresh an access token this long before it expires, so no page starts with a token about
 /// to die.
@@ -33,72 +33,123 @@ pub enum WiringError {
     Webex(#[from] webex_client::ClientError),
 }
 
-/// The collector of `stream`, from the process environment and the standard AWS configuration.
-pub async fn collector_from_env(stream: StreamId) -> Result<StreamCollector, WiringError> {
-    let config = Config::from_env()?;
-    let sdk = aws_adapters::sdk_config().await;
-    build_collector(stream, &config, &sdk, Arc::new(SystemClock))
-}
-
 pub fn build_collector<C: Clock>(
     stream: StreamId,
     config: &Config,
     sdk: &aws_config::SdkConfig,
     clock: Arc<C>,
 ) -> Result<StreamCollector<C>, WiringError> {
-    let spec = stream.spec();
-    if let Some(name) = spec.unsupported_filter(&config.filters) {
-        return Err(WiringError::Config(ConfigError {
-            name,
-            problem: format!("does not apply to the {} stream", stream.name()),
-        }));
-    }
-    let webex = WebexClient::new(&config.webex_api_url, RetryPolicy::default())
-        .map(|client| client.with_budget(RequestBudget::per_minute(config.max_requests_per_minute)))
-        .map_err(|e| match e {
-            webex_client::ClientError::InvalidUrl { reason, .. } => {
-                WiringError::Config(ConfigError {
-                    name: "WEBEX_API_URL",
-                    problem: reason,
-                })
-            }
-            other => WiringError::Webex(other),
-        })?;
-    let state = Arc::new(DynamoStateStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        &config.state_table,
-    ));
-    let secrets = SecretsManagerStore::new(
-        aws_sdk_secretsmanager::Client::new(sdk),
-        &config.token_secret_id,
-    );
-    let sink = S3Sink::new(
-        aws_adapters::s3_client(sdk, config.s3_force_path_style),
-        &config.output_bucket,
-    );
-    let tokens = TokenManager::new(
-        spec.profile,
-        secrets,
-        webex.clone(),
-        state.clone(),
-        clock.clone(),
-        TOKEN_REFRESH_MARGIN,
-    );
-    let settings = Settings {
-        policy: config.policy,
-        page_size: config.page_size.unwrap_or(spec.max_page),
-        key_prefix: config.output_prefix.clone(),
-        part_size: config.part_size,
-        stop_reserve: STOP_RESERVE,
-        queries: spec.filter_queries(&config.filters),
-        concurrent_windows: config.backfill_windows,
-        max_window_events: config.max_window_events,
-        collector_version: env!("CARGO_PKG_VERSION"),
-    };
-    Ok(Collector::new(
-        spec, settings, state, sink, webex, tokens, clock,
-    ))
+    Ok(Parts::new(stream, config, sdk, clock)?.collector(Unit::of_secret(stream)))
 }
+
+/// What every unit of a stream is collected with: one Webex client (so one request budget), the
+/// stores and the settings; each unit gets its own collector from them.
+#[derive(Debug)]
+pub(crate) struct Parts<C> {
+    pub spec: StreamSpec,
+    pub webex: WebexClient,
+    state: Arc<DynamoStateStore>,
+    secrets: SecretsManagerStore,
+    sink: S3Sink,
+    settings: Settings,
+    pub clock: Arc<C>,
+}
+
+impl<C: Clock> Parts<C> {
+    pub fn new(
+        stream: StreamId,
+        config: &Config,
+        sdk: &aws_config::SdkConfig,
+        clock: Arc<C>,
+    ) -> Result<Self, WiringError> {
+        let spec = stream.spec();
+        if let Some(name) = spec.unsupported_filter(&config.filters) {
+            return Err(WiringError::Config(ConfigError {
+                name,
+                problem: format!("does not apply to the {} stream", stream.name()),
+            }));
+        }
+        if !spec.takes_org_id && config.orgs != Orgs::OfSecret {
+            return Err(WiringError::Config(ConfigError {
+                name: "ORG_IDS",
+                problem: format!(
+                    "does not apply to the {} stream: it reads the organisation of its token",
+                    stream.name()
+                ),
+            }));
+        }
+        let webex = WebexClient::new(&config.webex_api_url, RetryPolicy::default())
+            .map(|client| {
+                client.with_budget(RequestBudget::per_minute(config.max_requests_per_minute))
+            })
+            .map_err(|e| match e {
+                webex_client::ClientError::InvalidUrl { reason, .. } => {
+                    WiringError::Config(ConfigError {
+                        name: "WEBEX_API_URL",
+                        problem: reason,
+                    })
+                }
+                other => WiringError::Webex(other),
+            })?;
+        Ok(Self {
+            spec,
+            webex,
+            state: Arc::new(DynamoStateStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                &config.state_table,
+            )),
+            secrets: SecretsManagerStore::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                &config.token_secret_id,
+            ),
+            sink: S3Sink::new(
+                aws_adapters::s3_client(sdk, config.s3_force_path_style),
+                &config.output_bucket,
+            ),
+            settings: Settings {
+                policy: config.policy,
+                page_size: config.page_size.unwrap_or(spec.max_page),
+                key_prefix: config.output_prefix.clone(),
+                part_size: config.part_size,
+                stop_reserve: STOP_RESERVE,
+                queries: spec.filter_queries(&config.filters),
+                concurrent_windows: config.backfill_windows,
+                max_window_events: config.max_window_events,
+                collector_version: env!("CARGO_PKG_VERSION"),
+            },
+            clock,
+        })
+    }
+
+    /// The stream's token keeper: each collector has its own (they share the secret and its
+    /// token lock, so their refreshes never race).
+    pub fn tokens(&self) -> StreamTokens<C> {
+        TokenManager::new(
+            self.spec.profile,
+            self.secrets.clone(),
+            self.webex.clone(),
+            self.state.clone(),
+            self.clock.clone(),
+            TOKEN_REFRESH_MARGIN,
+        )
+    }
+
+    pub fn collector(&self, unit: Unit) -> StreamCollector<C> {
+        Collector::new(
+            self.spec,
+            unit,
+            self.settings.clone(),
+            self.state.clone(),
+            self.sink.clone(),
+            self.webex.clone(),
+            self.tokens(),
+            self.clock.clone(),
+        )
+    }
+}
+
+pub(crate) type StreamTokens<C> =
+    TokenManager<SecretsManagerStore, WebexClient, DynamoStateStore, C>;
 
 /// One run until `deadline`, logged with its outcome: the path of the Lambda and of
 /// `webexctl collect` alike.
@@ -106,7 +157,7 @@ pub async fn run_once<C: Clock>(
     collector: &StreamCollector<C>,
     deadline: Instant,
 ) -> Result<RunSummary, CollectError> {
-    let span = tracing::info_span!("run", stream = collector.spec().id.name());
+    let span = tracing::info_span!("run", stream = %collector.unit().stream);
     let started = Instant::now();
     // Boxed and type-erased: the collector's future nests deeply enough that the Lambda
     // runtime's future around it would exceed the compiler's query depth.

@@ -266,7 +266,7 @@ fn pending_from_item(item: &Item) -> Option<PendingAuthorisation> {
 fn cursor_item(key: &CursorKey, c: &Cursor) -> Item {
     let mut item = Item::new();
     item.insert("pk".into(), s(&key.item_key()));
-    item.insert("stream".into(), s(key.stream.name()));
+    item.insert("stream".into(), s(&key.stream));
     item.insert("org_id".into(), s(&key.org_id));
     item.insert("version".into(), n(c.version));
     item.insert("status".into(), s(c.status.name()));
@@ -443,12 +443,11 @@ where
 mod tests {
     use super::*;
     use collector_core::event::EventKey;
-    use collector_core::stream::StreamId;
 
     #[test]
     fn cursor_items_round_trip() {
         let key = CursorKey {
-            stream: StreamId::AdminAudit,
+            stream: "admin-audit".into(),
             org_id: "ORG".into(),
         };
         let t = |ms| Timestamp::from_millis(ms);
@@ -535,7 +534,7 @@ mod tests {
     #[test]
     fn reads_a_pending_window_stored_as_one_map() {
         let key = CursorKey {
-            stream: StreamId::AdminAudit,
+            stream: "admin-audit".into(),
             org_id: "ORG".into(),
         };
         let window = Window {

@@ -70,6 +70,10 @@ impl ObjectSink for CountingSink {
     async fn clean_up(&self, _key: &str) -> Result<(), SinkError> {
         Ok(())
     }
+
+    async fn delete(&self, _key: &str) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// Full pages of `stream` exactly as the simulator serves them: `{"items":[...]}`.

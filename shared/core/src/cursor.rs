@@ -5,24 +5,23 @@ use std::time::Duration;
 
 use crate::error::ErrorKind;
 use crate::recent_ids::RecentIds;
-use crate::stream::StreamId;
 use crate::time::Timestamp;
 use crate::window::Window;
 
-/// Identifies one cursor: a stream in an organisation.
+/// Identifies one cursor: a unit of work, one stream (by its name) in an organisation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CursorKey {
-    pub stream: StreamId,
+    pub stream: String,
     pub org_id: String,
 }
 
 impl CursorKey {
     pub fn item_key(&self) -> String {
-        format!("cursor#{}#{}", self.stream.name(), self.org_id)
+        format!("cursor#{}#{}", self.stream, self.org_id)
     }
 
     pub fn lease_key(&self) -> String {
-        format!("lease#{}#{}", self.stream.name(), self.org_id)
+        format!("lease#{}#{}", self.stream, self.org_id)
     }
 }
 

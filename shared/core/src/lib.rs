@@ -19,7 +19,7 @@ pub mod token_lock;
 pub mod tokens;
 pub mod window;
 
-pub use collect::{Collector, RunSummary, Settings, StopReason};
+pub use collect::{Collector, RunSummary, Settings, StopReason, Unit, UnitOrg};
 pub use error::{CollectError, ErrorKind};
 pub use stream::{Profile, StreamId, StreamSpec};
 pub use time::Timestamp;

@@ -8,7 +8,6 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use crate::ports::{ObjectMeta, ObjectSink, PutOutcome, SinkError};
-use crate::stream::StreamId;
 use crate::time::Timestamp;
 use crate::window::Window;
 
@@ -17,9 +16,9 @@ pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 
 /// `{prefix}{stream}/org={orgId}/dt={YYYY-MM-DD}/hour={HH}/{stream}_{from}_{to}.ndjson.gz`
 /// (DESIGN §4: downstream depends on it).
-pub fn object_key(prefix: &str, stream: StreamId, org_id: &str, window: &Window) -> String {
+pub fn object_key(prefix: &str, stream: &str, org_id: &str, window: &Window) -> String {
     let (date, hour) = window.from.date_and_hour();
-    let name = stream.name();
+    let name = stream;
     format!(
         "{prefix}{name}/org={org_id}/dt={date}/hour={hour}/{name}_{}_{}.ndjson.gz",
         window.from.to_compact(),
@@ -33,27 +32,24 @@ pub fn object_key(prefix: &str, stream: StreamId, org_id: &str, window: &Window)
 /// makes every digest a new object: one a cursor names is never overwritten.
 pub fn digest_key(
     prefix: &str,
-    stream: StreamId,
+    stream: &str,
     org_id: &str,
     until: Option<Timestamp>,
     nonce: u64,
 ) -> String {
     let until = until.map_or_else(|| "start".to_string(), Timestamp::to_compact);
-    format!(
-        "{prefix}{}/_state/org={org_id}/recent-ids_{until}_{nonce:016x}.bin",
-        stream.name()
-    )
+    format!("{prefix}{stream}/_state/org={org_id}/recent-ids_{until}_{nonce:016x}.bin")
 }
 
 pub fn object_meta(
-    stream: StreamId,
+    stream: &str,
     org_id: &str,
     window: &Window,
     events: u64,
     version: &str,
 ) -> ObjectMeta {
     ObjectMeta(vec![
-        ("stream", stream.name().to_string()),
+        ("stream", stream.to_string()),
         ("org-id", org_id.to_string()),
         ("window-from", window.from.to_rfc3339()),
         ("window-to", window.to.to_rfc3339()),
@@ -195,11 +191,11 @@ mod tests {
             to: Timestamp::parse("2026-11-22T11:15:00Z").unwrap(),
         };
         assert_eq!(
-            object_key("webex/", StreamId::AdminAudit, "ORG1", &window),
+            object_key("webex/", "admin-audit", "ORG1", &window),
             "webex/admin-audit/org=ORG1/dt=2026-11-22/hour=10/admin-audit_20261122T101500Z_20261122T111500Z.ndjson.gz"
         );
         assert_eq!(
-            object_key("", StreamId::ComplianceEvents, "O", &window),
+            object_key("", "compliance-events", "O", &window),
             "compliance-events/org=O/dt=2026-11-22/hour=10/compliance-events_20261122T101500Z_20261122T111500Z.ndjson.gz"
         );
     }

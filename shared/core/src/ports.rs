@@ -313,3 +313,13 @@ pub trait AccountInfo: Send + Sync {
         deadline: Instant,
     ) -> impl Future<Output = Result<Account, SourceError>> + Send;
 }
+
+/// The organisations a token may read (`GET /organizations`): its own, and for a partner
+/// administrator every customer organisation it manages.
+pub trait OrgDirectory: Send + Sync {
+    fn organizations(
+        &self,
+        token: &AccessToken,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Vec<String>, SourceError>> + Send;
+}

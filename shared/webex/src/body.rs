@@ -10,6 +10,8 @@ pub const EVENT_PAGE_CAP: usize = 32 * 1024 * 1024;
 pub const TOKEN_CAP: usize = 64 * 1024;
 /// `GET /people/me`: one person (names, emails, phone numbers, roles, licenses); a few KB.
 pub const PERSON_CAP: usize = 256 * 1024;
+/// A partner's organisations: thousands at a few hundred bytes each.
+pub const ORGANIZATIONS_CAP: usize = 8 * 1024 * 1024;
 /// An error body: only its `message` and `trackingId` are used.
 pub const ERROR_BODY_CAP: usize = 8 * 1024;
 

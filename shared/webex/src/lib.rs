@@ -6,6 +6,7 @@ mod budget;
 mod events;
 mod link;
 mod oauth;
+mod organizations;
 mod people;
 mod retry;
 

@@ -282,6 +282,16 @@ impl Stack {
         Ok(Config::from_lookup(|name| env.get(name).cloned())?)
     }
 
+    /// The stream's units of work, as a function builds them at a cold start.
+    pub fn units(&self, stream: StreamId) -> Result<collector_app::units::StreamUnits<SimTime>> {
+        Ok(collector_app::units::StreamUnits::new(
+            stream,
+            &self.config(stream)?,
+            &self.collector_sdk,
+            Arc::new(SimTime(self.sim.clone())),
+        )?)
+    }
+
     /// A freshly built collector, as after a cold start.
     pub fn collector(&self, stream: StreamId) -> Result<StreamCollector<SimTime>> {
         self.collector_with(stream, &self.config(stream)?)
@@ -341,7 +351,7 @@ impl Stack {
             &self.table,
         );
         let key = CursorKey {
-            stream,
+            stream: stream.name().to_string(),
             org_id: sim_org_id(&self.sim),
         };
         Ok(store.load_cursor(&key).await?)

@@ -58,7 +58,7 @@ async fn a_window_whose_predecessor_failed_gives_up_instead_of_panicking() -> Re
         .next_window(Some(first.to), None, now)
         .context("a second window")?;
     let key = CursorKey {
-        stream: STREAM,
+        stream: STREAM.name().to_string(),
         org_id: integration_tests::stack::sim_org_id(&stack.sim),
     };
     let cursor = Cursor {

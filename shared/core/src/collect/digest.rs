@@ -72,13 +72,13 @@ where
         }
         let object = digest_key(
             &self.settings.key_prefix,
-            key.stream,
+            &key.stream,
             &key.org_id,
             until,
             fastrand::u64(..),
         );
         let meta = ObjectMeta(vec![
-            ("stream", key.stream.name().to_string()),
+            ("stream", key.stream.clone()),
             ("org-id", key.org_id.clone()),
             ("ids", ids.len().to_string()),
         ]);

@@ -142,7 +142,7 @@ where
             hand_on,
             cap,
         } = task;
-        let object_key = object_key(&self.settings.key_prefix, key.stream, &key.org_id, &window);
+        let object_key = object_key(&self.settings.key_prefix, &key.stream, &key.org_id, &window);
         let horizon = window.to.minus(self.settings.policy.overlap);
         if resumed {
             self.sink.clean_up(&object_key).await?;
@@ -191,7 +191,7 @@ where
         }
         let events = writer.events();
         let meta = object_meta(
-            key.stream,
+            &key.stream,
             &key.org_id,
             &window,
             events,

@@ -71,7 +71,7 @@ pub enum StopReason {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunSummary {
-    pub stream: &'static str,
+    pub stream: String,
     pub org_id: String,
     pub windows: u64,
     pub events: u64,
@@ -81,9 +81,39 @@ pub struct RunSummary {
     pub stopped: StopReason,
 }
 
+/// A collector's unit of work: one stream, by its name (the key prefix, the cursor key, the
+/// metric dimension), in one organisation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub stream: String,
+    pub org: UnitOrg,
+}
+
+impl Unit {
+    /// A preset's stream under its own name, in the organisation of the identity's secret: the
+    /// deployment configured by its environment alone.
+    pub fn of_secret(stream: crate::stream::StreamId) -> Self {
+        Self {
+            stream: stream.name().to_string(),
+            org: UnitOrg::OfSecret,
+        }
+    }
+}
+
+/// The organisation of a unit of work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnitOrg {
+    /// The organisation recorded in the identity's secret: a deployment configured by its
+    /// environment collects one organisation, the one that authorised it.
+    OfSecret,
+    /// A named organisation: from the configuration's list, or discovered.
+    Id(String),
+}
+
 #[derive(Debug)]
 pub struct Collector<St, Sk, Src, Sec, Iss, Clk> {
     spec: StreamSpec,
+    unit: Unit,
     settings: Settings,
     state: Arc<St>,
     sink: Sk,
@@ -101,8 +131,10 @@ where
     Iss: TokenIssuer,
     Clk: Clock,
 {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: StreamSpec,
+        unit: Unit,
         settings: Settings,
         state: Arc<St>,
         sink: Sk,
@@ -112,6 +144,7 @@ where
     ) -> Self {
         Self {
             spec,
+            unit,
             settings,
             state,
             sink,
@@ -125,6 +158,10 @@ where
         &self.spec
     }
 
+    pub fn unit(&self) -> &Unit {
+        &self.unit
+    }
+
     pub fn tokens(&self) -> &TokenManager<Sec, Iss, St, Clk> {
         &self.tokens
     }
@@ -136,15 +173,25 @@ where
     /// One invocation's work. Errors are also recorded in the cursor for `webexctl status`.
     pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
         let secret = self.tokens.reload().await?;
-        let org_id = secret
-            .org_id
-            .filter(|o| !o.trim().is_empty())
-            .ok_or_else(|| {
-                CollectError::Config(format!(
+        let of_secret = secret.org_id.filter(|o| !o.trim().is_empty());
+        let org_id = match (&self.unit.org, of_secret) {
+            (UnitOrg::Id(org), Some(own)) if !self.spec.takes_org_id && *org != own => {
+                // Compliance events are the token's own organisation's, whatever is asked.
+                return Err(CollectError::Config(format!(
+                    "the {} stream reads the organisation of its token, {own}, not {org}; \
+                     authorise an account of {org}, or list {own}",
+                    self.spec.id.name()
+                )));
+            }
+            (UnitOrg::Id(org), _) => org.clone(),
+            (UnitOrg::OfSecret, Some(own)) => own,
+            (UnitOrg::OfSecret, None) => {
+                return Err(CollectError::Config(format!(
                     "the {} profile's secret has no org_id; set it with `webexctl auth init`",
                     self.spec.profile.name()
-                ))
-            })?;
+                )));
+            }
+        };
         if let Some(scopes) = secret.scopes.as_deref().filter(|s| !s.trim().is_empty()) {
             let needed = self.spec.profile.scope();
             if !scopes.split([' ', ',']).any(|s| s == needed) {
@@ -157,11 +204,11 @@ where
             }
         }
         let key = CursorKey {
-            stream: self.spec.id,
+            stream: self.unit.stream.clone(),
             org_id,
         };
         let mut summary = RunSummary {
-            stream: self.spec.id.name(),
+            stream: self.unit.stream.clone(),
             org_id: key.org_id.clone(),
             windows: 0,
             events: 0,
@@ -179,7 +226,7 @@ where
             .acquire_lease(&key.lease_key(), &owner, lease_until, now)
             .await?
         {
-            tracing::debug!(stream = key.stream.name(), "another run holds the lease");
+            tracing::debug!(stream = %key.stream, "another run holds the lease");
             return Ok(summary);
         }
         let outcome = self.collect(&key, &mut summary, deadline).await;

@@ -70,21 +70,13 @@ impl ScriptedEvent {
         EventKey::of(&self.id)
     }
 
-    /// `{"id":..,"created":..,"data":{..}}`, with a few dozen bytes that gzip cannot shrink
-    /// much (derived from the id), so that objects grow past small part sizes.
+    /// `{"id":..,"created":..,"resource":..,"type":..,"data":{..}}`, a compact event whose
+    /// `data` differs with the id.
     pub fn json_for(id: &str, created: Timestamp) -> Bytes {
-        let mut noise = EventKey::of(id).0;
-        let mut filler = String::with_capacity(48);
-        for _ in 0..3 {
-            noise = noise
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                .rotate_left(17)
-                ^ 0x2545_f491;
-            filler.push_str(&format!("{noise:016x}"));
-        }
         Bytes::from(format!(
-            r#"{{"id":"{id}","created":"{}","resource":"messages","type":"created","data":{{"filler":"{filler}"}}}}"#,
-            created.to_rfc3339()
+            r#"{{"id":"{id}","created":"{}","resource":"messages","type":"created","data":{{"n":{}}}}}"#,
+            created.to_rfc3339(),
+            EventKey::of(id).0 % 1_000_003
         ))
     }
 
@@ -100,6 +92,7 @@ impl ScriptedEvent {
 /// The order of the events of one query (Webex documents none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
+    /// Newest first (of events created at the same time, the greater id first).
     NewestFirst,
     /// Shuffled, the same way for the same query and seed.
     Shuffled(u64),
@@ -123,6 +116,8 @@ struct Behaviour {
     page_delay: Duration,
     yield_per_page: bool,
     forbidden: Option<String>,
+    /// org → the 403 message its requests get
+    forbidden_orgs: HashMap<String, String>,
 }
 
 /// A query's parameters, as [`PageTarget::Query`] carries them.
@@ -163,6 +158,7 @@ impl MemorySource {
                     page_delay: Duration::ZERO,
                     yield_per_page: true,
                     forbidden: None,
+                    forbidden_orgs: HashMap::new(),
                 }),
                 clock,
                 faults,
@@ -214,6 +210,18 @@ impl MemorySource {
         self.inner.most_in_flight.load(Ordering::SeqCst)
     }
 
+    /// Every request naming `org_id` (its `orgId` parameter) answers 403 with `message`
+    /// (`None`: served again).
+    pub fn set_forbidden_org(&self, org_id: &str, message: Option<&str>) {
+        let mut behaviour = lock(&self.inner.behaviour);
+        match message {
+            Some(message) => behaviour
+                .forbidden_orgs
+                .insert(org_id.to_string(), message.to_string()),
+            None => behaviour.forbidden_orgs.remove(org_id),
+        };
+    }
+
     /// Pages served (answered with events or empty).
     pub fn pages_served(&self) -> u64 {
         self.inner.pages.load(Ordering::SeqCst)
@@ -255,22 +263,25 @@ impl MemorySource {
                     message: format!("{name} is missing or not a timestamp"),
                 })
         };
+        let refusal = params
+            .iter()
+            .find(|(k, _)| *k == "orgId")
+            .and_then(|(_, org)| lock(&self.inner.behaviour).forbidden_orgs.get(org).cloned());
+        if let Some(message) = refusal {
+            return Err(SourceError::Forbidden { message });
+        }
         let (from, to) = (bound(spec.from_param)?, bound(spec.to_param)?);
         let now = self.inner.clock.now();
-        let mut matching: Vec<ScriptedEvent> = {
-            let all = lock(&self.inner.events);
-            let start = all.partition_point(|e| e.created < from);
-            let end = all.partition_point(|e| e.created < to).max(start);
-            all[start..end]
-                .iter()
-                .filter(|e| e.visible_from <= now)
-                .cloned()
-                .collect()
-        };
+        let all = lock(&self.inner.events);
+        let first = all.partition_point(|e| e.created < from);
+        let last = all.partition_point(|e| e.created < to).max(first);
+        // Oldest first, as kept; then in the query's order.
+        let mut matching: Vec<&ScriptedEvent> = all[first..last]
+            .iter()
+            .filter(|e| e.visible_from <= now)
+            .collect();
         match order {
-            Order::NewestFirst => {
-                matching.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
-            }
+            Order::NewestFirst => matching.reverse(),
             Order::Shuffled(seed) => {
                 let query_seed = seed ^ (from.millis() as u64).rotate_left(21) ^ to.millis() as u64;
                 fastrand::Rng::with_seed(query_seed).shuffle(&mut matching);
@@ -279,9 +290,12 @@ impl MemorySource {
         let max = request.max.clamp(1, spec.max_page) as usize;
         let start = (offset as usize).min(matching.len());
         let end = (start + max).min(matching.len());
-        let events: Vec<RawEvent> = matching[start..end].iter().map(ScriptedEvent::raw).collect();
+        let events: Vec<RawEvent> = matching[start..end].iter().map(|e| e.raw()).collect();
+        let total = matching.len();
+        drop(matching);
+        drop(all);
         let after = u32::try_from(end).unwrap_or(u32::MAX);
-        let more = end < matching.len();
+        let more = end < total;
         let next_target = match paging {
             PagingMode::Link => more.then(|| PageTarget::Link(self.link_to(spec, params, after))),
             PagingMode::Offset => (!events.is_empty()).then_some(PageTarget::Query {
@@ -446,7 +460,8 @@ mod tests {
         sorted.sort();
         assert_eq!(shuffled, sorted);
         clock.set(t(205));
+        source.set_order(Order::NewestFirst);
         let (ids, _) = every_id(&source, &spec, query(&spec, t(5), t(6), 10)).await;
-        assert_eq!(ids, ["e5", "late"], "visible once its time has come");
+        assert_eq!(ids, ["late", "e5"], "visible once its time has come");
     }
 }

@@ -13,10 +13,14 @@ use crate::time::Timestamp;
 #[derive(Debug, Default)]
 struct Items {
     cursors: HashMap<String, Cursor>,
+    /// Every cursor saved through the port, per item, in order.
+    saved: HashMap<String, Vec<Cursor>>,
     /// name → (owner, expires)
     leases: HashMap<String, (String, Timestamp)>,
     /// state → (what it was made for, expires)
     oauth_states: HashMap<String, (PendingAuthorisation, Timestamp)>,
+    /// The encoded size of the largest digest a save put in a cursor item.
+    largest_inline_digest: usize,
 }
 
 /// [`CursorStore`], [`LeaseStore`] and [`OAuthStateStore`] in memory. Call names for
@@ -44,6 +48,15 @@ impl MemoryState {
         lock(&self.items).cursors.get(&key.item_key()).cloned()
     }
 
+    /// Every cursor of `key` saved through the port, oldest first.
+    pub fn saved_cursors(&self, key: &CursorKey) -> Vec<Cursor> {
+        lock(&self.items)
+            .saved
+            .get(&key.item_key())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Stores `cursor` as it is (version included), as an earlier release would have.
     pub fn put_cursor(&self, key: &CursorKey, cursor: Cursor) {
         lock(&self.items).cursors.insert(key.item_key(), cursor);
@@ -56,6 +69,12 @@ impl MemoryState {
             DigestAt::Inline(ids) => Some(ids.encoded().len()),
             DigestAt::Object { .. } => None,
         }
+    }
+
+    /// The encoded size of the largest digest any save put in a cursor item (the item's size
+    /// and write cost follow it).
+    pub fn largest_inline_digest_saved(&self) -> usize {
+        lock(&self.items).largest_inline_digest
     }
 
     /// Who holds the named lease, expired or not.
@@ -105,7 +124,16 @@ impl CursorStore for MemoryState {
             if stored != expected {
                 return Err(StoreError::Conflict);
             }
+            if let DigestAt::Inline(ids) = &cursor.digest {
+                items.largest_inline_digest =
+                    items.largest_inline_digest.max(ids.encoded().len());
+            }
             items.cursors.insert(key.item_key(), cursor.clone());
+            items
+                .saved
+                .entry(key.item_key())
+                .or_default()
+                .push(cursor.clone());
         }
         call.after().map_err(|e| e.store())
     }
@@ -219,11 +247,11 @@ impl OAuthStateStore for MemoryState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::{Profile, StreamId};
+    use crate::stream::Profile;
 
     fn key() -> CursorKey {
         CursorKey {
-            stream: StreamId::AdminAudit,
+            stream: "admin-audit".into(),
             org_id: "ORG".into(),
         }
     }

@@ -12,7 +12,7 @@ use super::secret::{MemorySecret, StaticIssuer};
 use super::sink::MemorySink;
 use super::source::MemorySource;
 use super::state::MemoryState;
-use crate::collect::{Collector, DEFAULT_MAX_WINDOW_EVENTS, Settings};
+use crate::collect::{Collector, DEFAULT_MAX_WINDOW_EVENTS, Settings, Unit, UnitOrg};
 use crate::cursor::{Cursor, CursorKey};
 use crate::ports::{Account, Clock};
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
@@ -55,6 +55,8 @@ pub fn test_settings(spec: &StreamSpec) -> Settings {
 #[derive(Debug)]
 pub struct World {
     pub spec: StreamSpec,
+    /// The preset's stream in the secret's organisation unless a test names others.
+    pub unit: Unit,
     pub settings: Settings,
     pub clock: Arc<ManualClock>,
     pub faults: Arc<Faults>,
@@ -91,6 +93,7 @@ impl World {
         };
         Self {
             spec,
+            unit: Unit::of_secret(spec.id),
             settings,
             state: Arc::new(MemoryState::new(faults.clone())),
             sink: MemorySink::new(faults.clone()),
@@ -99,6 +102,23 @@ impl World {
             issuer: StaticIssuer::new("refreshed", account, faults.clone()),
             clock,
             faults,
+        }
+    }
+
+    /// Another unit of work beside this one (`spec`'s source as `unit`), sharing everything
+    /// else: the state, the bucket, the source, the identity, the faults and the clock.
+    pub fn beside(&self, spec: StreamSpec, unit: Unit, settings: Settings) -> Self {
+        Self {
+            spec,
+            unit,
+            settings,
+            clock: self.clock.clone(),
+            faults: self.faults.clone(),
+            state: self.state.clone(),
+            sink: self.sink.clone(),
+            source: self.source.clone(),
+            secret: self.secret.clone(),
+            issuer: self.issuer.clone(),
         }
     }
 
@@ -114,6 +134,7 @@ impl World {
         );
         Collector::new(
             self.spec,
+            self.unit.clone(),
             self.settings.clone(),
             self.state.clone(),
             self.sink.clone(),
@@ -123,10 +144,18 @@ impl World {
         )
     }
 
+    /// The organisation of the unit.
+    pub fn org_id(&self) -> &str {
+        match &self.unit.org {
+            UnitOrg::OfSecret => ORG_ID,
+            UnitOrg::Id(org) => org,
+        }
+    }
+
     pub fn key(&self) -> CursorKey {
         CursorKey {
-            stream: self.spec.id,
-            org_id: ORG_ID.to_string(),
+            stream: self.unit.stream.clone(),
+            org_id: self.org_id().to_string(),
         }
     }
 
@@ -135,18 +164,23 @@ impl World {
         self.state.cursor(&self.key())
     }
 
-    /// The keys of the event objects (not the digests under `_state/`).
+    /// The keys of the unit's event objects (not its digests under `_state/`).
     pub fn event_object_keys(&self) -> Vec<String> {
-        self.sink
-            .keys_under(&format!("{}{}/org=", self.settings.key_prefix, self.spec.id.name()))
+        self.sink.keys_under(&format!(
+            "{}{}/org={}/",
+            self.settings.key_prefix,
+            self.unit.stream,
+            self.org_id()
+        ))
     }
 
-    /// The keys of the digest objects.
+    /// The keys of the unit's digest objects.
     pub fn digest_object_keys(&self) -> Vec<String> {
         self.sink.keys_under(&format!(
-            "{}{}/_state/",
+            "{}{}/_state/org={}/",
             self.settings.key_prefix,
-            self.spec.id.name()
+            self.unit.stream,
+            self.org_id()
         ))
     }
 

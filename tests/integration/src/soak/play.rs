@@ -110,13 +110,22 @@ fn history(stack: &Stack, scenario: &Scenario) -> Vec<(StreamId, Vec<SimEvent>)>
         to_ms: spec.from_ms + 90 * MIN,
         ..spec.clone()
     };
+    // Two minutes, a little later in the history.
+    let dense = GenerateSpec {
+        count: scenario.events.dense,
+        from_ms: spec.from_ms + 100 * MIN,
+        to_ms: spec.from_ms + 102 * MIN,
+        ..spec.clone()
+    };
     scenario
         .streams
         .iter()
         .map(|stream| {
             let mut events = stack.sim.generate(sim_stream(*stream), spec.clone());
-            if burst.count > 0 {
-                events.extend(stack.sim.generate(sim_stream(*stream), burst.clone()));
+            for extra in [&burst, &dense] {
+                if extra.count > 0 {
+                    events.extend(stack.sim.generate(sim_stream(*stream), extra.clone()));
+                }
             }
             (*stream, events)
         })

@@ -48,6 +48,8 @@ pub struct Settings {
     pub page_size: u32,
     pub backfill_windows: u32,
     pub max_requests_per_minute: u32,
+    /// `MAX_WINDOW_EVENTS`, when the scenario splits windows on event count.
+    pub max_window_events: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -61,6 +63,8 @@ pub struct EventShape {
     /// Events crowded into one hour of the history: a window large enough to be uploaded in
     /// parts (gzip hands out compressed bytes only every few dozen kilobytes of events).
     pub burst: usize,
+    /// Events within two minutes (a dense organisation's burst), beside the history.
+    pub dense: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -165,6 +169,7 @@ impl Scenario {
             } else {
                 6_000
             },
+            max_window_events: None,
         };
         let kills = rng.f64() < 0.3;
         let steps = steps(&mut rng, kills);
@@ -178,6 +183,7 @@ impl Scenario {
             late_fraction: pick(&mut rng, &[0.0, 0.05, 0.2]),
             max_lateness: Duration::from_secs(rng.u64(1..=overlap_s)),
             burst: 0,
+            dense: 0,
         };
         let webex_faults = (rng.f64() < 0.85).then(|| webex_faults(&mut rng, short_only));
         let aws_faults = (rng.f64() < 0.7).then(|| aws_faults(&mut rng));
@@ -207,6 +213,12 @@ impl Scenario {
         if scenario.small_parts {
             scenario.events.burst = rng.usize(600..=1_500);
         }
+        // Dense scenarios: a burst far above what a window may hold, so windows split on
+        // count, and the digest outgrows the cursor item.
+        if rng.f64() < 0.35 {
+            scenario.settings.max_window_events = Some(rng.u32(100..=400));
+            scenario.events.dense = rng.usize(1_000..=2_500);
+        }
         scenario
     }
 
@@ -226,6 +238,10 @@ impl Scenario {
             (
                 "MAX_REQUESTS_PER_MINUTE",
                 s.max_requests_per_minute.to_string(),
+            ),
+            (
+                "MAX_WINDOW_EVENTS",
+                s.max_window_events.unwrap_or(100_000).to_string(),
             ),
         ]
     }

@@ -107,7 +107,7 @@ fn each_function_is_set_exactly_the_variables_it_reads_and_accepts_their_default
 fn emitted_metrics(stream: StreamId) -> (String, Vec<String>, Vec<String>) {
     let now = Timestamp::from_millis(1_795_000_000_000);
     let summary = RunSummary {
-        stream: stream.name(),
+        stream: stream.name().to_string(),
         org_id: "O".into(),
         windows: 1,
         events: 1,

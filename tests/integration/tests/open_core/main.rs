@@ -3,3 +3,4 @@
 
 mod config_check;
 mod state;
+mod units;

@@ -35,7 +35,7 @@ async fn cursor_item(
     stack: &Stack,
 ) -> Result<std::collections::HashMap<String, AttributeValue>> {
     let key = CursorKey {
-        stream: STREAM,
+        stream: STREAM.name().to_string(),
         org_id: sim_org_id(&stack.sim),
     };
     aws_sdk_dynamodb::Client::new(&stack.sdk)

@@ -38,7 +38,7 @@ async fn webex_error_text_cannot_drive_the_operators_terminal() -> Result<()> {
     store
         .save_cursor(
             &CursorKey {
-                stream: StreamId::AdminAudit,
+                stream: StreamId::AdminAudit.name().to_string(),
                 org_id,
             },
             &failing,
@@ -47,7 +47,7 @@ async fn webex_error_text_cannot_drive_the_operators_terminal() -> Result<()> {
     store
         .save_cursor(
             &CursorKey {
-                stream: StreamId::SecurityAudit,
+                stream: StreamId::SecurityAudit.name().to_string(),
                 org_id: "\u{1b}[31morg\u{7}".into(),
             },
             &Cursor {
