@@ -25,6 +25,10 @@ async fn case(seed: u64) -> Result<(), String> {
         s.page_size = pick(&mut rng, &[1, 3, 7, 50]) as u32;
         s.concurrent_windows = pick(&mut rng, &[1, 2, 3, 4]) as usize;
         s.max_window_events = pick(&mut rng, &[15, 40, 1000]);
+        if rng.u8(..4) == 0 {
+            // Two queries a window (two filters): Webex returns an event to each that matches.
+            s.queries = vec![vec![("type", "created".into())], vec![("type", "deleted".into())]];
+        }
     });
     world.source.set_order(if rng.bool() {
         Order::NewestFirst
@@ -53,6 +57,14 @@ async fn case(seed: u64) -> Result<(), String> {
             events.push(event);
         }
     }
+    if rng.u8(..4) == 0 {
+        // A burst: its overlap needs a digest object.
+        let at_ms = rng.i64(start..end);
+        for i in 0..rng.usize(300..900) {
+            let created = Timestamp::from_millis(at_ms + rng.i64(0..240_000));
+            events.push(ScriptedEvent::new(format!("burst{i}"), created));
+        }
+    }
     world.source.add(events);
     // Runs at increasing times, some with short deadlines and slow pages, some with a fault.
     let mut runs = 0;
@@ -71,6 +83,10 @@ async fn case(seed: u64) -> Result<(), String> {
         });
         let seconds = if slow { pick(&mut rng, &[3, 6, 20]) } else { 60 };
         world.faults.reset();
+        if rng.u8(..8) == 0 {
+            let name = ["delete", "get", "clean_up", "abort_upload", "release_lease"][rng.usize(..5)];
+            world.faults.fail_named_after(name, rng.u64(0..3));
+        }
         if rng.u8(..3) == 0 {
             let fault = if rng.bool() { Fault::Crash } else { Fault::Fail };
             let effect = if rng.bool() { Effect::After } else { Effect::Before };
