@@ -9,7 +9,9 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2
 trap cleanup EXIT
 
 sim_port=$(python3 scripts/free-port.py)
-"$bin/webex-sim" --port "$sim_port" --seed 42 --events 3000 --days 2 --order shuffled \
+# The home organisation's administrator is also a partner administrator of three customer
+# organisations (each with its own events): the audit collectors discover and collect all four.
+"$bin/webex-sim" --port "$sim_port" --seed 42 --events 3000 --days 2 --order shuffled --orgs 3 \
   > .local/webex-sim.log 2>&1 &
 pids+=($!)
 python3 scripts/wait-http.py "http://127.0.0.1:$sim_port/v1/people/me" 30 "${pids[-1]}"
@@ -33,10 +35,10 @@ echo "== Lambda runtime API emulator (cargo lambda watch) on 127.0.0.1:$api_port
 # Starts one function binary against the emulator, with the environment its template gives it
 # (TOKEN_SECRET_ID for a collector) and the variables Lambda sets.
 start_function() {
-  local function=$1 secret=$2
+  local function=$1 secret=$2 orgs=${3:-}
   # The simulator has no per-client rate limit; at the default budget (280 requests a minute,
   # under Webex's 300) the three backfills alone would take a minute.
-  TOKEN_SECRET_ID=$secret OUTPUT_BUCKET=demo-events OUTPUT_PREFIX=webex/ \
+  ORG_IDS=$orgs TOKEN_SECRET_ID=$secret OUTPUT_BUCKET=demo-events OUTPUT_PREFIX=webex/ \
     INITIAL_LOOKBACK_DAYS=3 SETTLE_LAG_SECONDS=60 MAX_REQUESTS_PER_MINUTE=3000 \
     AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$api_port/.rt/$function" \
     AWS_LAMBDA_FUNCTION_NAME="$function" AWS_LAMBDA_FUNCTION_VERSION=1 \
@@ -64,7 +66,8 @@ for profile in admin compliance; do
   echo "-- webexctl auth init --profile $profile (client secret on standard input)"
   echo "sim-client-secret" | "$bin/webexctl" auth init --profile "$profile" --client-id sim-client-id \
     --redirect-uri "http://127.0.0.1:$api_port/oauth/callback" --org-id "$org_id"
-  url=$("$bin/webexctl" auth url --profile "$profile" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+  # ORG_IDS=discover: the admin link also asks to list the organisations it manages.
+  url=$(ORG_IDS=discover "$bin/webexctl" auth url --profile "$profile" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
   echo "-- opening the authorize link, accepting, following the redirect to the callback"
   python3 scripts/consent.py "$url" > ".local/callback-$profile.json"
   invoke oauth-callback ".local/callback-$profile.json" \
@@ -77,7 +80,7 @@ echo
 # nothing new.
 run_function() {
   echo "== $1 under the Lambda runtime emulator"
-  start_function "$1" "$2"
+  start_function "$1" "$2" "${3:-}"
   for run in 1 2; do
     echo "-- invoke $run:"
     invoke "$1" infra/events/scheduled.json
@@ -85,8 +88,8 @@ run_function() {
   done
 }
 
-run_function admin-audit webex/admin
-run_function security-audit webex/admin
+run_function admin-audit webex/admin discover
+run_function security-audit webex/admin discover
 run_function compliance-events webex/compliance
 
 echo "== what landed"

@@ -263,9 +263,17 @@ impl<C: Clock> Operator<C> {
         getrandom::fill(&mut bytes).map_err(|e| OperatorError::Random(e.to_string()))?;
         let state: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let expires_at = self.clock.now().plus(STATE_TTL);
+        // A partner administrator whose organisations are discovered must also list them.
+        let scopes = match (profile, self.config.discover_orgs) {
+            (Profile::Admin, true) => {
+                format!("{} {}", profile.requested_scopes(), Profile::ORGANIZATIONS_SCOPE)
+            }
+            _ => profile.requested_scopes(),
+        };
         let pending = PendingAuthorisation {
             profile,
             expected_email: expected_email.clone(),
+            scopes: scopes.clone(),
         };
         self.state
             .put_oauth_state(&state, &pending, expires_at)
@@ -274,7 +282,7 @@ impl<C: Clock> Operator<C> {
             .append_pair("response_type", "code")
             .append_pair("client_id", &secret.client_id)
             .append_pair("redirect_uri", &redirect_uri)
-            .append_pair("scope", &profile.requested_scopes())
+            .append_pair("scope", &scopes)
             .append_pair("state", &state)
             .finish();
         let base = self.config.webex_api_url.trim_end_matches('/');

@@ -244,6 +244,7 @@ fn oauth_state_item(state: &str, pending: &PendingAuthorisation, expires_at: Tim
     if let Some(email) = &pending.expected_email {
         item.insert("expected_email".into(), s(email));
     }
+    item.insert("scopes".into(), s(&pending.scopes));
     item.insert("expires_at_ms".into(), n(expires_at.millis()));
     item.insert("expires_at".into(), n(expires_at.unix_seconds() + 1));
     item
@@ -260,6 +261,10 @@ fn pending_from_item(item: &Item) -> Option<PendingAuthorisation> {
     Some(PendingAuthorisation {
         profile,
         expected_email: text("expected_email").cloned(),
+        // Links made before the scopes were kept asked for the profile's own.
+        scopes: text("scopes")
+            .cloned()
+            .unwrap_or_else(|| profile.requested_scopes()),
     })
 }
 
@@ -509,10 +514,12 @@ mod tests {
             PendingAuthorisation {
                 profile: Profile::Admin,
                 expected_email: None,
+                scopes: Profile::Admin.requested_scopes(),
             },
             PendingAuthorisation {
                 profile: Profile::Compliance,
                 expected_email: Some("alice@example.com".into()),
+                scopes: Profile::Compliance.requested_scopes(),
             },
         ] {
             let item = oauth_state_item("ab", &pending, expires);
@@ -524,6 +531,7 @@ mod tests {
             &PendingAuthorisation {
                 profile: Profile::Admin,
                 expected_email: None,
+                scopes: Profile::Admin.requested_scopes(),
             },
             expires,
         );

@@ -227,7 +227,7 @@ where
     let mut lock = TokenLock::acquire(state_store, clock, profile, &owner, lock_deadline).await?;
     let stored = store_grant(
         &mut lock,
-        profile,
+        (profile, &pending.scopes),
         store,
         (&secret.client_id, &org_id),
         grant,
@@ -274,7 +274,7 @@ fn check_account(
 /// client fields an operator changed meanwhile are kept.
 async fn store_grant<St, Sec, Clk>(
     lock: &mut TokenLock<'_, St, Clk>,
-    profile: Profile,
+    (profile, scopes): (Profile, &str),
     store: &Sec,
     (client_id, org_id): (&str, &str),
     grant: crate::ports::TokenGrant,
@@ -297,7 +297,7 @@ where
     }
     let now = clock.now();
     secret.apply(grant, now);
-    secret.scopes = Some(profile.requested_scopes());
+    secret.scopes = Some(scopes.to_string());
     secret.authorised_by = Some(authorised_by);
     secret.authorised_at = Some(now);
     if !lock.renew().await? {
@@ -417,6 +417,7 @@ mod tests {
         let pending = |email: Option<&str>| PendingAuthorisation {
             profile: Profile::Admin,
             expected_email: email.map(str::to_string),
+            scopes: Profile::Admin.requested_scopes(),
         };
         let by = |email: &str| AuthorisedBy {
             email: Some(email.into()),

@@ -114,6 +114,9 @@ pub struct PendingAuthorisation {
     /// `webexctl auth url --expect-email`: only this person may complete the link (compared
     /// case-insensitively with the addresses Webex lists for the account).
     pub expected_email: Option<String>,
+    /// The scopes the link asked for (Webex does not say which a token got): recorded in the
+    /// secret with the tokens.
+    pub scopes: String,
 }
 
 /// Secrets Manager in production: one profile's OAuth secret.

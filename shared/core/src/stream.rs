@@ -21,6 +21,10 @@ impl Profile {
     /// uses to learn the token's organisation.
     pub const IDENTITY_SCOPE: &'static str = "spark:people_read";
 
+    /// Listing the organisations a partner administrator manages (`GET /organizations`), for
+    /// streams whose organisations are discovered.
+    pub const ORGANIZATIONS_SCOPE: &'static str = "spark-admin:organizations_read";
+
     /// What `webexctl auth url` asks Webex for: the streams' scope and the identity scope.
     pub fn requested_scopes(self) -> String {
         format!("{} {}", self.scope(), Self::IDENTITY_SCOPE)

@@ -310,6 +310,7 @@ mod tests {
         let pending = PendingAuthorisation {
             profile: Profile::Admin,
             expected_email: None,
+            scopes: Profile::Admin.requested_scopes(),
         };
         state.put_oauth_state("s1", &pending, t(100)).await.unwrap();
         state.put_oauth_state("s2", &pending, t(100)).await.unwrap();

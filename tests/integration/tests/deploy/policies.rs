@@ -218,6 +218,7 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
         let pending = PendingAuthorisation {
             profile,
             expected_email: None,
+            scopes: profile.requested_scopes(),
         };
         states.put_oauth_state(&state, &pending, expires).await?;
         let secret = stack.secret(profile).await?;

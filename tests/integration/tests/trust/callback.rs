@@ -85,6 +85,7 @@ async fn a_leaked_link_of_a_profile_without_an_org_installs_nobodys_account() ->
             &PendingAuthorisation {
                 profile: Profile::Admin,
                 expected_email: None,
+                scopes: Profile::Admin.requested_scopes(),
             },
             Timestamp::from_millis(stack.sim.now_ms()).plus(Duration::from_secs(600)),
         )

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::collect::{RunSummary, Settings, StopReason};
 use crate::error::CollectError;
+use crate::ports::Clock;
 use crate::stream::StreamId;
 use crate::testing::{ManualClock, ScriptedEvent, World, decode_lines, test_settings};
 use crate::time::Timestamp;
@@ -99,7 +100,8 @@ async fn try_catch_up(
 /// What is wrong with what the unit wrote, if anything: every event the source holds from
 /// where the unit started to the cursor exactly once, byte for byte (one from before the start,
 /// which the first window's overlap reads, at most once), none after it; each object's
-/// `event-count` right; no upload left open; no window pending.
+/// `event-count` right; no upload left open; no window pending; the digest the cursor names
+/// there, an inline one small; no lease or token lock left held.
 fn exactly_once(world: &World) -> Result<(), String> {
     let cursor = world.cursor().ok_or("no cursor")?;
     if !cursor.pending.is_empty() {
@@ -116,6 +118,23 @@ fn exactly_once(world: &World) -> Result<(), String> {
     let open = world.sink.open_uploads();
     if !open.is_empty() {
         return Err(format!("uploads left open: {open:?}"));
+    }
+    if let Some(digest) = cursor.digest.object_key()
+        && world.sink.object(digest).is_none()
+    {
+        return Err(format!("the cursor names a digest object that is not there: {digest}"));
+    }
+    let largest = world.state.largest_inline_digest_saved();
+    if largest > crate::collect::INLINE_DIGEST_MAX {
+        return Err(format!("a cursor item held a digest of {largest} bytes"));
+    }
+    let lock = crate::token_lock::lock_name(world.spec.profile);
+    for lease in [world.key().lease_key(), lock] {
+        if let Some(until) = world.state.lease_expiry(&lease)
+            && until > world.clock.now()
+        {
+            return Err(format!("{lease} is still held until {until}"));
+        }
     }
     let mut written: Vec<Bytes> = Vec::new();
     for key in world.event_object_keys() {

@@ -3,7 +3,6 @@
 //! the settle lag and the overlap together: the lateness the design promises to catch.
 
 use super::*;
-use crate::ports::Clock;
 use crate::testing::{Effect, Fault, Order, PagingMode, Trigger};
 
 fn verbose() -> bool {
