@@ -163,8 +163,6 @@ pub struct ProfilesConfig {
     pub compliance_secret_id: String,
     pub webex_api_url: String,
     pub s3_force_path_style: bool,
-    /// `ORG_IDS=discover`: the admin profile's links also ask for the organizations scope.
-    pub discover_orgs: bool,
 }
 
 impl ProfilesConfig {
@@ -182,7 +180,6 @@ impl ProfilesConfig {
                 .optional("WEBEX_API_URL")
                 .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
             s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
-            discover_orgs: env.optional("ORG_IDS").as_deref() == Some("discover"),
         })
     }
 

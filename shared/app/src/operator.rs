@@ -98,13 +98,17 @@ pub struct Operator<C = SystemClock> {
     secrets: ProfileSecrets<SecretsManagerStore>,
     webex: WebexClient,
     clock: Arc<C>,
+    /// `ORG_IDS=discover` (the audit collectors' setting): the admin profile's links also ask
+    /// to list the organisations it manages.
+    discover_orgs: bool,
 }
 
 impl Operator<SystemClock> {
     pub async fn from_env() -> Result<Self, WiringError> {
         let config = ProfilesConfig::from_env()?;
         let sdk = aws_adapters::sdk_config().await;
-        Self::new(config, &sdk, Arc::new(SystemClock))
+        let discover = std::env::var("ORG_IDS").is_ok_and(|v| v.trim() == "discover");
+        Ok(Self::new(config, &sdk, Arc::new(SystemClock))?.discovering_orgs(discover))
     }
 }
 
@@ -128,7 +132,16 @@ impl<C: Clock> Operator<C> {
             webex,
             clock,
             config,
+            discover_orgs: false,
         })
+    }
+
+    /// Whether the admin profile's links ask for the organizations scope too.
+    pub fn discovering_orgs(self, discover_orgs: bool) -> Self {
+        Self {
+            discover_orgs,
+            ..self
+        }
     }
 
     /// Stores a profile's client fields and organisation, under the profile's token lock over
@@ -264,7 +277,7 @@ impl<C: Clock> Operator<C> {
         let state: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let expires_at = self.clock.now().plus(STATE_TTL);
         // A partner administrator whose organisations are discovered must also list them.
-        let scopes = match (profile, self.config.discover_orgs) {
+        let scopes = match (profile, self.discover_orgs) {
             (Profile::Admin, true) => {
                 format!("{} {}", profile.requested_scopes(), Profile::ORGANIZATIONS_SCOPE)
             }

@@ -170,13 +170,14 @@ async fn run(args: RunArgs) -> Result<()> {
             .with_context(|| format!("scenario {}", scenario.name))?;
         eprintln!(
             "   {} events in {:.1} s: {:.0} events/s, {:.2} CPU s per M events, peak RSS {:.1} MiB, \
-             {} objects, sim CPU {:.1} s, {} requests ({} rate-limited){}",
+             {} objects, largest state item {} B, sim CPU {:.1} s, {} requests ({} rate-limited){}",
             outcome.landed.distinct,
             outcome.collector.wall_s,
             outcome.events_per_second(),
             outcome.cpu_s_per_million(),
             outcome.collector.max_rss_kib as f64 / 1024.0,
             outcome.landed.objects,
+            outcome.largest_item_bytes,
             outcome.sim_cpu_s,
             outcome.sim.requests,
             outcome.sim.rate_limited,

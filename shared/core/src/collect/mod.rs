@@ -1,9 +1,9 @@
 //! The collect use case (DESIGN §3): take the lease, then window by window fetch every page,
 //! write one object, and only then move the cursor; stop cleanly before the deadline.
 //!
-//! Split by job: [`schedule`] chooses the windows of a run and commits them in order,
-//! [`fetch`] fetches one window into its object, [`adopt`] accounts for an object an earlier run
-//! wrote, [`digest`] keeps what the committed windows wrote, [`classify`] sorts failures.
+//! Split by job: `schedule` chooses the windows of a run and commits them in order, `fetch`
+//! fetches one window into its object, `adopt` accounts for an object an earlier run wrote,
+//! `digest` keeps what the committed windows wrote, `classify` sorts failures.
 
 mod adopt;
 mod classify;
@@ -233,6 +233,9 @@ where
         let outcome = match outcome {
             Ok(stopped) => Ok(stopped),
             Err(e) if e.kind() == ErrorKind::Conflict => Ok(StopReason::OtherRunActive),
+            // Out of time before a window could start (the token lock stayed busy until the
+            // deadline, say): nothing failed, the next run goes on.
+            Err(CollectError::OutOfTime) => Ok(StopReason::Deadline),
             Err(e) => {
                 if let Err(record) = self.record_failure(&key, &e).await {
                     tracing::warn!(error = %record, "could not record the failure in the cursor");

@@ -24,8 +24,10 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        self.now
-            .fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+        self.now.fetch_add(
+            i64::try_from(by.as_millis()).unwrap_or(i64::MAX),
+            Ordering::SeqCst,
+        );
     }
 }
 

@@ -131,7 +131,11 @@ impl Faults {
 
     /// Fails every call named `name` after its first `after`.
     pub fn fail_named_after(&self, name: &'static str, after: u64) {
-        self.add(Trigger::NamedAfter { name, after }, Fault::Fail, Effect::Before);
+        self.add(
+            Trigger::NamedAfter { name, after },
+            Fault::Fail,
+            Effect::Before,
+        );
     }
 
     pub fn add(&self, trigger: Trigger, fault: Fault, effect: Effect) {

@@ -9,8 +9,7 @@ use tokio::time::Instant;
 use super::faults::Faults;
 use super::lock;
 use crate::ports::{
-    Account, AccountInfo, SecretStore, SourceError, StoreError, TokenError, TokenGrant,
-    TokenIssuer,
+    Account, AccountInfo, SecretStore, SourceError, StoreError, TokenError, TokenGrant, TokenIssuer,
 };
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 use crate::tokens::ProfileSecret;

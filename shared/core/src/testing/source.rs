@@ -118,6 +118,8 @@ struct Behaviour {
     forbidden: Option<String>,
     /// org → the 403 message its requests get
     forbidden_orgs: HashMap<String, String>,
+    /// Access tokens answered with 401.
+    refused_tokens: Vec<String>,
 }
 
 /// A query's parameters, as [`PageTarget::Query`] carries them.
@@ -159,6 +161,7 @@ impl MemorySource {
                     yield_per_page: true,
                     forbidden: None,
                     forbidden_orgs: HashMap::new(),
+                    refused_tokens: Vec::new(),
                 }),
                 clock,
                 faults,
@@ -222,6 +225,13 @@ impl MemorySource {
         };
     }
 
+    /// Every request with this access token answers 401 (Webex revoked it before its expiry).
+    pub fn refuse_token(&self, token: &str) {
+        lock(&self.inner.behaviour)
+            .refused_tokens
+            .push(token.to_string());
+    }
+
     /// Pages served (answered with events or empty).
     pub fn pages_served(&self) -> u64 {
         self.inner.pages.load(Ordering::SeqCst)
@@ -244,12 +254,13 @@ impl MemorySource {
         let (params, offset, by_link) = match &request.target {
             PageTarget::Query { params, offset } => (params.clone(), *offset, false),
             PageTarget::Link(link) => {
-                let (params, offset) = lock(&self.inner.links).get(link).cloned().ok_or_else(
-                    || SourceError::Rejected {
-                        status: 400,
-                        message: format!("unknown link {link}"),
-                    },
-                )?;
+                let (params, offset) =
+                    lock(&self.inner.links).get(link).cloned().ok_or_else(|| {
+                        SourceError::Rejected {
+                            status: 400,
+                            message: format!("unknown link {link}"),
+                        }
+                    })?;
                 (params, offset, true)
             }
         };
@@ -322,13 +333,13 @@ impl EventSource for MemorySource {
     async fn fetch_page(
         &self,
         spec: &StreamSpec,
-        _token: &AccessToken,
+        token: &AccessToken,
         request: &PageRequest,
         deadline: Instant,
     ) -> Result<Page, SourceError> {
         let call = self.inner.faults.enter("fetch_page");
         call.before().map_err(|e| e.source())?;
-        let (delay, yield_now, forbidden, paging, order) = {
+        let (delay, yield_now, forbidden, paging, order, refused) = {
             let b = lock(&self.inner.behaviour);
             (
                 b.page_delay,
@@ -336,8 +347,12 @@ impl EventSource for MemorySource {
                 b.forbidden.clone(),
                 b.paging,
                 b.order,
+                b.refused_tokens.iter().any(|t| t == token.secret()),
             )
         };
+        if refused {
+            return Err(SourceError::Unauthorized);
+        }
         if let Some(message) = forbidden {
             return Err(SourceError::Forbidden { message });
         }

@@ -15,6 +15,8 @@ struct Items {
     cursors: HashMap<String, Cursor>,
     /// Every cursor saved through the port, per item, in order.
     saved: HashMap<String, Vec<Cursor>>,
+    /// The cursor a test put in place, per item.
+    placed: HashMap<String, Cursor>,
     /// name → (owner, expires)
     leases: HashMap<String, (String, Timestamp)>,
     /// state → (what it was made for, expires)
@@ -59,7 +61,14 @@ impl MemoryState {
 
     /// Stores `cursor` as it is (version included), as an earlier release would have.
     pub fn put_cursor(&self, key: &CursorKey, cursor: Cursor) {
-        lock(&self.items).cursors.insert(key.item_key(), cursor);
+        let mut items = lock(&self.items);
+        items.placed.insert(key.item_key(), cursor.clone());
+        items.cursors.insert(key.item_key(), cursor);
+    }
+
+    /// The cursor a test put in place with [`Self::put_cursor`], if any.
+    pub fn placed_cursor(&self, key: &CursorKey) -> Option<Cursor> {
+        lock(&self.items).placed.get(&key.item_key()).cloned()
     }
 
     /// The encoded size of the stored cursor's digest when it is in the item; `None` when the
@@ -125,8 +134,7 @@ impl CursorStore for MemoryState {
                 return Err(StoreError::Conflict);
             }
             if let DigestAt::Inline(ids) = &cursor.digest {
-                items.largest_inline_digest =
-                    items.largest_inline_digest.max(ids.encoded().len());
+                items.largest_inline_digest = items.largest_inline_digest.max(ids.encoded().len());
             }
             items.cursors.insert(key.item_key(), cursor.clone());
             items
@@ -292,13 +300,26 @@ mod tests {
         let t = Timestamp::from_millis;
         assert!(state.acquire_lease("l", "a", t(100), t(0)).await.unwrap());
         assert!(!state.acquire_lease("l", "b", t(200), t(50)).await.unwrap());
-        assert!(state.acquire_lease("l", "a", t(150), t(60)).await.unwrap(), "its own");
+        assert!(
+            state.acquire_lease("l", "a", t(150), t(60)).await.unwrap(),
+            "its own"
+        );
         assert!(state.renew_lease("l", "a", t(300)).await.unwrap());
         assert!(!state.renew_lease("l", "b", t(300)).await.unwrap());
         state.release_lease("l", "b").await.unwrap();
-        assert_eq!(state.lease_holder("l").as_deref(), Some("a"), "not b's to give");
-        assert!(state.acquire_lease("l", "b", t(400), t(301)).await.unwrap(), "expired");
-        assert!(!state.renew_lease("l", "a", t(500)).await.unwrap(), "taken over");
+        assert_eq!(
+            state.lease_holder("l").as_deref(),
+            Some("a"),
+            "not b's to give"
+        );
+        assert!(
+            state.acquire_lease("l", "b", t(400), t(301)).await.unwrap(),
+            "expired"
+        );
+        assert!(
+            !state.renew_lease("l", "a", t(500)).await.unwrap(),
+            "taken over"
+        );
         state.release_lease("l", "b").await.unwrap();
         assert_eq!(state.lease_holder("l"), None);
     }
@@ -314,10 +335,25 @@ mod tests {
         };
         state.put_oauth_state("s1", &pending, t(100)).await.unwrap();
         state.put_oauth_state("s2", &pending, t(100)).await.unwrap();
-        assert_eq!(state.take_oauth_state("s1", t(99)).await.unwrap(), Some(pending));
-        assert_eq!(state.take_oauth_state("s1", t(99)).await.unwrap(), None, "used");
-        assert_eq!(state.take_oauth_state("s2", t(100)).await.unwrap(), None, "expired");
-        assert_eq!(state.take_oauth_state("s3", t(0)).await.unwrap(), None, "unknown");
+        assert_eq!(
+            state.take_oauth_state("s1", t(99)).await.unwrap(),
+            Some(pending)
+        );
+        assert_eq!(
+            state.take_oauth_state("s1", t(99)).await.unwrap(),
+            None,
+            "used"
+        );
+        assert_eq!(
+            state.take_oauth_state("s2", t(100)).await.unwrap(),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            state.take_oauth_state("s3", t(0)).await.unwrap(),
+            None,
+            "unknown"
+        );
     }
 
     #[tokio::test]

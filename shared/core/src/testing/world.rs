@@ -28,8 +28,9 @@ pub const ORG_ID: &str = "ORG1";
 
 /// Small windows and pages, so that a few dozen events make several of each: 10-minute
 /// windows, 5 minutes of settle lag, 15 of overlap, an hour of initial look-back, pages of
-/// 7, 3 windows in flight, 64-byte parts (every object of more than a few events is a
-/// multipart upload), no filters.
+/// 7, 3 windows in flight, no filters, and 64-byte parts: an object is uploaded in parts as
+/// soon as gzip emits its first block (after some 16 KB of varied input, a few
+/// [`super::ScriptedEvent::bulky`] events).
 pub fn test_settings(spec: &StreamSpec) -> Settings {
     let minutes = |m: u64| Duration::from_secs(60 * m);
     Settings {

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use collector_app::StreamId;
-use collector_app::metrics::emf_line;
+use collector_app::metrics::{emf_line, units_line};
+use collector_app::units::UnitsOutcome;
 use collector_core::{RunSummary, StopReason, Timestamp};
 use serde_yaml::Value;
 
@@ -116,29 +117,36 @@ fn emitted_metrics(stream: StreamId) -> (String, Vec<String>, Vec<String>) {
         committed_until: Some(now),
         stopped: StopReason::CaughtUp,
     };
-    let line: serde_json::Value =
-        serde_json::from_str(&emf_line(&summary, now, Some(now))).expect("EMF is JSON");
-    let directive = &line["_aws"]["CloudWatchMetrics"][0];
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect()
-    };
-    (
-        directive["Namespace"]
+    // A run through several units adds one line of its own.
+    let lines = [
+        emf_line(&summary, now, Some(now)),
+        units_line(stream.name(), &UnitsOutcome::default(), now),
+    ];
+    let mut namespace = String::new();
+    let mut dimensions = Vec::new();
+    let mut metrics = Vec::new();
+    for line in lines {
+        let line: serde_json::Value = serde_json::from_str(&line).expect("EMF is JSON");
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        namespace = directive["Namespace"]
             .as_str()
             .unwrap_or_default()
-            .to_string(),
-        strings(&directive["Dimensions"][0]),
-        directive["Metrics"]
+            .to_string();
+        dimensions = directive["Dimensions"][0]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|m| m["Name"].as_str().map(str::to_string))
-            .collect(),
-    )
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect();
+        metrics.extend(
+            directive["Metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["Name"].as_str().map(str::to_string)),
+        );
+    }
+    (namespace, dimensions, metrics)
 }
 
 struct Alarm {

@@ -21,10 +21,11 @@ pub const LOCAL_ONLY: [(&str, &str); 2] = [
 ];
 
 /// A valid value of each stream filter: set on a stream that cannot apply it, it is refused.
-const FILTER_SAMPLES: [(&str, &str); 3] = [
+const FILTER_SAMPLES: [(&str, &str); 4] = [
     ("EVENT_CATEGORIES", "LOGINS"),
     ("RESOURCES", "messages"),
     ("TYPES", "created"),
+    ("ORG_IDS", "discover"),
 ];
 
 /// What reading `env` at cold start asks for, and whether it configures the function.

@@ -59,8 +59,10 @@ Resources:
           MAX_WINDOW_SECONDS: 3600
           INITIAL_LOOKBACK_DAYS: 7
           BACKFILL_WINDOWS: 4
+          MAX_WINDOW_EVENTS: 100000
           MAX_REQUESTS_PER_MINUTE: 280
           EVENT_CATEGORIES: ""
+          ORG_IDS: ""
 "#;
 
 /// What a small admin-audit run asks of AWS, as `aws_calls` maps it.

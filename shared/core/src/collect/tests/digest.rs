@@ -5,6 +5,7 @@ use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
+use std::sync::LazyLock;
 
 use super::*;
 use crate::collect::INLINE_DIGEST_MAX;
@@ -26,7 +27,12 @@ async fn digest_object(world: &World) -> (String, RecentIds) {
     let Some(DigestAt::Object { key, ids }) = world.cursor().map(|c| c.digest) else {
         panic!("the digest is not in an object: {:?}", world.cursor());
     };
-    let body = world.sink.get(&key).await.unwrap().expect("the digest object");
+    let body = world
+        .sink
+        .get(&key)
+        .await
+        .unwrap()
+        .expect("the digest object");
     let digest = RecentIds::decode(body).unwrap();
     assert_eq!(digest.len() as u64, ids);
     (key, digest)
@@ -57,9 +63,15 @@ async fn a_dense_overlap_puts_the_digest_in_one_object_and_the_old_ones_are_dele
         "{key}"
     );
     assert_eq!(digest.len(), 1_200, "the overlap of 11:55 reaches 11:40");
-    assert_eq!(world.digest_object_keys(), [key.clone()], "one left");
+    assert_eq!(world.digest_object_keys(), [key], "one left");
     assert!(
-        world.state.saved_cursors(&world.key()).iter().filter(|c| matches!(c.digest, DigestAt::Object { .. })).count() > 1,
+        world
+            .state
+            .saved_cursors(&world.key())
+            .iter()
+            .filter(|c| matches!(c.digest, DigestAt::Object { .. }))
+            .count()
+            > 1,
         "several digests were written and replaced"
     );
     assert_items_stay_small(&world);
@@ -123,26 +135,49 @@ fn gzip_lines(events: &[ScriptedEvent]) -> Bytes {
     Bytes::from(gzip.finish().unwrap())
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_upgrade_moves_a_large_legacy_digest_to_an_object_and_writes_none_of_its_events_again()
-{
-    // GIVEN a cursor an earlier release committed up to 11:30, with 600 events of its last
-    // quarter of an hour in a format-1 digest in the item, and their object
-    let world = world("12:00:00", |_| {});
-    let written = every(
-        "old",
-        at("11:15:00"),
-        at("11:30:00"),
-        Duration::from_millis(1_500),
-    );
-    assert_eq!(written.len(), 600);
-    let legacy = RecentIds::decode(legacy_digest(&written)).unwrap();
-    assert!(legacy.encoded().len() > INLINE_DIGEST_MAX);
+/// A unit that an earlier release committed up to 11:30, with the 600 events of its last
+/// quarter of an hour in a format-1 digest in the cursor item (too large for it now), and in
+/// their object; Webex returns them again in the next overlap, with a late one the earlier
+/// release did not have, and more after 11:30. The clock reads `now`; pages of 100.
+pub(super) fn upgraded(now: &str) -> World {
+    /// The earlier release's events, its digest, their object's body, and Webex's events.
+    struct Legacy {
+        digest: RecentIds,
+        body: Bytes,
+        script: Vec<ScriptedEvent>,
+    }
+    static LEGACY: LazyLock<Legacy> = LazyLock::new(|| {
+        let written = every(
+            "old",
+            at("11:15:00"),
+            at("11:30:00"),
+            Duration::from_millis(1_500),
+        );
+        assert_eq!(written.len(), 600);
+        let digest = RecentIds::decode(legacy_digest(&written)).unwrap();
+        assert!(digest.encoded().len() > INLINE_DIGEST_MAX);
+        let body = gzip_lines(&written);
+        let mut script = written;
+        script.push(ScriptedEvent::new("late", at("11:29:00")).late(10 * MINUTE));
+        script.extend(every(
+            "new",
+            at("11:30:10"),
+            at("12:20:00"),
+            Duration::from_secs(20),
+        ));
+        Legacy {
+            digest,
+            body,
+            script,
+        }
+    });
+    // Pages of 100: the overlap alone is 600 events.
+    let world = world(now, |s| s.page_size = 100);
     world.state.put_cursor(
         &world.key(),
         Cursor {
             committed_until: Some(at("11:30:00")),
-            digest: DigestAt::Inline(legacy),
+            digest: DigestAt::Inline(LEGACY.digest.clone()),
             version: 41,
             ..Cursor::default()
         },
@@ -154,26 +189,39 @@ async fn an_upgrade_moves_a_large_legacy_digest_to_an_object_and_writes_none_of_
     let stream = world.unit.stream.as_str();
     world.sink.insert(
         &object_key("webex/", stream, ORG_ID, &window),
-        gzip_lines(&written),
+        LEGACY.body.clone(),
         object_meta(stream, ORG_ID, &window, 600, "0.0.9"),
     );
-    // AND Webex returns them again in the overlap, with a late one it did not have, and more
-    world.source.add(written);
+    world.source.add(LEGACY.script.iter().cloned());
     world
+}
+
+/// Each of the earlier release's events once (in its object), none lost.
+fn assert_legacy_events_once(world: &World) {
+    let lines = world.written_lines();
+    for event in world
         .source
-        .add([ScriptedEvent::new("late", at("11:29:00")).late(10 * MINUTE)]);
-    world.source.add(every(
-        "new",
-        at("11:30:10"),
-        at("12:20:00"),
-        Duration::from_secs(20),
-    ));
+        .events()
+        .iter()
+        .filter(|e| e.id.starts_with("old"))
+    {
+        let times = lines.iter().filter(|l| **l == event.json).count();
+        assert_eq!(times, 1, "{}", event.id);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_upgrade_moves_a_large_legacy_digest_to_an_object_and_writes_none_of_its_events_again() {
+    let world = upgraded("12:00:00");
     // WHEN the new release runs
     run(&world).await.unwrap();
     // THEN its first write moved the digest to an object, before any window was started
     let saved = world.state.saved_cursors(&world.key());
     let first = &saved[0];
-    assert!(matches!(first.digest, DigestAt::Object { ids: 600, .. }), "{first:?}");
+    assert!(
+        matches!(first.digest, DigestAt::Object { ids: 600, .. }),
+        "{first:?}"
+    );
     assert_eq!(
         (first.committed_until, first.pending.len()),
         (Some(at("11:30:00")), 0)
@@ -181,7 +229,9 @@ async fn an_upgrade_moves_a_large_legacy_digest_to_an_object_and_writes_none_of_
     assert_items_stay_small(&world);
     // AND nothing was written twice, nothing lost
     assert_exactly_once(&world);
+    assert_legacy_events_once(&world);
     world.clock.set(at("12:30:00"));
     run(&world).await.unwrap();
     assert_exactly_once(&world);
+    assert_legacy_events_once(&world);
 }

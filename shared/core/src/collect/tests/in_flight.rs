@@ -21,7 +21,11 @@ fn backlog(tune: impl FnOnce(&mut Settings)) -> World {
         at("12:25:00"),
         Duration::from_secs(20),
     ));
-    for (prefix, created) in [("b1-", "11:42:00"), ("b2-", "11:48:00"), ("b3-", "11:54:00")] {
+    for (prefix, created) in [
+        ("b1-", "11:42:00"),
+        ("b2-", "11:48:00"),
+        ("b3-", "11:54:00"),
+    ] {
         world.source.add(sharing(prefix, at(created), 3));
     }
     let late = |id: &str, created: &str, minutes: u32| {
@@ -76,13 +80,30 @@ async fn a_run_stopped_by_its_deadline_with_windows_in_flight_is_resumed_exactly
     assert_eq!(first.stopped, StopReason::Deadline);
     assert!(first.windows > 0, "{first:?}");
     let cursor = world.cursor().unwrap();
-    assert!(cursor.committed_until.unwrap() < at("11:30:00"), "{first:?}");
+    assert!(
+        cursor.committed_until.unwrap() < at("11:30:00"),
+        "{first:?}"
+    );
     assert_eq!(cursor.pending.len(), 4, "windows were in flight");
     assert!(world.sink.open_uploads().is_empty(), "their uploads ended");
     assert_eq!(cursor.window_limit, None, "not a window too long for a run");
     let outcomes = catch_up(&world, 2 * MINUTE).await;
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
     world.clock.set(at("12:40:00"));
+    catch_up(&world, MINUTE).await;
+    assert_exactly_once(&world);
+}
+
+#[tokio::test(start_paused = true)]
+async fn of_two_runs_at_once_one_collects_and_the_other_leaves_it_the_work() {
+    let world = backlog(|_| {});
+    world.source.set_page_delay(Duration::from_millis(100));
+    let (first, second) = (world.collector(), world.collector());
+    let (a, b) = tokio::join!(first.run(deadline()), second.run(deadline()));
+    let mut stopped = [a.unwrap().stopped, b.unwrap().stopped];
+    stopped.sort_by_key(|s| *s != StopReason::CaughtUp);
+    assert_eq!(stopped, [StopReason::CaughtUp, StopReason::OtherRunActive]);
+    world.clock.set(at("12:30:00"));
     catch_up(&world, MINUTE).await;
     assert_exactly_once(&world);
 }

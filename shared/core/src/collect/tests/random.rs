@@ -26,7 +26,10 @@ async fn case(seed: u64) -> Result<(), String> {
         s.max_window_events = pick(&mut rng, &[15, 40, 1000]);
         if rng.u8(..4) == 0 {
             // Two queries a window (two filters): Webex returns an event to each that matches.
-            s.queries = vec![vec![("type", "created".into())], vec![("type", "deleted".into())]];
+            s.queries = vec![
+                vec![("type", "created".into())],
+                vec![("type", "deleted".into())],
+            ];
         }
     });
     world.source.set_order(if rng.bool() {
@@ -47,13 +50,24 @@ async fn case(seed: u64) -> Result<(), String> {
     let mut events = Vec::new();
     for i in 0..rng.usize(20..250) {
         let created = Timestamp::from_millis(rng.i64(start..end));
-        let copies = if rng.u8(..10) == 0 { rng.usize(2..30) } else { 1 };
+        let copies = if rng.u8(..10) == 0 {
+            rng.usize(2..30)
+        } else {
+            1
+        };
         for c in 0..copies {
             let mut event = ScriptedEvent::new(format!("e{i}-{c}"), created);
             if rng.u8(..4) == 0 {
                 event = event.late(Duration::from_millis(rng.u64(..lateness_bound)));
             }
             events.push(event);
+        }
+    }
+    if rng.u8(..3) == 0 {
+        // Events large enough that their windows are uploaded in parts.
+        for i in 0..rng.usize(3..12) {
+            let created = Timestamp::from_millis(rng.i64(start..end));
+            events.push(ScriptedEvent::bulky(format!("bulky{i}"), created, 7_000));
         }
     }
     if rng.u8(..4) == 0 {
@@ -69,9 +83,10 @@ async fn case(seed: u64) -> Result<(), String> {
     let mut runs = 0;
     while world.clock.now() < at("12:40:00") && runs < 12 {
         if runs > 0 {
-            world
-                .clock
-                .advance(Duration::from_secs(pick(&mut rng, &[0, 30, 120, 420, 1200])));
+            world.clock.advance(Duration::from_secs(pick(
+                &mut rng,
+                &[0, 30, 120, 420, 1200],
+            )));
         }
         runs += 1;
         let slow = rng.u8(..3) == 0;
@@ -80,15 +95,28 @@ async fn case(seed: u64) -> Result<(), String> {
         } else {
             Duration::ZERO
         });
-        let seconds = if slow { pick(&mut rng, &[3, 6, 20]) } else { 60 };
+        let seconds = if slow {
+            pick(&mut rng, &[3, 6, 20])
+        } else {
+            60
+        };
         world.faults.reset();
         if rng.u8(..8) == 0 {
-            let name = ["delete", "get", "clean_up", "abort_upload", "release_lease"][rng.usize(..5)];
+            let name =
+                ["delete", "get", "clean_up", "abort_upload", "release_lease"][rng.usize(..5)];
             world.faults.fail_named_after(name, rng.u64(0..3));
         }
         if rng.u8(..3) == 0 {
-            let fault = if rng.bool() { Fault::Crash } else { Fault::Fail };
-            let effect = if rng.bool() { Effect::After } else { Effect::Before };
+            let fault = if rng.bool() {
+                Fault::Crash
+            } else {
+                Fault::Fail
+            };
+            let effect = if rng.bool() {
+                Effect::After
+            } else {
+                Effect::Before
+            };
             world
                 .faults
                 .add(Trigger::Call(rng.u64(1..60)), fault, effect);
@@ -98,11 +126,14 @@ async fn case(seed: u64) -> Result<(), String> {
             .run(Instant::now() + Duration::from_secs(seconds))
             .await;
         if verbose() {
+            println!("  open uploads {:?}", world.sink.open_uploads());
             println!(
                 "run at {} for {seconds}s (slow {slow}): {outcome:?}\n  faults {:?}\n  cursor {:?}",
                 world.clock.now(),
                 world.faults.log(),
-                world.cursor().map(|c| (c.committed_until, c.pending, c.window_limit, c.version))
+                world
+                    .cursor()
+                    .map(|c| (c.committed_until, c.pending, c.window_limit, c.version))
             );
         }
     }
@@ -121,7 +152,10 @@ async fn case(seed: u64) -> Result<(), String> {
     if verbose() {
         println!("catch up: {outcomes:?}");
         for e in world.source.events() {
-            println!("event {} created {} visible {}", e.id, e.created, e.visible_from);
+            println!(
+                "event {} created {} visible {}",
+                e.id, e.created, e.visible_from
+            );
         }
         for key in world.event_object_keys() {
             println!("object {key}");
@@ -130,7 +164,8 @@ async fn case(seed: u64) -> Result<(), String> {
     if let Some(Err(e)) = outcomes.iter().find(|o| o.is_err()) {
         return Err(format!("a run without faults failed: {e}"));
     }
-    exactly_once(&world)
+    // A window dropped by a split is never resumed, so an upload its run could not end stays.
+    checked(&world, Uploads::LeftByDroppedWindows)
 }
 
 async fn cases(seeds: std::ops::Range<u64>) {
@@ -145,7 +180,7 @@ async fn cases(seeds: std::ops::Range<u64>) {
 
 #[tokio::test(start_paused = true)]
 async fn exactly_once_over_random_cases() {
-    cases(0..60).await;
+    cases(0..15).await;
 }
 
 /// `RANDOM_SEED=7 RANDOM_VERBOSE=1 cargo test -p collector-core one_random -- --ignored
