@@ -10,13 +10,12 @@ use collector_core::stream::{Paging, StreamSpec};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use crate::WebexClient;
+use crate::{MIN_REQUEST_TIME, WebexClient};
 use crate::body::{BodyError, ERROR_BODY_CAP, EVENT_PAGE_CAP, read_capped};
 use crate::link::{check_next, next_link};
 use crate::retry::{RetryAfter, resume_at, retry_after};
 
 /// A request is not started with less time than this left before the deadline.
-const MIN_REQUEST_TIME: Duration = Duration::from_millis(500);
 
 /// What one attempt at a page came to.
 enum Attempt {
@@ -50,17 +49,7 @@ impl EventSource for WebexClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining < MIN_REQUEST_TIME {
-                return Err(SourceError::OutOfTime);
-            }
-            if let Some(budget) = &self.budget
-                && !budget
-                    .take(deadline.checked_sub(MIN_REQUEST_TIME).unwrap_or(deadline))
-                    .await
-            {
-                return Err(SourceError::OutOfTime);
-            }
+            self.admit(deadline).await?;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let url = self.page_url(spec, &request.target, max)?;
             let timeout = remaining.min(self.retry.request_timeout);

@@ -13,11 +13,17 @@ mod retry;
 use std::sync::Arc;
 use std::time::Duration;
 
+use collector_core::ports::SourceError;
+use tokio::time::Instant;
+
 pub use body::{ERROR_BODY_CAP, EVENT_PAGE_CAP, PERSON_CAP, TOKEN_CAP};
 pub use budget::RequestBudget;
 pub use retry::{MAX_RETRY_AFTER, RetryPolicy};
 
 pub const DEFAULT_API_URL: &str = "https://webexapis.com/v1";
+
+/// Less time than this before the deadline is too little for a request and its answer.
+const MIN_REQUEST_TIME: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -78,6 +84,19 @@ impl WebexClient {
         Self {
             budget: Some(Arc::new(budget)),
             ..self
+        }
+    }
+
+    /// Waits for the request budget. `OutOfTime` when a request could not be sent and answered
+    /// before `deadline` (less than [`MIN_REQUEST_TIME`] left, now or once the budget allows).
+    async fn admit(&self, deadline: Instant) -> Result<(), SourceError> {
+        let latest = deadline.checked_sub(MIN_REQUEST_TIME).unwrap_or(deadline);
+        if Instant::now() >= latest {
+            return Err(SourceError::OutOfTime);
+        }
+        match &self.budget {
+            Some(budget) if !budget.take(latest).await => Err(SourceError::OutOfTime),
+            _ => Ok(()),
         }
     }
 

@@ -9,12 +9,10 @@ use collector_core::secret::AccessToken;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::WebexClient;
+use crate::{MIN_REQUEST_TIME, WebexClient};
 use crate::body::{BodyError, ORGANIZATIONS_CAP, read_capped};
 use crate::retry::{RetryAfter, resume_at, retry_after};
 
-/// Time a request needs at least; less than this left is out of time.
-const MIN_REQUEST_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Deserialize)]
 struct Organizations {
@@ -35,15 +33,8 @@ impl OrgDirectory for WebexClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.admit(deadline).await?;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining < MIN_REQUEST_TIME {
-                return Err(SourceError::OutOfTime);
-            }
-            if let Some(budget) = &self.budget
-                && !budget.take(deadline - MIN_REQUEST_TIME).await
-            {
-                return Err(SourceError::OutOfTime);
-            }
             let sent = self
                 .http
                 .get(self.endpoint("organizations"))
