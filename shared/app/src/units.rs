@@ -18,8 +18,10 @@ use crate::wiring::{Parts, WiringError, run_once};
 
 /// Units collected at once by one process: they share its request budget and its two cores.
 const UNITS_AT_ONCE: usize = 4;
-/// A unit is not started with less time than this left: it could not finish a window.
-const MIN_UNIT_TIME: Duration = Duration::from_secs(10);
+/// Of several units, one is not started with less time than this left: a run stops its windows
+/// at twice its stop reserve before the deadline, so it would only take and give back its lease.
+/// A single unit always runs (and stops cleanly by itself).
+const MIN_UNIT_TIME: Duration = Duration::from_secs(4);
 
 /// One stream of a deployment configured by its environment, over all its organisations.
 #[derive(Debug)]
@@ -138,10 +140,13 @@ impl<C: Clock> StreamUnits<C> {
     }
 
     async fn run_units(&self, units: Vec<Unit>, deadline: Instant) -> UnitsOutcome {
+        let several = units.len() > 1;
         let results: Vec<(Unit, Option<Result<RunSummary, CollectError>>)> =
             futures_util::stream::iter(units)
                 .map(|unit| async move {
-                    if deadline.saturating_duration_since(Instant::now()) < MIN_UNIT_TIME {
+                    if several
+                        && deadline.saturating_duration_since(Instant::now()) < MIN_UNIT_TIME
+                    {
                         return (unit, None);
                     }
                     let collector = self.parts.collector(unit.clone());
