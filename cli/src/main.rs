@@ -171,7 +171,9 @@ async fn collect(stream: StreamId, org: Option<&str>, deadline_seconds: u64) -> 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(deadline_seconds);
     let units = StreamUnits::from_env(stream).await?;
     let failed = |kind: &str, org: Option<&str>, error: &str| {
-        let org = org.map(|o| format!(" ({})", table::escape(o))).unwrap_or_default();
+        let org = org
+            .map(|o| format!(" ({})", table::escape(o)))
+            .unwrap_or_default();
         eprintln!("webexctl: {kind} error{org}: {}", table::escape(error));
     };
     let list = match units.units(org, deadline).await {
@@ -187,7 +189,11 @@ async fn collect(stream: StreamId, org: Option<&str>, deadline_seconds: u64) -> 
         println!("{}", serde_json::to_string(summary)?);
     }
     for failure in &outcome.failed {
-        failed(failure.kind, (!single).then_some(failure.org_id.as_str()), &failure.error);
+        failed(
+            failure.kind,
+            (!single).then_some(failure.org_id.as_str()),
+            &failure.error,
+        );
     }
     if !outcome.not_reached.is_empty() {
         eprintln!(
@@ -195,11 +201,13 @@ async fn collect(stream: StreamId, org: Option<&str>, deadline_seconds: u64) -> 
             outcome.not_reached.len()
         );
     }
-    Ok(if outcome.failed.is_empty() && outcome.not_reached.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if outcome.failed.is_empty() && outcome.not_reached.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 async fn auth(command: AuthCommand) -> Result<ExitCode> {
@@ -366,7 +374,11 @@ fn per_stream(rows: &[collector_app::operator::StreamStatus]) -> String {
         let units: Vec<_> = rows.iter().filter(|r| r.stream == stream).collect();
         let in_error = units.iter().filter(|r| r.status == "error").count();
         let lag = units.iter().filter_map(|r| r.lag_seconds).max();
-        let events: u64 = units.iter().filter_map(|r| r.last_run).map(|r| r.events).sum();
+        let events: u64 = units
+            .iter()
+            .filter_map(|r| r.last_run)
+            .map(|r| r.events)
+            .sum();
         text.push_str(&format!(
             "\n{stream}: {} unit(s), {in_error} in error, largest lag {}, {events} events in their last runs",
             units.len(),

@@ -75,10 +75,12 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
-/// Org ids are long base64; the start is enough to tell them apart in a table.
+/// Org ids are long base64 of `ciscospark://us/ORGANIZATION/<id>`: every one starts alike, so
+/// the end is what tells them apart in a table (`--json` has them whole).
 pub fn short(id: &str) -> String {
-    if id.chars().count() > 16 {
-        format!("{}…", id.chars().take(15).collect::<String>())
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() > 16 {
+        format!("…{}", chars[chars.len() - 15..].iter().collect::<String>())
     } else {
         id.to_string()
     }
@@ -87,6 +89,15 @@ pub fn short(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn org_ids_are_told_apart_by_their_end() {
+        let a = short("Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tY3VzdG9tZXItMDAx");
+        let b = short("Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tY3VzdG9tZXItMDAy");
+        assert_ne!(a, b);
+        assert_eq!(a, "…3VzdG9tZXItMDAx");
+        assert_eq!(short("ORG1"), "ORG1");
+    }
 
     #[test]
     fn aligns_columns() {

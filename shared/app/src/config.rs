@@ -143,9 +143,8 @@ impl Config {
                 None => Orgs::OfSecret,
                 Some("discover") => Orgs::Discover,
                 Some(_) => {
-                    let mut ids = env.list("ORG_IDS", |id| {
-                        crate::document::check_org_id(id).is_ok()
-                    })?;
+                    let mut ids =
+                        env.list("ORG_IDS", |id| crate::document::check_org_id(id).is_ok())?;
                     ids.sort();
                     ids.dedup();
                     Orgs::List(ids)

@@ -47,8 +47,9 @@ pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         // Type-erased: the runtime's future around the handler's would exceed the compiler's
         // query depth.
-        let handled: Pin<Box<dyn Future<Output = Result<serde_json::Value, RunError>> + Send + '_>> =
-            Box::pin(handle(&units, event));
+        let handled: Pin<
+            Box<dyn Future<Output = Result<serde_json::Value, RunError>> + Send + '_>,
+        > = Box::pin(handle(&units, event));
         handled
     }))
     .await
@@ -76,7 +77,10 @@ pub async fn handle<C: Clock>(
     let expires = units.refresh_token_expires_at().await;
     // Lambda sends standard output to CloudWatch Logs, which turns these lines into metrics.
     for summary in &outcome.done {
-        println!("{}", crate::metrics::emf_line(summary, units.now(), expires));
+        println!(
+            "{}",
+            crate::metrics::emf_line(summary, units.now(), expires)
+        );
     }
     if !single {
         println!(

@@ -279,7 +279,11 @@ impl<C: Clock> Operator<C> {
         // A partner administrator whose organisations are discovered must also list them.
         let scopes = match (profile, self.discover_orgs) {
             (Profile::Admin, true) => {
-                format!("{} {}", profile.requested_scopes(), Profile::ORGANIZATIONS_SCOPE)
+                format!(
+                    "{} {}",
+                    profile.requested_scopes(),
+                    Profile::ORGANIZATIONS_SCOPE
+                )
             }
             _ => profile.requested_scopes(),
         };

@@ -84,7 +84,12 @@ impl<C: Clock> StreamUnits<C> {
         let ids = match &self.orgs {
             Orgs::OfSecret if only.is_none() => return Ok(vec![unit(UnitOrg::OfSecret)]),
             // The secret's organisation, named: it is checked against the secret at run start.
-            Orgs::OfSecret => return Ok(only.map(|o| unit(UnitOrg::Id(o.to_string()))).into_iter().collect()),
+            Orgs::OfSecret => {
+                return Ok(only
+                    .map(|o| unit(UnitOrg::Id(o.to_string())))
+                    .into_iter()
+                    .collect());
+            }
             Orgs::List(ids) => ids.clone(),
             Orgs::Discover => self.discover(deadline).await?,
         };
@@ -144,8 +149,7 @@ impl<C: Clock> StreamUnits<C> {
         let results: Vec<(Unit, Option<Result<RunSummary, CollectError>>)> =
             futures_util::stream::iter(units)
                 .map(|unit| async move {
-                    if several
-                        && deadline.saturating_duration_since(Instant::now()) < MIN_UNIT_TIME
+                    if several && deadline.saturating_duration_since(Instant::now()) < MIN_UNIT_TIME
                     {
                         return (unit, None);
                     }

@@ -456,10 +456,8 @@ mod tests {
             org_id: "ORG".into(),
         };
         let t = |ms| Timestamp::from_millis(ms);
-        let recent_ids = RecentIds::default().advanced(
-            t(0),
-            vec![(EventKey::of("e1"), t(1_795_000_000_000))],
-        );
+        let recent_ids =
+            RecentIds::default().advanced(t(0), vec![(EventKey::of("e1"), t(1_795_000_000_000))]);
         let cursors = [
             Cursor::default(),
             Cursor {

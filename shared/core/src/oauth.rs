@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::ports::{
-    Account, AccountInfo, Clock, EventSource, PageRequest, PageTarget, PendingAuthorisation,
-    LeaseStore, OAuthStateStore, SecretStore, SourceError, StoreError, TokenError, TokenIssuer,
+    Account, AccountInfo, Clock, EventSource, LeaseStore, OAuthStateStore, PageRequest, PageTarget,
+    PendingAuthorisation, SecretStore, SourceError, StoreError, TokenError, TokenIssuer,
 };
 use crate::stream::{Profile, StreamId};
 use crate::time::Timestamp;

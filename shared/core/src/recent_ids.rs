@@ -305,11 +305,19 @@ mod tests {
     #[test]
     fn costs_eight_bytes_an_event_when_seconds_are_busy() {
         let entries: Vec<(EventKey, Timestamp)> = (0..100_000)
-            .map(|i| (EventKey::of(&format!("e{i}")), t(1_795_000_000_000 + i % 60_000)))
+            .map(|i| {
+                (
+                    EventKey::of(&format!("e{i}")),
+                    t(1_795_000_000_000 + i % 60_000),
+                )
+            })
             .collect();
         let ids = RecentIds::default().advanced(t(0), entries.clone());
         assert_eq!(ids.len(), 100_000);
-        assert_eq!(ids.encoded().len(), HEADER + 60 * SECOND_BYTES + 100_000 * 8);
+        assert_eq!(
+            ids.encoded().len(),
+            HEADER + 60 * SECOND_BYTES + 100_000 * 8
+        );
         assert!(entries.iter().all(|(k, c)| ids.contains(*k, *c)));
     }
 

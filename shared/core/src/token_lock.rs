@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::ports::{LeaseStore, Clock, StoreError};
+use crate::ports::{Clock, LeaseStore, StoreError};
 use crate::stream::Profile;
 
 /// How long the lock is held before another writer may take it over.

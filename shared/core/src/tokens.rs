@@ -12,8 +12,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::error::CollectError;
-use crate::ports::{LeaseStore, 
-    Clock, SecretStore, StoreError, TokenError, TokenGrant, TokenIssuer,
+use crate::ports::{
+    Clock, LeaseStore, SecretStore, StoreError, TokenError, TokenGrant, TokenIssuer,
 };
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 use crate::stream::Profile;

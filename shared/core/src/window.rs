@@ -146,7 +146,10 @@ mod tests {
             let w = policy().next_window(from, limit, now).unwrap();
             w.length()
         };
-        assert_eq!(length(Some(Duration::from_secs(14))), Duration::from_secs(14));
+        assert_eq!(
+            length(Some(Duration::from_secs(14))),
+            Duration::from_secs(14)
+        );
         assert_eq!(length(Some(Duration::ZERO)), MIN_WINDOW);
         assert_eq!(length(Some(10 * 60 * MIN)), 60 * MIN);
     }

@@ -10,12 +10,10 @@ use collector_core::stream::{Paging, StreamSpec};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use crate::{MIN_REQUEST_TIME, WebexClient};
 use crate::body::{BodyError, ERROR_BODY_CAP, EVENT_PAGE_CAP, read_capped};
 use crate::link::{check_next, next_link};
 use crate::retry::{RetryAfter, resume_at, retry_after};
-
-/// A request is not started with less time than this left before the deadline.
+use crate::{MIN_REQUEST_TIME, WebexClient};
 
 /// What one attempt at a page came to.
 enum Attempt {

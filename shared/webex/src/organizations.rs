@@ -9,10 +9,9 @@ use collector_core::secret::AccessToken;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::{MIN_REQUEST_TIME, WebexClient};
 use crate::body::{BodyError, ORGANIZATIONS_CAP, read_capped};
 use crate::retry::{RetryAfter, resume_at, retry_after};
-
+use crate::{MIN_REQUEST_TIME, WebexClient};
 
 #[derive(Deserialize)]
 struct Organizations {
@@ -97,10 +96,11 @@ impl OrgDirectory for WebexClient {
 }
 
 fn parse(body: &[u8]) -> Result<Vec<String>, SourceError> {
-    let answer: Organizations = serde_json::from_slice(body).map_err(|_| SourceError::Rejected {
-        status: 200,
-        message: "the organizations answer has no items with ids".into(),
-    })?;
+    let answer: Organizations =
+        serde_json::from_slice(body).map_err(|_| SourceError::Rejected {
+            status: 200,
+            message: "the organizations answer has no items with ids".into(),
+        })?;
     let mut ids: Vec<String> = answer
         .items
         .into_iter()

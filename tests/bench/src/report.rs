@@ -179,7 +179,10 @@ impl Report<'_> {
             md,
             "| scenario | events | events/s of history | page | windows | pages | wall s | events/s | CPU s per M events | peak RSS MiB | largest state item KB | S3 objects | S3 MiB | check |"
         );
-        let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+        let _ = writeln!(
+            md,
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+        );
         for o in self.outcomes {
             let _ = writeln!(
                 md,

@@ -5,7 +5,9 @@ use super::Collector;
 use crate::error::CollectError;
 use crate::event::EventKey;
 use crate::object::read_back;
-use crate::ports::{CursorStore, LeaseStore, Clock, EventSource, ObjectSink, SecretStore, TokenIssuer};
+use crate::ports::{
+    Clock, CursorStore, EventSource, LeaseStore, ObjectSink, SecretStore, TokenIssuer,
+};
 use crate::time::Timestamp;
 
 /// What an existing object holds, for the commit and the digest.

@@ -5,9 +5,9 @@ use super::Collector;
 use crate::cursor::{Cursor, CursorKey, DigestAt};
 use crate::error::CollectError;
 use crate::object::digest_key;
-use crate::ports::{CursorStore, LeaseStore, 
-    Clock, EventSource, ObjectMeta, ObjectSink, PutOutcome, SecretStore, SinkError,
-    TokenIssuer,
+use crate::ports::{
+    Clock, CursorStore, EventSource, LeaseStore, ObjectMeta, ObjectSink, PutOutcome, SecretStore,
+    SinkError, TokenIssuer,
 };
 use crate::recent_ids::RecentIds;
 use crate::time::Timestamp;

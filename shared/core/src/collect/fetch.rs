@@ -17,9 +17,9 @@ use crate::cursor::CursorKey;
 use crate::error::CollectError;
 use crate::event::EventKey;
 use crate::object::{ObjectWriter, object_key, object_meta};
-use crate::ports::{CursorStore, LeaseStore, 
-    Clock, EventSource, ObjectSink, Page, PageRequest, PageTarget, PutOutcome, SecretStore,
-    SourceError, TokenIssuer,
+use crate::ports::{
+    Clock, CursorStore, EventSource, LeaseStore, ObjectSink, Page, PageRequest, PageTarget,
+    PutOutcome, SecretStore, SourceError, TokenIssuer,
 };
 use crate::recent_ids::RecentIds;
 use crate::time::Timestamp;
@@ -148,7 +148,14 @@ where
             self.sink.clean_up(&object_key).await?;
             if let Some(existing) = self.read_existing(&object_key, horizon).await? {
                 return self
-                    .hand_on(window, existing.events, false, existing.recent, earlier, hand_on)
+                    .hand_on(
+                        window,
+                        existing.events,
+                        false,
+                        existing.recent,
+                        earlier,
+                        hand_on,
+                    )
                     .await;
             }
         }
@@ -167,12 +174,24 @@ where
                 self.fetch_range(key, &mut fill, (window.from, window.to), None, &run)
                     .await?;
                 let written = earlier.wait().await?;
-                self.fetch_range(key, &mut fill, (query_from, window.from), Some(&written), &run)
-                    .await?;
+                self.fetch_range(
+                    key,
+                    &mut fill,
+                    (query_from, window.from),
+                    Some(&written),
+                    &run,
+                )
+                .await?;
             } else {
                 let written = earlier.now().cloned();
-                self.fetch_range(key, &mut fill, (query_from, window.to), written.as_ref(), &run)
-                    .await?;
+                self.fetch_range(
+                    key,
+                    &mut fill,
+                    (query_from, window.to),
+                    written.as_ref(),
+                    &run,
+                )
+                .await?;
                 // The object is finished only after the windows before have finished theirs.
                 earlier.wait().await?;
             }

@@ -21,7 +21,9 @@ use tokio::time::Instant;
 
 use crate::cursor::{CursorKey, LastError, Status};
 use crate::error::{CollectError, ErrorKind};
-use crate::ports::{CursorStore, LeaseStore, Clock, EventSource, ObjectSink, SecretStore, TokenIssuer};
+use crate::ports::{
+    Clock, CursorStore, EventSource, LeaseStore, ObjectSink, SecretStore, TokenIssuer,
+};
 use crate::stream::StreamSpec;
 use crate::time::Timestamp;
 use crate::tokens::TokenManager;

@@ -13,7 +13,9 @@ use super::fetch::{Earlier, Run, WindowDone, WindowTask};
 use super::{Collector, INLINE_DIGEST_MAX, RunSummary, StopReason};
 use crate::cursor::{Cursor, CursorKey, DigestAt, RunStats, Status};
 use crate::error::CollectError;
-use crate::ports::{CursorStore, LeaseStore, Clock, EventSource, ObjectSink, SecretStore, TokenIssuer};
+use crate::ports::{
+    Clock, CursorStore, EventSource, LeaseStore, ObjectSink, SecretStore, TokenIssuer,
+};
 use crate::recent_ids::RecentIds;
 use crate::window::Window;
 
@@ -227,8 +229,7 @@ where
         if let Some(limit) = cursor.window_limit
             && done.events < self.settings.max_window_events / 4
         {
-            cursor.window_limit =
-                Some(limit * 2).filter(|l| *l < self.settings.policy.max_window);
+            cursor.window_limit = Some(limit * 2).filter(|l| *l < self.settings.policy.max_window);
         }
         cursor.status = Status::Collecting;
         cursor.consecutive_failures = 0;

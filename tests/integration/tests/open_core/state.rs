@@ -31,9 +31,7 @@ fn options(extra: &[(&'static str, &str)]) -> StackOptions {
 }
 
 /// The cursor item as stored, and its size as DynamoDB counts it (names plus values).
-async fn cursor_item(
-    stack: &Stack,
-) -> Result<std::collections::HashMap<String, AttributeValue>> {
+async fn cursor_item(stack: &Stack) -> Result<std::collections::HashMap<String, AttributeValue>> {
     let key = CursorKey {
         stream: STREAM.name().to_string(),
         org_id: sim_org_id(&stack.sim),
@@ -84,7 +82,9 @@ async fn a_burst_denser_than_a_window_may_hold_splits_and_keeps_the_item_small()
     let now = stack.sim.now_ms();
     let mut spec = GenerateSpec::new(30_000, now - 9 * MINUTE, now - 6 * MINUTE);
     spec.shared_timestamp_fraction = 0.3;
-    let events = stack.sim.generate(webex_sim::Stream::ComplianceEvents, spec);
+    let events = stack
+        .sim
+        .generate(webex_sim::Stream::ComplianceEvents, spec);
     // WHEN the stream is collected, run after run
     let mut largest = 0;
     let mut windows = 0;
@@ -100,11 +100,7 @@ async fn a_burst_denser_than_a_window_may_hold_splits_and_keeps_the_item_small()
     // overlap lives in one object, and the item stayed small throughout
     stack.assert_all_landed_once(STREAM, &events).await?;
     let objects = stack.objects(STREAM).await?;
-    let most = objects
-        .iter()
-        .map(|o| o.lines().len())
-        .max()
-        .unwrap_or(0);
+    let most = objects.iter().map(|o| o.lines().len()).max().unwrap_or(0);
     assert!(most <= 2_000, "an object holds {most} events");
     assert!(windows >= 15, "only {windows} windows for 30,000 events");
     let cursor = stack.cursor(STREAM).await?.context("a cursor")?;
@@ -118,7 +114,10 @@ async fn a_burst_denser_than_a_window_may_hold_splits_and_keeps_the_item_small()
         vec![cursor.digest.object_key().unwrap_or_default().to_owned()],
         "the replaced digests are deleted"
     );
-    assert!(largest <= ITEM_LIMIT, "the cursor item reached {largest} bytes");
+    assert!(
+        largest <= ITEM_LIMIT,
+        "the cursor item reached {largest} bytes"
+    );
     Ok(())
 }
 
@@ -150,7 +149,10 @@ async fn a_cursor_with_a_digest_near_the_item_limit_is_carried_forward() -> Resu
         entry(&event.id, Timestamp::from_millis(event.created_ms));
     }
     for i in 0..30_000 {
-        entry(&format!("filler-{i}"), horizon.plus(Duration::from_millis(i)));
+        entry(
+            &format!("filler-{i}"),
+            horizon.plus(Duration::from_millis(i)),
+        );
     }
     let mut item = cursor_item(&stack).await?;
     item.remove("recent_ids_object");
@@ -169,7 +171,11 @@ async fn a_cursor_with_a_digest_near_the_item_limit_is_carried_forward() -> Resu
     let mut late = GenerateSpec::new(2_000, now - 10 * MINUTE, later - 3 * MINUTE);
     late.late_fraction = 0.3;
     late.max_lateness = Duration::from_secs(240);
-    events.extend(stack.sim.generate(webex_sim::Stream::ComplianceEvents, late));
+    events.extend(
+        stack
+            .sim
+            .generate(webex_sim::Stream::ComplianceEvents, late),
+    );
     // WHEN the upgraded collector runs until it has caught up
     stack
         .run_until_caught_up(STREAM, later + 5 * MINUTE, Duration::from_secs(60))
@@ -180,6 +186,9 @@ async fn a_cursor_with_a_digest_near_the_item_limit_is_carried_forward() -> Resu
     let cursor = stack.cursor(STREAM).await?.context("a cursor")?;
     assert!(matches!(cursor.digest, DigestAt::Object { .. }));
     let bytes = item_bytes(&cursor_item(&stack).await?);
-    assert!(bytes <= INLINE_DIGEST_MAX + 2_048, "the item is {bytes} bytes");
+    assert!(
+        bytes <= INLINE_DIGEST_MAX + 2_048,
+        "the item is {bytes} bytes"
+    );
     Ok(())
 }

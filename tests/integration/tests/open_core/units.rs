@@ -18,8 +18,8 @@ const MINUTE: i64 = 60_000;
 const CUSTOMERS: u32 = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_partner_collects_every_discovered_organisation_and_one_403_stops_no_other()
--> Result<()> {
+async fn a_partner_collects_every_discovered_organisation_and_one_403_stops_no_other() -> Result<()>
+{
     // GIVEN a partner administrator managing 20 customer organisations, each with its own
     // admin audit events, one of which now refuses the partner (403)
     let mut options = StackOptions {
@@ -44,7 +44,9 @@ async fn a_partner_collects_every_discovered_organisation_and_one_403_stops_no_o
         .sim
         .set_managed_orgs(&stack.sim.admin(), customers.iter().map(|o| o.id.clone()));
     let refused = customers[6].id.clone();
-    stack.sim.refuse_org(&refused, &[webex_sim::Stream::AdminAudit]);
+    stack
+        .sim
+        .refuse_org(&refused, &[webex_sim::Stream::AdminAudit]);
     let now = stack.sim.now_ms();
     let mut orgs: Vec<String> = customers.iter().map(|o| o.id.clone()).collect();
     orgs.push(sim_org_id(&stack.sim));
@@ -75,7 +77,11 @@ async fn a_partner_collects_every_discovered_organisation_and_one_403_stops_no_o
     let outcome = units.run(list, deadline).await;
     // THEN the refused organisation failed alone, every other one completed
     assert_eq!(
-        outcome.failed.iter().map(|f| f.org_id.as_str()).collect::<Vec<_>>(),
+        outcome
+            .failed
+            .iter()
+            .map(|f| f.org_id.as_str())
+            .collect::<Vec<_>>(),
         [refused.as_str()],
         "{:?}",
         outcome.failed
@@ -150,7 +156,9 @@ async fn webexctl_collects_one_listed_organisation_on_request() -> Result<()> {
     options.env.push(("INITIAL_LOOKBACK_DAYS", "1".into()));
     let stack = Stack::start(options).await?;
     stack.sim.add_org(customer.clone());
-    stack.sim.set_managed_orgs(&stack.sim.admin(), [customer.id.clone()]);
+    stack
+        .sim
+        .set_managed_orgs(&stack.sim.admin(), [customer.id.clone()]);
     let now = stack.sim.now_ms();
     let events = stack.sim.generate_for_org(
         &customer.id,
@@ -182,14 +190,20 @@ async fn webexctl_collects_one_listed_organisation_on_request() -> Result<()> {
     assert_eq!(summary["org_id"], customer.id.as_str());
     assert_eq!(summary["events"], 40);
     let objects = stack.objects(STREAM).await?;
-    assert!(objects.iter().all(|o| o.key.contains(&format!("/org={}/", customer.id))));
+    assert!(
+        objects
+            .iter()
+            .all(|o| o.key.contains(&format!("/org={}/", customer.id)))
+    );
     assert_eq!(
         objects.iter().map(|o| o.lines().len()).sum::<usize>(),
         events.len()
     );
     assert_eq!(other.code, Some(1));
     assert!(
-        other.stderr.contains("b3RoZXI is not one of the admin-audit stream's organisations"),
+        other
+            .stderr
+            .contains("b3RoZXI is not one of the admin-audit stream's organisations"),
         "{}",
         other.stderr
     );
