@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use collector_app::operator::Operator;
 use collector_app::units::StreamUnits;
 use collector_app::{LogTarget, StreamId, init_logging, return_large_buffers_to_the_system};
-use collector_core::Profile;
+use collector_core::IdentityName;
 use collector_core::secret::ClientSecret;
 use serde::Serialize;
 
@@ -44,8 +44,8 @@ enum Command {
         #[arg(long, default_value_t = 840, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         deadline_seconds: u64,
     },
-    /// Install and authorise the OAuth profiles (needs STATE_TABLE, ADMIN_SECRET_ID,
-    /// COMPLIANCE_SECRET_ID).
+    /// Install and authorise the OAuth identities (needs STATE_TABLE, and ADMIN_SECRET_ID and
+    /// COMPLIANCE_SECRET_ID, or COLLECTOR_CONFIG naming a collector document).
     #[command(subcommand)]
     Auth(AuthCommand),
     /// Per unit of work (stream and organisation): state, lag, last success, last error and its
@@ -70,40 +70,49 @@ enum ConfigCommand {
 
 #[derive(Subcommand)]
 enum AuthCommand {
-    /// Store a profile's client id, redirect URI and org id; the client secret is read from
+    /// Store an identity's client id, redirect URI and org id; the client secret is read from
     /// standard input (or a prompt), never from the command line.
     Init {
-        #[arg(long, value_parser = parse_profile)]
-        profile: Profile,
+        #[command(flatten)]
+        identity: Identity,
         #[arg(long)]
         client_id: String,
         /// The stack's CallbackUrl output.
         #[arg(long)]
         redirect_uri: String,
         /// Your Webex organisation id (the stack's OrgId output). Required the first time: only
-        /// an account of this organisation can authorise the profile.
+        /// an account of this organisation can authorise the identity.
         #[arg(long, env = "WEBEX_ORG_ID")]
         org_id: Option<String>,
     },
     /// Print a one-time authorize link (valid 10 minutes) for a person to open.
     Url {
-        #[arg(long, value_parser = parse_profile)]
-        profile: Profile,
+        #[command(flatten)]
+        identity: Identity,
         /// Only the Webex user with this email address can complete the link.
         #[arg(long, value_name = "ADDRESS")]
         expect_email: Option<String>,
         #[command(flatten)]
         output: Output,
     },
-    /// Per profile: authorised or not, by whom and when, token expiry, refresh-token days left.
+    /// Per identity: authorised or not, by whom and when, token expiry, refresh-token days left.
     Status(Output),
-    /// Make one cheap authenticated Webex call with the profile's token.
+    /// Make one cheap authenticated Webex call with the identity's token.
     Test {
-        #[arg(long, value_parser = parse_profile)]
-        profile: Profile,
+        #[command(flatten)]
+        identity: Identity,
         #[command(flatten)]
         output: Output,
     },
+}
+
+/// Which identity a command is for; `--profile` is its name from before identities.
+#[derive(Args)]
+struct Identity {
+    /// The identity: admin or compliance, or one of the collector document's
+    /// (`[identities.NAME]`).
+    #[arg(long = "identity", alias = "profile", value_name = "NAME", value_parser = parse_identity)]
+    name: IdentityName,
 }
 
 #[derive(Args)]
@@ -132,11 +141,8 @@ fn parse_stream(name: &str) -> Result<StreamId, String> {
     })
 }
 
-fn parse_profile(name: &str) -> Result<Profile, String> {
-    [Profile::Admin, Profile::Compliance]
-        .into_iter()
-        .find(|p| p.name() == name)
-        .ok_or_else(|| format!("unknown profile {name:?}; admin or compliance"))
+fn parse_identity(name: &str) -> Result<IdentityName, String> {
+    IdentityName::parse(name).map_err(|e| e.to_string())
 }
 
 #[tokio::main]
@@ -214,34 +220,24 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
     let operator = Operator::from_env().await?;
     match command {
         AuthCommand::Init {
-            profile,
+            identity: Identity { name },
             client_id,
             redirect_uri,
             org_id,
         } => {
             let secret = read_client_secret()?;
             operator
-                .auth_init(
-                    profile,
-                    &client_id,
-                    secret,
-                    &redirect_uri,
-                    org_id.as_deref(),
-                )
+                .auth_init(&name, &client_id, secret, &redirect_uri, org_id.as_deref())
                 .await?;
-            println!(
-                "{} profile installed; next: webexctl auth url --profile {}",
-                profile.name(),
-                profile.name()
-            );
+            println!("{name} identity installed; next: webexctl auth url --identity {name}");
             Ok(ExitCode::SUCCESS)
         }
         AuthCommand::Url {
-            profile,
+            identity: Identity { name },
             expect_email,
             output,
         } => {
-            let link = operator.auth_url(profile, expect_email.as_deref()).await?;
+            let link = operator.auth_url(&name, expect_email.as_deref()).await?;
             print(&output, &link, || {
                 let who = link
                     .expected_email
@@ -250,8 +246,8 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
                         format!("{e} (only they can)")
                     });
                 format!(
-                    "Open this link as {who} to authorise the {} profile (valid until {}):\n{}",
-                    link.profile, link.expires_at, link.url
+                    "Open this link as {who} to authorise the {} identity (valid until {}):\n{}",
+                    link.identity, link.expires_at, link.url
                 )
             })?;
             Ok(ExitCode::SUCCESS)
@@ -261,7 +257,7 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
             print(&output, &rows, || {
                 table::render(
                     &[
-                        "PROFILE",
+                        "IDENTITY",
                         "STATE",
                         "AUTHORISED BY",
                         "AUTHORISED AT",
@@ -272,7 +268,7 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
                     ],
                     rows.iter().map(|r| {
                         vec![
-                            r.profile.to_string(),
+                            r.identity.to_string(),
                             r.state.clone(),
                             r.authorised_by.as_ref().map_or("-".into(), |by| {
                                 by.email.clone().unwrap_or_else(|| by.person_id.clone())
@@ -289,8 +285,11 @@ async fn auth(command: AuthCommand) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        AuthCommand::Test { profile, output } => {
-            let test = operator.auth_test(profile).await;
+        AuthCommand::Test {
+            identity: Identity { name },
+            output,
+        } => {
+            let test = operator.auth_test(&name).await?;
             print(&output, &test, || {
                 let org = test
                     .org_id

@@ -1,5 +1,5 @@
 //! Completes a Webex OAuth authorisation: the redirect from the consent page arrives through
-//! API Gateway, the tokens go into the profile's secret.
+//! API Gateway, the tokens go into the identity's secret.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

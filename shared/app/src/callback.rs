@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_adapters::{DynamoStateStore, SecretsManagerStore};
-use collector_core::Profile;
+use collector_core::IdentityName;
 use collector_core::oauth::{
-    Authorised, CallbackError, CallbackParams, ProfileSecrets, callback_deadline,
+    Authorised, CallbackError, CallbackParams, IdentitySecrets, callback_deadline,
     complete_authorisation,
 };
 use collector_core::ports::{Clock, SystemClock};
@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use webex_client::{RetryPolicy, WebexClient};
 
-use crate::config::{ConfigError, ProfilesConfig};
+use crate::config::{ConfigError, IdentitiesConfig};
+use crate::identities::Identities;
 use crate::logging::{LogTarget, init_logging};
 
 /// A browser is waiting: few, short attempts. The callback's deadline bounds them all (see
@@ -77,14 +78,16 @@ pub struct HttpResponse {
 #[derive(Debug)]
 pub struct Callback<C = SystemClock> {
     state: DynamoStateStore,
-    secrets: ProfileSecrets<SecretsManagerStore>,
+    secrets: IdentitySecrets<SecretsManagerStore>,
     webex: WebexClient,
     clock: Arc<C>,
+    /// Every identity's name, for the pages that say which to authorise.
+    identities: Identities,
 }
 
 impl<C: Clock> Callback<C> {
     pub fn new(
-        config: &ProfilesConfig,
+        config: &IdentitiesConfig,
         sdk: &aws_config::SdkConfig,
         clock: Arc<C>,
     ) -> Result<Self, ConfigError> {
@@ -96,12 +99,10 @@ impl<C: Clock> Callback<C> {
         let secrets_client = aws_sdk_secretsmanager::Client::new(sdk);
         Ok(Self {
             state: DynamoStateStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.state_table),
-            secrets: ProfileSecrets {
-                admin: SecretsManagerStore::new(secrets_client.clone(), &config.admin_secret_id),
-                compliance: SecretsManagerStore::new(secrets_client, &config.compliance_secret_id),
-            },
+            secrets: config.identities.secret_stores(&secrets_client),
             webex,
             clock,
+            identities: config.identities.clone(),
         })
     }
 
@@ -146,12 +147,12 @@ impl<C: Clock> Callback<C> {
         };
         Ok(match outcome {
             Ok(done) => {
-                tracing::info!(profile = done.profile.name(), "profile authorised");
+                tracing::info!(identity = %done.identity, "identity authorised");
                 authorised_page(&done)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "authorisation refused");
-                failure_page(&e)
+                failure_page(&e, &self.identities)
             }
         })
     }
@@ -160,7 +161,7 @@ impl<C: Clock> Callback<C> {
 /// The callback function's whole `main`.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
     init_logging(LogTarget::Stdout);
-    let config = ProfilesConfig::from_env()?;
+    let config = IdentitiesConfig::from_env()?;
     let sdk = aws_adapters::sdk_config().await;
     let callback = Callback::new(&config, &sdk, Arc::new(SystemClock))?;
     lambda_runtime::run(lambda_runtime::service_fn(|event| callback.handle(event))).await
@@ -197,24 +198,25 @@ fn authorised_page(done: &Authorised) -> HttpResponse {
     page(
         200,
         "Authorised",
-        &format!("The {} profile is authorised.{until}", done.profile.name()),
+        &format!("The {} identity is authorised.{until}", done.identity),
         &format!(
             "You can close this page. Collection starts with the next scheduled run; \
              `webexctl auth status` shows the tokens and `webexctl status` the streams. \
-             Authorise again before the refresh token expires with `webexctl auth url --profile {}`.",
-            done.profile.name()
+             Authorise again before the refresh token expires with `webexctl auth url --identity {}`.",
+            done.identity
         ),
     )
 }
 
-fn failure_page(e: &CallbackError) -> HttpResponse {
-    let again =
-        "Create a new link with `webexctl auth url --profile admin` (or `compliance`) and open it.";
-    let profile_again = |p: &Profile| {
-        format!(
-            "Create a new link with `webexctl auth url --profile {}` and open it.",
-            p.name()
-        )
+/// The page of a refusal; `identities` are the deployment's, named when the refusal cannot
+/// say which identity the link was for.
+fn failure_page(e: &CallbackError, identities: &Identities) -> HttpResponse {
+    let again = format!(
+        "Create a new link with `webexctl auth url --identity NAME` (NAME one of {}) and open it.",
+        identities.names()
+    );
+    let identity_again = |p: &IdentityName| {
+        format!("Create a new link with `webexctl auth url --identity {p}` and open it.")
     };
     let (status, title, what, todo) = match e {
         CallbackError::MissingState | CallbackError::MissingCode | CallbackError::Malformed(_) => (
@@ -238,15 +240,10 @@ fn failure_page(e: &CallbackError) -> HttpResponse {
         ),
         CallbackError::NotInstalled(p) => (
             409,
-            "Profile not installed",
+            "Identity not installed",
+            format!("The {p} identity has no client id or redirect URI yet."),
             format!(
-                "The {} profile has no client id or redirect URI yet.",
-                p.name()
-            ),
-            format!(
-                "Run `webexctl auth init --profile {}`, then `webexctl auth url --profile {}`.",
-                p.name(),
-                p.name()
+                "Run `webexctl auth init --identity {p}`, then `webexctl auth url --identity {p}`."
             ),
         ),
         CallbackError::CodeRefused(p) => (
@@ -254,7 +251,7 @@ fn failure_page(e: &CallbackError) -> HttpResponse {
             "Webex refused the code",
             "Webex did not accept this authorization code (expired, used, or for another client)."
                 .to_string(),
-            profile_again(p),
+            identity_again(p),
         ),
         CallbackError::WebexUnavailable | CallbackError::Storage(_) => (
             424,
@@ -266,22 +263,18 @@ fn failure_page(e: &CallbackError) -> HttpResponse {
             409,
             "Try again in a minute",
             format!(
-                "The {} profile's tokens were being refreshed and the authorisation could not be stored in time; nothing was changed.",
-                p.name()
+                "The {p} identity's tokens were being refreshed and the authorisation could not be stored in time; nothing was changed."
             ),
-            profile_again(p),
+            identity_again(p),
         ),
         CallbackError::NoOrg(p) => (
             409,
             "Organisation not set",
             format!(
-                "The {} profile has no organisation id, so the account that signed in cannot be checked; nothing was changed.",
-                p.name()
+                "The {p} identity has no organisation id, so the account that signed in cannot be checked; nothing was changed."
             ),
             format!(
-                "Set it with `webexctl auth init --profile {} --org-id ORG_ID` (the stack's OrgId output), then create a new link with `webexctl auth url --profile {}`.",
-                p.name(),
-                p.name()
+                "Set it with `webexctl auth init --identity {p} --org-id ORG_ID` (the stack's OrgId output), then create a new link with `webexctl auth url --identity {p}`."
             ),
         ),
         CallbackError::WrongPerson(p) => (
@@ -289,42 +282,36 @@ fn failure_page(e: &CallbackError) -> HttpResponse {
             "Wrong person",
             "This link was made for another person; nothing was changed.".to_string(),
             format!(
-                "The person the link was made for must open it, or an operator creates a new one with `webexctl auth url --profile {} --expect-email ADDRESS`.",
-                p.name()
+                "The person the link was made for must open it, or an operator creates a new one with `webexctl auth url --identity {p} --expect-email ADDRESS`."
             ),
         ),
-        CallbackError::ProfileChanged(p) => (
+        CallbackError::IdentityChanged(p) => (
             409,
-            "Profile changed",
+            "Identity changed",
             format!(
-                "The {} profile was installed again with another client while you authorised; nothing was changed.",
-                p.name()
+                "The {p} identity was installed again with another client while you authorised; nothing was changed."
             ),
-            profile_again(p),
+            identity_again(p),
         ),
         CallbackError::OrgMismatch(p) => (
             403,
             "Wrong organisation",
             format!(
-                "The account you signed in with belongs to another organisation than the {} profile's.",
-                p.name()
+                "The account you signed in with belongs to another organisation than the {p} identity's."
             ),
             format!(
                 "Sign in with an account of the configured organisation. {}",
-                profile_again(p)
+                identity_again(p)
             ),
         ),
-        CallbackError::MissingScope { profile, scope } => (
+        CallbackError::MissingScope { identity, scope } => (
             403,
             "Missing permission",
+            format!("The token lacks the {scope} scope that the {identity} identity needs."),
             format!(
-                "The token lacks the {scope} scope that the {} profile needs.",
-                profile.name()
-            ),
-            format!(
-                "Sign in as a user with that permission (full administrator for admin, compliance officer for compliance) \
+                "Sign in as a user with that permission (a full administrator for the audits, a compliance officer for compliance events) \
                  and make sure the integration requests {scope}. {}",
-                profile_again(profile)
+                identity_again(identity)
             ),
         ),
     };
@@ -406,7 +393,7 @@ mod tests {
     fn no_page_can_be_framed_by_another_site() {
         for p in [
             page(200, "t", "w", "d"),
-            failure_page(&CallbackError::UnknownState),
+            failure_page(&CallbackError::UnknownState, &identities()),
         ] {
             let csp = &p.headers["content-security-policy"];
             let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
@@ -415,31 +402,53 @@ mod tests {
         }
     }
 
+    fn identities() -> Identities {
+        let env = [("ADMIN_SECRET_ID", "a"), ("COMPLIANCE_SECRET_ID", "c")];
+        Identities::from_lookup(|name| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+    }
+
     #[test]
     fn every_refusal_is_a_4xx() {
-        let p = Profile::Admin;
+        let p = &IdentityName::parse("partner").unwrap();
         let refusals = [
             CallbackError::MissingState,
             CallbackError::Malformed("code"),
             CallbackError::UnknownState,
             CallbackError::MissingCode,
             CallbackError::Denied("access_denied"),
-            CallbackError::NotInstalled(p),
-            CallbackError::CodeRefused(p),
+            CallbackError::NotInstalled(p.clone()),
+            CallbackError::CodeRefused(p.clone()),
             CallbackError::WebexUnavailable,
-            CallbackError::OrgMismatch(p),
-            CallbackError::NoOrg(p),
-            CallbackError::WrongPerson(p),
-            CallbackError::ProfileChanged(p),
-            CallbackError::Busy(p),
+            CallbackError::OrgMismatch(p.clone()),
+            CallbackError::NoOrg(p.clone()),
+            CallbackError::WrongPerson(p.clone()),
+            CallbackError::IdentityChanged(p.clone()),
+            CallbackError::Busy(p.clone()),
             CallbackError::MissingScope {
-                profile: p,
+                identity: p.clone(),
                 scope: "s",
             },
         ];
         for e in refusals {
-            let status = failure_page(&e).status_code;
+            let page = failure_page(&e, &identities());
+            let status = page.status_code;
             assert!((400..500).contains(&status), "{e}: {status}");
+            // Each page names a `webexctl` command by identity: the one it was for, or the
+            // deployment's.
+            assert!(
+                page.body.contains("--identity partner")
+                    || page
+                        .body
+                        .contains("--identity NAME` (NAME one of admin, compliance)"),
+                "{e}: {}",
+                page.body
+            );
+            assert!(!page.body.contains("--profile"), "{e}: {}", page.body);
         }
     }
 }

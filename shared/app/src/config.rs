@@ -7,6 +7,8 @@ use collector_core::object::DEFAULT_PART_SIZE;
 use collector_core::stream::{COMPLIANCE_RESOURCES, COMPLIANCE_TYPES, Filters};
 use collector_core::window::WindowPolicy;
 
+use crate::identities::Identities;
+
 pub const DEFAULT_OUTPUT_PREFIX: &str = "webex/";
 /// Webex documents other data as up to 15 minutes late; audit events are usually visible
 /// within a minute or two.
@@ -56,11 +58,11 @@ pub struct Config {
 /// The organisations of a stream configured by its environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Orgs {
-    /// `ORG_IDS` unset: the organisation recorded in the profile's secret.
+    /// `ORG_IDS` unset: the organisation recorded in the identity's secret.
     OfSecret,
     /// `ORG_IDS=id,id,...`: these (a partner administrator's customers, say).
     List(Vec<String>),
-    /// `ORG_IDS=discover`: every organisation the profile's token may read
+    /// `ORG_IDS=discover`: every organisation the identity's token may read
     /// (`GET /organizations`; needs the `spark-admin:organizations_read` scope).
     Discover,
 }
@@ -154,17 +156,17 @@ impl Config {
     }
 }
 
-/// What the OAuth callback and `webexctl` need: both profiles' secrets and the state table.
+/// What the OAuth callback and `webexctl` need: the deployment's identities (each one's secret)
+/// and the state table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProfilesConfig {
+pub struct IdentitiesConfig {
     pub state_table: String,
-    pub admin_secret_id: String,
-    pub compliance_secret_id: String,
+    pub identities: Identities,
     pub webex_api_url: String,
     pub s3_force_path_style: bool,
 }
 
-impl ProfilesConfig {
+impl IdentitiesConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -173,33 +175,25 @@ impl ProfilesConfig {
         let env = Env(&lookup);
         Ok(Self {
             state_table: env.required("STATE_TABLE")?,
-            admin_secret_id: env.required("ADMIN_SECRET_ID")?,
-            compliance_secret_id: env.required("COMPLIANCE_SECRET_ID")?,
+            identities: Identities::from_lookup(&lookup)?,
             webex_api_url: env
                 .optional("WEBEX_API_URL")
                 .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
             s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
         })
     }
-
-    pub fn secret_id(&self, profile: collector_core::Profile) -> &str {
-        match profile {
-            collector_core::Profile::Admin => &self.admin_secret_id,
-            collector_core::Profile::Compliance => &self.compliance_secret_id,
-        }
-    }
 }
 
-struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+pub(crate) struct Env<'a, F: Fn(&str) -> Option<String>>(pub(crate) &'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
-    fn optional(&self, name: &str) -> Option<String> {
+    pub(crate) fn optional(&self, name: &str) -> Option<String> {
         (self.0)(name)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     }
 
-    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+    pub(crate) fn required(&self, name: &'static str) -> Result<String, ConfigError> {
         self.optional(name).ok_or(ConfigError {
             name,
             problem: "is required but not set".into(),

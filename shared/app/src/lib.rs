@@ -4,6 +4,7 @@
 pub mod callback;
 pub mod config;
 pub mod document;
+pub mod identities;
 pub mod lambda;
 mod logging;
 mod memory;
@@ -13,7 +14,8 @@ pub mod units;
 mod wiring;
 
 pub use collector_core::{CollectError, RunSummary, StreamId};
-pub use config::{Config, ConfigError, Orgs, ProfilesConfig};
+pub use config::{Config, ConfigError, IdentitiesConfig, Orgs};
+pub use identities::{ConfiguredIdentity, Identities, UnknownIdentity};
 pub use logging::{LogTarget, init_logging};
 pub use memory::return_large_buffers_to_the_system;
 pub use wiring::{StreamCollector, WiringError, build_collector, run_once};

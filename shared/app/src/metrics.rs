@@ -2,16 +2,17 @@
 //! without an API call, and the alarms on lag and refresh-token age read them.
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
-use collector_core::{RunSummary, Timestamp};
+use collector_core::{IdentityName, RunSummary, Timestamp};
 use serde_json::json;
 
 pub const NAMESPACE: &str = "WebexEventsToS3";
 
-/// The metrics of one finished run.
+/// The metrics of one finished run: per stream, and the refresh token's days left per identity
+/// (the streams that share an identity share its token, and its alarm).
 pub fn emf_line(
     summary: &RunSummary,
     now: Timestamp,
-    refresh_token_expires_at: Option<Timestamp>,
+    refresh_token_expires_at: Option<(&IdentityName, Timestamp)>,
 ) -> String {
     let mut metrics = vec![
         json!({"Name": "EventsWritten", "Unit": "Count"}),
@@ -28,14 +29,21 @@ pub fn emf_line(
         metrics.push(json!({"Name": "LagSeconds", "Unit": "Seconds"}));
         line["LagSeconds"] = json!((now.millis() - committed.millis()) / 1000);
     }
-    if let Some(expires) = refresh_token_expires_at {
-        metrics.push(json!({"Name": "RefreshTokenDaysLeft", "Unit": "None"}));
+    let mut directives =
+        vec![json!({"Namespace": NAMESPACE, "Dimensions": [["Stream"]], "Metrics": metrics})];
+    if let Some((identity, expires)) = refresh_token_expires_at {
+        line["Identity"] = json!(identity.as_str());
         line["RefreshTokenDaysLeft"] =
             json!((expires.millis() - now.millis()) as f64 / 86_400_000.0);
+        directives.push(json!({
+            "Namespace": NAMESPACE,
+            "Dimensions": [["Identity"]],
+            "Metrics": [{"Name": "RefreshTokenDaysLeft", "Unit": "None"}],
+        }));
     }
     line["_aws"] = json!({
         "Timestamp": now.millis(),
-        "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [["Stream"]], "Metrics": metrics}],
+        "CloudWatchMetrics": directives,
     });
     line.to_string()
 }
@@ -85,30 +93,43 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(&emf_line(
             &summary,
             now,
-            Some(Timestamp::from_millis(now.millis() + 36 * 3_600_000)),
+            Some((
+                &IdentityName::ADMIN,
+                Timestamp::from_millis(now.millis() + 36 * 3_600_000),
+            )),
         ))
         .unwrap();
         assert_eq!(line["Stream"], "admin-audit");
+        assert_eq!(line["Identity"], "admin");
         assert_eq!(line["EventsWritten"], 30);
         assert_eq!(line["LagSeconds"], 600);
         assert_eq!(line["RefreshTokenDaysLeft"], 1.5);
-        let declared: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        // Each metric under the dimension its alarm watches.
+        let declared: Vec<(String, &str)> = line["_aws"]["CloudWatchMetrics"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["Name"].as_str().unwrap())
+            .flat_map(|directive| {
+                assert_eq!(directive["Namespace"], NAMESPACE);
+                let dimensions = directive["Dimensions"].to_string();
+                directive["Metrics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |m| (dimensions.clone(), m["Name"].as_str().unwrap()))
+            })
             .collect();
+        let by_stream = r#"[["Stream"]]"#.to_string();
         assert_eq!(
             declared,
             [
-                "EventsWritten",
-                "Pages",
-                "Windows",
-                "LagSeconds",
-                "RefreshTokenDaysLeft"
+                (by_stream.clone(), "EventsWritten"),
+                (by_stream.clone(), "Pages"),
+                (by_stream.clone(), "Windows"),
+                (by_stream, "LagSeconds"),
+                (r#"[["Identity"]]"#.to_string(), "RefreshTokenDaysLeft"),
             ]
         );
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         // Without a cursor or a refresh token those two are left out, not reported as zero.
         let empty = RunSummary {
             committed_until: None,
@@ -116,5 +137,10 @@ mod tests {
         };
         let line: serde_json::Value = serde_json::from_str(&emf_line(&empty, now, None)).unwrap();
         assert!(line.get("LagSeconds").is_none() && line.get("RefreshTokenDaysLeft").is_none());
+        assert!(line.get("Identity").is_none());
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(),
+            1
+        );
     }
 }

@@ -1,25 +1,27 @@
-//! What `webexctl` does for an operator, beside collecting: install a profile, make an
-//! authorize link, show tokens and streams, test a profile. Results are plain data the CLI
+//! What `webexctl` does for an operator, beside collecting: install an identity, make an
+//! authorize link, show tokens and streams, test an identity. Results are plain data the CLI
 //! prints as a table or JSON.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_adapters::{DynamoStateStore, SecretsManagerStore};
-use collector_core::oauth::{ProfileSecrets, STATE_TTL};
+use collector_core::identity::IdentityUse;
+use collector_core::oauth::{IdentitySecrets, STATE_TTL};
 use collector_core::ports::{
     AccountInfo, Clock, OAuthStateStore, PendingAuthorisation, SecretStore, StoreError, SystemClock,
 };
 use collector_core::secret::ClientSecret;
 use collector_core::token_lock::{LockError, TokenLock, lock_owner};
-use collector_core::tokens::{AuthorisedBy, ProfileSecret, TokenManager};
-use collector_core::{Profile, Timestamp};
+use collector_core::tokens::{AuthorisedBy, IdentitySecret, TokenManager};
+use collector_core::{IdentityName, Timestamp};
 use serde::Serialize;
 use tokio::time::Instant;
 use webex_client::{RetryPolicy, WebexClient};
 
-use crate::config::ProfilesConfig;
+use crate::config::IdentitiesConfig;
 use crate::document::{OrgIdProblem, check_org_id as check_one_org_id};
+use crate::identities::UnknownIdentity;
 use crate::wiring::WiringError;
 
 /// How long `webexctl auth init` waits for a collector's refresh to release the token lock; a
@@ -36,11 +38,13 @@ pub enum OperatorError {
     Invalid(String),
     #[error("the system's random source failed: {0}")]
     Random(String),
+    #[error(transparent)]
+    UnknownIdentity(#[from] UnknownIdentity),
 }
 
 #[derive(Debug, Serialize)]
 pub struct AuthLink {
-    pub profile: &'static str,
+    pub identity: IdentityName,
     pub url: String,
     pub expires_at: Timestamp,
     /// Only this person can complete the link, when set.
@@ -48,8 +52,8 @@ pub struct AuthLink {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ProfileStatus {
-    pub profile: &'static str,
+pub struct IdentityStatus {
+    pub identity: IdentityName,
     pub secret_id: String,
     /// `not installed`, `waiting for authorisation`, `authorised`, or why the secret is unreadable.
     pub state: String,
@@ -64,7 +68,7 @@ pub struct ProfileStatus {
 
 #[derive(Debug, Serialize)]
 pub struct AuthTest {
-    pub profile: &'static str,
+    pub identity: IdentityName,
     pub ok: bool,
     pub org_id: Option<String>,
     pub message: String,
@@ -93,28 +97,24 @@ pub struct LastErrorView {
 
 #[derive(Debug)]
 pub struct Operator<C = SystemClock> {
-    config: ProfilesConfig,
+    config: IdentitiesConfig,
     state: Arc<DynamoStateStore>,
-    secrets: ProfileSecrets<SecretsManagerStore>,
+    secrets: IdentitySecrets<SecretsManagerStore>,
     webex: WebexClient,
     clock: Arc<C>,
-    /// `ORG_IDS=discover` (the audit collectors' setting): the admin profile's links also ask
-    /// to list the organisations it manages.
-    discover_orgs: bool,
 }
 
 impl Operator<SystemClock> {
     pub async fn from_env() -> Result<Self, WiringError> {
-        let config = ProfilesConfig::from_env()?;
+        let config = IdentitiesConfig::from_env()?;
         let sdk = aws_adapters::sdk_config().await;
-        let discover = std::env::var("ORG_IDS").is_ok_and(|v| v.trim() == "discover");
-        Ok(Self::new(config, &sdk, Arc::new(SystemClock))?.discovering_orgs(discover))
+        Self::new(config, &sdk, Arc::new(SystemClock))
     }
 }
 
 impl<C: Clock> Operator<C> {
     pub fn new(
-        config: ProfilesConfig,
+        config: IdentitiesConfig,
         sdk: &aws_config::SdkConfig,
         clock: Arc<C>,
     ) -> Result<Self, WiringError> {
@@ -125,37 +125,38 @@ impl<C: Clock> Operator<C> {
                 aws_sdk_dynamodb::Client::new(sdk),
                 &config.state_table,
             )),
-            secrets: ProfileSecrets {
-                admin: SecretsManagerStore::new(secrets_client.clone(), &config.admin_secret_id),
-                compliance: SecretsManagerStore::new(secrets_client, &config.compliance_secret_id),
-            },
+            secrets: config.identities.secret_stores(&secrets_client),
             webex,
             clock,
             config,
-            discover_orgs: false,
         })
     }
 
-    /// Whether the admin profile's links ask for the organizations scope too.
-    pub fn discovering_orgs(self, discover_orgs: bool) -> Self {
-        Self {
-            discover_orgs,
-            ..self
-        }
+    /// The secret store of the deployment's identity `name` and what its streams need, or an
+    /// error that lists the identities there are.
+    fn identity(
+        &self,
+        name: &IdentityName,
+    ) -> Result<(&SecretsManagerStore, &IdentityUse), OperatorError> {
+        self.secrets
+            .get(name)
+            .ok_or_else(|| self.config.identities.unknown(name.as_str()).into())
     }
 
-    /// Stores a profile's client fields and organisation, under the profile's token lock over
+    /// Stores an identity's client fields and organisation, under the identity's token lock over
     /// a fresh read, so a collector refreshing at the same moment neither loses its tokens nor
     /// puts the old client back. Tokens are kept only while the client and the organisation
     /// stay the same: another integration's or another org's tokens must not be used.
     pub async fn auth_init(
         &self,
-        profile: Profile,
+        identity: &IdentityName,
         client_id: &str,
         client_secret: ClientSecret,
         redirect_uri: &str,
         org_id: Option<&str>,
     ) -> Result<(), OperatorError> {
+        // An unknown name is refused before anything else, and nothing is locked for it.
+        self.identity(identity)?;
         if client_id.trim().is_empty() || client_secret.secret().trim().is_empty() {
             return Err(OperatorError::Invalid(
                 "the client id and the client secret must not be empty".into(),
@@ -173,11 +174,11 @@ impl<C: Clock> Operator<C> {
         let owner = lock_owner("auth-init");
         let deadline = Instant::now() + INIT_LOCK_WAIT;
         let mut lock =
-            TokenLock::acquire(&*self.state, &*self.clock, profile, &owner, deadline).await?;
+            TokenLock::acquire(&*self.state, &*self.clock, identity, &owner, deadline).await?;
         let stored = self
             .init_holding_lock(
                 &mut lock,
-                profile,
+                identity,
                 client_id,
                 client_secret,
                 redirect_uri,
@@ -191,13 +192,13 @@ impl<C: Clock> Operator<C> {
     async fn init_holding_lock(
         &self,
         lock: &mut TokenLock<'_, DynamoStateStore, C>,
-        profile: Profile,
+        identity: &IdentityName,
         client_id: &str,
         client_secret: ClientSecret,
         redirect_uri: &str,
         org_id: Option<&str>,
     ) -> Result<(), OperatorError> {
-        let store = self.secrets.of(profile);
+        let (store, used) = self.identity(identity)?;
         let (exists, previous) = match store.current().await {
             Ok(previous) => (previous.is_some(), previous),
             // A secret that does not parse is replaced whole.
@@ -210,10 +211,9 @@ impl<C: Clock> Operator<C> {
             .filter(|o| !o.trim().is_empty());
         let Some(org_id) = org_id.map(str::to_string).or(previous_org) else {
             return Err(OperatorError::Invalid(format!(
-                "the {} profile has no organisation id: pass --org-id ORG_ID or set WEBEX_ORG_ID \
-                 (the stack's OrgId output); without it, anyone who opens an authorize link could \
-                 install their own organisation",
-                profile.name()
+                "the {identity} identity has no organisation id: pass --org-id ORG_ID or set \
+                 WEBEX_ORG_ID (the stack's OrgId output); without it, anyone who opens an authorize \
+                 link could install their own organisation"
             )));
         };
         let mut secret = match previous {
@@ -223,16 +223,16 @@ impl<C: Clock> Operator<C> {
             {
                 previous
             }
-            _ => ProfileSecret::default(),
+            _ => IdentitySecret::default(),
         };
         secret.client_id = client_id.to_string();
         secret.client_secret = client_secret;
         secret.redirect_uri = Some(redirect_uri.to_string());
-        secret.scopes = Some(profile.requested_scopes());
+        secret.scopes = Some(used.requested_scopes());
         secret.org_id = Some(org_id);
         secret.updated_at = Some(self.clock.now());
         if !lock.renew().await? {
-            return Err(LockError::Lost(profile).into());
+            return Err(LockError::Lost(identity.clone()).into());
         }
         if exists {
             store.save(&secret).await?
@@ -242,53 +242,42 @@ impl<C: Clock> Operator<C> {
         Ok(())
     }
 
-    /// A one-time authorize link for the profile, valid for ten minutes. Refused while the
-    /// profile has no organisation: the callback could not check the account against one.
-    /// With `expected_email`, only that person can complete it.
+    /// A one-time authorize link for the identity, valid for ten minutes, asking for every scope
+    /// its streams need. Refused while the identity has no organisation: the callback could not
+    /// check the account against one. With `expected_email`, only that person can complete it.
     pub async fn auth_url(
         &self,
-        profile: Profile,
+        identity: &IdentityName,
         expected_email: Option<&str>,
     ) -> Result<AuthLink, OperatorError> {
         let expected_email = expected_email
             .map(|e| check_email(e).map_err(OperatorError::Invalid))
             .transpose()?;
-        let secret = self.secrets.of(profile).load().await?;
+        let (store, used) = self.identity(identity)?;
+        let secret = store.load().await?;
         let redirect_uri = secret
             .redirect_uri
             .filter(|u| !u.is_empty())
             .ok_or_else(|| {
                 OperatorError::Invalid(format!(
-                    "run `webexctl auth init --profile {}` first",
-                    profile.name()
+                    "run `webexctl auth init --identity {identity}` first"
                 ))
             })?;
         if secret.org_id.as_deref().is_none_or(|o| o.trim().is_empty()) {
             return Err(OperatorError::Invalid(format!(
-                "the {} profile has no organisation id, so the callback could not check who \
-                 authorises: set it with `webexctl auth init --profile {} --org-id ORG_ID` (or \
-                 WEBEX_ORG_ID, the stack's OrgId output), then run this again",
-                profile.name(),
-                profile.name()
+                "the {identity} identity has no organisation id, so the callback could not check \
+                 who authorises: set it with `webexctl auth init --identity {identity} --org-id \
+                 ORG_ID` (or WEBEX_ORG_ID, the stack's OrgId output), then run this again"
             )));
         }
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| OperatorError::Random(e.to_string()))?;
         let state: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let expires_at = self.clock.now().plus(STATE_TTL);
-        // A partner administrator whose organisations are discovered must also list them.
-        let scopes = match (profile, self.discover_orgs) {
-            (Profile::Admin, true) => {
-                format!(
-                    "{} {}",
-                    profile.requested_scopes(),
-                    Profile::ORGANIZATIONS_SCOPE
-                )
-            }
-            _ => profile.requested_scopes(),
-        };
+        // A partner administrator whose organisations are discovered also lists them.
+        let scopes = used.requested_scopes();
         let pending = PendingAuthorisation {
-            profile,
+            identity: identity.clone(),
             expected_email: expected_email.clone(),
             scopes: scopes.clone(),
         };
@@ -304,20 +293,23 @@ impl<C: Clock> Operator<C> {
             .finish();
         let base = self.config.webex_api_url.trim_end_matches('/');
         Ok(AuthLink {
-            profile: profile.name(),
+            identity: identity.clone(),
             url: format!("{base}/authorize?{query}"),
             expires_at,
             expected_email,
         })
     }
 
-    pub async fn auth_status(&self) -> Vec<ProfileStatus> {
+    /// Every identity of the deployment, in its order.
+    pub async fn auth_status(&self) -> Vec<IdentityStatus> {
         let mut rows = Vec::new();
-        for profile in [Profile::Admin, Profile::Compliance] {
-            let store = self.secrets.of(profile);
-            let mut row = ProfileStatus {
-                profile: profile.name(),
-                secret_id: self.config.secret_id(profile).to_string(),
+        for identity in self.config.identities.iter() {
+            let Some(store) = self.secrets.of(&identity.name) else {
+                continue;
+            };
+            let mut row = IdentityStatus {
+                identity: identity.name.clone(),
+                secret_id: identity.secret_id.clone(),
                 state: String::new(),
                 org_id: None,
                 access_token_expires_at: None,
@@ -351,10 +343,11 @@ impl<C: Clock> Operator<C> {
     }
 
     /// One cheap authenticated call (`GET /people/me`), refreshing the token first if it must.
-    pub async fn auth_test(&self, profile: Profile) -> AuthTest {
+    pub async fn auth_test(&self, identity: &IdentityName) -> Result<AuthTest, OperatorError> {
+        let (store, _) = self.identity(identity)?;
         let tokens = TokenManager::new(
-            profile,
-            self.secrets.of(profile).clone(),
+            identity.clone(),
+            store.clone(),
             self.webex.clone(),
             self.state.clone(),
             self.clock.clone(),
@@ -370,20 +363,20 @@ impl<C: Clock> Operator<C> {
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        match outcome {
+        Ok(match outcome {
             Ok(org_id) => AuthTest {
-                profile: profile.name(),
+                identity: identity.clone(),
                 ok: true,
-                message: format!("Webex accepted the {} profile's token", profile.name()),
+                message: format!("Webex accepted the {identity} identity's token"),
                 org_id: Some(org_id),
             },
             Err(message) => AuthTest {
-                profile: profile.name(),
+                identity: identity.clone(),
                 ok: false,
                 org_id: None,
                 message,
             },
-        }
+        })
     }
 
     pub async fn stream_status(&self) -> Result<Vec<StreamStatus>, OperatorError> {
@@ -447,7 +440,7 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
 }
 
 /// One Webex organisation id (base64 of `ciscospark://...`), by the rule the collector document
-/// uses too: the stack's `OrgId` parameter may list several, a profile holds exactly one.
+/// uses too: the stack's `OrgId` parameter may list several, an identity holds exactly one.
 fn check_org_id(org_id: &str) -> Result<(), String> {
     check_one_org_id(org_id).map_err(|problem| match problem {
         OrgIdProblem::List => "--org-id takes one organisation id, not a list".into(),

@@ -109,12 +109,12 @@ impl<C: Clock> StreamUnits<C> {
         Ok(units)
     }
 
-    /// Every organisation the profile's token may read.
+    /// Every organisation the identity's token may read.
     async fn discover(&self, deadline: Instant) -> Result<Vec<String>, CollectError> {
         let tokens = self.parts.tokens();
         tokens.reload().await?;
         let token = tokens.access_token(deadline).await?;
-        let profile = self.parts.spec.profile.name();
+        let identity = &self.parts.identity;
         self.parts
             .webex
             .organizations(&token, deadline)
@@ -123,12 +123,12 @@ impl<C: Clock> StreamUnits<C> {
                 SourceError::OutOfTime => CollectError::OutOfTime,
                 SourceError::Unauthorized | SourceError::Forbidden { .. } => {
                     CollectError::Config(format!(
-                        "the {profile} profile may not list organisations ({e}); authorise it \
+                        "the {identity} identity may not list organisations ({e}); authorise it \
                          with the spark-admin:organizations_read scope, or list them in ORG_IDS"
                     ))
                 }
                 SourceError::Rejected { .. } => CollectError::Config(format!(
-                    "listing the {profile} profile's organisations failed: {e}"
+                    "listing the {identity} identity's organisations failed: {e}"
                 )),
                 upstream => CollectError::Upstream(upstream),
             })
@@ -181,11 +181,14 @@ impl<C: Clock> StreamUnits<C> {
         outcome
     }
 
-    /// When the refresh token of the secret the units share expires, for its metric.
-    pub async fn refresh_token_expires_at(&self) -> Option<collector_core::Timestamp> {
+    /// Whose refresh token the units share, and when it expires, for its metric.
+    pub async fn refresh_token_expires_at(
+        &self,
+    ) -> Option<(&collector_core::IdentityName, collector_core::Timestamp)> {
         let tokens = self.parts.tokens();
         tokens.reload().await.ok()?;
-        tokens.refresh_token_expires_at().await
+        let expires_at = tokens.refresh_token_expires_at().await?;
+        Some((&self.parts.identity, expires_at))
     }
 
     pub fn stream_name(&self) -> &'static str {

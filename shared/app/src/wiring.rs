@@ -9,7 +9,9 @@ use std::time::Duration;
 use aws_adapters::{DynamoStateStore, S3Sink, SecretsManagerStore};
 use collector_core::ports::{Clock, SystemClock};
 use collector_core::tokens::TokenManager;
-use collector_core::{CollectError, Collector, RunSummary, Settings, StreamId, StreamSpec, Unit};
+use collector_core::{
+    CollectError, Collector, IdentityName, RunSummary, Settings, StreamId, StreamSpec, Unit,
+};
 use tokio::time::Instant;
 use tracing::Instrument;
 use webex_client::{RequestBudget, RetryPolicy, WebexClient};
@@ -47,6 +49,8 @@ pub fn build_collector<C: Clock>(
 #[derive(Debug)]
 pub(crate) struct Parts<C> {
     pub spec: StreamSpec,
+    /// Whose secret `TOKEN_SECRET_ID` is: the stream's default identity.
+    pub identity: IdentityName,
     pub webex: WebexClient,
     state: Arc<DynamoStateStore>,
     secrets: SecretsManagerStore,
@@ -93,6 +97,7 @@ impl<C: Clock> Parts<C> {
             })?;
         Ok(Self {
             spec,
+            identity: IdentityName::from_static(spec.default_identity),
             webex,
             state: Arc::new(DynamoStateStore::new(
                 aws_sdk_dynamodb::Client::new(sdk),
@@ -125,7 +130,7 @@ impl<C: Clock> Parts<C> {
     /// token lock, so their refreshes never race).
     pub fn tokens(&self) -> StreamTokens<C> {
         TokenManager::new(
-            self.spec.profile,
+            self.identity.clone(),
             self.secrets.clone(),
             self.webex.clone(),
             self.state.clone(),

@@ -11,11 +11,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use collector_core::cursor::{Cursor, CursorKey, DigestAt, LastError, RunStats, Status};
 use collector_core::error::ErrorKind;
+use collector_core::identity::{IdentityName, IdentityUse};
 use collector_core::ports::{
     CursorStore, LeaseStore, OAuthStateStore, PendingAuthorisation, StoreError,
 };
 use collector_core::recent_ids::RecentIds;
-use collector_core::stream::Profile;
 use collector_core::time::Timestamp;
 use collector_core::window::Window;
 
@@ -240,7 +240,12 @@ fn oauth_state_key(state: &str) -> String {
 fn oauth_state_item(state: &str, pending: &PendingAuthorisation, expires_at: Timestamp) -> Item {
     let mut item = Item::new();
     item.insert("pk".into(), s(&oauth_state_key(state)));
-    item.insert("profile".into(), s(pending.profile.name()));
+    item.insert("identity".into(), s(pending.identity.as_str()));
+    // The release before identities reads `profile`, and knows only these two: a link made now
+    // still completes if the callback is rolled back while it is open.
+    if pending.identity == IdentityName::ADMIN || pending.identity == IdentityName::COMPLIANCE {
+        item.insert("profile".into(), s(pending.identity.as_str()));
+    }
     if let Some(email) = &pending.expected_email {
         item.insert("expected_email".into(), s(email));
     }
@@ -250,21 +255,20 @@ fn oauth_state_item(state: &str, pending: &PendingAuthorisation, expires_at: Tim
     item
 }
 
-/// `None` for an item of an unknown profile: such a state is as good as unknown.
+/// `None` for an item without a valid identity name: such a state is as good as unknown.
+/// Items of the release before identities name theirs in `profile` (`admin` or `compliance`).
 fn pending_from_item(item: &Item) -> Option<PendingAuthorisation> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-    let profile = text("profile").and_then(|name| {
-        [Profile::Admin, Profile::Compliance]
-            .into_iter()
-            .find(|p| p.name() == name)
-    })?;
+    let identity = text("identity")
+        .or_else(|| text("profile"))
+        .and_then(|name| IdentityName::parse(name).ok())?;
     Some(PendingAuthorisation {
-        profile,
         expected_email: text("expected_email").cloned(),
         // Links made before the scopes were kept asked for the profile's own.
         scopes: text("scopes")
             .cloned()
-            .unwrap_or_else(|| profile.requested_scopes()),
+            .unwrap_or_else(|| IdentityUse::by_default(&identity).requested_scopes()),
+        identity,
     })
 }
 
@@ -508,33 +512,94 @@ mod tests {
     #[test]
     fn oauth_states_round_trip_with_and_without_a_person() {
         let expires = Timestamp::from_millis(1_795_000_600_000);
+        let scopes = |name: &IdentityName| IdentityUse::by_default(name).requested_scopes();
+        let partner = IdentityName::parse("partner").unwrap();
         for pending in [
             PendingAuthorisation {
-                profile: Profile::Admin,
+                identity: IdentityName::ADMIN,
                 expected_email: None,
-                scopes: Profile::Admin.requested_scopes(),
+                scopes: scopes(&IdentityName::ADMIN),
             },
             PendingAuthorisation {
-                profile: Profile::Compliance,
+                identity: IdentityName::COMPLIANCE,
                 expected_email: Some("alice@example.com".into()),
-                scopes: Profile::Compliance.requested_scopes(),
+                scopes: scopes(&IdentityName::COMPLIANCE),
+            },
+            PendingAuthorisation {
+                identity: partner.clone(),
+                expected_email: None,
+                scopes: "audit:events_read spark:people_read".into(),
             },
         ] {
             let item = oauth_state_item("ab", &pending, expires);
             assert_eq!(item["pk"], s("oauth-state#ab"));
+            assert_eq!(item["identity"], s(pending.identity.as_str()));
             assert_eq!(pending_from_item(&item), Some(pending));
         }
         let mut unknown = oauth_state_item(
             "ab",
             &PendingAuthorisation {
-                profile: Profile::Admin,
+                identity: partner,
                 expected_email: None,
-                scopes: Profile::Admin.requested_scopes(),
+                scopes: scopes(&IdentityName::ADMIN),
             },
             expires,
         );
-        unknown.insert("profile".into(), s("root"));
+        assert!(
+            !unknown.contains_key("profile"),
+            "the release before identities knows no partner"
+        );
+        unknown.insert("identity".into(), s("root#x"));
         assert_eq!(pending_from_item(&unknown), None);
+    }
+
+    #[test]
+    fn a_state_the_release_before_identities_wrote_still_reads() {
+        let expires = Timestamp::from_millis(1_795_000_600_000);
+        // As that release wrote them: `profile`, and `scopes` since links kept them.
+        let legacy = |profile: &str, scopes: Option<&str>| {
+            let mut item = Item::new();
+            item.insert("pk".into(), s("oauth-state#ab"));
+            item.insert("profile".into(), s(profile));
+            if let Some(scopes) = scopes {
+                item.insert("scopes".into(), s(scopes));
+            }
+            item.insert("expires_at_ms".into(), n(expires.millis()));
+            item.insert("expires_at".into(), n(expires.unix_seconds() + 1));
+            item
+        };
+        let read = |item: Item| pending_from_item(&item);
+        assert_eq!(
+            read(legacy(
+                "admin",
+                Some("audit:events_read spark:people_read spark-admin:organizations_read")
+            )),
+            Some(PendingAuthorisation {
+                identity: IdentityName::ADMIN,
+                expected_email: None,
+                scopes: "audit:events_read spark:people_read spark-admin:organizations_read".into(),
+            })
+        );
+        assert_eq!(
+            read(legacy("compliance", None)),
+            Some(PendingAuthorisation {
+                identity: IdentityName::COMPLIANCE,
+                expected_email: None,
+                scopes: "spark-compliance:events_read spark:people_read".into(),
+            }),
+            "links made before the scopes were kept asked for the profile's own"
+        );
+        // And what this release writes for those two, the release before reads.
+        let item = oauth_state_item(
+            "ab",
+            &PendingAuthorisation {
+                identity: IdentityName::COMPLIANCE,
+                expected_email: None,
+                scopes: "spark-compliance:events_read spark:people_read".into(),
+            },
+            expires,
+        );
+        assert_eq!(item["profile"], s("compliance"));
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! One OAuth profile's secret in Secrets Manager (DESIGN §4), read at the `AWSCURRENT` stage:
+//! One OAuth identity's secret in Secrets Manager (DESIGN §4), read at the `AWSCURRENT` stage:
 //! without a stage, some implementations return a stale version after a stage move.
 
 use aws_sdk_secretsmanager::Client;
 use collector_core::ports::{SecretStore, StoreError};
-use collector_core::tokens::ProfileSecret;
+use collector_core::tokens::IdentitySecret;
 
 use crate::sdk_error::AwsCallError;
 
@@ -29,7 +29,7 @@ impl SecretsManagerStore {
 impl SecretsManagerStore {
     /// The secret's current value, `None` when there is no such secret yet (`webexctl auth
     /// init` then creates it).
-    pub async fn current(&self) -> Result<Option<ProfileSecret>, StoreError> {
+    pub async fn current(&self) -> Result<Option<IdentitySecret>, StoreError> {
         let output = match self
             .client
             .get_secret_value()
@@ -64,7 +64,7 @@ impl SecretsManagerStore {
     }
 
     /// Creates the secret with its first value (outside the template, e.g. locally).
-    pub async fn create(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
+    pub async fn create(&self, secret: &IdentitySecret) -> Result<(), StoreError> {
         self.client
             .create_secret()
             .name(&self.secret_id)
@@ -75,7 +75,7 @@ impl SecretsManagerStore {
         Ok(())
     }
 
-    fn serialise(&self, secret: &ProfileSecret) -> Result<String, StoreError> {
+    fn serialise(&self, secret: &IdentitySecret) -> Result<String, StoreError> {
         serde_json::to_string(secret).map_err(|_| StoreError::Invalid {
             item: format!("secret {}", self.secret_id),
             reason: "cannot be serialised".to_string(),
@@ -84,14 +84,14 @@ impl SecretsManagerStore {
 }
 
 impl SecretStore for SecretsManagerStore {
-    async fn load(&self) -> Result<ProfileSecret, StoreError> {
+    async fn load(&self) -> Result<IdentitySecret, StoreError> {
         self.current().await?.ok_or_else(|| StoreError::Invalid {
             item: format!("secret {}", self.secret_id),
             reason: "does not exist; create it with the stack or `webexctl auth init`".to_string(),
         })
     }
 
-    async fn save(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
+    async fn save(&self, secret: &IdentitySecret) -> Result<(), StoreError> {
         let text = self.serialise(secret)?;
         self.client
             .put_secret_value()

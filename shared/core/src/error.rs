@@ -1,7 +1,7 @@
 //! What can end a run, sorted by what the operator (or the next run) must do about it.
 
+use crate::identity::IdentityName;
 use crate::ports::{SinkError, SourceError, StoreError, TokenError};
-use crate::stream::Profile;
 
 /// The decision a failure calls for; recorded in the cursor and in metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,17 +41,19 @@ impl ErrorKind {
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
     #[error(
-        "the {} profile must be authorised again: Webex refused its refresh token ({reason}); \
-         run `webexctl auth url --profile {}` and open the link",
-        profile.name(), profile.name()
+        "the {identity} identity must be authorised again: Webex refused its refresh token \
+         ({reason}); run `webexctl auth url --identity {identity}` and open the link"
     )]
-    ReauthorizationNeeded { profile: Profile, reason: String },
+    ReauthorizationNeeded {
+        identity: IdentityName,
+        reason: String,
+    },
     #[error(
-        "the {} profile is not authorised yet: install it with `webexctl auth init --profile {}` \
-         (once), then run `webexctl auth url --profile {}` and open the link",
-        profile.name(), profile.name(), profile.name()
+        "the {identity} identity is not authorised yet: install it with `webexctl auth init \
+         --identity {identity}` (once), then run `webexctl auth url --identity {identity}` and \
+         open the link"
     )]
-    NotAuthorized { profile: Profile },
+    NotAuthorized { identity: IdentityName },
     #[error("Webex refused access (HTTP 403): {message}; {fix}")]
     Forbidden { message: String, fix: String },
     #[error("configuration error: {0}")]

@@ -6,6 +6,7 @@ pub mod collect;
 pub mod cursor;
 pub mod error;
 pub mod event;
+pub mod identity;
 pub mod oauth;
 pub mod object;
 pub mod ports;
@@ -21,5 +22,6 @@ pub mod window;
 
 pub use collect::{Collector, RunSummary, Settings, StopReason, Unit, UnitOrg};
 pub use error::{CollectError, ErrorKind};
-pub use stream::{Profile, StreamId, StreamSpec};
+pub use identity::IdentityName;
+pub use stream::{StreamId, StreamSpec};
 pub use time::Timestamp;

@@ -1,20 +1,23 @@
 //! Completing an OAuth authorisation. Webex's consent page redirects the browser back with a
 //! code and the one-time `state` that `webexctl auth url` created; only a state taken from the
-//! store (unknown, expired and used ones are refused) lets a code into a profile's secret, so
-//! nobody without AWS access can plant tokens. A link forwarded to the wrong person installs
-//! nothing either: the account must belong to the profile's organisation (which must be set),
+//! store (unknown, expired and used ones are refused) lets a code into an identity's secret, so
+//! nobody without AWS access can plant tokens; a state naming an identity this deployment does
+//! not have is as good as unknown. A link forwarded to the wrong person installs nothing
+//! either: the account must belong to the identity's organisation (which must be set),
 //! and to the person the link was made for when `webexctl auth url --expect-email` named one.
 //! <https://developer.webex.com/docs/integrations>
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::identity::{IdentityName, IdentityUse};
 use crate::ports::{
     Account, AccountInfo, Clock, EventSource, LeaseStore, OAuthStateStore, PageRequest, PageTarget,
     PendingAuthorisation, SecretStore, SourceError, StoreError, TokenError, TokenIssuer,
 };
-use crate::stream::{Profile, StreamId};
+use crate::stream::StreamId;
 use crate::time::Timestamp;
 use crate::token_lock::{LockError, TokenLock, lock_owner};
 use crate::tokens::AuthorisedBy;
@@ -54,25 +57,25 @@ pub enum CallbackError {
     /// Webex redirected with `error=...` (e.g. the user declined); only known codes are kept.
     #[error("Webex reported {0}")]
     Denied(&'static str),
-    #[error("the {} profile is not installed (no client id or secret)", .0.name())]
-    NotInstalled(Profile),
-    #[error("Webex refused the authorization code for the {} profile", .0.name())]
-    CodeRefused(Profile),
+    #[error("the {0} identity is not installed (no client id or secret)")]
+    NotInstalled(IdentityName),
+    #[error("Webex refused the authorization code for the {0} identity")]
+    CodeRefused(IdentityName),
     #[error("Webex could not be reached or failed")]
     WebexUnavailable,
-    #[error("the account belongs to another organisation than the {} profile's", .0.name())]
-    OrgMismatch(Profile),
-    #[error("the {} profile has no organisation id, so no account can be checked against it", .0.name())]
-    NoOrg(Profile),
-    #[error("the link for the {} profile was made for another person", .0.name())]
-    WrongPerson(Profile),
-    #[error("the {} profile was installed again (another client) during the authorisation", .0.name())]
-    ProfileChanged(Profile),
-    #[error("the {} profile's token lock stayed busy; nothing was stored", .0.name())]
-    Busy(Profile),
-    #[error("the token lacks the {scope} scope the {} profile needs", .profile.name())]
+    #[error("the account belongs to another organisation than the {0} identity's")]
+    OrgMismatch(IdentityName),
+    #[error("the {0} identity has no organisation id, so no account can be checked against it")]
+    NoOrg(IdentityName),
+    #[error("the link for the {0} identity was made for another person")]
+    WrongPerson(IdentityName),
+    #[error("the {0} identity was installed again (another client) during the authorisation")]
+    IdentityChanged(IdentityName),
+    #[error("the {0} identity's token lock stayed busy; nothing was stored")]
+    Busy(IdentityName),
+    #[error("the token lacks the {scope} scope the {identity} identity needs")]
     MissingScope {
-        profile: Profile,
+        identity: IdentityName,
         scope: &'static str,
     },
     #[error("storing the tokens failed: {0}")]
@@ -88,7 +91,7 @@ impl From<StoreError> for CallbackError {
 impl From<LockError> for CallbackError {
     fn from(e: LockError) -> Self {
         match e {
-            LockError::Busy(profile) | LockError::Lost(profile) => CallbackError::Busy(profile),
+            LockError::Busy(identity) | LockError::Lost(identity) => CallbackError::Busy(identity),
             LockError::Store(e) => CallbackError::Storage(e),
         }
     }
@@ -96,7 +99,7 @@ impl From<LockError> for CallbackError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authorised {
-    pub profile: Profile,
+    pub identity: IdentityName,
     pub org_id: String,
     pub refresh_token_expires_at: Option<Timestamp>,
 }
@@ -111,19 +114,36 @@ pub fn callback_deadline(now: Instant, remaining: Option<Duration>) -> Instant {
     now + budget
 }
 
-/// The secret store of each profile.
-#[derive(Debug)]
-pub struct ProfileSecrets<Sec> {
-    pub admin: Sec,
-    pub compliance: Sec,
+/// The identities of a deployment: each one's secret store and what its streams need of its
+/// token. Only these can be authorised.
+#[derive(Clone, Debug)]
+pub struct IdentitySecrets<Sec>(BTreeMap<IdentityName, (Sec, IdentityUse)>);
+
+impl<Sec> IdentitySecrets<Sec> {
+    /// The store and the use of `identity`, if the deployment has it.
+    pub fn get(&self, identity: &IdentityName) -> Option<(&Sec, &IdentityUse)> {
+        self.0.get(identity).map(|(store, used)| (store, used))
+    }
+
+    /// The secret store of `identity`, if the deployment has it.
+    pub fn of(&self, identity: &IdentityName) -> Option<&Sec> {
+        self.0.get(identity).map(|(store, _)| store)
+    }
+
+    /// Every identity, by name.
+    pub fn names(&self) -> impl Iterator<Item = &IdentityName> {
+        self.0.keys()
+    }
 }
 
-impl<Sec> ProfileSecrets<Sec> {
-    pub fn of(&self, profile: Profile) -> &Sec {
-        match profile {
-            Profile::Admin => &self.admin,
-            Profile::Compliance => &self.compliance,
-        }
+impl<Sec> FromIterator<(IdentityName, Sec, IdentityUse)> for IdentitySecrets<Sec> {
+    fn from_iter<I: IntoIterator<Item = (IdentityName, Sec, IdentityUse)>>(items: I) -> Self {
+        Self(
+            items
+                .into_iter()
+                .map(|(name, store, used)| (name, (store, used)))
+                .collect(),
+        )
     }
 }
 
@@ -137,12 +157,12 @@ pub fn is_well_formed_state(state: &str) -> bool {
 
 /// Completes the authorisation the redirect carries, or says why not, by `deadline`: every
 /// Webex call ends early enough to leave the token store its time. Writes nothing unless every
-/// check passes, and then only under the profile's token lock, over a fresh read of the
+/// check passes, and then only under the identity's token lock, over a fresh read of the
 /// secret, and only the fields an authorisation owns (tokens, scopes, who and when).
 pub async fn complete_authorisation<St, Sec, W, Clk>(
     params: &CallbackParams,
     state_store: &St,
-    secrets: &ProfileSecrets<Sec>,
+    secrets: &IdentitySecrets<Sec>,
     webex: &W,
     clock: &Clk,
     deadline: Instant,
@@ -174,23 +194,24 @@ where
         .take_oauth_state(state, clock.now())
         .await?
         .ok_or(CallbackError::UnknownState)?;
-    let profile = pending.profile;
+    // A state of an identity this deployment does not have (any more) is as good as unknown.
+    let identity = pending.identity.clone();
+    let (store, used) = secrets.get(&identity).ok_or(CallbackError::UnknownState)?;
     if let Some(error) = &params.error {
         return Err(CallbackError::Denied(known_error(error)));
     }
     let code = code.ok_or(CallbackError::MissingCode)?;
-    let store = secrets.of(profile);
     let secret = store.load().await?;
     let redirect_uri = secret.redirect_uri.clone().filter(|u| !u.is_empty());
     let (Some(redirect_uri), false) = (redirect_uri, secret.client_id.is_empty()) else {
-        return Err(CallbackError::NotInstalled(profile));
+        return Err(CallbackError::NotInstalled(identity));
     };
     // Without an organisation to compare with, any account that opens the link would do.
     let org_id = secret
         .org_id
         .clone()
         .filter(|o| !o.trim().is_empty())
-        .ok_or(CallbackError::NoOrg(profile))?;
+        .ok_or_else(|| CallbackError::NoOrg(identity.clone()))?;
     let webex_deadline = deadline.checked_sub(STORE_RESERVE).unwrap_or(deadline);
     let grant = webex
         .exchange_code(
@@ -203,7 +224,7 @@ where
         .await
         .map_err(|e| match e {
             TokenError::InvalidGrant(_) | TokenError::InvalidClient(_) => {
-                CallbackError::CodeRefused(profile)
+                CallbackError::CodeRefused(identity.clone())
             }
             TokenError::Failed(_) => CallbackError::WebexUnavailable,
         })?;
@@ -212,9 +233,9 @@ where
         .await
         .map_err(|_| CallbackError::WebexUnavailable)?;
     let authorised_by = check_account(&account, &org_id, &pending)?;
-    check_scope(
+    check_scopes(
         webex,
-        profile,
+        (&identity, used),
         &grant.access_token,
         &org_id,
         clock.now(),
@@ -224,10 +245,10 @@ where
 
     let owner = lock_owner("callback");
     let lock_deadline = deadline.checked_sub(SAVE_TIME).unwrap_or(deadline);
-    let mut lock = TokenLock::acquire(state_store, clock, profile, &owner, lock_deadline).await?;
+    let mut lock = TokenLock::acquire(state_store, clock, &identity, &owner, lock_deadline).await?;
     let stored = store_grant(
         &mut lock,
-        (profile, &pending.scopes),
+        (&identity, &pending.scopes),
         store,
         (&secret.client_id, &org_id),
         grant,
@@ -238,13 +259,13 @@ where
     lock.release().await;
     let refresh_token_expires_at = stored?;
     Ok(Authorised {
-        profile,
+        identity,
         org_id,
         refresh_token_expires_at,
     })
 }
 
-/// The account must be of the profile's organisation and, when the link named a person, be
+/// The account must be of the identity's organisation and, when the link named a person, be
 /// that person: who it was is recorded with the tokens.
 fn check_account(
     account: &Account,
@@ -252,13 +273,13 @@ fn check_account(
     pending: &PendingAuthorisation,
 ) -> Result<AuthorisedBy, CallbackError> {
     if account.org_id != org_id {
-        return Err(CallbackError::OrgMismatch(pending.profile));
+        return Err(CallbackError::OrgMismatch(pending.identity.clone()));
     }
     let email = match &pending.expected_email {
         Some(expected) => Some(
             account
                 .email_matching(expected)
-                .ok_or(CallbackError::WrongPerson(pending.profile))?
+                .ok_or_else(|| CallbackError::WrongPerson(pending.identity.clone()))?
                 .to_string(),
         ),
         None => account.emails.first().cloned(),
@@ -274,7 +295,7 @@ fn check_account(
 /// client fields an operator changed meanwhile are kept.
 async fn store_grant<St, Sec, Clk>(
     lock: &mut TokenLock<'_, St, Clk>,
-    (profile, scopes): (Profile, &str),
+    (identity, scopes): (&IdentityName, &str),
     store: &Sec,
     (client_id, org_id): (&str, &str),
     grant: crate::ports::TokenGrant,
@@ -290,10 +311,10 @@ where
     // The code was exchanged with the client and checked against the organisation read
     // before: tokens of another client, or an account of another org, must not land here.
     if secret.client_id != client_id {
-        return Err(CallbackError::ProfileChanged(profile));
+        return Err(CallbackError::IdentityChanged(identity.clone()));
     }
     if secret.org_id.as_deref() != Some(org_id) {
-        return Err(CallbackError::OrgMismatch(profile));
+        return Err(CallbackError::OrgMismatch(identity.clone()));
     }
     let now = clock.now();
     secret.apply(grant, now);
@@ -301,26 +322,36 @@ where
     secret.authorised_by = Some(authorised_by);
     secret.authorised_at = Some(now);
     if !lock.renew().await? {
-        return Err(LockError::Lost(profile).into());
+        return Err(LockError::Lost(identity.clone()).into());
     }
     store.save(&secret).await?;
     Ok(secret.refresh_token_expires_at)
 }
 
-/// Webex does not say which scopes a token got, so one smallest read of the profile's first
-/// stream shows it: 403 means the scope is missing.
-async fn check_scope<W: EventSource>(
+/// Webex does not say which scopes a token got, so one smallest read of a stream per scope
+/// the identity's streams need shows it: 403 means that scope is missing.
+async fn check_scopes<W: EventSource>(
     webex: &W,
-    profile: Profile,
+    (identity, used): (&IdentityName, &IdentityUse),
     token: &crate::secret::AccessToken,
     org_id: &str,
     now: Timestamp,
     deadline: Instant,
 ) -> Result<(), CallbackError> {
-    let stream = match profile {
-        Profile::Admin => StreamId::AdminAudit,
-        Profile::Compliance => StreamId::ComplianceEvents,
-    };
+    for stream in used.probes() {
+        check_scope(webex, (identity, stream), token, org_id, now, deadline).await?;
+    }
+    Ok(())
+}
+
+async fn check_scope<W: EventSource>(
+    webex: &W,
+    (identity, stream): (&IdentityName, StreamId),
+    token: &crate::secret::AccessToken,
+    org_id: &str,
+    now: Timestamp,
+    deadline: Instant,
+) -> Result<(), CallbackError> {
     let spec = stream.spec();
     let mut params = Vec::new();
     if spec.takes_org_id {
@@ -338,8 +369,8 @@ async fn check_scope<W: EventSource>(
     match webex.fetch_page(&spec, token, &probe, deadline).await {
         Ok(_) => Ok(()),
         Err(SourceError::Forbidden { .. }) => Err(CallbackError::MissingScope {
-            profile,
-            scope: profile.scope(),
+            identity: identity.clone(),
+            scope: spec.scope,
         }),
         Err(_) => Err(CallbackError::WebexUnavailable),
     }
@@ -407,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_profiles_org_and_the_named_person_pass() {
+    fn only_the_identitys_org_and_the_named_person_pass() {
         let account = Account {
             person_id: "P1".into(),
             org_id: "ORG".into(),
@@ -415,9 +446,9 @@ mod tests {
             display_name: Some("Alice".into()),
         };
         let pending = |email: Option<&str>| PendingAuthorisation {
-            profile: Profile::Admin,
+            identity: IdentityName::ADMIN,
             expected_email: email.map(str::to_string),
-            scopes: Profile::Admin.requested_scopes(),
+            scopes: IdentityUse::by_default(&IdentityName::ADMIN).requested_scopes(),
         };
         let by = |email: &str| AuthorisedBy {
             email: Some(email.into()),
@@ -435,13 +466,13 @@ mod tests {
         }
         assert!(matches!(
             check_account(&account, "OTHER", &pending(None)),
-            Err(CallbackError::OrgMismatch(Profile::Admin))
+            Err(CallbackError::OrgMismatch(name)) if name == IdentityName::ADMIN
         ));
         for expected in ["bob@example.com", "alice@example.co", "", "alice"] {
             assert!(
                 matches!(
                     check_account(&account, "ORG", &pending(Some(expected))),
-                    Err(CallbackError::WrongPerson(Profile::Admin))
+                    Err(CallbackError::WrongPerson(ref name)) if *name == IdentityName::ADMIN
                 ),
                 "{expected}"
             );

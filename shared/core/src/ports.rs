@@ -9,10 +9,11 @@ use tokio::time::Instant;
 
 use crate::cursor::{Cursor, CursorKey};
 use crate::event::RawEvent;
+use crate::identity::IdentityName;
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
-use crate::stream::{Profile, StreamSpec};
+use crate::stream::StreamSpec;
 use crate::time::Timestamp;
-use crate::tokens::ProfileSecret;
+use crate::tokens::IdentitySecret;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -110,7 +111,8 @@ pub trait OAuthStateStore: Send + Sync {
 /// What an authorize link was made for, kept with its one-time `state` until the callback.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingAuthorisation {
-    pub profile: Profile,
+    /// The identity whose secret the authorisation fills.
+    pub identity: IdentityName,
     /// `webexctl auth url --expect-email`: only this person may complete the link (compared
     /// case-insensitively with the addresses Webex lists for the account).
     pub expected_email: Option<String>,
@@ -119,10 +121,10 @@ pub struct PendingAuthorisation {
     pub scopes: String,
 }
 
-/// Secrets Manager in production: one profile's OAuth secret.
+/// Secrets Manager in production: one identity's OAuth secret.
 pub trait SecretStore: Send + Sync {
-    fn load(&self) -> impl Future<Output = Result<ProfileSecret, StoreError>> + Send;
-    fn save(&self, secret: &ProfileSecret) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn load(&self) -> impl Future<Output = Result<IdentitySecret, StoreError>> + Send;
+    fn save(&self, secret: &IdentitySecret) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,42 +2,13 @@
 
 use std::fmt;
 
-/// Which OAuth identity a stream reads with; one secret per profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Profile {
-    Admin,
-    Compliance,
-}
+/// Reading the signed-in person (`GET /people/me`), which the callback uses to learn the
+/// token's organisation: every identity's links ask for it.
+pub const PEOPLE_READ_SCOPE: &str = "spark:people_read";
 
-impl Profile {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Profile::Admin => "admin",
-            Profile::Compliance => "compliance",
-        }
-    }
-
-    /// Read access to the signed-in user's own profile (`GET /people/me`), which the callback
-    /// uses to learn the token's organisation.
-    pub const IDENTITY_SCOPE: &'static str = "spark:people_read";
-
-    /// Listing the organisations a partner administrator manages (`GET /organizations`), for
-    /// streams whose organisations are discovered.
-    pub const ORGANIZATIONS_SCOPE: &'static str = "spark-admin:organizations_read";
-
-    /// What `webexctl auth url` asks Webex for: the streams' scope and the identity scope.
-    pub fn requested_scopes(self) -> String {
-        format!("{} {}", self.scope(), Self::IDENTITY_SCOPE)
-    }
-
-    /// The OAuth scope the profile's streams need.
-    pub const fn scope(self) -> &'static str {
-        match self {
-            Profile::Admin => "audit:events_read",
-            Profile::Compliance => "spark-compliance:events_read",
-        }
-    }
-}
+/// Listing the organisations a partner administrator manages (`GET /organizations`), for
+/// streams whose organisations are discovered.
+pub const ORGANIZATIONS_SCOPE: &str = "spark-admin:organizations_read";
 
 /// How a stream's pages link to each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +90,11 @@ pub struct StreamSpec {
     /// The largest `max` Webex accepts.
     pub max_page: u32,
     pub paging: Paging,
-    pub profile: Profile,
+    /// The OAuth scope the source needs.
+    pub scope: &'static str,
+    /// The identity the stream reads with when no document names one (DESIGN §7):
+    /// `ADMIN_SECRET_ID`'s `admin` or `COMPLIANCE_SECRET_ID`'s `compliance`.
+    pub default_identity: &'static str,
     /// What to change when Webex answers 403.
     pub forbidden_fix: &'static str,
     pub filter_kind: FilterKind,
@@ -212,8 +187,9 @@ impl StreamId {
                 takes_org_id: true,
                 max_page: 200,
                 paging: Paging::LinkOrOffset,
-                profile: Profile::Admin,
-                forbidden_fix: "authorise the admin profile as a full administrator with the audit:events_read scope",
+                scope: "audit:events_read",
+                default_identity: "admin",
+                forbidden_fix: "authorise the stream's identity as a full administrator with the audit:events_read scope",
                 filter_kind: FilterKind::Categories,
             },
             StreamId::SecurityAudit => StreamSpec {
@@ -224,7 +200,8 @@ impl StreamId {
                 takes_org_id: true,
                 max_page: 1000,
                 paging: Paging::Link,
-                profile: Profile::Admin,
+                scope: "audit:events_read",
+                default_identity: "admin",
                 forbidden_fix: "security audit events need Pro Pack and the organisation setting \
                     \"Allow user authentication data\" (Control Hub > Management > Organization \
                     Settings > Security), and an admin token with the audit:events_read scope",
@@ -238,8 +215,9 @@ impl StreamId {
                 takes_org_id: false,
                 max_page: 1000,
                 paging: Paging::Link,
-                profile: Profile::Compliance,
-                forbidden_fix: "authorise the compliance profile as a compliance officer with the \
+                scope: "spark-compliance:events_read",
+                default_identity: "compliance",
+                forbidden_fix: "authorise the stream's identity as a compliance officer with the \
                     spark-compliance:events_read scope",
                 filter_kind: FilterKind::ResourcesAndTypes,
             },

@@ -1,5 +1,5 @@
-//! The per-profile token lock (`lock#token#{profile}`, DESIGN §4). Everything that writes a
-//! profile's secret takes it: a collector's refresh, the OAuth callback and `webexctl auth
+//! The per-identity token lock (`lock#token#{identity}`, DESIGN §4). Everything that writes an
+//! identity's secret takes it: a collector's refresh, the OAuth callback and `webexctl auth
 //! init`. Each re-reads the secret after taking it, changes only its own fields, renews the
 //! lock right before saving and saves only if it still holds it. A write made from a stale read
 //! would silently undo another's: a fresh authorisation replaced by a refresh of the old grant,
@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::identity::IdentityName;
 use crate::ports::{Clock, LeaseStore, StoreError};
-use crate::stream::Profile;
 
 /// How long the lock is held before another writer may take it over.
 pub const LOCK_TTL: Duration = Duration::from_secs(30);
@@ -22,23 +22,20 @@ pub const LOCK_POLL: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    #[error("another writer held the {0} identity's token lock until the deadline")]
+    Busy(IdentityName),
     #[error(
-        "another writer held the {} profile's token lock until the deadline",
-        .0.name()
+        "the {0} identity's token lock expired and was taken over before saving; nothing was saved"
     )]
-    Busy(Profile),
-    #[error(
-        "the {} profile's token lock expired and was taken over before saving; nothing was saved",
-        .0.name()
-    )]
-    Lost(Profile),
+    Lost(IdentityName),
     #[error("the token lock could not be read or written: {0}")]
     Store(#[from] StoreError),
 }
 
-/// The item name of a profile's token lock.
-pub fn lock_name(profile: Profile) -> String {
-    format!("lock#token#{}", profile.name())
+/// The item name of an identity's token lock: for `admin` and `compliance` the item today's
+/// profiles used, so that a deployment upgraded while running keeps one lock.
+pub fn lock_name(identity: &IdentityName) -> String {
+    format!("lock#token#{identity}")
 }
 
 /// An owner name unique to one writer: `kind` says which, for whoever reads the item.
@@ -51,7 +48,7 @@ pub fn lock_owner(kind: &str) -> String {
 pub struct TokenLock<'a, St, Clk> {
     state: &'a St,
     clock: &'a Clk,
-    profile: Profile,
+    identity: IdentityName,
     name: String,
     owner: String,
     /// Until when the lock is ours for certain, in real (monotonic) time: the store's clock
@@ -64,10 +61,10 @@ impl<'a, St: LeaseStore, Clk: Clock> TokenLock<'a, St, Clk> {
     pub async fn try_acquire(
         state: &'a St,
         clock: &'a Clk,
-        profile: Profile,
+        identity: &IdentityName,
         owner: &str,
     ) -> Result<Option<Self>, StoreError> {
-        let name = lock_name(profile);
+        let name = lock_name(identity);
         let started = Instant::now();
         let now = clock.now();
         if !state
@@ -79,7 +76,7 @@ impl<'a, St: LeaseStore, Clk: Clock> TokenLock<'a, St, Clk> {
         Ok(Some(Self {
             state,
             clock,
-            profile,
+            identity: identity.clone(),
             name,
             owner: owner.to_string(),
             held_until: started + LOCK_TTL,
@@ -91,23 +88,23 @@ impl<'a, St: LeaseStore, Clk: Clock> TokenLock<'a, St, Clk> {
     pub async fn acquire(
         state: &'a St,
         clock: &'a Clk,
-        profile: Profile,
+        identity: &IdentityName,
         owner: &str,
         deadline: Instant,
     ) -> Result<Self, LockError> {
         loop {
-            if let Some(lock) = Self::try_acquire(state, clock, profile, owner).await? {
+            if let Some(lock) = Self::try_acquire(state, clock, identity, owner).await? {
                 return Ok(lock);
             }
             if Instant::now() + LOCK_POLL >= deadline {
-                return Err(LockError::Busy(profile));
+                return Err(LockError::Busy(identity.clone()));
             }
             tokio::time::sleep(LOCK_POLL).await;
         }
     }
 
-    pub fn profile(&self) -> Profile {
-        self.profile
+    pub fn identity(&self) -> &IdentityName {
+        &self.identity
     }
 
     /// When work under the lock must be done, so that renewing and saving still fit in it.
@@ -148,7 +145,7 @@ impl<'a, St: LeaseStore, Clk: Clock> TokenLock<'a, St, Clk> {
     pub async fn release(self) {
         if let Err(e) = self.state.release_lease(&self.name, &self.owner).await {
             tracing::warn!(
-                profile = self.profile.name(),
+                identity = %self.identity,
                 error = %e,
                 "releasing the token lock failed; it expires by itself"
             );
@@ -166,11 +163,24 @@ mod tests {
         ManualClock::new(Timestamp::from_millis(1_795_000_000_000))
     }
 
+    #[test]
+    fn todays_profiles_keep_their_lock_items_and_every_identity_has_its_own() {
+        assert_eq!(lock_name(&IdentityName::ADMIN), "lock#token#admin");
+        assert_eq!(
+            lock_name(&IdentityName::COMPLIANCE),
+            "lock#token#compliance"
+        );
+        assert_eq!(
+            lock_name(&IdentityName::parse("partner").unwrap()),
+            "lock#token#partner"
+        );
+    }
+
     #[tokio::test]
     async fn a_lock_taken_over_after_it_expired_is_not_confirmed() {
         let leases = MemoryState::default();
         let clock = clock();
-        let mut lock = TokenLock::try_acquire(&leases, &clock, Profile::Admin, "a")
+        let mut lock = TokenLock::try_acquire(&leases, &clock, &IdentityName::ADMIN, "a")
             .await
             .unwrap()
             .expect("free");
@@ -194,12 +204,12 @@ mod tests {
         let outcome = TokenLock::acquire(
             &leases,
             &clock,
-            Profile::Compliance,
+            &IdentityName::COMPLIANCE,
             "callback",
             started + Duration::from_millis(600),
         )
         .await;
-        assert!(matches!(outcome, Err(LockError::Busy(Profile::Compliance))));
+        assert!(matches!(outcome, Err(LockError::Busy(name)) if name == IdentityName::COMPLIANCE));
         assert!(started.elapsed() < Duration::from_millis(900));
         leases
             .release_lease("lock#token#compliance", "collector")
@@ -208,7 +218,7 @@ mod tests {
         let lock = TokenLock::acquire(
             &leases,
             &clock,
-            Profile::Compliance,
+            &IdentityName::COMPLIANCE,
             "callback",
             Instant::now() + Duration::from_secs(1),
         )

@@ -1,4 +1,4 @@
-//! Keeping a profile's access token usable. A refresh happens under the profile's token lock
+//! Keeping an identity's access token usable. A refresh happens under the identity's token lock
 //! ([`crate::token_lock`]), re-reads the secret after taking it (another run may have refreshed
 //! already), asks Webex for no longer than the lock lasts, and stores what Webex returned
 //! before anything uses it: a rotated refresh token that is not stored is lost. A refresh that
@@ -12,20 +12,20 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::error::CollectError;
+use crate::identity::IdentityName;
 use crate::ports::{
     Clock, LeaseStore, SecretStore, StoreError, TokenError, TokenGrant, TokenIssuer,
 };
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
-use crate::stream::Profile;
 use crate::time::Timestamp;
 use crate::token_lock::{LOCK_POLL, TokenLock, lock_owner};
 
-/// One OAuth profile's secret, as stored in Secrets Manager (DESIGN §4). Every field but the
+/// One OAuth identity's secret, as stored in Secrets Manager (DESIGN §4). Every field but the
 /// client's may be missing (installed, not yet authorised); fields this version does not know
 /// are kept as they are.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ProfileSecret {
+pub struct IdentitySecret {
     pub client_id: String,
     pub client_secret: ClientSecret,
     pub redirect_uri: Option<String>,
@@ -51,7 +51,7 @@ pub struct AuthorisedBy {
     pub person_id: String,
 }
 
-impl ProfileSecret {
+impl IdentitySecret {
     /// Records a grant from the token endpoint. The refresh token is always replaced: Webex may
     /// or may not return a new one, and the one it returned is the one that works.
     pub fn apply(&mut self, grant: TokenGrant, now: Timestamp) {
@@ -83,7 +83,7 @@ const SAVE_ATTEMPTS: u32 = 4;
 
 #[derive(Debug)]
 pub struct TokenManager<Sec, Iss, St, Clk> {
-    profile: Profile,
+    identity: IdentityName,
     secrets: Sec,
     issuer: Iss,
     state: Arc<St>,
@@ -91,7 +91,7 @@ pub struct TokenManager<Sec, Iss, St, Clk> {
     /// Refresh when the access token expires within this.
     margin: Duration,
     owner: String,
-    current: Mutex<Option<ProfileSecret>>,
+    current: Mutex<Option<IdentitySecret>>,
 }
 
 impl<Sec, Iss, St, Clk> TokenManager<Sec, Iss, St, Clk>
@@ -102,7 +102,7 @@ where
     Clk: Clock,
 {
     pub fn new(
-        profile: Profile,
+        identity: IdentityName,
         secrets: Sec,
         issuer: Iss,
         state: Arc<St>,
@@ -111,7 +111,7 @@ where
     ) -> Self {
         let owner = lock_owner("collector");
         Self {
-            profile,
+            identity,
             secrets,
             issuer,
             state,
@@ -122,12 +122,12 @@ where
         }
     }
 
-    pub fn profile(&self) -> Profile {
-        self.profile
+    pub fn identity(&self) -> &IdentityName {
+        &self.identity
     }
 
-    /// The profile's secret as last read or written by this process; read fresh at run start.
-    pub async fn reload(&self) -> Result<ProfileSecret, CollectError> {
+    /// The identity's secret as last read or written by this process; read fresh at run start.
+    pub async fn reload(&self) -> Result<IdentitySecret, CollectError> {
         let secret = self.secrets.load().await?;
         *self.current.lock().await = Some(secret.clone());
         Ok(secret)
@@ -172,7 +172,7 @@ where
     ) -> Result<AccessToken, CollectError> {
         loop {
             let held =
-                TokenLock::try_acquire(&*self.state, &*self.clock, self.profile, &self.owner)
+                TokenLock::try_acquire(&*self.state, &*self.clock, &self.identity, &self.owner)
                     .await?;
             if let Some(mut lock) = held {
                 let refreshed = self
@@ -211,18 +211,15 @@ where
     ) -> Result<Option<AccessToken>, CollectError> {
         let mut secret = self.reload().await?;
         if let Some(token) = secret.usable_access_token(self.clock.now(), self.margin, rejected) {
-            tracing::debug!(
-                profile = self.profile.name(),
-                "another run refreshed the token"
-            );
+            tracing::debug!(identity = %self.identity, "another run refreshed the token");
             return Ok(Some(token));
         }
         let refresh_token = secret
             .refresh_token
             .clone()
             .filter(|_| !secret.client_id.is_empty())
-            .ok_or(CollectError::NotAuthorized {
-                profile: self.profile,
+            .ok_or_else(|| CollectError::NotAuthorized {
+                identity: self.identity.clone(),
             })?;
         // A refresh is not started once the run's time is up; once started, only the lock
         // bounds it. Webex may rotate the refresh token as it answers: a request we cut off
@@ -241,36 +238,33 @@ where
             )
             .await
             .map_err(|e| match e {
-                TokenError::InvalidGrant(reason) => CollectError::ReauthorizationNeeded { profile: self.profile, reason },
+                TokenError::InvalidGrant(reason) => CollectError::ReauthorizationNeeded { identity: self.identity.clone(), reason },
                 TokenError::InvalidClient(reason) => CollectError::Config(format!(
-                    "Webex refused the {} profile's client credentials ({reason}); fix client_id/client_secret with `webexctl auth init`",
-                    self.profile.name()
+                    "Webex refused the {} identity's client credentials ({reason}); fix client_id/client_secret with `webexctl auth init`",
+                    self.identity
                 )),
                 failed @ TokenError::Failed(_) => CollectError::TokenEndpoint(failed),
             })?;
         secret.apply(grant, self.clock.now());
         if !lock.renew().await? {
             tracing::warn!(
-                profile = self.profile.name(),
+                identity = %self.identity,
                 "the refresh outlived the token lock; the tokens another writer stored are kept"
             );
             return Ok(None);
         }
         self.save_with_retries(&secret).await?;
-        tracing::debug!(
-            profile = self.profile.name(),
-            "access token refreshed and stored"
-        );
+        tracing::debug!(identity = %self.identity, "access token refreshed and stored");
         let token = secret.access_token.clone();
         *self.current.lock().await = Some(secret);
-        token.map(Some).ok_or(CollectError::NotAuthorized {
-            profile: self.profile,
+        token.map(Some).ok_or_else(|| CollectError::NotAuthorized {
+            identity: self.identity.clone(),
         })
     }
 
     /// The SDK retries too; these extra attempts are because a grant that is not stored may be
     /// the only copy of a rotated refresh token.
-    async fn save_with_retries(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
+    async fn save_with_retries(&self, secret: &IdentitySecret) -> Result<(), StoreError> {
         let mut attempt = 1;
         loop {
             match self.secrets.save(secret).await {
@@ -295,12 +289,12 @@ mod tests {
 
     const NOW: Timestamp = Timestamp::from_millis(1_795_000_000_000);
 
-    fn installed() -> ProfileSecret {
-        ProfileSecret {
+    fn installed() -> IdentitySecret {
+        IdentitySecret {
             client_id: "client".into(),
             client_secret: ClientSecret::new("s"),
             refresh_token: Some(RefreshToken::new("old-refresh")),
-            ..ProfileSecret::default()
+            ..IdentitySecret::default()
         }
     }
 
@@ -317,7 +311,7 @@ mod tests {
         let leases = Arc::new(MemoryState::new(faults.clone()));
         let issuer = StaticIssuer::new("ours", Account::default(), faults);
         let tokens = TokenManager::new(
-            Profile::Admin,
+            IdentityName::ADMIN,
             secrets.clone(),
             issuer.clone(),
             leases.clone(),

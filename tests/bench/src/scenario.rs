@@ -205,13 +205,10 @@ pub async fn run(
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     let stream = scenario.stream;
-    let profile = stream.spec().profile;
-    let (bucket, table, secret) = (
-        "bench-events",
-        "bench-state",
-        format!("webex/{}", profile.name()),
-    );
-    let refresh_token = format!("bench-refresh-{}", profile.name());
+    // The sim's `--refresh-token` takes the names of the default identities.
+    let identity = stream.spec().default_identity;
+    let (bucket, table, secret) = ("bench-events", "bench-state", format!("webex/{identity}"));
+    let refresh_token = format!("bench-refresh-{identity}");
 
     aws.reset().await?;
     let mut sim_args = vec![
@@ -231,7 +228,7 @@ pub async fn run(
         "--order".to_owned(),
         "shuffled".to_owned(),
         "--refresh-token".to_owned(),
-        format!("{}={refresh_token}", profile.name()),
+        format!("{identity}={refresh_token}"),
         "--page-latency-ms".to_owned(),
         scenario.page_latency_ms.to_string(),
     ];
@@ -249,7 +246,7 @@ pub async fn run(
         "client_secret": webex_sim::DEFAULT_CLIENT_SECRET,
         "redirect_uri": "http://127.0.0.1/oauth/callback",
         "org_id": webex_sim::DEFAULT_ORG_ID,
-        "scopes": profile.scope(),
+        "scopes": stream.spec().scope,
         "refresh_token": refresh_token,
     });
     aws.prepare(bucket, table, &[(secret.clone(), secret_value)])

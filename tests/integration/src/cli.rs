@@ -26,10 +26,10 @@ impl Printed {
     }
 }
 
-/// Everything `webexctl` reads from `stack`: the profiles' and the collectors' variables
+/// Everything `webexctl` reads from `stack`: the identities' and the collectors' variables
 /// (without `TOKEN_SECRET_ID`, which `collect` takes from [`Stack::stream_env`]).
 pub fn env(stack: &Stack) -> HashMap<String, String> {
-    let mut env = stack.profiles_env();
+    let mut env = stack.identities_env();
     env.extend(stack.env.clone());
     env
 }

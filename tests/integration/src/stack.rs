@@ -10,7 +10,7 @@ use collector_app::{Config, StreamCollector, build_collector, run_once};
 use collector_core::cursor::{Cursor, CursorKey, DigestAt};
 use collector_core::ports::{Clock, CursorStore};
 use collector_core::recent_ids::RecentIds;
-use collector_core::{CollectError, Profile, RunSummary, StopReason, StreamId, Timestamp};
+use collector_core::{CollectError, IdentityName, RunSummary, StopReason, StreamId, Timestamp};
 use tokio::time::Instant;
 use webex_sim::{SimConfig, Simulator};
 
@@ -34,7 +34,8 @@ pub struct StackOptions {
     pub env: Vec<(&'static str, String)>,
     /// Put the fault proxy between the collector and the emulator.
     pub fault_proxy: bool,
-    /// Create both profiles' secrets with a refresh token; `false` leaves them to
+    /// Create the `admin` and `compliance` identities' secrets with a refresh token; `false`
+    /// leaves them to
     /// `webexctl auth init` and the OAuth flow.
     pub authorised: bool,
 }
@@ -65,7 +66,8 @@ pub struct Stack {
     pub bucket: String,
     pub table: String,
     pub env: HashMap<String, String>,
-    secret_ids: HashMap<&'static str, String>,
+    /// Each identity's secret id, by identity name.
+    secret_ids: HashMap<String, String>,
     seeded_secrets: Vec<String>,
 }
 
@@ -91,20 +93,21 @@ impl Stack {
         aws::create_table(&sdk, &table).await?;
         let mut secret_ids = HashMap::new();
         let mut seeded_secrets = vec![sim_client_secret(&sim)];
-        for profile in [Profile::Admin, Profile::Compliance] {
-            let name = format!("webex-{}-{id}", profile.name());
-            secret_ids.insert(profile.name(), name.clone());
+        for identity in [IdentityName::ADMIN, IdentityName::COMPLIANCE] {
+            let name = format!("webex-{identity}-{id}");
+            secret_ids.insert(identity.to_string(), name.clone());
             if !options.authorised {
                 continue;
             }
-            let refresh_token = sim.issue_refresh_token(&[profile.scope()]);
+            let scope = stream_scope(identity.as_str());
+            let refresh_token = sim.issue_refresh_token(&[scope]);
             seeded_secrets.push(refresh_token.clone());
             let secret = serde_json::json!({
                 "client_id": SIM_CLIENT_ID,
                 "client_secret": sim_client_secret(&sim),
                 "redirect_uri": "http://127.0.0.1/oauth/callback",
                 "org_id": sim_org_id(&sim),
-                "scopes": profile.scope(),
+                "scopes": scope,
                 "refresh_token": refresh_token,
             });
             aws::create_secret(&sdk, &name, &secret).await?;
@@ -135,8 +138,21 @@ impl Stack {
         })
     }
 
-    pub fn secret_id(&self, profile: Profile) -> &str {
-        &self.secret_ids[profile.name()]
+    /// The secret id of `identity` (`admin`, `compliance`, or one added with
+    /// [`Stack::add_identity`]).
+    pub fn secret_id(&self, identity: &str) -> &str {
+        self.secret_ids
+            .get(identity)
+            .unwrap_or_else(|| panic!("the stack has no identity {identity}"))
+    }
+
+    /// A third identity beside `admin` and `compliance`, with a secret id of its own (the
+    /// secret itself is left to `webexctl auth init`); its secret id.
+    pub fn add_identity(&mut self, identity: &str) -> String {
+        let secret_id = format!("webex-{identity}-{}", self.table);
+        self.secret_ids
+            .insert(identity.to_string(), secret_id.clone());
+        secret_id
     }
 
     /// The collector's environment for `stream`, as the template sets it.
@@ -144,48 +160,49 @@ impl Stack {
         let mut env = self.env.clone();
         env.insert(
             "TOKEN_SECRET_ID".into(),
-            self.secret_id(stream.spec().profile).to_string(),
+            self.secret_id(stream.spec().default_identity).to_string(),
         );
         env
     }
 
-    /// What the OAuth callback and `webexctl auth`/`status` read.
-    pub fn profiles_env(&self) -> HashMap<String, String> {
+    /// What the OAuth callback and `webexctl auth`/`status` read without a document: the
+    /// `admin` and `compliance` identities' secrets.
+    pub fn identities_env(&self) -> HashMap<String, String> {
         let mut env = HashMap::new();
         env.insert("STATE_TABLE".to_string(), self.table.clone());
         env.insert(
             "ADMIN_SECRET_ID".to_string(),
-            self.secret_id(Profile::Admin).to_string(),
+            self.secret_id("admin").to_string(),
         );
         env.insert(
             "COMPLIANCE_SECRET_ID".to_string(),
-            self.secret_id(Profile::Compliance).to_string(),
+            self.secret_id("compliance").to_string(),
         );
         env.insert("WEBEX_API_URL".to_string(), self.sim.base_url());
         env
     }
 
-    pub fn profiles_config(&self) -> Result<collector_app::ProfilesConfig> {
-        let env = self.profiles_env();
-        Ok(collector_app::ProfilesConfig::from_lookup(|name| {
+    pub fn identities_config(&self) -> Result<collector_app::IdentitiesConfig> {
+        let env = self.identities_env();
+        Ok(collector_app::IdentitiesConfig::from_lookup(|name| {
             env.get(name).cloned()
         })?)
     }
 
     pub fn operator(&self) -> Result<collector_app::operator::Operator<SimTime>> {
         Ok(collector_app::operator::Operator::new(
-            self.profiles_config()?,
+            self.identities_config()?,
             &self.collector_sdk,
             Arc::new(SimTime(self.sim.clone())),
         )?)
     }
 
-    /// `webexctl auth init` of `profile` as an operator does it: the simulator's client, a
+    /// `webexctl auth init` of `identity` as an operator does it: the simulator's client, a
     /// loopback redirect URI and the simulator's organisation; not yet authorised.
-    pub async fn install(&self, profile: Profile) -> Result<()> {
+    pub async fn install(&self, identity: &str) -> Result<()> {
         self.operator()?
             .auth_init(
-                profile,
+                &IdentityName::parse(identity)?,
                 SIM_CLIENT_ID,
                 collector_core::secret::ClientSecret::new(sim_client_secret(&self.sim)),
                 SIM_REDIRECT_URI,
@@ -197,7 +214,7 @@ impl Stack {
 
     pub fn callback(&self) -> Result<collector_app::callback::Callback<SimTime>> {
         Ok(collector_app::callback::Callback::new(
-            &self.profiles_config()?,
+            &self.identities_config()?,
             &self.collector_sdk,
             Arc::new(SimTime(self.sim.clone())),
         )?)
@@ -230,17 +247,14 @@ impl Stack {
         Ok(self.callback()?.handle(event).await?)
     }
 
-    /// Who holds `profile`'s token lock (`lock#token#{profile}`) now, if anyone.
-    pub async fn token_lock_owner(&self, profile: Profile) -> Result<Option<String>> {
+    /// Who holds `identity`'s token lock (`lock#token#{identity}`) now, if anyone.
+    pub async fn token_lock_owner(&self, identity: &str) -> Result<Option<String>> {
         let item = aws_sdk_dynamodb::Client::new(&self.sdk)
             .get_item()
             .table_name(&self.table)
             .key(
                 "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!(
-                    "lock#token#{}",
-                    profile.name()
-                )),
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("lock#token#{identity}")),
             )
             .consistent_read(true)
             .send()
@@ -357,21 +371,21 @@ impl Stack {
         Ok(store.load_cursor(&key).await?)
     }
 
-    pub async fn secret(&self, profile: Profile) -> Result<serde_json::Value> {
-        aws::read_secret(&self.sdk, self.secret_id(profile)).await
+    pub async fn secret(&self, identity: &str) -> Result<serde_json::Value> {
+        aws::read_secret(&self.sdk, self.secret_id(identity)).await
     }
 
-    /// Rewrites `profile`'s secret as the OAuth callback or an operator would.
+    /// Rewrites `identity`'s secret as the OAuth callback or an operator would.
     pub async fn update_secret(
         &self,
-        profile: Profile,
+        identity: &str,
         change: impl FnOnce(&mut serde_json::Value),
     ) -> Result<()> {
-        let mut secret = self.secret(profile).await?;
+        let mut secret = self.secret(identity).await?;
         change(&mut secret);
         aws_sdk_secretsmanager::Client::new(&self.sdk)
             .put_secret_value()
-            .secret_id(self.secret_id(profile))
+            .secret_id(self.secret_id(identity))
             .secret_string(secret.to_string())
             .send()
             .await
@@ -379,16 +393,17 @@ impl Stack {
         Ok(())
     }
 
-    /// What a person's new authorisation leaves in `profile`'s secret: fresh tokens, as the
-    /// OAuth callback stores them.
-    pub async fn reauthorise(&self, profile: Profile) -> Result<()> {
-        let refresh_token = self.sim.issue_refresh_token(&[profile.scope()]);
+    /// What a person's new authorisation leaves in `identity`'s secret (`admin` or
+    /// `compliance`): fresh tokens, as the OAuth callback stores them.
+    pub async fn reauthorise(&self, identity: &str) -> Result<()> {
+        let scope = stream_scope(identity);
+        let refresh_token = self.sim.issue_refresh_token(&[scope]);
         let ttl = self.sim.config().access_token_ttl;
-        let access_token = self.sim.issue_access_token(&[profile.scope()], ttl);
+        let access_token = self.sim.issue_access_token(&[scope], ttl);
         let expires_at = collector_core::Timestamp::from_millis(self.sim.now_ms())
             .plus(ttl)
             .to_rfc3339();
-        self.update_secret(profile, |secret| {
+        self.update_secret(identity, |secret| {
             secret["refresh_token"] = refresh_token.into();
             secret["access_token"] = access_token.into();
             secret["access_token_expires_at"] = expires_at.into();
@@ -517,8 +532,8 @@ impl Stack {
     /// the secrets now, and every bearer token the simulator was shown.
     pub async fn known_secrets(&self) -> Result<Vec<String>> {
         let mut secrets = self.seeded_secrets.clone();
-        for profile in [Profile::Admin, Profile::Compliance] {
-            let Ok(secret) = self.secret(profile).await else {
+        for identity in self.secret_ids.keys() {
+            let Ok(secret) = self.secret(identity).await else {
                 continue;
             };
             for field in ["client_secret", "refresh_token", "access_token"] {
@@ -548,6 +563,16 @@ pub fn sim_stream(stream: StreamId) -> webex_sim::Stream {
         StreamId::SecurityAudit => webex_sim::Stream::SecurityAudit,
         StreamId::ComplianceEvents => webex_sim::Stream::ComplianceEvents,
     }
+}
+
+/// The scope of the streams that read with `identity` (`admin` or `compliance`) when no document
+/// names one.
+pub fn stream_scope(identity: &str) -> &'static str {
+    StreamId::ALL
+        .into_iter()
+        .map(StreamId::spec)
+        .find(|spec| spec.default_identity == identity)
+        .map_or("", |spec| spec.scope)
 }
 
 /// The simulator's OAuth client, as every test installs it.

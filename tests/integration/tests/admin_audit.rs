@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
-use collector_core::{ErrorKind, Profile, StopReason, StreamId};
+use collector_core::{ErrorKind, StopReason, StreamId};
 use integration_tests::fault_proxy::Fault as AwsFault;
+use integration_tests::stack::stream_scope;
 use integration_tests::{Stack, StackOptions};
 use tokio::time::Instant;
 use webex_sim::{Fault, GenerateSpec, Order, SimConfig, Stream};
@@ -199,14 +200,14 @@ async fn an_access_token_expiring_mid_backfill_is_refreshed_once_and_stored() ->
     .await?;
     let events = stack.history(STREAM, 3_000);
     // GIVEN a stored access token that expires in 30 minutes
-    let mut secret = stack.secret(Profile::Admin).await?;
+    let mut secret = stack.secret("admin").await?;
     let first_refresh = secret["refresh_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     let token = stack
         .sim
-        .issue_access_token(&[Profile::Admin.scope()], Duration::from_secs(30 * 60));
+        .issue_access_token(&[stream_scope("admin")], Duration::from_secs(30 * 60));
     secret["access_token"] = token.clone().into();
     secret["access_token_expires_at"] =
         collector_core::Timestamp::from_millis(stack.sim.now_ms() + 30 * MIN)
@@ -214,7 +215,7 @@ async fn an_access_token_expiring_mid_backfill_is_refreshed_once_and_stored() ->
             .into();
     aws_sdk_secretsmanager::Client::new(&stack.sdk)
         .put_secret_value()
-        .secret_id(stack.secret_id(Profile::Admin))
+        .secret_id(stack.secret_id("admin"))
         .secret_string(secret.to_string())
         .send()
         .await?;
@@ -238,7 +239,7 @@ async fn an_access_token_expiring_mid_backfill_is_refreshed_once_and_stored() ->
         .filter(|t| t.grant_type == "refresh_token")
         .collect();
     assert_eq!(refreshes.len(), 1, "{refreshes:?}");
-    let stored = stack.secret(Profile::Admin).await?;
+    let stored = stack.secret("admin").await?;
     let stored_refresh = stored["refresh_token"].as_str().unwrap_or_default();
     assert_ne!(
         stored_refresh, first_refresh,
@@ -300,7 +301,7 @@ async fn a_refused_refresh_token_asks_for_reauthorisation_and_leaves_the_cursor(
     assert_eq!(failed.kind(), ErrorKind::Config);
     let message = failed.to_string();
     assert!(
-        message.contains("webexctl auth url --profile admin"),
+        message.contains("webexctl auth url --identity admin"),
         "{message}"
     );
     assert!(

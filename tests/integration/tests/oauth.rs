@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use collector_core::secret::ClientSecret;
-use collector_core::{Profile, StopReason, StreamId, Timestamp};
+use collector_core::{IdentityName, StopReason, StreamId, Timestamp};
 use integration_tests::logs::{assert_free_of, captured};
-use integration_tests::stack::sim_stream;
+use integration_tests::stack::{sim_stream, stream_scope};
 use integration_tests::{Stack, StackOptions};
 use tokio::io::AsyncWriteExt;
 use webex_sim::{ClockMode, GenerateSpec, SimConfig};
@@ -39,7 +39,7 @@ fn org_id(stack: &Stack) -> String {
 
 /// `webexctl` with the stack's environment, `stdin` fed to it; (exit ok, stdout, stderr).
 async fn webexctl(stack: &Stack, args: &[&str], stdin: &str) -> Result<(bool, String, String)> {
-    let mut env: HashMap<String, String> = stack.profiles_env();
+    let mut env: HashMap<String, String> = stack.identities_env();
     env.extend(stack.env.clone());
     let mut child = tokio::process::Command::new(integration_tests::webexctl_path()?)
         .args(args)
@@ -62,26 +62,27 @@ async fn webexctl(stack: &Stack, args: &[&str], stdin: &str) -> Result<(bool, St
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_flow_authorises_both_profiles_and_the_collectors_use_the_tokens() -> Result<()> {
+async fn the_whole_flow_authorises_both_identities_and_the_collectors_use_the_tokens() -> Result<()>
+{
     let stack = Stack::start(unauthorised()).await?;
     let now = stack.sim.now_ms();
     let mut printed = String::new();
-    for (profile, stream) in [
-        (Profile::Admin, StreamId::AdminAudit),
-        (Profile::Compliance, StreamId::ComplianceEvents),
+    for (identity, stream) in [
+        ("admin", StreamId::AdminAudit),
+        ("compliance", StreamId::ComplianceEvents),
     ] {
         let events = stack.sim.generate(
             sim_stream(stream),
             GenerateSpec::new(400, now - 48 * 3_600_000, now - 600_000),
         );
-        // GIVEN an operator installs the profile, the client secret on standard input
+        // GIVEN an operator installs the identity, the client secret on standard input
         let (ok, out, err) = webexctl(
             &stack,
             &[
                 "auth",
                 "init",
-                "--profile",
-                profile.name(),
+                "--identity",
+                identity,
                 "--client-id",
                 CLIENT_ID,
                 "--redirect-uri",
@@ -99,14 +100,14 @@ async fn the_whole_flow_authorises_both_profiles_and_the_collectors_use_the_toke
         let status: serde_json::Value = serde_json::from_str(&out)?;
         let row = status
             .as_array()
-            .and_then(|rows| rows.iter().find(|r| r["profile"] == profile.name()))
+            .and_then(|rows| rows.iter().find(|r| r["identity"] == identity))
             .context("row")?;
         assert_eq!(row["state"], "waiting for authorisation");
         printed.push_str(&(out + &err));
         // WHEN they open the link, accept, and Webex redirects to the callback
         let (ok, out, err) = webexctl(
             &stack,
-            &["auth", "url", "--profile", profile.name(), "--json"],
+            &["auth", "url", "--identity", identity, "--json"],
             "",
         )
         .await?;
@@ -114,22 +115,25 @@ async fn the_whole_flow_authorises_both_profiles_and_the_collectors_use_the_toke
         let link: serde_json::Value = serde_json::from_str(&out)?;
         let url = link["url"].as_str().context("url")?;
         assert!(
-            url.contains(&format!("scope={}", profile.scope().replace(':', "%3A"))),
+            url.contains(&format!(
+                "scope={}",
+                stream_scope(identity).replace(':', "%3A")
+            )),
             "{url}"
         );
         printed.push_str(&(out + &err));
         let query = stack.consent(url).await?;
         let page = stack.call_back(&query).await?;
-        // THEN the page says so, the tokens are in the profile's secret, and collection works
+        // THEN the page says so, the tokens are in the identity's secret, and collection works
         assert_eq!(page.status_code, 200, "{}", page.body);
         assert!(
             page.body
-                .contains(&format!("The {} profile is authorised", profile.name())),
+                .contains(&format!("The {identity} identity is authorised")),
             "{}",
             page.body
         );
         assert!(page.body.contains("valid until"));
-        let secret = stack.secret(profile).await?;
+        let secret = stack.secret(identity).await?;
         assert!(
             secret["refresh_token"]
                 .as_str()
@@ -144,7 +148,7 @@ async fn the_whole_flow_authorises_both_profiles_and_the_collectors_use_the_toke
     // The other CLI commands, in both forms.
     let (ok, out, err) = webexctl(&stack, &["auth", "status"], "").await?;
     assert!(
-        ok && out.starts_with("PROFILE") && out.matches("authorised").count() == 2,
+        ok && out.starts_with("IDENTITY") && out.matches("authorised").count() == 2,
         "{out}{err}"
     );
     printed.push_str(&(out + &err));
@@ -157,8 +161,9 @@ async fn the_whole_flow_authorises_both_profiles_and_the_collectors_use_the_toke
         "{out}"
     );
     printed.push_str(&(out + &err));
-    for profile in ["admin", "compliance"] {
-        let (ok, out, err) = webexctl(&stack, &["auth", "test", "--profile", profile], "").await?;
+    // `--profile`, the name from before identities, still works.
+    for identity in ["admin", "compliance"] {
+        let (ok, out, err) = webexctl(&stack, &["auth", "test", "--profile", identity], "").await?;
         assert!(
             ok && out.starts_with("ok:") && out.contains(&org_id(&stack)),
             "{out}{err}"
@@ -166,12 +171,15 @@ async fn the_whole_flow_authorises_both_profiles_and_the_collectors_use_the_toke
         printed.push_str(&(out + &err));
         let (ok, out, err) = webexctl(
             &stack,
-            &["auth", "test", "--profile", profile, "--json"],
+            &["auth", "test", "--identity", identity, "--json"],
             "",
         )
         .await?;
         let test: serde_json::Value = serde_json::from_str(&out)?;
-        assert!(ok && test["ok"] == true, "{out}{err}");
+        assert!(
+            ok && test["ok"] == true && test["identity"] == identity,
+            "{out}{err}"
+        );
         printed.push_str(&(out + &err));
     }
     let (ok, out, err) = webexctl(&stack, &["status"], "").await?;
@@ -223,14 +231,14 @@ async fn webexctl_status_shows_a_failing_stream_with_its_fix() -> Result<()> {
     assert!(
         admin["last_error"]["message"]
             .as_str()
-            .is_some_and(|m| m.contains("webexctl auth url --profile admin"))
+            .is_some_and(|m| m.contains("webexctl auth url --identity admin"))
     );
     let (ok, out, _) = webexctl(&stack, &["status"], "").await?;
     assert!(
         ok && out.contains("last error (config") && out.contains("webexctl auth url"),
         "{out}"
     );
-    let (ok, out, _) = webexctl(&stack, &["auth", "test", "--profile", "admin"], "").await?;
+    let (ok, out, _) = webexctl(&stack, &["auth", "test", "--identity", "admin"], "").await?;
     assert!(
         !ok && out.starts_with("FAILED"),
         "a refused token fails the test: {out}"
@@ -252,9 +260,9 @@ async fn auth_init_refuses_bad_input_and_never_takes_the_secret_from_argv() -> R
             &["--org-id", "ORG"],
             "s3cret-value\n",
         ),
-        // No organisation: any account could then authorise the profile.
+        // No organisation: any account could then authorise the identity.
         (REDIRECT, &[], "s3cret-value\n"),
-        // The stack's OrgId parameter may list several; a profile has one.
+        // The stack's OrgId parameter may list several; an identity has one.
         (REDIRECT, &["--org-id", "ORG1,ORG2"], "s3cret-value\n"),
         (
             REDIRECT,
@@ -266,7 +274,7 @@ async fn auth_init_refuses_bad_input_and_never_takes_the_secret_from_argv() -> R
         let mut args = vec![
             "auth",
             "init",
-            "--profile",
+            "--identity",
             "admin",
             "--client-id",
             CLIENT_ID,
@@ -278,10 +286,7 @@ async fn auth_init_refuses_bad_input_and_never_takes_the_secret_from_argv() -> R
         assert!(!ok, "{args:?} must fail: {out}");
         assert!(!err.contains("s3cret-value") && !out.contains("s3cret-value"));
     }
-    assert!(
-        stack.secret(Profile::Admin).await.is_err(),
-        "nothing was written"
-    );
+    assert!(stack.secret("admin").await.is_err(), "nothing was written");
     Ok(())
 }
 
@@ -295,14 +300,16 @@ struct Case {
 async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Result<()> {
     let stack = Stack::start(unauthorised()).await?;
     let operator = stack.operator()?;
-    for profile in [Profile::Admin, Profile::Compliance] {
-        stack.install(profile).await?;
+    for identity in ["admin", "compliance"] {
+        stack.install(identity).await?;
     }
     let mut codes = Vec::new();
-    // A fresh link and consent for `profile`: (code, state).
+    // A fresh link and consent for `identity`: (code, state).
     macro_rules! consent {
-        ($profile:expr) => {{
-            let link = operator.auth_url($profile, None).await?;
+        ($identity:expr) => {{
+            let link = operator
+                .auth_url(&IdentityName::parse($identity)?, None)
+                .await?;
             let query = stack.consent(&link.url).await?;
             let params: HashMap<String, String> = form_pairs(&query);
             codes.push(params["code"].clone());
@@ -311,10 +318,10 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     }
     let fresh_state = || "0123456789abcdef".repeat(4);
     let snapshot = |s: &serde_json::Value| s.to_string();
-    let admin_before = snapshot(&stack.secret(Profile::Admin).await?);
+    let admin_before = snapshot(&stack.secret("admin").await?);
 
     let mut cases: Vec<Case> = Vec::new();
-    let (code, _) = consent!(Profile::Admin);
+    let (code, _) = consent!("admin");
     cases.push(Case {
         name: "no parameters",
         query: String::new(),
@@ -339,62 +346,62 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
         name: "oversized state",
         query: format!("code={code}&state={}", "a".repeat(10_000)),
     });
-    let (_, state) = consent!(Profile::Admin);
+    let (_, state) = consent!("admin");
     cases.push(Case {
         name: "no code",
         query: format!("state={state}"),
     });
-    let (code, state) = consent!(Profile::Admin);
+    let (code, state) = consent!("admin");
     cases.push(Case {
         name: "oversized code",
         query: format!("code={}{code}&state={state}", "A".repeat(5_000)),
     });
-    let (code, state) = consent!(Profile::Admin);
+    let (code, state) = consent!("admin");
     cases.push(Case {
         name: "code with markup",
         query: format!("code={code}%22%3E%3Cscript%3E&state={state}"),
     });
-    let (code, state) = consent!(Profile::Admin);
+    let (code, state) = consent!("admin");
     cases.push(Case {
         name: "repeated state",
         query: format!("code={code}&state={state}&state={}", fresh_state()),
     });
-    let (code, state) = consent!(Profile::Admin);
+    let (code, state) = consent!("admin");
     cases.push(Case {
         name: "repeated code",
         query: format!("code={code}&code={code}&state={state}"),
     });
     stack.sim.deny_next_authorization();
-    let link = operator.auth_url(Profile::Admin, None).await?;
+    let link = operator.auth_url(&IdentityName::ADMIN, None).await?;
     cases.push(Case {
         name: "access_denied",
         query: stack.consent(&link.url).await?,
     });
-    let (_, state) = consent!(Profile::Admin);
+    let (_, state) = consent!("admin");
     cases.push(Case {
         name: "another error, with markup in its description",
         query: format!("error=%3Cb%3Eserver_error%3C%2Fb%3E&error_description=%3Cscript%3Ex%3C%2Fscript%3E&state={state}"),
     });
-    let (_, state) = consent!(Profile::Admin);
+    let (_, state) = consent!("admin");
     cases.push(Case {
         name: "refused code",
         query: format!("code=not-a-code-we-issued&state={state}"),
     });
-    let (code, state) = consent!(Profile::Admin);
+    let (code, state) = consent!("admin");
     cases.push(Case {
         name: "a code for another state",
         query: format!("code={code}&state={state}x"),
     });
-    // A state made for the compliance profile, with a code the user granted admin scopes.
-    let (code, _) = consent!(Profile::Admin);
-    let compliance_link = operator.auth_url(Profile::Compliance, None).await?;
+    // A state made for the compliance identity, with a code the user granted admin scopes.
+    let (code, _) = consent!("admin");
+    let compliance_link = operator.auth_url(&IdentityName::COMPLIANCE, None).await?;
     let compliance_state = form_pairs(&compliance_link.url)["state"].clone();
     cases.push(Case {
-        name: "a state from the other profile",
+        name: "a state from the other identity",
         query: format!("code={code}&state={compliance_state}"),
     });
-    // A code whose user granted only the compliance scope, for the admin profile.
-    let admin_link = operator.auth_url(Profile::Admin, None).await?;
+    // A code whose user granted only the compliance scope, for the admin identity.
+    let admin_link = operator.auth_url(&IdentityName::ADMIN, None).await?;
     let wrong_scope = admin_link
         .url
         .replace("audit%3Aevents_read", "spark-compliance%3Aevents_read");
@@ -421,23 +428,23 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     }
 
     // An expired state (older than ten minutes).
-    let (code, state) = consent!(Profile::Admin);
+    let (code, state) = consent!("admin");
     stack.sim.advance(Duration::from_secs(11 * 60));
     let expired = stack
         .call_back(&format!("code={code}&state={state}"))
         .await?;
     assert_eq!(expired.status_code, 403, "expired state");
-    // An organisation that is not the profile's.
+    // An organisation that is not the identity's.
     operator
         .auth_init(
-            Profile::Compliance,
+            &IdentityName::COMPLIANCE,
             CLIENT_ID,
             ClientSecret::new(CLIENT_SECRET),
             REDIRECT,
             Some("another-org"),
         )
         .await?;
-    let (code, state) = consent!(Profile::Compliance);
+    let (code, state) = consent!("compliance");
     let mismatch = stack
         .call_back(&format!("code={code}&state={state}"))
         .await?;
@@ -448,7 +455,7 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     );
     operator
         .auth_init(
-            Profile::Compliance,
+            &IdentityName::COMPLIANCE,
             CLIENT_ID,
             ClientSecret::new(CLIENT_SECRET),
             REDIRECT,
@@ -456,11 +463,11 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
         )
         .await?;
     // A Webex outage.
-    let (code, state) = consent!(Profile::Admin);
-    let mut outage_env = stack.profiles_env();
+    let (code, state) = consent!("admin");
+    let mut outage_env = stack.identities_env();
     outage_env.insert("WEBEX_API_URL".into(), "http://127.0.0.1:9/v1".into());
     let outage = collector_app::callback::Callback::new(
-        &collector_app::ProfilesConfig::from_lookup(|n| outage_env.get(n).cloned())?,
+        &collector_app::IdentitiesConfig::from_lookup(|n| outage_env.get(n).cloned())?,
         &stack.collector_sdk,
         std::sync::Arc::new(integration_tests::stack::SimTime(stack.sim.clone())),
     )?;
@@ -482,11 +489,11 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     assert_eq!(page.status_code, 405);
 
     assert_eq!(
-        snapshot(&stack.secret(Profile::Admin).await?),
+        snapshot(&stack.secret("admin").await?),
         admin_before,
         "the admin secret changed"
     );
-    let compliance = stack.secret(Profile::Compliance).await?;
+    let compliance = stack.secret("compliance").await?;
     for field in ["refresh_token", "access_token"] {
         assert!(
             compliance.get(field).is_none_or(|t| t.is_null()),
@@ -495,13 +502,13 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     }
 
     // A state replayed after success, and two concurrent callbacks with the same state.
-    let (code, state) = consent!(Profile::Admin);
+    let (code, state) = consent!("admin");
     let query = format!("code={code}&state={state}");
     assert_eq!(stack.call_back(&query).await?.status_code, 200);
-    let authorised = snapshot(&stack.secret(Profile::Admin).await?);
+    let authorised = snapshot(&stack.secret("admin").await?);
     let replay = stack.call_back(&query).await?;
     assert_eq!(replay.status_code, 403, "replayed state");
-    let (_, fresh) = consent!(Profile::Admin);
+    let (_, fresh) = consent!("admin");
     let reused = stack
         .call_back(&format!("code={code}&state={fresh}"))
         .await?;
@@ -510,7 +517,7 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
         "a used code with a fresh state: {}",
         reused.body
     );
-    let (code, state) = consent!(Profile::Compliance);
+    let (code, state) = consent!("compliance");
     let query = format!("code={code}&state={state}");
     let (a, b) = tokio::join!(stack.call_back(&query), stack.call_back(&query));
     let mut statuses = [a?.status_code, b?.status_code];
@@ -521,7 +528,7 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
         "exactly one of two concurrent callbacks wins"
     );
     assert_eq!(
-        snapshot(&stack.secret(Profile::Admin).await?),
+        snapshot(&stack.secret("admin").await?),
         authorised,
         "the replay changed nothing"
     );

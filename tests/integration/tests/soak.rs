@@ -77,7 +77,6 @@ async fn a_seeded_subset_of_the_fault_soak_loses_and_duplicates_nothing() -> Res
 /// holding the answer was killed before storing it. This pins how that case is told apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_token_lost_in_flight_is_told_from_one_the_collector_lost() -> Result<()> {
-    use collector_core::Profile;
     use integration_tests::soak::check::{TokenLoss, token_loss};
     use integration_tests::soak::play::Played;
     use integration_tests::{Stack, StackOptions};
@@ -95,7 +94,7 @@ async fn a_rotated_token_lost_in_flight_is_told_from_one_the_collector_lost() ->
         ..Played::default()
     };
     // GIVEN a refresh Webex answered (rotating the stored token) whose answer was never stored
-    let stored = stack.secret(Profile::Admin).await?["refresh_token"]
+    let stored = stack.secret("admin").await?["refresh_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -115,11 +114,11 @@ async fn a_rotated_token_lost_in_flight_is_told_from_one_the_collector_lost() ->
     let answer: serde_json::Value = serde_json::from_slice(&answer)?;
     // THEN it is a loss in flight when a run was killed, and the collector's fault otherwise
     assert_eq!(
-        token_loss(&stack, Profile::Admin, &killed).await?,
+        token_loss(&stack, "admin", &killed).await?,
         TokenLoss::KilledInFlight
     );
     assert!(matches!(
-        token_loss(&stack, Profile::Admin, &Played::default()).await?,
+        token_loss(&stack, "admin", &Played::default()).await?,
         TokenLoss::Defect(_)
     ));
     // AND the collector's fault too when the unstored grant's access token was used
@@ -130,7 +129,7 @@ async fn a_rotated_token_lost_in_flight_is_told_from_one_the_collector_lost() ->
         .send()
         .await?;
     assert!(matches!(
-        token_loss(&stack, Profile::Admin, &killed).await?,
+        token_loss(&stack, "admin", &killed).await?,
         TokenLoss::Defect(_)
     ));
     Ok(())

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use collector_core::{ErrorKind, Profile, StopReason, StreamId};
+use collector_core::{ErrorKind, StopReason, StreamId};
 use integration_tests::stack::sim_stream;
 use integration_tests::verify::late_catches;
 use integration_tests::{Stack, StackOptions};
@@ -193,7 +193,7 @@ async fn admin_and_security_audit_share_one_refresh_of_the_admin_token() -> Resu
         .filter(|t| t.grant_type == "refresh_token")
         .count();
     assert_eq!(refreshes, 1);
-    let stored = stack.secret(Profile::Admin).await?;
+    let stored = stack.secret("admin").await?;
     assert!(
         stack
             .sim
@@ -253,12 +253,12 @@ async fn a_compliance_token_used_for_admin_audit_is_a_config_error_naming_the_sc
 {
     let mut stack = Stack::start(StackOptions::default()).await?;
     stack.history(StreamId::AdminAudit, 200);
-    let compliance_secret = stack.secret_id(Profile::Compliance).to_string();
+    let compliance_secret = stack.secret_id("compliance").to_string();
     // Both when the secret records its scopes (caught before calling Webex) and when it does
     // not (Webex answers 403).
     for record_scopes in [true, false] {
         if !record_scopes {
-            let mut secret = stack.secret(Profile::Compliance).await?;
+            let mut secret = stack.secret("compliance").await?;
             secret.as_object_mut().map(|o| o.remove("scopes"));
             aws_sdk_secretsmanager::Client::new(&stack.sdk)
                 .put_secret_value()

@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 
+use collector_core::identity::{IDENTITY_NAME_RULE, is_identity_name};
 use toml::Spanned;
 use toml::de::DeValue;
 
 use super::errors::{Errors, key_path};
 use super::raw::RawIdentity;
 use super::read::read_table;
-use super::validate::{MAX_NAME_CHARS, Table, as_table, is_name};
+use super::validate::{Table, as_table};
 use super::{Identity, IdentityKind};
 use crate::config::DEFAULT_MAX_REQUESTS_PER_MINUTE;
 
@@ -37,15 +38,12 @@ pub(super) fn read_identities(
         let name: &str = key.get_ref();
         let path = key_path("identities", name);
         let mut identity = None;
-        if !is_name(name, |b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-        }) {
+        // The rule `--identity` and the token lock's item name follow too.
+        if !is_identity_name(name) {
             errors.at(
                 &path,
                 key.span(),
-                format!(
-                    "{name:?} is not an identity name: 1 to {MAX_NAME_CHARS} of a-z, 0-9, _ and -"
-                ),
+                format!("{name:?} is not an identity name: {IDENTITY_NAME_RULE}"),
             );
         } else if let Some(table) = as_table(&path, value, "a table: [identities.NAME]", errors) {
             identity =

@@ -78,8 +78,9 @@ pub struct Identity {
 /// How an identity authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdentityKind {
-    /// Webex OAuth: authorization code and a rotating refresh token (today's profiles); the
-    /// callback fills the secret.
+    /// Webex OAuth: authorization code and a rotating refresh token (the `admin` and
+    /// `compliance` identities of a deployment without a document); the callback fills the
+    /// secret.
     WebexOauth,
 }
 

@@ -12,8 +12,8 @@ pub(super) fn classify(spec: &StreamSpec, e: SourceError) -> CollectError {
             fix: spec.forbidden_fix.to_string(),
         },
         SourceError::Unauthorized => CollectError::Config(format!(
-            "Webex refused a freshly refreshed token of the {} profile; authorise it again with `webexctl auth url`",
-            spec.profile.name()
+            "Webex refused a freshly refreshed token of the {} stream's identity; authorise it again with `webexctl auth url`",
+            spec.id.name()
         )),
         SourceError::Rejected { status, message } => CollectError::Config(format!(
             "Webex rejected the {} request (HTTP {status}): {message}; check the stream's settings",

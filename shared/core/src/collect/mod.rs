@@ -189,19 +189,19 @@ where
             (UnitOrg::OfSecret, Some(own)) => own,
             (UnitOrg::OfSecret, None) => {
                 return Err(CollectError::Config(format!(
-                    "the {} profile's secret has no org_id; set it with `webexctl auth init`",
-                    self.spec.profile.name()
+                    "the {} identity's secret has no org_id; set it with `webexctl auth init`",
+                    self.tokens.identity()
                 )));
             }
         };
         if let Some(scopes) = secret.scopes.as_deref().filter(|s| !s.trim().is_empty()) {
-            let needed = self.spec.profile.scope();
+            let needed = self.spec.scope;
             if !scopes.split([' ', ',']).any(|s| s == needed) {
                 return Err(CollectError::Config(format!(
                     "the secret for {} holds a token with the scopes {scopes:?}, without {needed}; point \
-                     TOKEN_SECRET_ID at the {} profile's secret, or authorise it again with that scope",
+                     TOKEN_SECRET_ID at the {} identity's secret, or authorise it again with that scope",
                     self.spec.id.name(),
-                    self.spec.profile.name()
+                    self.tokens.identity()
                 )));
             }
         }

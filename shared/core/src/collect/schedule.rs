@@ -41,7 +41,7 @@ where
         summary: &mut RunSummary,
         deadline: Instant,
     ) -> Result<StopReason, CollectError> {
-        // A profile that cannot get a token fails here, before the cursor is touched.
+        // An identity that cannot get a token fails here, before the cursor is touched.
         self.tokens.access_token(deadline).await?;
         let mut cursor = self.state.load_cursor(key).await?.unwrap_or_default();
         summary.committed_until = cursor.committed_until;

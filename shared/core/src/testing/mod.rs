@@ -1,6 +1,6 @@
 //! In-memory adapters of every port, for fast tests of the use cases without AWS or HTTP:
 //! [`MemoryState`] (cursors, leases, OAuth states), [`MemorySink`] (objects), [`MemorySource`]
-//! (scripted events), [`MemorySecret`] and [`StaticIssuer`] (a profile's secret and its token
+//! (scripted events), [`MemorySecret`] and [`StaticIssuer`] (an identity's secret and its token
 //! endpoint), [`ManualClock`]. They share one [`Faults`], which counts every port call and
 //! fails or "crashes" the ones a test names; [`World`] wires a [`crate::Collector`] over them.
 //!

@@ -1,4 +1,4 @@
-//! A profile's secret and Webex's token endpoint in memory.
+//! An identity's secret and Webex's token endpoint in memory.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,11 +12,11 @@ use crate::ports::{
     Account, AccountInfo, SecretStore, SourceError, StoreError, TokenError, TokenGrant, TokenIssuer,
 };
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
-use crate::tokens::ProfileSecret;
+use crate::tokens::IdentitySecret;
 
 #[derive(Debug, Default)]
 struct Stored {
-    secret: Mutex<ProfileSecret>,
+    secret: Mutex<IdentitySecret>,
     saves: AtomicU32,
 }
 
@@ -29,7 +29,7 @@ pub struct MemorySecret {
 }
 
 impl MemorySecret {
-    pub fn new(secret: ProfileSecret, faults: Arc<Faults>) -> Self {
+    pub fn new(secret: IdentitySecret, faults: Arc<Faults>) -> Self {
         let stored = Stored {
             secret: Mutex::new(secret),
             saves: AtomicU32::new(0),
@@ -41,12 +41,12 @@ impl MemorySecret {
     }
 
     /// The stored secret, without counting a call.
-    pub fn get(&self) -> ProfileSecret {
+    pub fn get(&self) -> IdentitySecret {
         lock(&self.stored.secret).clone()
     }
 
     /// Replaces the stored secret (another writer's save), without counting a save.
-    pub fn set(&self, secret: ProfileSecret) {
+    pub fn set(&self, secret: IdentitySecret) {
         *lock(&self.stored.secret) = secret;
     }
 
@@ -57,7 +57,7 @@ impl MemorySecret {
 }
 
 impl SecretStore for MemorySecret {
-    async fn load(&self) -> Result<ProfileSecret, StoreError> {
+    async fn load(&self) -> Result<IdentitySecret, StoreError> {
         let call = self.faults.enter("load_secret");
         call.before().map_err(|e| e.store())?;
         let secret = self.get();
@@ -65,7 +65,7 @@ impl SecretStore for MemorySecret {
         Ok(secret)
     }
 
-    async fn save(&self, secret: &ProfileSecret) -> Result<(), StoreError> {
+    async fn save(&self, secret: &IdentitySecret) -> Result<(), StoreError> {
         let call = self.faults.enter("save_secret");
         call.before().map_err(|e| e.store())?;
         self.set(secret.clone());

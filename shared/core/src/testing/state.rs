@@ -255,7 +255,7 @@ impl OAuthStateStore for MemoryState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::Profile;
+    use crate::identity::{IdentityName, IdentityUse};
 
     fn key() -> CursorKey {
         CursorKey {
@@ -329,9 +329,9 @@ mod tests {
         let state = MemoryState::default();
         let t = Timestamp::from_millis;
         let pending = PendingAuthorisation {
-            profile: Profile::Admin,
+            identity: IdentityName::ADMIN,
             expected_email: None,
-            scopes: Profile::Admin.requested_scopes(),
+            scopes: IdentityUse::by_default(&IdentityName::ADMIN).requested_scopes(),
         };
         state.put_oauth_state("s1", &pending, t(100)).await.unwrap();
         state.put_oauth_state("s2", &pending, t(100)).await.unwrap();

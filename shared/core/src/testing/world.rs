@@ -14,10 +14,11 @@ use super::source::MemorySource;
 use super::state::MemoryState;
 use crate::collect::{Collector, DEFAULT_MAX_WINDOW_EVENTS, Settings, Unit, UnitOrg};
 use crate::cursor::{Cursor, CursorKey};
+use crate::identity::IdentityName;
 use crate::ports::{Account, Clock};
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 use crate::stream::{Filters, StreamSpec};
-use crate::tokens::{ProfileSecret, TokenManager};
+use crate::tokens::{IdentitySecret, TokenManager};
 use crate::window::WindowPolicy;
 
 pub type MemoryCollector =
@@ -69,22 +70,22 @@ pub struct World {
 }
 
 impl World {
-    /// Everything empty but the profile's secret: authorised for [`ORG_ID`] with the stream's
+    /// Everything empty but the identity's secret: authorised for [`ORG_ID`] with the stream's
     /// scope, its access token valid for an hour from the clock's `now`.
     pub fn new(spec: StreamSpec, settings: Settings, clock: Arc<ManualClock>) -> Self {
         let faults = Arc::new(Faults::default());
         let now = clock.now();
-        let secret = ProfileSecret {
+        let secret = IdentitySecret {
             client_id: "client".to_string(),
             client_secret: ClientSecret::new("client-secret"),
             redirect_uri: Some("https://callback.invalid/".to_string()),
             org_id: Some(ORG_ID.to_string()),
-            scopes: Some(spec.profile.scope().to_string()),
+            scopes: Some(spec.scope.to_string()),
             refresh_token: Some(RefreshToken::new("first-refresh")),
             refresh_token_expires_at: Some(now.plus(Duration::from_secs(90 * 86_400))),
             access_token: Some(AccessToken::new("first-access")),
             access_token_expires_at: Some(now.plus(Duration::from_secs(3600))),
-            ..ProfileSecret::default()
+            ..IdentitySecret::default()
         };
         let account = Account {
             person_id: "PERSON1".to_string(),
@@ -126,7 +127,7 @@ impl World {
     /// A collector over this world, as a freshly started process.
     pub fn collector(&self) -> MemoryCollector {
         let tokens = TokenManager::new(
-            self.spec.profile,
+            IdentityName::from_static(self.spec.default_identity),
             self.secret.clone(),
             self.issuer.clone(),
             self.state.clone(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use collector_core::event::EventKey;
-use collector_core::{CollectError, Profile, RunSummary, StopReason, StreamId, Timestamp};
+use collector_core::{CollectError, RunSummary, StopReason, StreamId, Timestamp};
 use tokio::time::Instant;
 use webex_sim::SimEvent;
 
@@ -89,11 +89,11 @@ pub async fn catch_up_and_check(
     for (stream, _) in &played.expected {
         let mut caught_up = catch_up(stack, *stream, until).await;
         if let Err(CatchUpError::Reauthorise(_)) = &caught_up {
-            let profile = stream.spec().profile;
+            let identity = stream.spec().default_identity;
             findings
                 .token_losses
-                .push(token_loss(stack, profile, played).await?);
-            stack.reauthorise(profile).await?;
+                .push(token_loss(stack, identity, played).await?);
+            stack.reauthorise(identity).await?;
             caught_up = catch_up(stack, *stream, until).await;
         }
         if let Err(problem) = caught_up {
@@ -112,18 +112,18 @@ pub async fn catch_up_and_check(
     for (stream, expected) in &played.expected {
         check_stream(stack, scenario, *stream, expected, &mut findings).await?;
     }
-    let profiles: HashSet<Profile> = played
+    let identities: HashSet<&str> = played
         .expected
         .iter()
-        .map(|(s, _)| s.spec().profile)
+        .map(|(s, _)| s.spec().default_identity)
         .collect();
-    for profile in profiles {
-        let secret = stack.secret(profile).await?;
+    for identity in identities {
+        let secret = stack.secret(identity).await?;
         let refresh = secret["refresh_token"].as_str().unwrap_or_default();
         if !stack.sim.refresh_token_is_valid(refresh) {
             findings
                 .token_losses
-                .push(token_loss(stack, profile, played).await?);
+                .push(token_loss(stack, identity, played).await?);
         }
     }
     let secrets = stack.known_secrets().await?;
@@ -143,7 +143,7 @@ pub async fn catch_up_and_check(
 /// Why catching up failed.
 #[derive(Debug)]
 enum CatchUpError {
-    /// Webex refused the profile's refresh token.
+    /// Webex refused the identity's refresh token.
     Reauthorise(String),
     Failed(String),
 }
@@ -161,8 +161,8 @@ impl std::fmt::Display for CatchUpError {
 
 /// Tells a refresh token lost on its way to the secret while a run was killed (which no client
 /// can prevent when Webex rotates tokens) from one the collector lost.
-pub async fn token_loss(stack: &Stack, profile: Profile, played: &Played) -> Result<TokenLoss> {
-    let secret = stack.secret(profile).await?;
+pub async fn token_loss(stack: &Stack, identity: &str, played: &Played) -> Result<TokenLoss> {
+    let secret = stack.secret(identity).await?;
     let stored = secret["refresh_token"].as_str().unwrap_or_default();
     // Follow the rotations from the stored token to the grant that never reached the secret.
     let mut live = stored.to_string();
@@ -171,7 +171,7 @@ pub async fn token_loss(stack: &Stack, profile: Profile, played: &Played) -> Res
         live = refresh;
         lost_access = Some(access);
     }
-    let defect = |what: &str| Ok(TokenLoss::Defect(format!("{}: {what}", profile.name())));
+    let defect = |what: &str| Ok(TokenLoss::Defect(format!("{identity}: {what}")));
     let Some(lost_access) = lost_access else {
         return defect("the stored refresh token is refused, and Webex never rotated it out");
     };

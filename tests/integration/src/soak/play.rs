@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use collector_app::run_once;
-use collector_core::{CollectError, Profile, RunSummary, StopReason, StreamId};
+use collector_core::{CollectError, RunSummary, StopReason, StreamId};
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use webex_sim::{GenerateSpec, SimEvent};
@@ -50,8 +50,8 @@ pub async fn play(stack: &Stack, scenario: &Scenario, part_size: Option<usize>) 
         ..Played::default()
     };
     if scenario.access_token_stored {
-        for profile in profiles(scenario) {
-            stack.reauthorise(profile).await?;
+        for identity in identities(scenario) {
+            stack.reauthorise(identity).await?;
         }
     }
     switch_faults_on(stack, scenario);
@@ -159,11 +159,15 @@ fn advance(
     stack.sim.advance(by);
 }
 
-/// The OAuth profiles the scenario's streams read with.
-pub fn profiles(scenario: &Scenario) -> Vec<Profile> {
-    let mut profiles: Vec<Profile> = scenario.streams.iter().map(|s| s.spec().profile).collect();
-    profiles.dedup();
-    profiles
+/// The OAuth identities the scenario's streams read with.
+pub fn identities(scenario: &Scenario) -> Vec<&'static str> {
+    let mut identities: Vec<&'static str> = scenario
+        .streams
+        .iter()
+        .map(|s| s.spec().default_identity)
+        .collect();
+    identities.dedup();
+    identities
 }
 
 /// Switches every fault off, for the catch-up.

@@ -18,7 +18,7 @@ pub const LOOKBACK: Duration = Duration::from_secs(24 * 3600);
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub seed: u64,
-    /// The stream under test; a second admin stream (sharing its OAuth profile) runs beside it
+    /// The stream under test; a second admin stream (sharing its OAuth identity) runs beside it
     /// in some scenarios.
     pub streams: Vec<StreamId>,
     pub order: Order,

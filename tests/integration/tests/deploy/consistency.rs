@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use collector_app::StreamId;
 use collector_app::metrics::{emf_line, units_line};
 use collector_app::units::UnitsOutcome;
-use collector_core::{RunSummary, StopReason, Timestamp};
+use collector_core::{IdentityName, RunSummary, StopReason, Timestamp};
 use serde_yaml::Value;
 
 use crate::environment::check_environment;
@@ -103,9 +103,9 @@ fn each_function_is_set_exactly_the_variables_it_reads_and_accepts_their_default
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
-/// The metrics a collector run emits in embedded metric format: namespace, dimension names and
-/// metric names, read off a real line.
-fn emitted_metrics(stream: StreamId) -> (String, Vec<String>, Vec<String>) {
+/// The metrics a collector run emits in embedded metric format: namespace, and each metric
+/// with the names of the dimensions it is emitted under, read off real lines.
+fn emitted_metrics(stream: StreamId) -> (String, Vec<(Vec<String>, String)>) {
     let now = Timestamp::from_millis(1_795_000_000_000);
     let summary = RunSummary {
         stream: stream.name().to_string(),
@@ -117,36 +117,47 @@ fn emitted_metrics(stream: StreamId) -> (String, Vec<String>, Vec<String>) {
         committed_until: Some(now),
         stopped: StopReason::CaughtUp,
     };
+    let identity = IdentityName::from_static(stream.spec().default_identity);
     // A run through several units adds one line of its own.
     let lines = [
-        emf_line(&summary, now, Some(now)),
+        emf_line(&summary, now, Some((&identity, now))),
         units_line(stream.name(), &UnitsOutcome::default(), now),
     ];
     let mut namespace = String::new();
-    let mut dimensions = Vec::new();
     let mut metrics = Vec::new();
     for line in lines {
         let line: serde_json::Value = serde_json::from_str(&line).expect("EMF is JSON");
-        let directive = &line["_aws"]["CloudWatchMetrics"][0];
-        namespace = directive["Namespace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        dimensions = directive["Dimensions"][0]
+        for directive in line["_aws"]["CloudWatchMetrics"]
             .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect();
-        metrics.extend(
-            directive["Metrics"]
+            .expect("directives")
+        {
+            namespace = directive["Namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let dimensions: Vec<String> = directive["Dimensions"][0]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|m| m["Name"].as_str().map(str::to_string)),
-        );
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect();
+            for dimension in &dimensions {
+                assert!(
+                    line.get(dimension).is_some_and(|v| v.is_string()),
+                    "{stream}: the line declares the dimension {dimension} without its value"
+                );
+            }
+            metrics.extend(
+                directive["Metrics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m["Name"].as_str())
+                    .map(|name| (dimensions.clone(), name.to_string())),
+            );
+        }
     }
-    (namespace, dimensions, metrics)
+    (namespace, metrics)
 }
 
 struct Alarm {
@@ -208,23 +219,39 @@ fn every_collector_is_watched_on_the_metrics_it_emits_and_every_function_on_its_
         let Some(stream) = StreamId::parse(&function.crate_name) else {
             continue;
         };
-        let (namespace, dimension_names, metrics) = emitted_metrics(stream);
-        assert_eq!(dimension_names, ["Stream"], "the alarms below assume it");
-        let dimensions = [("Stream".to_string(), stream.name().to_string())];
-        for metric in ["LagSeconds", "RefreshTokenDaysLeft"] {
+        let (namespace, metrics) = emitted_metrics(stream);
+        // Lag per stream; the refresh token per identity, which the streams sharing it share.
+        let watched = [
+            ("LagSeconds", "Stream", stream.name()),
+            (
+                "RefreshTokenDaysLeft",
+                "Identity",
+                stream.spec().default_identity,
+            ),
+        ];
+        for (metric, dimension, value) in watched {
             assert!(
-                metrics.iter().any(|m| m == metric),
-                "runs do not emit {metric}"
+                metrics
+                    .iter()
+                    .any(|(dims, m)| m == metric && dims.as_slice() == [dimension]),
+                "runs do not emit {metric} by {dimension}"
             );
             assert!(
-                has(&namespace, metric, &dimensions),
-                "{stream}: no {metric} alarm in {namespace}"
+                has(
+                    &namespace,
+                    metric,
+                    &[(dimension.to_string(), value.to_string())]
+                ),
+                "{stream}: no {metric} alarm on {dimension} {value} in {namespace}"
             );
         }
         for alarm in alarms.iter().filter(|a| a.namespace == namespace) {
+            let names: Vec<String> = alarm.dimensions.iter().map(|(n, _)| n.clone()).collect();
             assert!(
-                metrics.contains(&alarm.metric),
-                "an alarm on {}, which no run emits",
+                metrics
+                    .iter()
+                    .any(|(dims, m)| *m == alarm.metric && *dims == names),
+                "an alarm on {} by {names:?}, which no run emits",
                 alarm.metric
             );
         }

@@ -5,11 +5,11 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use collector_app::{Config, ProfilesConfig, StreamId, WiringError, build_collector};
+use collector_app::{Config, IdentitiesConfig, StreamId, WiringError, build_collector};
 use collector_core::ports::SystemClock;
 
 /// Read by the functions but rightly left unset on AWS.
-pub const LOCAL_ONLY: [(&str, &str); 2] = [
+pub const LOCAL_ONLY: [(&str, &str); 3] = [
     (
         "S3_FORCE_PATH_STYLE",
         "path-style S3 addressing is for local emulators",
@@ -17,6 +17,11 @@ pub const LOCAL_ONLY: [(&str, &str); 2] = [
     (
         "PAGE_SIZE",
         "the API's largest page is right on AWS; smaller ones only cost requests",
+    ),
+    (
+        "COLLECTOR_CONFIG",
+        "a local document file; on AWS the identities come from the template's variables until \
+         the template holds the document (DESIGN §7)",
     ),
 ];
 
@@ -59,7 +64,7 @@ pub fn cold_start(crate_name: &str, env: &BTreeMap<String, String>) -> Option<Co
                 outcome: outcome.map_err(|e| e.to_string()),
             });
         }
-        (None, "oauth-callback") => ProfilesConfig::from_lookup(lookup)
+        (None, "oauth-callback") => IdentitiesConfig::from_lookup(lookup)
             .map(drop)
             .map_err(|e| e.to_string()),
         (None, _) => return None,

@@ -1,7 +1,7 @@
 //! Each function's role against what its code really asks of AWS. The functions run in-process
 //! with the template's environment (its resources swapped for the test's), behind the fault
 //! proxy, through every path that touches AWS: token refresh, small and multipart objects, an
-//! unfinished upload found and aborted, a missing object, both OAuth profiles installed.
+//! unfinished upload found and aborted, a missing object, both OAuth identities installed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,11 +10,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
 use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext};
-use collector_app::{Config, ProfilesConfig, StreamId, run_once};
+use collector_app::{Config, IdentitiesConfig, StreamId, run_once};
+use collector_core::identity::IdentityUse;
 use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
-use collector_core::{Profile, StopReason, Timestamp};
+use collector_core::{IdentityName, StopReason, Timestamp};
 use integration_tests::fault_proxy::Fault;
-use integration_tests::stack::{SimTime, sim_stream};
+use integration_tests::stack::{SimTime, sim_stream, stream_scope};
 use integration_tests::{Stack, StackOptions};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use tokio::time::Instant;
@@ -198,7 +199,7 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
         template,
         &[("S3_FORCE_PATH_STYLE", "true")],
     );
-    let config = ProfilesConfig::from_lookup(|name| env.get(name).cloned())?;
+    let config = IdentitiesConfig::from_lookup(|name| env.get(name).cloned())?;
     let callback = Callback::new(
         &config,
         &stack.collector_sdk,
@@ -208,7 +209,7 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    for (n, profile) in [Profile::Admin, Profile::Compliance]
+    for (n, identity) in [IdentityName::ADMIN, IdentityName::COMPLIANCE]
         .into_iter()
         .enumerate()
     {
@@ -216,12 +217,12 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
         let state = format!("{:064x}", n + 1);
         let expires = Timestamp::from_millis(stack.sim.now_ms() + 10 * MIN);
         let pending = PendingAuthorisation {
-            profile,
             expected_email: None,
-            scopes: profile.requested_scopes(),
+            scopes: IdentityUse::by_default(&identity).requested_scopes(),
+            identity: identity.clone(),
         };
         states.put_oauth_state(&state, &pending, expires).await?;
-        let secret = stack.secret(profile).await?;
+        let secret = stack.secret(identity.as_str()).await?;
         let consent = browser
             .get(format!("{}/authorize", stack.sim.base_url()))
             .query(&[
@@ -234,7 +235,7 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
                     "redirect_uri",
                     secret["redirect_uri"].as_str().unwrap_or_default(),
                 ),
-                ("scope", profile.scope()),
+                ("scope", stream_scope(identity.as_str())),
                 ("state", &state),
             ])
             .send()
@@ -257,8 +258,8 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
         let page = callback
             .handle(LambdaEvent::new(request, LambdaContext::default()))
             .await?;
-        // THEN the profile is authorised
-        ensure!(page.status_code == 200, "{}: {}", profile.name(), page.body);
+        // THEN the identity is authorised
+        ensure!(page.status_code == 200, "{identity}: {}", page.body);
     }
     let names = names(&stack, template);
     let proxy = stack.proxy.as_ref().context("proxy")?;
@@ -266,10 +267,10 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
     for call in proxy.calls() {
         all.extend(requests(&call, &names).map_err(anyhow::Error::msg)?);
     }
-    // The tokens are stored under each profile's token lock, as the collectors store theirs:
+    // The tokens are stored under each identity's token lock, as the collectors store theirs:
     // the role must allow taking and releasing exactly those two items.
-    for profile in [Profile::Admin, Profile::Compliance] {
-        let lock = format!("lock#token#{}", profile.name());
+    for identity in ["admin", "compliance"] {
+        let lock = format!("lock#token#{identity}");
         for action in ["dynamodb:PutItem", "dynamodb:DeleteItem"] {
             ensure!(
                 all.iter().any(|r| r.action == action
@@ -281,8 +282,8 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
     Ok(all)
 }
 
-/// The secret that the template creates for `profile` (its initial value names the scope).
-fn secret_of(template: &Template, profile: Profile) -> String {
+/// The secret that the template creates for `identity` (its initial value names the scope).
+fn secret_of(template: &Template, identity: &str) -> String {
     template
         .resources("AWS::SecretsManager::Secret")
         .into_iter()
@@ -290,17 +291,17 @@ fn secret_of(template: &Template, profile: Profile) -> String {
             secret["Properties"]["SecretString"]
                 .as_str()
                 .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-                .is_some_and(|v| v["scopes"] == profile.scope())
+                .is_some_and(|v| v["scopes"] == stream_scope(identity))
         })
         .map(|(id, _)| id)
-        .unwrap_or_else(|| panic!("no secret of the {} profile", profile.name()))
+        .unwrap_or_else(|| panic!("no secret of the {identity} identity"))
 }
 
 fn names(stack: &Stack, template: &Template) -> Names {
     Names {
         bucket: stack.bucket.clone(),
         table: stack.table.clone(),
-        secrets: [Profile::Admin, Profile::Compliance]
+        secrets: ["admin", "compliance"]
             .into_iter()
             .map(|p| (stack.secret_id(p).to_string(), secret_of(template, p)))
             .collect(),
@@ -319,10 +320,10 @@ fn deployed_env(
         (EVENTS_BUCKET.to_string(), stack.bucket.clone()),
         (STATE_TABLE.to_string(), stack.table.clone()),
     ]);
-    for profile in [Profile::Admin, Profile::Compliance] {
+    for identity in ["admin", "compliance"] {
         physical.insert(
-            secret_arn(&secret_of(template, profile)),
-            stack.secret_id(profile).to_string(),
+            secret_arn(&secret_of(template, identity)),
+            stack.secret_id(identity).to_string(),
         );
     }
     let mut env: BTreeMap<String, String> = function

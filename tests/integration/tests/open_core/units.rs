@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use collector_core::{Profile, StreamId};
+use collector_core::StreamId;
 use integration_tests::cli::{self, webexctl};
-use integration_tests::stack::{Stack, StackOptions, sim_org_id};
+use integration_tests::stack::{Stack, StackOptions, sim_org_id, stream_scope};
 use tokio::time::Instant;
 use webex_sim::{ClockMode, GenerateSpec, ORGANIZATIONS_SCOPE, SimConfig, SimOrg};
 
@@ -59,14 +59,14 @@ async fn a_partner_collects_every_discovered_organisation_and_one_403_stops_no_o
         );
         events_by_org.insert(org.clone(), events);
     }
-    // AND the admin profile's token may list organisations
+    // AND the admin identity's token may list organisations
     let token = stack
         .sim
-        .issue_refresh_token(&[Profile::Admin.scope(), ORGANIZATIONS_SCOPE]);
+        .issue_refresh_token(&[stream_scope("admin"), ORGANIZATIONS_SCOPE]);
     stack
-        .update_secret(Profile::Admin, |secret| {
+        .update_secret("admin", |secret| {
             secret["refresh_token"] = token.clone().into();
-            secret["scopes"] = format!("{} {ORGANIZATIONS_SCOPE}", Profile::Admin.scope()).into();
+            secret["scopes"] = format!("{} {ORGANIZATIONS_SCOPE}", stream_scope("admin")).into();
         })
         .await?;
     // WHEN one run goes through the stream's units

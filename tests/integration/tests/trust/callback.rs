@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
+use collector_core::identity::IdentityUse;
 use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
-use collector_core::{Profile, Timestamp};
+use collector_core::{IdentityName, Timestamp};
 use integration_tests::cli::{env as cli_env, webexctl};
 use integration_tests::stack::sim_org_id;
+use integration_tests::stack::stream_scope;
 use integration_tests::{Stack, StackOptions};
 use tokio::time::Instant;
 use webex_sim::{ClockMode, Fault, SimConfig, SimPerson};
@@ -19,7 +21,7 @@ use webex_sim::{ClockMode, Fault, SimConfig, SimPerson};
 const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
 const CLIENT_ID: &str = "sim-client-id";
 
-/// Profiles installed by the operator, not yet authorised; the simulator's clock is the real
+/// Identities installed by the operator, not yet authorised; the simulator's clock is the real
 /// one's, as `webexctl` (a process of its own) runs on the real clock.
 async fn installed() -> Result<Stack> {
     let sim = SimConfig {
@@ -34,20 +36,23 @@ async fn installed() -> Result<Stack> {
         ..StackOptions::default()
     })
     .await?;
-    for profile in [Profile::Admin, Profile::Compliance] {
-        stack.install(profile).await?;
+    for identity in ["admin", "compliance"] {
+        stack.install(identity).await?;
     }
     Ok(stack)
 }
 
 /// The secret as stored, to compare before and after.
-async fn snapshot(stack: &Stack, profile: Profile) -> Result<String> {
-    Ok(stack.secret(profile).await?.to_string())
+async fn snapshot(stack: &Stack, identity: &str) -> Result<String> {
+    Ok(stack.secret(identity).await?.to_string())
 }
 
-/// A fresh link for `profile`, opened and accepted: the query Webex redirects with.
-async fn consented(stack: &Stack, profile: Profile, expect_email: Option<&str>) -> Result<String> {
-    let link = stack.operator()?.auth_url(profile, expect_email).await?;
+/// A fresh link for `identity`, opened and accepted: the query Webex redirects with.
+async fn consented(stack: &Stack, identity: &str, expect_email: Option<&str>) -> Result<String> {
+    let link = stack
+        .operator()?
+        .auth_url(&IdentityName::parse(identity)?, expect_email)
+        .await?;
     stack.consent(&link.url).await
 }
 
@@ -70,22 +75,22 @@ fn callback_timeout() -> Result<Duration> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_leaked_link_of_a_profile_without_an_org_installs_nobodys_account() -> Result<()> {
+async fn a_leaked_link_of_an_identity_without_an_org_installs_nobodys_account() -> Result<()> {
     let stack = installed().await?;
-    // GIVEN a profile whose secret has no organisation (installed before one was required),
+    // GIVEN an identity whose secret has no organisation (installed before one was required),
     // and a link made for it then, still valid
     stack
-        .update_secret(Profile::Admin, |s| s["org_id"] = serde_json::Value::Null)
+        .update_secret("admin", |s| s["org_id"] = serde_json::Value::Null)
         .await?;
-    let before = snapshot(&stack, Profile::Admin).await?;
+    let before = snapshot(&stack, "admin").await?;
     let state = "5".repeat(64);
     DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), &stack.table)
         .put_oauth_state(
             &state,
             &PendingAuthorisation {
-                profile: Profile::Admin,
+                identity: IdentityName::ADMIN,
                 expected_email: None,
-                scopes: Profile::Admin.requested_scopes(),
+                scopes: IdentityUse::by_default(&IdentityName::ADMIN).requested_scopes(),
             },
             Timestamp::from_millis(stack.sim.now_ms()).plus(Duration::from_secs(600)),
         )
@@ -98,7 +103,7 @@ async fn a_leaked_link_of_a_profile_without_an_org_installs_nobodys_account() ->
         .append_pair("response_type", "code")
         .append_pair("client_id", CLIENT_ID)
         .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", Profile::Admin.scope())
+        .append_pair("scope", stream_scope("admin"))
         .append_pair("state", &state)
         .finish();
     let link = format!("{}/authorize?{query}", stack.sim.base_url());
@@ -111,7 +116,7 @@ async fn a_leaked_link_of_a_profile_without_an_org_installs_nobodys_account() ->
         page.body
     );
     ensure!(
-        snapshot(&stack, Profile::Admin).await? == before,
+        snapshot(&stack, "admin").await? == before,
         "the secret changed"
     );
     ensure!(
@@ -122,16 +127,16 @@ async fn a_leaked_link_of_a_profile_without_an_org_installs_nobodys_account() ->
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auth_url_refuses_a_profile_without_an_org_and_names_the_fix() -> Result<()> {
+async fn auth_url_refuses_an_identity_without_an_org_and_names_the_fix() -> Result<()> {
     let stack = installed().await?;
     stack
-        .update_secret(Profile::Compliance, |s| {
+        .update_secret("compliance", |s| {
             s.as_object_mut().map(|o| o.remove("org_id"));
         })
         .await?;
     let printed = webexctl(
         &cli_env(&stack),
-        &["auth", "url", "--profile", "compliance"],
+        &["auth", "url", "--identity", "compliance"],
         "",
     )
     .await?;
@@ -140,7 +145,7 @@ async fn auth_url_refuses_a_profile_without_an_org_and_names_the_fix() -> Result
         ensure!(printed.stderr.contains(fix), "{fix}: {}", printed.all());
     }
     ensure!(!printed.stdout.contains("authorize?"), "{}", printed.stdout);
-    // The other profile, with its org, still gets its link.
+    // The other identity, with its org, still gets its link (by its old option name too).
     let printed = webexctl(&cli_env(&stack), &["auth", "url", "--profile", "admin"], "").await?;
     ensure!(
         printed.ok && printed.stdout.contains("authorize?"),
@@ -153,14 +158,14 @@ async fn auth_url_refuses_a_profile_without_an_org_and_names_the_fix() -> Result
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_of_another_org_cannot_install_its_tokens() -> Result<()> {
     let stack = installed().await?;
-    let before = snapshot(&stack, Profile::Admin).await?;
+    let before = snapshot(&stack, "admin").await?;
     // The link was forwarded; an administrator of another organisation accepted it.
     stack.sim.sign_in_next_as(SimPerson::new(
         "admin@other.example",
         "Other Admin",
         "OTHER-ORG",
     ));
-    let query = consented(&stack, Profile::Admin, None).await?;
+    let query = consented(&stack, "admin", None).await?;
     let page = stack.call_back(&query).await?;
     ensure!(
         page.status_code == 403 && page.body.contains("another organisation"),
@@ -169,7 +174,7 @@ async fn an_account_of_another_org_cannot_install_its_tokens() -> Result<()> {
         page.body
     );
     ensure!(
-        snapshot(&stack, Profile::Admin).await? == before,
+        snapshot(&stack, "admin").await? == before,
         "the secret changed"
     );
     Ok(())
@@ -179,11 +184,11 @@ async fn an_account_of_another_org_cannot_install_its_tokens() -> Result<()> {
 async fn a_link_bound_to_one_person_refuses_another_person_of_the_same_org() -> Result<()> {
     let stack = installed().await?;
     let org = sim_org_id(&stack.sim);
-    let before = snapshot(&stack, Profile::Admin).await?;
+    let before = snapshot(&stack, "admin").await?;
     // GIVEN a link made for Alice
     let link = stack
         .operator()?
-        .auth_url(Profile::Admin, Some("Alice@Example.com"))
+        .auth_url(&IdentityName::ADMIN, Some("Alice@Example.com"))
         .await?;
     ensure!(link.expected_email.as_deref() == Some("Alice@Example.com"));
     // WHEN Bob, an administrator of the same organisation, opens it
@@ -199,7 +204,7 @@ async fn a_link_bound_to_one_person_refuses_another_person_of_the_same_org() -> 
         page.body
     );
     ensure!(
-        snapshot(&stack, Profile::Admin).await? == before,
+        snapshot(&stack, "admin").await? == before,
         "the secret changed"
     );
     // AND Alice, with her address in another case, completes a link made for her; the secret
@@ -207,7 +212,7 @@ async fn a_link_bound_to_one_person_refuses_another_person_of_the_same_org() -> 
     stack
         .sim
         .sign_in_next_as(SimPerson::new("alice@example.com", "Alice Admin", &org));
-    let query = consented(&stack, Profile::Admin, Some("ALICE@example.com")).await?;
+    let query = consented(&stack, "admin", Some("ALICE@example.com")).await?;
     let page = stack.call_back(&query).await?;
     ensure!(
         page.status_code == 200,
@@ -215,7 +220,7 @@ async fn a_link_bound_to_one_person_refuses_another_person_of_the_same_org() -> 
         page.status_code,
         page.body
     );
-    let secret = stack.secret(Profile::Admin).await?;
+    let secret = stack.secret("admin").await?;
     ensure!(
         secret["authorised_by"]["email"] == "alice@example.com"
             && secret["authorised_by"]["person_id"]
@@ -239,7 +244,7 @@ async fn auth_status_shows_who_authorised_and_when() -> Result<()> {
     stack
         .sim
         .sign_in_next_as(SimPerson::new("carol@example.com", "Carol Admin", &org));
-    let query = consented(&stack, Profile::Compliance, None).await?;
+    let query = consented(&stack, "compliance", None).await?;
     let page = stack.call_back(&query).await?;
     ensure!(page.status_code == 200, "{}", page.body);
     let printed = webexctl(&cli_env(&stack), &["auth", "status", "--json"], "").await?;
@@ -247,7 +252,7 @@ async fn auth_status_shows_who_authorised_and_when() -> Result<()> {
     let rows: serde_json::Value = serde_json::from_str(&printed.stdout)?;
     let row = |name: &str| {
         rows.as_array()
-            .and_then(|r| r.iter().find(|r| r["profile"] == name))
+            .and_then(|r| r.iter().find(|r| r["identity"] == name))
             .cloned()
             .unwrap_or_default()
     };
@@ -273,11 +278,11 @@ async fn auth_status_shows_who_authorised_and_when() -> Result<()> {
 async fn every_refusal_is_a_4xx_within_the_lambda_timeout_even_when_webex_is_slow() -> Result<()> {
     let stack = installed().await?;
     let timeout = callback_timeout()?;
-    let before = snapshot(&stack, Profile::Admin).await?;
+    let before = snapshot(&stack, "admin").await?;
     // Each slow part of the callback's work in turn: far slower than any timeout.
     let hang = Duration::from_secs(120);
     for what in ["token endpoint", "people/me", "scope probe"] {
-        let query = consented(&stack, Profile::Admin, None).await?;
+        let query = consented(&stack, "admin", None).await?;
         match what {
             "token endpoint" => stack.sim.delay_token_requests([hang; 6]),
             "people/me" => stack.sim.delay_people_requests([hang; 6]),
@@ -304,7 +309,7 @@ async fn every_refusal_is_a_4xx_within_the_lambda_timeout_even_when_webex_is_slo
             page.headers
         );
         ensure!(
-            snapshot(&stack, Profile::Admin).await? == before,
+            snapshot(&stack, "admin").await? == before,
             "{what}: the secret changed"
         );
         stack.sim.clear_faults();

@@ -15,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use collector_app::{Config, StreamCollector, run_once};
-use collector_core::{CollectError, ErrorKind, Profile, RunSummary, StopReason, StreamId};
+use collector_core::{CollectError, ErrorKind, IdentityName, RunSummary, StopReason, StreamId};
 use integration_tests::stack::{SimTime, sim_org_id};
 use integration_tests::{Stack, StackOptions};
 use tokio::net::TcpListener;
@@ -652,19 +652,19 @@ async fn a_people_me_answer_over_its_cap_is_refused_and_the_secret_is_untouched(
     .await?;
     let front = Front::start(&stack.sim).await?;
     let operator = stack.operator()?;
-    stack.install(Profile::Admin).await?;
-    let before = stack.secret(Profile::Admin).await?;
+    stack.install("admin").await?;
+    let before = stack.secret("admin").await?;
     // GIVEN /people/me answers with 4 MiB
     front.oversize("/v1/people/me", 4 * MIB);
-    let mut env = stack.profiles_env();
+    let mut env = stack.identities_env();
     env.insert("WEBEX_API_URL".into(), front.base_url.clone());
     let callback = collector_app::callback::Callback::new(
-        &collector_app::ProfilesConfig::from_lookup(|n| env.get(n).cloned())?,
+        &collector_app::IdentitiesConfig::from_lookup(|n| env.get(n).cloned())?,
         &stack.collector_sdk,
         Arc::new(SimTime(stack.sim.clone())),
     )?;
     // WHEN a person consents and Webex redirects to the callback
-    let link = operator.auth_url(Profile::Admin, None).await?;
+    let link = operator.auth_url(&IdentityName::ADMIN, None).await?;
     let query = stack.consent(&link.url).await?;
     let started = Instant::now();
     let page = callback
@@ -685,18 +685,15 @@ async fn a_people_me_answer_over_its_cap_is_refused_and_the_secret_is_untouched(
         "not a 4xx refusal of an answer over the cap: {}",
         page.body
     );
-    ensure!(
-        stack.secret(Profile::Admin).await? == before,
-        "the secret changed"
-    );
+    ensure!(stack.secret("admin").await? == before, "the secret changed");
     // AND a second consent, Webex behaving, authorises
     front.behave();
-    let link = operator.auth_url(Profile::Admin, None).await?;
+    let link = operator.auth_url(&IdentityName::ADMIN, None).await?;
     let query = stack.consent(&link.url).await?;
     let page = stack.call_back(&query).await?;
     ensure!(page.status_code == 200, "{}", page.body);
     ensure!(
-        stack.secret(Profile::Admin).await?["refresh_token"].is_string(),
+        stack.secret("admin").await?["refresh_token"].is_string(),
         "no refresh token stored"
     );
     Ok(())
@@ -711,7 +708,7 @@ async fn a_hostile_retry_after_on_the_callbacks_scope_probe_neither_panics_nor_o
     })
     .await?;
     let operator = stack.operator()?;
-    stack.install(Profile::Admin).await?;
+    stack.install("admin").await?;
     let values = [
         "18446744073709551615",
         "-1",
@@ -719,14 +716,14 @@ async fn a_hostile_retry_after_on_the_callbacks_scope_probe_neither_panics_nor_o
         "garbage",
     ];
     for value in values {
-        let before = stack.secret(Profile::Admin).await?;
+        let before = stack.secret("admin").await?;
         let requests_before = stack.sim.requests().len();
         // GIVEN the callback's scope probe (its one event request) meets this Retry-After
         stack.sim.push_faults([Fault::RetryAfterText {
             status: 429,
             value: value.to_string(),
         }]);
-        let link = operator.auth_url(Profile::Admin, None).await?;
+        let link = operator.auth_url(&IdentityName::ADMIN, None).await?;
         let query = stack.consent(&link.url).await?;
         // WHEN Webex redirects to the callback
         let started = Instant::now();
@@ -756,7 +753,7 @@ async fn a_hostile_retry_after_on_the_callbacks_scope_probe_neither_panics_nor_o
                 page.body
             );
             ensure!(
-                stack.secret(Profile::Admin).await? == before,
+                stack.secret("admin").await? == before,
                 "{value}: the secret changed"
             );
         } else {
@@ -764,7 +761,7 @@ async fn a_hostile_retry_after_on_the_callbacks_scope_probe_neither_panics_nor_o
         }
     }
     // AND a consent with Webex behaving authorises
-    let link = operator.auth_url(Profile::Admin, None).await?;
+    let link = operator.auth_url(&IdentityName::ADMIN, None).await?;
     let query = stack.consent(&link.url).await?;
     let page = stack.call_back(&query).await?;
     ensure!(page.status_code == 200, "{}", page.body);

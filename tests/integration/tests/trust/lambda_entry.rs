@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use collector_core::{Profile, StreamId, Timestamp};
+use collector_core::{StreamId, Timestamp};
 use integration_tests::lambda_api::{FunctionProcess, Outcome, RuntimeApi, built_binary};
+use integration_tests::stack::stream_scope;
 use integration_tests::{Stack, StackOptions};
 use webex_sim::{ClockMode, SimConfig};
 
@@ -112,18 +113,18 @@ async fn a_lambda_run_neither_overruns_its_invocation_deadline_nor_drops_its_met
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_run_is_reported_to_lambda_as_an_error_of_its_kind() -> Result<()> {
-    // GIVEN the admin profile installed but never authorised: client fields, no tokens
+    // GIVEN the admin identity installed but never authorised: client fields, no tokens
     let stack = Stack::start(on_the_real_clock(Duration::ZERO, false)).await?;
     let client_secret = stack.sim.config().client_secret.clone();
     integration_tests::aws::create_secret(
         &stack.sdk,
-        stack.secret_id(Profile::Admin),
+        stack.secret_id("admin"),
         &serde_json::json!({
             "client_id": "sim-client-id",
             "client_secret": client_secret,
             "redirect_uri": "http://127.0.0.1/oauth/callback",
             "org_id": integration_tests::stack::sim_org_id(&stack.sim),
-            "scopes": Profile::Admin.scope(),
+            "scopes": stream_scope("admin"),
         }),
     )
     .await?;

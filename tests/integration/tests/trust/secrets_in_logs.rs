@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use collector_core::{Profile, StreamId, Timestamp};
+use collector_core::{StreamId, Timestamp};
 use integration_tests::cli::{self, webexctl};
 use integration_tests::lambda_api::{FunctionProcess, Outcome, RuntimeApi, built_binary};
 use integration_tests::logs::assert_free_of;
@@ -20,7 +20,7 @@ const CLIENT_SECRET: &str = "sim-client-secret";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_logging_prints_no_oauth_code_token_or_client_secret() -> Result<()> {
-    // GIVEN a stack with no profile authorised yet, on the real clock (the binaries use it), a
+    // GIVEN a stack with no identity authorised yet, on the real clock (the binaries use it), a
     // simulator that rotates refresh tokens (so a refresh writes a new one), and every binary
     // asked to log at trace
     let stack = Stack::start(StackOptions {
@@ -42,13 +42,13 @@ async fn trace_logging_prints_no_oauth_code_token_or_client_secret() -> Result<(
     let mut printed = String::new();
     let mut secrets = Vec::new();
 
-    // WHEN an operator installs the profile (the client secret goes to Secrets Manager)
+    // WHEN an operator installs the identity (the client secret goes to Secrets Manager)
     let init = webexctl(
         &env,
         &[
             "auth",
             "init",
-            "--profile",
+            "--identity",
             "admin",
             "--client-id",
             "sim-client-id",
@@ -62,7 +62,7 @@ async fn trace_logging_prints_no_oauth_code_token_or_client_secret() -> Result<(
     .await?;
     assert!(init.ok, "auth init failed: {}", init.all());
     printed.push_str(&init.all());
-    let link = webexctl(&env, &["auth", "url", "--profile", "admin", "--json"], "").await?;
+    let link = webexctl(&env, &["auth", "url", "--identity", "admin", "--json"], "").await?;
     assert!(link.ok, "auth url failed: {}", link.all());
     printed.push_str(&link.stderr);
     let link: serde_json::Value = serde_json::from_str(&link.stdout)?;
@@ -86,14 +86,14 @@ async fn trace_logging_prints_no_oauth_code_token_or_client_secret() -> Result<(
         page.0
     );
     printed.push_str(&page.1);
-    let authorised = stack.secret(Profile::Admin).await?;
+    let authorised = stack.secret("admin").await?;
     for field in ["access_token", "refresh_token", "client_secret"] {
         secrets.push(authorised[field].as_str().unwrap_or_default().to_string());
     }
 
     // AND a collector finds its access token expired and refreshes it
     stack
-        .update_secret(Profile::Admin, |secret| {
+        .update_secret("admin", |secret| {
             secret["access_token_expires_at"] = "2020-01-01T00:00:00Z".into();
         })
         .await?;
@@ -113,7 +113,7 @@ async fn trace_logging_prints_no_oauth_code_token_or_client_secret() -> Result<(
     .await?;
     assert!(collect.ok, "collect failed: {}", collect.all());
     printed.push_str(&collect.all());
-    let refreshed = stack.secret(Profile::Admin).await?;
+    let refreshed = stack.secret("admin").await?;
     assert_ne!(
         refreshed["refresh_token"], authorised["refresh_token"],
         "the collector did not refresh: the check would prove nothing about a refresh"
@@ -134,7 +134,7 @@ async fn trace_logging_prints_no_oauth_code_token_or_client_secret() -> Result<(
 async fn call_back(stack: &Stack, query: &str) -> Result<(serde_json::Value, String)> {
     const FUNCTION: &str = "oauth-callback";
     let api = RuntimeApi::start().await?;
-    let mut env: HashMap<String, String> = stack.profiles_env();
+    let mut env: HashMap<String, String> = stack.identities_env();
     env.insert("RUST_LOG".into(), "trace".into());
     let function = FunctionProcess::start(&api, FUNCTION, &built_binary(FUNCTION)?, env)?;
     let event = serde_json::json!({

@@ -1,6 +1,6 @@
 //! Token writes under the token lock (issue 13, item 4): the OAuth callback, `webexctl auth
-//! init` and a collector's refresh all write a profile's secret. Each takes
-//! `lock#token#{profile}`, re-reads, replaces only its own fields and saves while it still
+//! init` and a collector's refresh all write an identity's secret. Each takes
+//! `lock#token#{identity}`, re-reads, replaces only its own fields and saves while it still
 //! holds the lock, so none of them silently undoes another's write: a fresh authorisation is
 //! not replaced by a refresh of the old grant, an operator's change is not put back, and a
 //! refresh that outlived its lock stores nothing.
@@ -11,7 +11,7 @@ use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
 use collector_core::ports::LeaseStore;
 use collector_core::secret::ClientSecret;
-use collector_core::{Profile, StopReason, StreamId, Timestamp};
+use collector_core::{IdentityName, StopReason, StreamId, Timestamp};
 use integration_tests::stack::sim_org_id;
 use integration_tests::{Stack, StackOptions};
 use tokio::time::Instant;
@@ -21,16 +21,16 @@ use tokio::time::Instant;
 const SLOW_REFRESH: Duration = Duration::from_secs(3);
 const RUN_BUDGET: Duration = Duration::from_secs(60);
 
-/// Both profiles authorised with a refresh token only: the first run must refresh.
+/// Both identities authorised with a refresh token only: the first run must refresh.
 async fn authorised() -> Result<Stack> {
     Stack::start(StackOptions::default()).await
 }
 
-/// Waits until a collector holds `profile`'s token lock, i.e. its refresh is under way.
-async fn until_a_collector_refreshes(stack: &Stack, profile: Profile) -> Result<String> {
+/// Waits until a collector holds `identity`'s token lock, i.e. its refresh is under way.
+async fn until_a_collector_refreshes(stack: &Stack, identity: &str) -> Result<String> {
     let give_up = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Some(owner) = stack.token_lock_owner(profile).await?
+        if let Some(owner) = stack.token_lock_owner(identity).await?
             && owner.starts_with("collector-")
         {
             return Ok(owner);
@@ -59,14 +59,17 @@ fn last_event_bearer(stack: &Stack) -> Option<String> {
 async fn a_callback_during_a_slow_collector_refresh_is_not_overwritten_by_the_old_grant()
 -> Result<()> {
     let stack = authorised().await?;
-    let old_refresh = text(&stack.secret(Profile::Admin).await?, "refresh_token");
+    let old_refresh = text(&stack.secret("admin").await?, "refresh_token");
     // GIVEN a person accepted a new link, and the collector's refresh is slow
-    let link = stack.operator()?.auth_url(Profile::Admin, None).await?;
+    let link = stack
+        .operator()?
+        .auth_url(&IdentityName::ADMIN, None)
+        .await?;
     let query = stack.consent(&link.url).await?;
     stack.sim.delay_refreshes([SLOW_REFRESH]);
     // WHEN the redirect reaches the callback while the collector refreshes the old grant
     let (run, page) = tokio::join!(stack.run(StreamId::AdminAudit, RUN_BUDGET), async {
-        until_a_collector_refreshes(&stack, Profile::Admin).await?;
+        until_a_collector_refreshes(&stack, "admin").await?;
         stack.call_back(&query).await
     });
     let page = page?;
@@ -78,7 +81,7 @@ async fn a_callback_during_a_slow_collector_refresh_is_not_overwritten_by_the_ol
     );
     ensure!(run?.stopped == StopReason::CaughtUp);
     // THEN the secret holds the callback's grant, not the refresh of the old one
-    let secret = stack.secret(Profile::Admin).await?;
+    let secret = stack.secret("admin").await?;
     let refresh = text(&secret, "refresh_token");
     ensure!(
         !refresh.is_empty() && refresh != old_refresh,
@@ -92,7 +95,7 @@ async fn a_callback_during_a_slow_collector_refresh_is_not_overwritten_by_the_ol
         last_event_bearer(&stack).as_deref() == Some(text(&secret, "access_token").as_str()),
         "the next run did not use the callback's access token"
     );
-    ensure!(text(&stack.secret(Profile::Admin).await?, "refresh_token") == refresh);
+    ensure!(text(&stack.secret("admin").await?, "refresh_token") == refresh);
     Ok(())
 }
 
@@ -102,13 +105,13 @@ async fn auth_init_during_a_collector_refresh_loses_neither_write() -> Result<()
     let org = sim_org_id(&stack.sim);
     let moved = "http://127.0.0.1:8/oauth/callback";
     stack.sim.delay_refreshes([SLOW_REFRESH]);
-    // WHEN an operator re-installs the profile (a new redirect URI) during a slow refresh
+    // WHEN an operator re-installs the identity (a new redirect URI) during a slow refresh
     let (run, init) = tokio::join!(stack.run(StreamId::AdminAudit, RUN_BUDGET), async {
-        until_a_collector_refreshes(&stack, Profile::Admin).await?;
+        until_a_collector_refreshes(&stack, "admin").await?;
         stack
             .operator()?
             .auth_init(
-                Profile::Admin,
+                &IdentityName::ADMIN,
                 "sim-client-id",
                 ClientSecret::new(stack.sim.config().client_secret.clone()),
                 moved,
@@ -120,7 +123,7 @@ async fn auth_init_during_a_collector_refresh_loses_neither_write() -> Result<()
     init?;
     ensure!(run?.stopped == StopReason::CaughtUp);
     // THEN the secret has both: the operator's change and the collector's fresh token
-    let secret = stack.secret(Profile::Admin).await?;
+    let secret = stack.secret("admin").await?;
     ensure!(
         secret["redirect_uri"] == moved,
         "the collector's save put the old redirect URI back: {}",
@@ -142,7 +145,7 @@ async fn a_refresh_that_outlives_its_lock_does_not_save_over_the_new_holders_wri
     // WHEN the refresh outlives its lock: another writer takes it over, as after expiry (a
     // "now" past any expiry), and stores a new authorisation
     let (run, taken) = tokio::join!(stack.run(StreamId::AdminAudit, RUN_BUDGET), async {
-        until_a_collector_refreshes(&stack, Profile::Admin).await?;
+        until_a_collector_refreshes(&stack, "admin").await?;
         let later = Timestamp::from_millis(stack.sim.now_ms()).plus(Duration::from_secs(3600));
         ensure!(
             states
@@ -150,14 +153,14 @@ async fn a_refresh_that_outlives_its_lock_does_not_save_over_the_new_holders_wri
                 .await?,
             "could not take the lock over"
         );
-        stack.reauthorise(Profile::Admin).await?;
-        stack.secret(Profile::Admin).await
+        stack.reauthorise("admin").await?;
+        stack.secret("admin").await
     });
     let theirs = taken?;
     // THEN the collector stored nothing, went on with what the new holder stored, and left
     // the lock to it
     ensure!(run?.stopped == StopReason::CaughtUp);
-    let secret = stack.secret(Profile::Admin).await?;
+    let secret = stack.secret("admin").await?;
     ensure!(
         text(&secret, "refresh_token") == text(&theirs, "refresh_token")
             && text(&secret, "access_token") == text(&theirs, "access_token"),
@@ -168,7 +171,7 @@ async fn a_refresh_that_outlives_its_lock_does_not_save_over_the_new_holders_wri
         "the collector did not go on with the stored token"
     );
     ensure!(
-        stack.token_lock_owner(Profile::Admin).await?.as_deref() == Some("another-writer"),
+        stack.token_lock_owner("admin").await?.as_deref() == Some("another-writer"),
         "the collector released a lock it no longer held"
     );
     Ok(())

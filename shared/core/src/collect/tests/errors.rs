@@ -92,7 +92,7 @@ async fn a_token_webex_refuses_before_its_expiry_is_replaced_once_and_the_run_go
 
 /// `CollectError::OutOfTime` "never leaves a run as an error"; but when the run's first token
 /// (`collect` asks for one before loading the cursor) cannot be had before the deadline, because
-/// another writer holds the profile's token lock, `run` returns `Err(OutOfTime)` and records it
+/// another writer holds the identity's token lock, `run` returns `Err(OutOfTime)` and records it
 /// in the cursor as an upstream failure: three such runs in a row turn the unit's status to
 /// `error` although nothing failed.
 #[tokio::test(start_paused = true)]

@@ -153,7 +153,9 @@ fn checked(world: &World, uploads: Uploads) -> Result<(), String> {
     if largest > crate::collect::INLINE_DIGEST_MAX.max(placed) {
         return Err(format!("a cursor item held a digest of {largest} bytes"));
     }
-    let lock = crate::token_lock::lock_name(world.spec.profile);
+    let lock = crate::token_lock::lock_name(&crate::IdentityName::from_static(
+        world.spec.default_identity,
+    ));
     for lease in [world.key().lease_key(), lock] {
         if let Some(until) = world.state.lease_expiry(&lease)
             && until > world.clock.now()
