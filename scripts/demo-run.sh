@@ -59,18 +59,18 @@ invoke() {
     --data-file "$2" --output-format json
 }
 
-# The OAuth onboarding as an operator does it: install each profile, open the one-time link,
+# The OAuth onboarding as an operator does it: install each identity, open the one-time link,
 # accept, and let Webex's redirect reach the callback function as API Gateway delivers it.
 start_function oauth-callback ""
-for profile in admin compliance; do
-  echo "-- webexctl auth init --profile $profile (client secret on standard input)"
-  echo "sim-client-secret" | "$bin/webexctl" auth init --profile "$profile" --client-id sim-client-id \
+for identity in admin compliance; do
+  echo "-- webexctl auth init --identity $identity (client secret on standard input)"
+  echo "sim-client-secret" | "$bin/webexctl" auth init --identity "$identity" --client-id sim-client-id \
     --redirect-uri "http://127.0.0.1:$api_port/oauth/callback" --org-id "$org_id"
   # ORG_IDS=discover: the admin link also asks to list the organisations it manages.
-  url=$(ORG_IDS=discover "$bin/webexctl" auth url --profile "$profile" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+  url=$(ORG_IDS=discover "$bin/webexctl" auth url --identity "$identity" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
   echo "-- opening the authorize link, accepting, following the redirect to the callback"
-  python3 scripts/consent.py "$url" > ".local/callback-$profile.json"
-  invoke oauth-callback ".local/callback-$profile.json" \
+  python3 scripts/consent.py "$url" > ".local/callback-$identity.json"
+  invoke oauth-callback ".local/callback-$identity.json" \
     | python3 -c 'import json,re,sys; r=json.load(sys.stdin); print("   callback answered", r["statusCode"], "-", re.search("<p>(.*?)</p>", r["body"]).group(1))'
 done
 "$bin/webexctl" auth status

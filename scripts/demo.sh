@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the whole job on the local stack. Starts moto and the Webex simulator on free
-# 127.0.0.1 ports, creates the bucket, table and secret, onboards both OAuth profiles through the
+# 127.0.0.1 ports, creates the bucket, table and secret, onboards both OAuth identities through the
 # callback function, runs the three collector functions against cargo-lambda's Lambda runtime API
 # emulator (as Lambda runs them), prints what landed, and stops everything it started.
 set -euo pipefail

@@ -3,13 +3,18 @@
 
 use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use aws_adapters::DynamoStateStore;
+use collector_app::IdentitiesConfig;
+use collector_app::callback::{Callback, HttpRequest};
+use collector_core::ports::LeaseStore;
 use collector_core::secret::ClientSecret;
 use collector_core::{IdentityName, StopReason, StreamId, Timestamp};
 use integration_tests::logs::{assert_free_of, captured};
-use integration_tests::stack::{sim_stream, stream_scope};
+use integration_tests::stack::{SimTime, sim_stream, stream_scope};
 use integration_tests::{Stack, StackOptions};
 use tokio::io::AsyncWriteExt;
 use webex_sim::{ClockMode, GenerateSpec, SimConfig};
@@ -41,6 +46,15 @@ fn org_id(stack: &Stack) -> String {
 async fn webexctl(stack: &Stack, args: &[&str], stdin: &str) -> Result<(bool, String, String)> {
     let mut env: HashMap<String, String> = stack.identities_env();
     env.extend(stack.env.clone());
+    webexctl_with(env, args, stdin).await
+}
+
+/// `webexctl` with `env` only (beside the local AWS endpoint), `stdin` fed to it.
+async fn webexctl_with(
+    env: HashMap<String, String>,
+    args: &[&str],
+    stdin: &str,
+) -> Result<(bool, String, String)> {
     let mut child = tokio::process::Command::new(integration_tests::webexctl_path()?)
         .args(args)
         // Only what the test passes: an operator's own default organisation must not help.
@@ -206,6 +220,250 @@ async fn the_whole_flow_authorises_both_identities_and_the_collectors_use_the_to
         "{out}"
     );
     printed.push_str(&(out + &err));
+    let secrets = stack.known_secrets().await?;
+    assert_free_of(&printed, &secrets, "webexctl's output");
+    stack.assert_no_secrets_logged().await
+}
+
+/// What a collector's refresh leaves while it runs: the named token lock, held by another
+/// writer for a minute.
+async fn hold_token_lock(stack: &Stack, identity: &str) -> Result<()> {
+    let now = Timestamp::from_millis(stack.sim.now_ms());
+    let held = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), &stack.table)
+        .acquire_lease(
+            &format!("lock#token#{identity}"),
+            "collector-elsewhere",
+            now.plus(Duration::from_secs(60)),
+            now,
+        )
+        .await?;
+    anyhow::ensure!(held, "the {identity} lock was taken");
+    Ok(())
+}
+
+async fn release_token_lock(stack: &Stack, identity: &str) -> Result<()> {
+    DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), &stack.table)
+        .release_lease(&format!("lock#token#{identity}"), "collector-elsewhere")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_identity_named_in_a_document_is_onboarded_with_its_own_secret_and_lock()
+-> Result<()> {
+    let mut stack = Stack::start(unauthorised()).await?;
+    let partner_secret = stack.add_identity("partner");
+    let org = org_id(&stack);
+    // GIVEN a document that names a partner identity beside today's two, whose audits it
+    // reads (one of them discovering its organisations), and no ADMIN_SECRET_ID beside it
+    let document = format!(
+        r#"
+[identities.admin]
+kind = "webex_oauth"
+secret = "{admin}"
+
+[identities.compliance]
+kind = "webex_oauth"
+secret = "{compliance}"
+
+[identities.partner]
+kind = "webex_oauth"
+secret = "{partner_secret}"
+
+[[streams]]
+name = "partner-admin-audit"
+source = "webex_admin_audit"
+identity = "partner"
+orgs = ["{org}"]
+
+[[streams]]
+name = "partner-security-audit"
+source = "webex_security_audit"
+identity = "partner"
+orgs = "discover"
+"#,
+        admin = stack.secret_id("admin"),
+        compliance = stack.secret_id("compliance"),
+    );
+    let path = std::env::temp_dir().join(format!("collector-{}.toml", stack.table));
+    std::fs::write(&path, document)?;
+    let mut env = stack.env.clone();
+    env.insert(
+        "COLLECTOR_CONFIG".into(),
+        path.to_string_lossy().into_owned(),
+    );
+    let config = IdentitiesConfig::from_lookup(|name| env.get(name).cloned())?;
+    let callback = Callback::new(
+        &config,
+        &stack.collector_sdk,
+        Arc::new(SimTime(stack.sim.clone())),
+    )?;
+    let call_back = |query: String| {
+        let request = HttpRequest::new("GET", &query);
+        let mut context = lambda_runtime::Context::default();
+        // A deadline as Lambda sets it: long enough for Webex, short for a lock that stays busy.
+        let now_ms = Timestamp::now().millis();
+        context.deadline = u64::try_from(now_ms + 10_000).unwrap_or_default();
+        callback.handle(lambda_runtime::LambdaEvent::new(request, context))
+    };
+    let mut printed = String::new();
+
+    // WHEN an operator installs it, the client secret on standard input
+    let (ok, out, err) = webexctl_with(
+        env.clone(),
+        &[
+            "auth",
+            "init",
+            "--identity",
+            "partner",
+            "--client-id",
+            CLIENT_ID,
+            "--redirect-uri",
+            REDIRECT,
+            "--org-id",
+            &org,
+        ],
+        &format!("{CLIENT_SECRET}\n"),
+    )
+    .await?;
+    assert!(
+        ok && out
+            .contains("partner identity installed; next: webexctl auth url --identity partner"),
+        "{out}{err}"
+    );
+    printed.push_str(&(out + &err));
+    // THEN `auth status` lists every identity of the document, the partner's on its own secret
+    let (ok, out, err) = webexctl_with(env.clone(), &["auth", "status", "--json"], "").await?;
+    let rows: serde_json::Value = serde_json::from_str(&out).context(err.clone())?;
+    let names: Vec<&str> = rows
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["identity"].as_str())
+        .collect();
+    assert!(
+        ok && names == ["admin", "compliance", "partner"],
+        "{out}{err}"
+    );
+    assert_eq!(rows[2]["state"], "waiting for authorisation");
+    assert_eq!(rows[2]["secret_id"], partner_secret.as_str());
+    assert_eq!(rows[0]["state"], "not installed");
+    printed.push_str(&(out + &err));
+    // AND a name the document does not have is refused with the ones it has
+    let (ok, out, err) =
+        webexctl_with(env.clone(), &["auth", "url", "--identity", "nobody"], "").await?;
+    assert!(
+        !ok && err.contains(
+            "unknown identity \"nobody\"; this deployment has admin, compliance, partner"
+        ),
+        "{out}{err}"
+    );
+
+    // WHEN a link is completed while a refresh holds the partner's token lock
+    let link = |env: HashMap<String, String>| async move {
+        let (ok, out, err) =
+            webexctl_with(env, &["auth", "url", "--identity", "partner", "--json"], "").await?;
+        anyhow::ensure!(ok, "auth url: {err}");
+        let link: serde_json::Value = serde_json::from_str(&out)?;
+        anyhow::ensure!(link["identity"] == "partner", "{out}");
+        Ok::<_, anyhow::Error>((
+            link["url"].as_str().unwrap_or_default().to_string(),
+            out + &err,
+        ))
+    };
+    hold_token_lock(&stack, "partner").await?;
+    let (url, out) = link(env.clone()).await?;
+    printed.push_str(&out);
+    let page = call_back(stack.consent(&url).await?).await?;
+    // THEN the callback waited for that lock, the partner's, and stored nothing
+    assert!(
+        page.status_code == 409
+            && page
+                .body
+                .contains("partner identity's tokens were being refreshed")
+            && page.body.contains("--identity partner"),
+        "{}",
+        page.body
+    );
+    assert!(stack.secret("partner").await?["refresh_token"].is_null());
+    release_token_lock(&stack, "partner").await?;
+
+    // WHEN a callback of a deployment without the partner identity gets a partner link
+    let (url, out) = link(env.clone()).await?;
+    printed.push_str(&out);
+    let page = stack.call_back(&stack.consent(&url).await?).await?;
+    // THEN the link is as good as unknown
+    assert!(
+        page.status_code == 403
+            && page.body.contains("Link expired or already used")
+            && page.body.contains("NAME one of admin, compliance"),
+        "{}",
+        page.body
+    );
+
+    // WHEN a collector refreshes the admin identity's token meanwhile, and the link is opened
+    hold_token_lock(&stack, "admin").await?;
+    let (url, out) = link(env.clone()).await?;
+    assert!(
+        url.contains(
+            "scope=audit%3Aevents_read+spark%3Apeople_read+spark-admin%3Aorganizations_read"
+        ),
+        "both audits' scope once, and listing organisations: {url}"
+    );
+    printed.push_str(&out);
+    let page = call_back(stack.consent(&url).await?).await?;
+    // THEN the partner is authorised, under its own lock, into its own secret only
+    assert!(
+        page.status_code == 200
+            && page.body.contains("The partner identity is authorised")
+            && page.body.contains("webexctl auth url --identity partner"),
+        "{}",
+        page.body
+    );
+    let secret = stack.secret("partner").await?;
+    assert!(
+        secret["refresh_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert_eq!(secret["client_secret"], CLIENT_SECRET);
+    assert_eq!(secret["org_id"], org.as_str());
+    assert_eq!(
+        secret["scopes"],
+        "audit:events_read spark:people_read spark-admin:organizations_read"
+    );
+    for other in ["admin", "compliance"] {
+        assert!(
+            stack.secret(other).await.is_err(),
+            "the {other} secret was written"
+        );
+    }
+    assert_eq!(stack.token_lock_owner("partner").await?, None, "released");
+    assert_eq!(
+        stack.token_lock_owner("admin").await?.as_deref(),
+        Some("collector-elsewhere"),
+        "the admin lock was not the partner's"
+    );
+    release_token_lock(&stack, "admin").await?;
+    // AND its token works, through the old option name too
+    let (ok, out, err) =
+        webexctl_with(env.clone(), &["auth", "test", "--profile", "partner"], "").await?;
+    assert!(
+        ok && out.starts_with("ok:") && out.contains("partner identity"),
+        "{out}{err}"
+    );
+    printed.push_str(&(out + &err));
+    let (ok, out, err) = webexctl_with(env.clone(), &["auth", "status"], "").await?;
+    assert!(
+        ok && out.starts_with("IDENTITY")
+            && out
+                .lines()
+                .any(|l| l.starts_with("partner") && l.contains("authorised")),
+        "{out}{err}"
+    );
+    printed.push_str(&(out + &err));
+    std::fs::remove_file(&path)?;
+
     let secrets = stack.known_secrets().await?;
     assert_free_of(&printed, &secrets, "webexctl's output");
     stack.assert_no_secrets_logged().await
