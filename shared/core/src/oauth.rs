@@ -129,11 +129,6 @@ impl<Sec> IdentitySecrets<Sec> {
     pub fn of(&self, identity: &IdentityName) -> Option<&Sec> {
         self.0.get(identity).map(|(store, _)| store)
     }
-
-    /// Every identity, by name.
-    pub fn names(&self) -> impl Iterator<Item = &IdentityName> {
-        self.0.keys()
-    }
 }
 
 impl<Sec> FromIterator<(IdentityName, Sec, IdentityUse)> for IdentitySecrets<Sec> {
