@@ -51,6 +51,9 @@ pub struct Config {
     pub max_requests_per_minute: u32,
     /// `ORG_IDS`: which organisations the stream collects, one unit of work each.
     pub orgs: Orgs,
+    /// `FANOUT_QUEUE_URL`: where a scheduled run that owns several units sends one message per
+    /// unit, for the same function to collect each on its own; unset, it collects them itself.
+    pub fanout_queue_url: Option<String>,
 }
 
 /// The organisations of a stream configured by its environment.
@@ -150,6 +153,7 @@ impl Config {
                     Orgs::List(ids)
                 }
             },
+            fanout_queue_url: env.optional("FANOUT_QUEUE_URL"),
         })
     }
 }

@@ -4,6 +4,7 @@
 pub mod callback;
 pub mod config;
 pub mod document;
+pub mod fanout;
 pub mod lambda;
 mod logging;
 mod memory;

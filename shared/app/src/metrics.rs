@@ -64,6 +64,28 @@ pub fn units_line(stream: &str, outcome: &crate::units::UnitsOutcome, now: Times
     .to_string()
 }
 
+/// A scheduled run that sent its units to the fan-out queue: how many, and the refresh token's
+/// days left (the queued runs do not read it: one secret read per schedule, not per unit).
+pub fn enqueued_line(
+    stream: &str,
+    units: usize,
+    now: Timestamp,
+    refresh_token_expires_at: Option<Timestamp>,
+) -> String {
+    let mut metrics = vec![json!({"Name": "UnitsEnqueued", "Unit": "Count"})];
+    let mut line = json!({"Stream": stream, "UnitsEnqueued": units});
+    if let Some(expires) = refresh_token_expires_at {
+        metrics.push(json!({"Name": "RefreshTokenDaysLeft", "Unit": "None"}));
+        line["RefreshTokenDaysLeft"] =
+            json!((expires.millis() - now.millis()) as f64 / 86_400_000.0);
+    }
+    line["_aws"] = json!({
+        "Timestamp": now.millis(),
+        "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [["Stream"]], "Metrics": metrics}],
+    });
+    line.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

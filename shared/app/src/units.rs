@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::{Config, Orgs};
+use crate::fanout::UnitMessage;
 use crate::wiring::{Parts, WiringError, run_once};
 
 /// Units collected at once by one process: they share its request budget and its two cores.
@@ -29,6 +30,8 @@ pub struct StreamUnits<C = SystemClock> {
     stream: StreamId,
     orgs: Orgs,
     parts: Parts<C>,
+    /// Where a run that owns several units sends them (`FANOUT_QUEUE_URL`).
+    queue: Option<aws_adapters::SqsQueue>,
 }
 
 /// What a run through the units did.
@@ -67,7 +70,64 @@ impl<C: Clock> StreamUnits<C> {
             stream,
             orgs: config.orgs.clone(),
             parts: Parts::new(stream, config, sdk, clock)?,
+            queue: config
+                .fanout_queue_url
+                .as_ref()
+                .map(|url| aws_adapters::SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
         })
+    }
+
+    /// Whether a run through several units sends them to the fan-out queue.
+    pub fn fans_out(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// Sends one message per unit to the fan-out queue; `Ok` once SQS holds every one.
+    pub async fn enqueue(&self, units: &[Unit]) -> Result<(), CollectError> {
+        let Some(queue) = &self.queue else {
+            return Err(CollectError::Config(
+                "FANOUT_QUEUE_URL is not set: there is no queue to send units to".into(),
+            ));
+        };
+        let bodies: Vec<String> = units
+            .iter()
+            .map(|unit| {
+                UnitMessage {
+                    stream: unit.stream.clone(),
+                    org_id: match &unit.org {
+                        UnitOrg::Id(id) => id.clone(),
+                        // Never several units of the secret's organisation; named all the same.
+                        UnitOrg::OfSecret => String::new(),
+                    },
+                }
+                .body()
+            })
+            .collect();
+        queue.send_all(&bodies).await.map_err(|e| {
+            CollectError::Store(collector_core::ports::StoreError::Unavailable {
+                operation: "SQS SendMessageBatch (fan-out)",
+                source: Box::new(e),
+            })
+        })
+    }
+
+    /// The unit a queue message names, if it is one of this stream's: a listed organisation,
+    /// or any organisation when they are discovered (the token reads only those it may).
+    /// `Ok(None)`: a unit that was listed when the message was sent and no longer is.
+    pub fn unit_of(&self, message: &UnitMessage) -> Result<Option<Unit>, String> {
+        let unit = Unit {
+            stream: self.stream.name().to_string(),
+            org: UnitOrg::Id(message.org_id.clone()),
+        };
+        match &self.orgs {
+            Orgs::List(ids) if !ids.contains(&message.org_id) => Ok(None),
+            Orgs::OfSecret => Err(format!(
+                "the {} stream collects the organisation of its secret; it takes no queued units \
+                 (ORG_IDS is not set)",
+                self.stream.name()
+            )),
+            _ => Ok(Some(unit)),
+        }
     }
 
     /// The units of this run: every organisation configured or discovered, or only `only`.

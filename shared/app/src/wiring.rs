@@ -78,10 +78,25 @@ impl<C: Clock> Parts<C> {
                 ),
             }));
         }
+        if !spec.takes_org_id && config.fanout_queue_url.is_some() {
+            return Err(WiringError::Config(ConfigError {
+                name: "FANOUT_QUEUE_URL",
+                problem: format!(
+                    "does not apply to the {} stream: it has one organisation, its token's",
+                    stream.name()
+                ),
+            }));
+        }
+        let state = Arc::new(DynamoStateStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &config.state_table,
+        ));
+        // Webex limits requests per client and token: every process reading with this
+        // identity (concurrent fan-out runs, `webexctl collect`) takes turns from one schedule.
+        let budget = RequestBudget::per_minute(config.max_requests_per_minute)
+            .shared(state.clone(), spec.profile.name());
         let webex = WebexClient::new(&config.webex_api_url, RetryPolicy::default())
-            .map(|client| {
-                client.with_budget(RequestBudget::per_minute(config.max_requests_per_minute))
-            })
+            .map(|client| client.with_budget(budget))
             .map_err(|e| match e {
                 webex_client::ClientError::InvalidUrl { reason, .. } => {
                     WiringError::Config(ConfigError {
@@ -94,10 +109,7 @@ impl<C: Clock> Parts<C> {
         Ok(Self {
             spec,
             webex,
-            state: Arc::new(DynamoStateStore::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                &config.state_table,
-            )),
+            state,
             secrets: SecretsManagerStore::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
                 &config.token_secret_id,

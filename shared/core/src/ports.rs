@@ -120,6 +120,22 @@ pub struct PendingAuthorisation {
 }
 
 /// Secrets Manager in production: one profile's OAuth secret.
+/// The request pace one identity shares across every process that reads with it (DynamoDB in
+/// production): Webex limits requests per client and token, not per process, so concurrent
+/// invocations take their turns from one schedule. Object safe, so the HTTP client can hold one
+/// without knowing the store.
+pub trait PaceLedger: Send + Sync + std::fmt::Debug {
+    /// Reserves `span_ms` of `key`'s schedule: the reservation starts at the later of `now_ms`
+    /// and the end of the last one (epoch milliseconds), which is returned; the schedule then
+    /// ends `span_ms` after it. Atomic against every other process.
+    fn reserve<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+        span_ms: i64,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<i64, StoreError>> + Send + 'a>>;
+}
+
 pub trait SecretStore: Send + Sync {
     fn load(&self) -> impl Future<Output = Result<ProfileSecret, StoreError>> + Send;
     fn save(&self, secret: &ProfileSecret) -> impl Future<Output = Result<(), StoreError>> + Send;

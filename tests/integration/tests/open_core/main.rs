@@ -2,5 +2,6 @@
 //! for its end-to-end checks; each module holds one part.
 
 mod config_check;
+mod fanout;
 mod state;
 mod units;
