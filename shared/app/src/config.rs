@@ -54,6 +54,8 @@ pub struct Config {
     /// `FANOUT_QUEUE_URL`: where a scheduled run that owns several units sends one message per
     /// unit, for the same function to collect each on its own; unset, it collects them itself.
     pub fanout_queue_url: Option<String>,
+    /// The stream's custom fields: only a document sets them.
+    pub fields: collector_core::object::CustomFields,
 }
 
 /// The organisations of a stream configured by its environment.
@@ -154,6 +156,7 @@ impl Config {
                 }
             },
             fanout_queue_url: env.optional("FANOUT_QUEUE_URL"),
+            fields: Default::default(),
         })
     }
 }

@@ -5,13 +5,13 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use collector_core::ports::Clock;
-use collector_core::{CollectError, ErrorKind, StreamId, UnitOrg};
+use collector_core::{CollectError, ErrorKind, StreamId};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::time::Instant;
 
 use crate::fanout::{Invocation, QueueRecord, UnitMessage};
 use crate::logging::{LogTarget, init_logging};
-use crate::units::StreamUnits;
+use crate::units::{StreamUnits, UnitsOutcome};
 
 /// A failed run as Lambda reports it: `errorType` is the kind (`config`, `upstream`, ...), so
 /// alarms and retries can tell them apart.
@@ -44,7 +44,15 @@ impl From<RunError> for Diagnostic {
 pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
     crate::return_large_buffers_to_the_system();
     init_logging(LogTarget::Stdout);
-    let units = StreamUnits::from_env(stream).await?;
+    let units = match StreamUnits::from_env(stream).await {
+        Ok(units) => units,
+        Err(e) => {
+            // Before the runtime loop: Lambda reports the failed initialisation, and the log
+            // says why (a document's mistakes with their key paths). Nothing is collected.
+            tracing::error!(error = %e, "the function cannot start");
+            return Err(e.into());
+        }
+    };
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         // Type-erased: the runtime's future around the handler's would exceed the compiler's
         // query depth.
@@ -145,9 +153,7 @@ async fn queued<C: Clock>(
     let mut retry = Vec::new();
     let mut work = Vec::new();
     for record in records {
-        match UnitMessage::parse(&record.body, units.stream_name())
-            .and_then(|message| units.unit_of(&message))
-        {
+        match UnitMessage::parse(&record.body).and_then(|message| units.unit_of(&message)) {
             Ok(Some(unit)) => work.push((record.message_id, unit)),
             Ok(None) => tracing::warn!(
                 message_id = %record.message_id,
@@ -159,12 +165,24 @@ async fn queued<C: Clock>(
             }
         }
     }
-    let outcome = units
-        .run(
+    let results = units
+        .run_each(
             work.iter().map(|(_, unit)| unit.clone()).collect(),
             deadline,
         )
         .await;
+    // In the order given: each result answers its message.
+    for ((message_id, _), (_, result)) in work.iter().zip(&results) {
+        let again = match result {
+            None => true,
+            Some(Ok(_)) => false,
+            Some(Err(e)) => e.kind() != ErrorKind::Config,
+        };
+        if again {
+            retry.push(message_id.clone());
+        }
+    }
+    let outcome = UnitsOutcome::of(results);
     for summary in &outcome.done {
         println!("{}", crate::metrics::emf_line(summary, units.now(), None));
     }
@@ -172,20 +190,6 @@ async fn queued<C: Clock>(
         "{}",
         crate::metrics::units_line(units.stream_name(), &outcome, units.now())
     );
-    let org_of = |id: &String| {
-        work.iter()
-            .filter(|(_, unit)| matches!(&unit.org, UnitOrg::Id(org) if org == id))
-            .map(|(message_id, _)| message_id.clone())
-            .collect::<Vec<_>>()
-    };
-    for failure in &outcome.failed {
-        if ErrorKind::parse(failure.kind) != Some(ErrorKind::Config) {
-            retry.extend(org_of(&failure.org_id));
-        }
-    }
-    for org in &outcome.not_reached {
-        retry.extend(org_of(org));
-    }
     crate::fanout::batch_response(&retry)
 }
 

@@ -4,6 +4,7 @@
 pub mod callback;
 pub mod config;
 pub mod document;
+pub mod document_location;
 pub mod fanout;
 pub mod lambda;
 mod logging;

@@ -69,11 +69,16 @@ impl<C: Clock> Parts<C> {
                 problem: format!("does not apply to the {} stream", stream.name()),
             }));
         }
-        if !spec.takes_org_id && config.orgs != Orgs::OfSecret {
+        // Compliance events are the token's organisation's, whatever is asked: one at most, and
+        // named only to be checked against the secret's.
+        let one_org = matches!(&config.orgs, Orgs::OfSecret)
+            || matches!(&config.orgs, Orgs::List(ids) if ids.len() == 1);
+        if !spec.takes_org_id && !one_org {
             return Err(WiringError::Config(ConfigError {
                 name: "ORG_IDS",
                 problem: format!(
-                    "does not apply to the {} stream: it reads the organisation of its token",
+                    "does not apply to the {} stream beyond one organisation: it reads the \
+                     organisation of its token",
                     stream.name()
                 ),
             }));
@@ -128,6 +133,7 @@ impl<C: Clock> Parts<C> {
                 concurrent_windows: config.backfill_windows,
                 max_window_events: config.max_window_events,
                 collector_version: env!("CARGO_PKG_VERSION"),
+                fields: config.fields.clone(),
             },
             clock,
         })

@@ -150,9 +150,10 @@ pub struct SinkError {
     pub source: BoxError,
 }
 
-/// User metadata of an object, in the contract's names.
+/// User metadata of an object, in the contract's names (and a stream's custom fields as
+/// `field-{name}`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObjectMeta(pub Vec<(&'static str, String)>);
+pub struct ObjectMeta(pub Vec<(std::borrow::Cow<'static, str>, String)>);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
