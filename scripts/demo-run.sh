@@ -35,10 +35,10 @@ echo "== Lambda runtime API emulator (cargo lambda watch) on 127.0.0.1:$api_port
 # Starts one function binary against the emulator, with the environment its template gives it
 # (TOKEN_SECRET_ID for a collector) and the variables Lambda sets.
 start_function() {
-  local function=$1 secret=$2 orgs=${3:-}
+  local function=$1 secret=$2 orgs=${3:-} queue=${4:-}
   # The simulator has no per-client rate limit; at the default budget (280 requests a minute,
   # under Webex's 300) the three backfills alone would take a minute.
-  ORG_IDS=$orgs TOKEN_SECRET_ID=$secret OUTPUT_BUCKET=demo-events OUTPUT_PREFIX=webex/ \
+  ORG_IDS=$orgs FANOUT_QUEUE_URL=$queue TOKEN_SECRET_ID=$secret OUTPUT_BUCKET=demo-events OUTPUT_PREFIX=webex/ \
     INITIAL_LOOKBACK_DAYS=3 SETTLE_LAG_SECONDS=60 MAX_REQUESTS_PER_MINUTE=3000 \
     AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$api_port/.rt/$function" \
     AWS_LAMBDA_FUNCTION_NAME="$function" AWS_LAMBDA_FUNCTION_VERSION=1 \
@@ -80,7 +80,7 @@ echo
 # nothing new.
 run_function() {
   echo "== $1 under the Lambda runtime emulator"
-  start_function "$1" "$2" "${3:-}"
+  start_function "$1" "$2"
   for run in 1 2; do
     echo "-- invoke $run:"
     invoke "$1" infra/events/scheduled.json
@@ -88,8 +88,24 @@ run_function() {
   done
 }
 
-run_function admin-audit webex/admin discover
-run_function security-audit webex/admin discover
+# An audit collector with several organisations, as deployed: the scheduled invocation sends one
+# message per organisation to the function's queue, and Lambda's event source mapping (here
+# `local-stack drain`) hands each back to the function, one organisation per invocation.
+run_fanned_out() {
+  echo "== $1 under the Lambda runtime emulator, fanned out on its SQS queue"
+  local queue
+  queue=$("$bin/local-stack" queue --name "$1")
+  start_function "$1" "$2" discover "$queue"
+  for run in 1 2; do
+    echo "-- scheduled invoke $run:"
+    invoke "$1" infra/events/scheduled.json
+    echo
+    "$bin/local-stack" drain --queue-url "$queue" --function "$1" --invoke-port "$api_port"
+  done
+}
+
+run_fanned_out admin-audit webex/admin
+run_fanned_out security-audit webex/admin
 run_function compliance-events webex/compliance
 
 echo "== what landed"

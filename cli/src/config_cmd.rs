@@ -1,6 +1,7 @@
 //! `webexctl config check FILE`: the collector document read as the functions will read it.
 //! A valid document prints its units of work and a summary per stream and identity; an invalid
-//! one prints every mistake, one per line, and exits with 2.
+//! one prints every mistake, one per line, and exits with 2. `webexctl config push FILE` checks
+//! the same way, then writes the document where the functions read it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,13 +13,43 @@ use collector_app::document::{
 };
 use serde::Serialize;
 
+use collector_app::document_location::{DocumentLocation, VARIABLE, s3_client_from_env};
+
 use crate::table;
 
 /// The exit status of a document that is not valid, as for every configuration error.
 const INVALID: u8 = 2;
 
 pub fn check(file: &Path, json: bool) -> Result<ExitCode> {
-    match Document::load(file) {
+    report(file, json).map(|(code, _)| code)
+}
+
+/// Checks `file`, and writes it to `COLLECTOR_CONFIG` when it is valid.
+pub async fn push(file: &Path) -> Result<ExitCode> {
+    let Some(location) = DocumentLocation::from_env()? else {
+        anyhow::bail!(
+            "{VARIABLE} is not set: set it to where the functions read the document (the stack's \
+             CollectorConfig output, s3://BUCKET/KEY)"
+        );
+    };
+    let (code, valid) = report(file, false)?;
+    if !valid {
+        eprintln!("nothing was written to {location}");
+        return Ok(code);
+    }
+    let text = std::fs::read_to_string(file)?;
+    let s3 = s3_client_from_env().await;
+    location
+        .store(&text, &s3)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!("written to {location}; each function reads it at its next cold start");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the check of `file`; the exit status, and whether the document is valid.
+fn report(file: &Path, json: bool) -> Result<(ExitCode, bool)> {
+    let code = match Document::load(file) {
         Ok(document) => {
             let report = Report::of(&document);
             if json {
@@ -26,7 +57,7 @@ pub fn check(file: &Path, json: bool) -> Result<ExitCode> {
             } else {
                 println!("{}", human(file, &report));
             }
-            Ok(ExitCode::SUCCESS)
+            return Ok((ExitCode::SUCCESS, true));
         }
         Err(LoadError::Invalid { errors, .. }) => {
             if json {
@@ -43,11 +74,12 @@ pub fn check(file: &Path, json: bool) -> Result<ExitCode> {
                     if errors.len() == 1 { "error" } else { "errors" }
                 );
             }
-            Ok(ExitCode::from(INVALID))
+            ExitCode::from(INVALID)
         }
         // Names the file; `main` prints it with its cause.
-        Err(read @ LoadError::Read { .. }) => Err(read.into()),
-    }
+        Err(read @ LoadError::Read { .. }) => return Err(read.into()),
+    };
+    Ok((code, false))
 }
 
 #[derive(Serialize)]

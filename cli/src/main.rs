@@ -66,6 +66,10 @@ enum ConfigCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Validate a document, then write it where the functions read it (COLLECTOR_CONFIG:
+    /// s3://BUCKET/KEY, the stack's CollectorConfig output). They read it at their next cold
+    /// start; an invalid document is never written.
+    Push { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -160,6 +164,7 @@ async fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check { file, output }) => {
             config_cmd::check(&file, output.json)
         }
+        Command::Config(ConfigCommand::Push { file }) => config_cmd::push(&file).await,
     };
     match outcome {
         Ok(code) => code,

@@ -53,6 +53,14 @@ pub struct Config {
     pub max_requests_per_minute: u32,
     /// `ORG_IDS`: which organisations the stream collects, one unit of work each.
     pub orgs: Orgs,
+    /// `FANOUT_QUEUE_URL`: where a scheduled run that owns several units sends one message per
+    /// unit, for the same function to collect each on its own; unset, it collects them itself.
+    pub fanout_queue_url: Option<String>,
+    /// Whose secret `token_secret_id` is; `None`: the stream's default identity (`admin` for
+    /// the audits, `compliance`), as the environment alone configures it.
+    pub identity: Option<collector_core::IdentityName>,
+    /// The stream's custom fields: only a document sets them.
+    pub fields: collector_core::object::CustomFields,
 }
 
 /// The organisations of a stream configured by its environment.
@@ -152,6 +160,9 @@ impl Config {
                     Orgs::List(ids)
                 }
             },
+            fanout_queue_url: env.optional("FANOUT_QUEUE_URL"),
+            identity: None,
+            fields: Default::default(),
         })
     }
 }

@@ -1,16 +1,17 @@
-//! The Lambda side of a collector: a scheduled event in, a JSON summary out.
+//! The Lambda side of a collector: a scheduled event or queued units in, a JSON answer out.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use collector_core::ports::Clock;
-use collector_core::{CollectError, StreamId};
+use collector_core::{CollectError, ErrorKind, StreamId};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::time::Instant;
 
+use crate::fanout::{Invocation, QueueRecord, UnitMessage};
 use crate::logging::{LogTarget, init_logging};
-use crate::units::StreamUnits;
+use crate::units::{StreamUnits, UnitsOutcome};
 
 /// A failed run as Lambda reports it: `errorType` is the kind (`config`, `upstream`, ...), so
 /// alarms and retries can tell them apart.
@@ -43,7 +44,15 @@ impl From<RunError> for Diagnostic {
 pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
     crate::return_large_buffers_to_the_system();
     init_logging(LogTarget::Stdout);
-    let units = StreamUnits::from_env(stream).await?;
+    let units = match StreamUnits::from_env(stream).await {
+        Ok(units) => units,
+        Err(e) => {
+            // Before the runtime loop: Lambda reports the failed initialisation, and the log
+            // says why (a document's mistakes with their key paths). Nothing is collected.
+            tracing::error!(error = %e, "the function cannot start");
+            return Err(e.into());
+        }
+    };
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         // Type-erased: the runtime's future around the handler's would exceed the compiler's
         // query depth.
@@ -55,11 +64,9 @@ pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Handles one EventBridge scheduled event (the payload carries nothing we need): a run
-/// through the stream's units. One unit answers as it always did: its summary, or its error.
-/// Several answer with every unit's outcome, and fail only when none succeeded: an
-/// organisation in error is in `webexctl status` and in the `UnitsFailed` metric, and must not
-/// hold back the others' schedule.
+/// Handles one invocation: the schedule (a run through the stream's units, or, when it owns
+/// several and has a queue, one message per unit) or messages from the fan-out queue (the unit
+/// each names).
 pub async fn handle<C: Clock>(
     units: &StreamUnits<C>,
     event: LambdaEvent<serde_json::Value>,
@@ -71,8 +78,37 @@ pub async fn handle<C: Clock>(
         deadline_ms = event.context.deadline,
         "invoked"
     );
+    match Invocation::of(&event.payload) {
+        Invocation::Schedule => scheduled(units, deadline).await,
+        Invocation::Queue(records) => Ok(queued(units, records, deadline).await),
+    }
+}
+
+/// A scheduled run. One unit answers as it always did: its summary, or its error. Several are
+/// sent to the fan-out queue when there is one; otherwise they are collected here, and the
+/// answer is every unit's outcome, failed only when none succeeded: an organisation in error is
+/// in `webexctl status` and in the `UnitsFailed` metric, and must not hold back the others'
+/// schedule.
+async fn scheduled<C: Clock>(
+    units: &StreamUnits<C>,
+    deadline: Instant,
+) -> Result<serde_json::Value, RunError> {
     let list = units.units(None, deadline).await?;
     let single = list.len() == 1;
+    if !single && units.fans_out() {
+        units.enqueue(&list).await?;
+        let expires = units.refresh_token_expires_at().await;
+        println!(
+            "{}",
+            crate::metrics::enqueued_line(units.stream_name(), list.len(), units.now(), expires)
+        );
+        tracing::info!(
+            stream = units.stream_name(),
+            units = list.len(),
+            "units sent to the fan-out queue"
+        );
+        return Ok(serde_json::json!({"stream": units.stream_name(), "enqueued": list.len()}));
+    }
     let mut outcome = units.run(list, deadline).await;
     let expires = units.refresh_token_expires_at().await;
     // Lambda sends standard output to CloudWatch Logs, which turns these lines into metrics.
@@ -101,6 +137,60 @@ pub async fn handle<C: Clock>(
             Ok(serde_json::to_value(&outcome).unwrap_or_default())
         }
     }
+}
+
+/// Messages from the fan-out queue: the units they name, collected as a scheduled run collects
+/// several. The answer is Lambda's partial batch response: a message comes back (and, after the
+/// queue's receive count, goes to the dead-letter queue with its alarm) when its unit failed in
+/// a way another attempt may mend (Webex or AWS unavailable, the deadline), or when it is not a
+/// unit of this stream at all. A unit in error for its configuration (a 403, a revoked grant)
+/// is recorded in status and in `UnitsFailed`; the next schedule tries it again.
+async fn queued<C: Clock>(
+    units: &StreamUnits<C>,
+    records: Vec<QueueRecord>,
+    deadline: Instant,
+) -> serde_json::Value {
+    let mut retry = Vec::new();
+    let mut work = Vec::new();
+    for record in records {
+        match UnitMessage::parse(&record.body).and_then(|message| units.unit_of(&message)) {
+            Ok(Some(unit)) => work.push((record.message_id, unit)),
+            Ok(None) => tracing::warn!(
+                message_id = %record.message_id,
+                "the queued organisation is no longer one of the stream's (ORG_IDS); dropped"
+            ),
+            Err(problem) => {
+                tracing::error!(message_id = %record.message_id, problem, "not a unit of this stream");
+                retry.push(record.message_id);
+            }
+        }
+    }
+    let results = units
+        .run_each(
+            work.iter().map(|(_, unit)| unit.clone()).collect(),
+            deadline,
+        )
+        .await;
+    // In the order given: each result answers its message.
+    for ((message_id, _), (_, result)) in work.iter().zip(&results) {
+        let again = match result {
+            None => true,
+            Some(Ok(_)) => false,
+            Some(Err(e)) => e.kind() != ErrorKind::Config,
+        };
+        if again {
+            retry.push(message_id.clone());
+        }
+    }
+    let outcome = UnitsOutcome::of(results);
+    for summary in &outcome.done {
+        println!("{}", crate::metrics::emf_line(summary, units.now(), None));
+    }
+    println!(
+        "{}",
+        crate::metrics::units_line(units.stream_name(), &outcome, units.now())
+    );
+    crate::fanout::batch_response(&retry)
 }
 
 /// Lambda gives the deadline as epoch milliseconds; runs measure time monotonically.

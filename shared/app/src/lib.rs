@@ -4,6 +4,8 @@
 pub mod callback;
 pub mod config;
 pub mod document;
+pub mod document_location;
+pub mod fanout;
 pub mod identities;
 pub mod lambda;
 mod logging;

@@ -29,6 +29,17 @@ pub fn emf_line(
         metrics.push(json!({"Name": "LagSeconds", "Unit": "Seconds"}));
         line["LagSeconds"] = json!((now.millis() - committed.millis()) / 1000);
     }
+    finish(line, metrics, now, refresh_token_expires_at)
+}
+
+/// The line with its directives: `metrics` under the `Stream` dimension, and the refresh
+/// token's days left under `Identity`, when known.
+fn finish(
+    mut line: serde_json::Value,
+    metrics: Vec<serde_json::Value>,
+    now: Timestamp,
+    refresh_token_expires_at: Option<(&IdentityName, Timestamp)>,
+) -> String {
     let mut directives =
         vec![json!({"Namespace": NAMESPACE, "Dimensions": [["Stream"]], "Metrics": metrics})];
     if let Some((identity, expires)) = refresh_token_expires_at {
@@ -70,6 +81,19 @@ pub fn units_line(stream: &str, outcome: &crate::units::UnitsOutcome, now: Times
         },
     })
     .to_string()
+}
+
+/// A scheduled run that sent its units to the fan-out queue: how many, and the refresh token's
+/// days left (the queued runs do not read it: one secret read per schedule, not per unit).
+pub fn enqueued_line(
+    stream: &str,
+    units: usize,
+    now: Timestamp,
+    refresh_token_expires_at: Option<(&IdentityName, Timestamp)>,
+) -> String {
+    let metrics = vec![json!({"Name": "UnitsEnqueued", "Unit": "Count"})];
+    let line = json!({"Stream": stream, "UnitsEnqueued": units});
+    finish(line, metrics, now, refresh_token_expires_at)
 }
 
 #[cfg(test)]

@@ -1,19 +1,26 @@
-//! A stream's units of work (one per organisation) and one run through them: each unit has its
-//! own cursor, lease, objects and status, so one organisation that fails (its 403, a revoked
-//! grant) is recorded in error and the others go on.
+//! A function's units of work and one run through them. Configured by its environment, the
+//! function collects one stream (its preset) over its organisations; configured by a document,
+//! every stream of the document whose source is its preset. Each unit, one (stream,
+//! organisation), has its own cursor, lease, objects and status, so one organisation that fails
+//! (its 403, a revoked grant) is recorded in error and the others go on.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use collector_core::object::CustomFields;
 use collector_core::ports::{Clock, OrgDirectory, SourceError, SystemClock};
+use collector_core::window::WindowPolicy;
 use collector_core::{CollectError, RunSummary, StreamId, Unit, UnitOrg};
 use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::{Config, Orgs};
+use crate::config::{Config, ConfigError, Orgs};
+use crate::document::{self, Document, Source};
+use crate::document_location::{DocumentLocation, VARIABLE};
+use crate::fanout::UnitMessage;
 use crate::wiring::{Parts, WiringError, run_once};
 
 /// Units collected at once by one process: they share its request budget and its two cores.
@@ -22,11 +29,27 @@ const UNITS_AT_ONCE: usize = 4;
 /// at twice its stop reserve before the deadline, so it would only take and give back its lease.
 /// A single unit always runs (and stops cleanly by itself).
 const MIN_UNIT_TIME: Duration = Duration::from_secs(4);
+/// What a document says per stream and the environment says for the one stream it configures:
+/// set beside a document, it would be ambiguous, so it is refused. A stream's windows are the
+/// document's too (its defaults where a stream sets none); `INITIAL_LOOKBACK_DAYS` and
+/// `BACKFILL_WINDOWS` stay the environment's.
+const STREAM_VARIABLES: [&str; 4] = ["ORG_IDS", "EVENT_CATEGORIES", "RESOURCES", "TYPES"];
 
-/// One stream of a deployment configured by its environment, over all its organisations.
+/// The streams one function collects, over all their organisations.
 #[derive(Debug)]
 pub struct StreamUnits<C = SystemClock> {
-    stream: StreamId,
+    preset: StreamId,
+    streams: Vec<NamedStream<C>>,
+    /// Where a run that owns several units sends them (`FANOUT_QUEUE_URL`).
+    queue: Option<aws_adapters::SqsQueue>,
+    clock: Arc<C>,
+}
+
+/// One stream: its name (the key prefix, the cursor key), its organisations and what its units
+/// are collected with.
+#[derive(Debug)]
+struct NamedStream<C> {
+    name: String,
     orgs: Orgs,
     parts: Parts<C>,
 }
@@ -42,96 +65,201 @@ pub struct UnitsOutcome {
 
 #[derive(Debug, Serialize)]
 pub struct UnitFailure {
+    pub stream: String,
     pub org_id: String,
     pub kind: &'static str,
     pub error: String,
 }
 
+/// A cold start that cannot configure the function: an environment variable or the document.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    #[error(transparent)]
+    Document(#[from] crate::document_location::DocumentLoadError),
+}
+
+impl From<ConfigError> for StartError {
+    fn from(e: ConfigError) -> Self {
+        Self::Wiring(WiringError::Config(e))
+    }
+}
+
 impl StreamUnits {
-    /// The stream's units from the process environment and the standard AWS configuration.
-    pub async fn from_env(stream: StreamId) -> Result<Self, WiringError> {
+    /// The function's units from the process environment (and the document it names) and the
+    /// standard AWS configuration.
+    pub async fn from_env(preset: StreamId) -> Result<Self, StartError> {
         let config = Config::from_env()?;
         let sdk = aws_adapters::sdk_config().await;
-        Self::new(stream, &config, &sdk, Arc::new(SystemClock))
+        let clock = Arc::new(SystemClock);
+        let Some(location) = DocumentLocation::from_env()? else {
+            return Ok(Self::new(preset, &config, &sdk, clock)?);
+        };
+        let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+        if let Some(name) = STREAM_VARIABLES.into_iter().find(|name| set(name)) {
+            return Err(ConfigError {
+                name,
+                problem: format!(
+                    "is set beside {VARIABLE}: the document says it per stream; unset it"
+                ),
+            }
+            .into());
+        }
+        let s3 = aws_adapters::s3_client(&sdk, config.s3_force_path_style);
+        let document = location.load(&s3).await?;
+        Ok(Self::of_document(preset, &config, &document, &sdk, clock)?)
     }
 }
 
 impl<C: Clock> StreamUnits<C> {
+    /// One stream configured by the environment alone.
     pub fn new(
-        stream: StreamId,
+        preset: StreamId,
         config: &Config,
         sdk: &aws_config::SdkConfig,
         clock: Arc<C>,
     ) -> Result<Self, WiringError> {
         Ok(Self {
-            stream,
-            orgs: config.orgs.clone(),
-            parts: Parts::new(stream, config, sdk, clock)?,
+            preset,
+            streams: vec![NamedStream {
+                name: preset.name().to_string(),
+                orgs: config.orgs.clone(),
+                parts: Parts::new(preset, config, sdk, clock.clone())?,
+            }],
+            queue: queue(config, sdk),
+            clock,
         })
     }
 
-    /// The units of this run: every organisation configured or discovered, or only `only`.
+    /// Every stream of `document` whose source is `preset`, with what the environment says
+    /// for all of them (the table, the bucket, the API, the queue).
+    pub fn of_document(
+        preset: StreamId,
+        base: &Config,
+        document: &Document,
+        sdk: &aws_config::SdkConfig,
+        clock: Arc<C>,
+    ) -> Result<Self, WiringError> {
+        let streams = document
+            .streams
+            .iter()
+            .filter(|stream| stream.source == Source::Preset(preset))
+            .map(|stream| {
+                let config = stream_config(base, document, stream);
+                Ok(NamedStream {
+                    name: stream.name.clone(),
+                    orgs: config.orgs.clone(),
+                    parts: Parts::new(preset, &config, sdk, clock.clone())?,
+                })
+            })
+            .collect::<Result<Vec<_>, WiringError>>()?;
+        Ok(Self {
+            preset,
+            streams,
+            queue: queue(base, sdk),
+            clock,
+        })
+    }
+
+    /// Whether a run through several units sends them to the fan-out queue.
+    pub fn fans_out(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// Sends one message per unit to the fan-out queue; `Ok` once SQS holds every one.
+    pub async fn enqueue(&self, units: &[Unit]) -> Result<(), CollectError> {
+        let Some(queue) = &self.queue else {
+            return Err(CollectError::Config(
+                "FANOUT_QUEUE_URL is not set: there is no queue to send units to".into(),
+            ));
+        };
+        let bodies: Vec<String> = units
+            .iter()
+            .map(|unit| {
+                UnitMessage {
+                    stream: unit.stream.clone(),
+                    org_id: match &unit.org {
+                        UnitOrg::Id(id) => id.clone(),
+                        // Never several units of the secret's organisation; named all the same.
+                        UnitOrg::OfSecret => String::new(),
+                    },
+                }
+                .body()
+            })
+            .collect();
+        queue.send_all(&bodies).await.map_err(|e| {
+            CollectError::Store(collector_core::ports::StoreError::Unavailable {
+                operation: "SQS SendMessageBatch (fan-out)",
+                source: Box::new(e),
+            })
+        })
+    }
+
+    /// The unit a queue message names, if it is one of these streams': a listed organisation,
+    /// or any organisation when they are discovered (the token reads only those it may).
+    /// `Ok(None)`: a unit that was listed when the message was sent and no longer is.
+    pub fn unit_of(&self, message: &UnitMessage) -> Result<Option<Unit>, String> {
+        let Some(stream) = self.streams.iter().find(|s| s.name == message.stream) else {
+            return Err(format!(
+                "the message names the {:?} stream, which this function does not collect",
+                message.stream
+            ));
+        };
+        let unit = Unit {
+            stream: stream.name.clone(),
+            org: UnitOrg::Id(message.org_id.clone()),
+        };
+        match &stream.orgs {
+            Orgs::List(ids) if !ids.contains(&message.org_id) => Ok(None),
+            Orgs::OfSecret => Err(format!(
+                "the {} stream collects the organisation of its secret; it takes no queued units \
+                 (ORG_IDS is not set)",
+                stream.name
+            )),
+            _ => Ok(Some(unit)),
+        }
+    }
+
+    /// The units of this run: every organisation of every stream, configured or discovered, or
+    /// only those of the organisation `only`.
     pub async fn units(
         &self,
         only: Option<&str>,
         deadline: Instant,
     ) -> Result<Vec<Unit>, CollectError> {
-        let stream = self.stream.name().to_string();
-        let unit = |org: UnitOrg| Unit {
-            stream: stream.clone(),
-            org,
-        };
-        let ids = match &self.orgs {
-            Orgs::OfSecret if only.is_none() => return Ok(vec![unit(UnitOrg::OfSecret)]),
-            // The secret's organisation, named: it is checked against the secret at run start.
-            Orgs::OfSecret => {
-                return Ok(only
-                    .map(|o| unit(UnitOrg::Id(o.to_string())))
-                    .into_iter()
-                    .collect());
-            }
-            Orgs::List(ids) => ids.clone(),
-            Orgs::Discover => self.discover(deadline).await?,
-        };
-        let units: Vec<Unit> = ids
-            .into_iter()
-            .filter(|id| only.is_none_or(|o| o == id))
-            .map(|id| unit(UnitOrg::Id(id)))
-            .collect();
+        let mut units = Vec::new();
+        for stream in &self.streams {
+            let unit = |org: UnitOrg| Unit {
+                stream: stream.name.clone(),
+                org,
+            };
+            let ids = match &stream.orgs {
+                Orgs::OfSecret if only.is_none() => {
+                    units.push(unit(UnitOrg::OfSecret));
+                    continue;
+                }
+                // The secret's organisation, named: it is checked against the secret at run
+                // start.
+                Orgs::OfSecret => vec![only.unwrap_or_default().to_string()],
+                Orgs::List(ids) => ids.clone(),
+                Orgs::Discover => stream.discover(deadline).await?,
+            };
+            units.extend(
+                ids.into_iter()
+                    .filter(|id| only.is_none_or(|o| o == id))
+                    .map(|id| unit(UnitOrg::Id(id))),
+            );
+        }
         if let Some(org) = only
             && units.is_empty()
         {
             return Err(CollectError::Config(format!(
                 "{org} is not one of the {} stream's organisations (ORG_IDS)",
-                self.stream.name()
+                self.preset.name()
             )));
         }
         Ok(units)
-    }
-
-    /// Every organisation the identity's token may read.
-    async fn discover(&self, deadline: Instant) -> Result<Vec<String>, CollectError> {
-        let tokens = self.parts.tokens();
-        tokens.reload().await?;
-        let token = tokens.access_token(deadline).await?;
-        let identity = &self.parts.identity;
-        self.parts
-            .webex
-            .organizations(&token, deadline)
-            .await
-            .map_err(|e| match e {
-                SourceError::OutOfTime => CollectError::OutOfTime,
-                SourceError::Unauthorized | SourceError::Forbidden { .. } => {
-                    CollectError::Config(format!(
-                        "the {identity} identity may not list organisations ({e}); authorise it \
-                         with the spark-admin:organizations_read scope, or list them in ORG_IDS"
-                    ))
-                }
-                SourceError::Rejected { .. } => CollectError::Config(format!(
-                    "listing the {identity} identity's organisations failed: {e}"
-                )),
-                upstream => CollectError::Upstream(upstream),
-            })
     }
 
     /// One run through `units`, a few at a time, until `deadline`. Boxed and type-erased, like
@@ -141,25 +269,60 @@ impl<C: Clock> StreamUnits<C> {
         units: Vec<Unit>,
         deadline: Instant,
     ) -> Pin<Box<dyn Future<Output = UnitsOutcome> + Send + '_>> {
-        Box::pin(self.run_units(units, deadline))
+        Box::pin(async move { UnitsOutcome::of(self.run_each(units, deadline).await) })
     }
 
-    async fn run_units(&self, units: Vec<Unit>, deadline: Instant) -> UnitsOutcome {
+    /// Each unit's result, in the order given; `None` for a unit not started before the
+    /// deadline.
+    pub async fn run_each(&self, units: Vec<Unit>, deadline: Instant) -> Vec<UnitResult> {
         let several = units.len() > 1;
-        let results: Vec<(Unit, Option<Result<RunSummary, CollectError>>)> =
-            futures_util::stream::iter(units)
-                .map(|unit| async move {
-                    if several && deadline.saturating_duration_since(Instant::now()) < MIN_UNIT_TIME
-                    {
-                        return (unit, None);
-                    }
-                    let collector = self.parts.collector(unit.clone());
-                    let result = run_once(&collector, deadline).await;
-                    (unit, Some(result))
-                })
-                .buffer_unordered(UNITS_AT_ONCE)
-                .collect()
-                .await;
+        futures_util::stream::iter(units)
+            .map(|unit| async move {
+                if several && deadline.saturating_duration_since(Instant::now()) < MIN_UNIT_TIME {
+                    return (unit, None);
+                }
+                let Some(stream) = self.streams.iter().find(|s| s.name == unit.stream) else {
+                    let unknown = CollectError::Config(format!(
+                        "{} is not a stream of this function",
+                        unit.stream
+                    ));
+                    return (unit, Some(Err(unknown)));
+                };
+                let collector = stream.parts.collector(unit.clone());
+                let result = run_once(&collector, deadline).await;
+                (unit, Some(result))
+            })
+            .buffered(UNITS_AT_ONCE)
+            .collect()
+            .await
+    }
+
+    /// Whose refresh token the first stream reads with, and when it expires, for its metric.
+    pub async fn refresh_token_expires_at(
+        &self,
+    ) -> Option<(&collector_core::IdentityName, collector_core::Timestamp)> {
+        let parts = &self.streams.first()?.parts;
+        let tokens = parts.tokens();
+        tokens.reload().await.ok()?;
+        let expires_at = tokens.refresh_token_expires_at().await?;
+        Some((&parts.identity, expires_at))
+    }
+
+    /// The function's stream: its metrics' dimension.
+    pub fn stream_name(&self) -> &'static str {
+        self.preset.name()
+    }
+
+    pub fn now(&self) -> collector_core::Timestamp {
+        self.clock.now()
+    }
+}
+
+/// A unit and what its run did; `None`: not started before the deadline.
+pub type UnitResult = (Unit, Option<Result<RunSummary, CollectError>>);
+
+impl UnitsOutcome {
+    pub fn of(results: Vec<UnitResult>) -> Self {
         let mut outcome = UnitsOutcome::default();
         for (unit, result) in results {
             let org_id = match &unit.org {
@@ -170,32 +333,89 @@ impl<C: Clock> StreamUnits<C> {
                 None => outcome.not_reached.push(org_id),
                 Some(Ok(summary)) => outcome.done.push(summary),
                 Some(Err(e)) => outcome.failed.push(UnitFailure {
+                    stream: unit.stream,
                     org_id,
                     kind: e.kind().name(),
                     error: e.to_string(),
                 }),
             }
         }
-        outcome.done.sort_by(|a, b| a.org_id.cmp(&b.org_id));
-        outcome.failed.sort_by(|a, b| a.org_id.cmp(&b.org_id));
+        outcome
+            .done
+            .sort_by(|a, b| (&a.stream, &a.org_id).cmp(&(&b.stream, &b.org_id)));
+        outcome
+            .failed
+            .sort_by(|a, b| (&a.stream, &a.org_id).cmp(&(&b.stream, &b.org_id)));
         outcome
     }
+}
 
-    /// Whose refresh token the units share, and when it expires, for its metric.
-    pub async fn refresh_token_expires_at(
-        &self,
-    ) -> Option<(&collector_core::IdentityName, collector_core::Timestamp)> {
+impl<C: Clock> NamedStream<C> {
+    /// Every organisation the stream's identity may read.
+    async fn discover(&self, deadline: Instant) -> Result<Vec<String>, CollectError> {
         let tokens = self.parts.tokens();
-        tokens.reload().await.ok()?;
-        let expires_at = tokens.refresh_token_expires_at().await?;
-        Some((&self.parts.identity, expires_at))
+        tokens.reload().await?;
+        let token = tokens.access_token(deadline).await?;
+        let name = &self.name;
+        self.parts
+            .webex
+            .organizations(&token, deadline)
+            .await
+            .map_err(|e| match e {
+                SourceError::OutOfTime => CollectError::OutOfTime,
+                SourceError::Unauthorized | SourceError::Forbidden { .. } => {
+                    CollectError::Config(format!(
+                        "the {} identity may not list the {name} stream's organisations ({e}); \
+                         authorise it with the spark-admin:organizations_read scope, or list \
+                         the organisations",
+                        self.parts.identity
+                    ))
+                }
+                SourceError::Rejected { .. } => CollectError::Config(format!(
+                    "listing the {name} stream's organisations failed: {e}"
+                )),
+                upstream => CollectError::Upstream(upstream),
+            })
     }
+}
 
-    pub fn stream_name(&self) -> &'static str {
-        self.stream.name()
-    }
+fn queue(config: &Config, sdk: &aws_config::SdkConfig) -> Option<aws_adapters::SqsQueue> {
+    config
+        .fanout_queue_url
+        .as_ref()
+        .map(|url| aws_adapters::SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url))
+}
 
-    pub fn now(&self) -> collector_core::Timestamp {
-        self.parts.clock.now()
+/// A document stream's configuration: the document's settings over the environment's.
+fn stream_config(base: &Config, document: &Document, stream: &document::Stream) -> Config {
+    // The validator has checked that the identity exists.
+    let identity = document.identity(&stream.identity);
+    let window = &stream.window;
+    Config {
+        token_secret_id: identity.map_or_else(String::new, |i| i.secret.clone()),
+        identity: collector_core::IdentityName::parse(&stream.identity).ok(),
+        output_prefix: document.collector.key_prefix.clone(),
+        policy: WindowPolicy {
+            settle_lag: window.settle_lag,
+            overlap: window.overlap,
+            max_window: window.max_window,
+            initial_lookback: base.policy.initial_lookback,
+        },
+        page_size: Some(window.page_size),
+        filters: stream.filters.clone(),
+        max_window_events: window
+            .max_window_events
+            .unwrap_or(collector_core::collect::DEFAULT_MAX_WINDOW_EVENTS),
+        max_requests_per_minute: identity
+            .map_or(base.max_requests_per_minute, |i| i.max_requests_per_minute),
+        orgs: match &stream.orgs {
+            document::Orgs::Discover => Orgs::Discover,
+            document::Orgs::List(ids) => Orgs::List(ids.clone()),
+        },
+        fields: CustomFields::new(
+            stream.fields.clone().into_iter().collect(),
+            stream.fields_key.as_deref(),
+        ),
+        ..base.clone()
     }
 }

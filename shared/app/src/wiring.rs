@@ -49,7 +49,7 @@ pub fn build_collector<C: Clock>(
 #[derive(Debug)]
 pub(crate) struct Parts<C> {
     pub spec: StreamSpec,
-    /// Whose secret `TOKEN_SECRET_ID` is: the stream's default identity.
+    /// Whose secret the stream reads with: the document's identity, or the stream's default.
     pub identity: IdentityName,
     pub webex: WebexClient,
     state: Arc<DynamoStateStore>,
@@ -73,19 +73,43 @@ impl<C: Clock> Parts<C> {
                 problem: format!("does not apply to the {} stream", stream.name()),
             }));
         }
-        if !spec.takes_org_id && config.orgs != Orgs::OfSecret {
+        // Compliance events are the token's organisation's, whatever is asked: one at most, and
+        // named only to be checked against the secret's.
+        let one_org = matches!(&config.orgs, Orgs::OfSecret)
+            || matches!(&config.orgs, Orgs::List(ids) if ids.len() == 1);
+        if !spec.takes_org_id && !one_org {
             return Err(WiringError::Config(ConfigError {
                 name: "ORG_IDS",
                 problem: format!(
-                    "does not apply to the {} stream: it reads the organisation of its token",
+                    "does not apply to the {} stream beyond one organisation: it reads the \
+                     organisation of its token",
                     stream.name()
                 ),
             }));
         }
+        if !spec.takes_org_id && config.fanout_queue_url.is_some() {
+            return Err(WiringError::Config(ConfigError {
+                name: "FANOUT_QUEUE_URL",
+                problem: format!(
+                    "does not apply to the {} stream: it has one organisation, its token's",
+                    stream.name()
+                ),
+            }));
+        }
+        let state = Arc::new(DynamoStateStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &config.state_table,
+        ));
+        // Webex limits requests per client and token: every process reading with this
+        // identity (concurrent fan-out runs, `webexctl collect`) takes turns from one schedule.
+        let identity = config
+            .identity
+            .clone()
+            .unwrap_or_else(|| IdentityName::from_static(spec.default_identity));
+        let budget = RequestBudget::per_minute(config.max_requests_per_minute)
+            .shared(state.clone(), identity.as_str());
         let webex = WebexClient::new(&config.webex_api_url, RetryPolicy::default())
-            .map(|client| {
-                client.with_budget(RequestBudget::per_minute(config.max_requests_per_minute))
-            })
+            .map(|client| client.with_budget(budget))
             .map_err(|e| match e {
                 webex_client::ClientError::InvalidUrl { reason, .. } => {
                     WiringError::Config(ConfigError {
@@ -97,12 +121,9 @@ impl<C: Clock> Parts<C> {
             })?;
         Ok(Self {
             spec,
-            identity: IdentityName::from_static(spec.default_identity),
+            identity,
             webex,
-            state: Arc::new(DynamoStateStore::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                &config.state_table,
-            )),
+            state,
             secrets: SecretsManagerStore::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
                 &config.token_secret_id,
@@ -121,6 +142,7 @@ impl<C: Clock> Parts<C> {
                 concurrent_windows: config.backfill_windows,
                 max_window_events: config.max_window_events,
                 collector_version: env!("CARGO_PKG_VERSION"),
+                fields: config.fields.clone(),
             },
             clock,
         })

@@ -13,7 +13,7 @@ use collector_core::cursor::{Cursor, CursorKey, DigestAt, LastError, RunStats, S
 use collector_core::error::ErrorKind;
 use collector_core::identity::{IdentityName, IdentityUse};
 use collector_core::ports::{
-    CursorStore, LeaseStore, OAuthStateStore, PendingAuthorisation, StoreError,
+    CursorStore, LeaseStore, OAuthStateStore, PaceLedger, PendingAuthorisation, StoreError,
 };
 use collector_core::recent_ids::RecentIds;
 use collector_core::time::Timestamp;
@@ -189,6 +189,87 @@ impl LeaseStore for DynamoStateStore {
             Err(e) => Err(unavailable("DynamoDB DeleteItem (lease)", e)),
         }
     }
+}
+
+/// Attempts at moving a shared request schedule before giving up: each lost race means another
+/// process moved it, and tells the new end.
+const PACE_ATTEMPTS: usize = 8;
+
+/// One item per identity, `pace#{identity}`, holding the end of its request schedule
+/// (`next_at_ms`). Moved with a conditional write on the value last seen; a lost race returns
+/// the item as it is, so a reservation costs one write, two when another process moved first.
+impl PaceLedger for DynamoStateStore {
+    fn reserve<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+        span_ms: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<i64, StoreError>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let pk = format!("pace#{key}");
+            // Optimistic: an idle schedule ends in the past.
+            let mut seen: Option<i64> = None;
+            for _ in 0..PACE_ATTEMPTS {
+                let start = seen.map_or(now_ms, |end| end.max(now_ms));
+                let end = start + span_ms;
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s(&pk))
+                    .item("next_at_ms", n(end))
+                    // An idle identity's item goes away by itself.
+                    .item("expires_at", n(end / 1000 + 3600))
+                    .return_values_on_condition_check_failure(
+                        aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                    );
+                let put = match seen {
+                    None => put
+                        .condition_expression("attribute_not_exists(pk) OR next_at_ms <= :now")
+                        .expression_attribute_values(":now", n(now_ms)),
+                    Some(end) => put
+                        .condition_expression("next_at_ms = :seen")
+                        .expression_attribute_values(":seen", n(end)),
+                };
+                match put.send().await {
+                    Ok(_) => return Ok(start),
+                    Err(e) if is_condition_failure(&e) => {
+                        let old = e.as_service_error().and_then(|se| match se {
+                            aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item().and_then(|item| number(item, "next_at_ms")),
+                            _ => None,
+                        });
+                        seen = match old {
+                            Some(end) => Some(end),
+                            None => Some(self.pace_end(&pk).await?.unwrap_or(now_ms)),
+                        };
+                    }
+                    Err(e) => return Err(unavailable("DynamoDB PutItem (request pace)", e)),
+                }
+            }
+            Err(StoreError::Conflict)
+        })
+    }
+}
+
+impl DynamoStateStore {
+    /// The end of a request schedule as stored, for when a lost race did not return it.
+    async fn pace_end(&self, pk: &str) -> Result<Option<i64>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB GetItem (request pace)", e))?;
+        Ok(item.item().and_then(|item| number(item, "next_at_ms")))
+    }
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
 }
 
 impl OAuthStateStore for DynamoStateStore {

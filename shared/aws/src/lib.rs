@@ -1,14 +1,16 @@
-//! The AWS adapters: the DynamoDB state store (cursor, leases, locks), the Secrets Manager
-//! token store and the S3 object sink. Each takes its SDK client in `new`.
+//! The AWS adapters: the DynamoDB state store (cursor, leases, locks, request pace), the Secrets
+//! Manager token store, the S3 object sink and the SQS fan-out queue. Each takes its SDK client in `new`.
 
 mod dynamodb;
 mod s3;
 mod sdk_error;
 mod secrets;
+mod sqs;
 
 pub use dynamodb::DynamoStateStore;
 pub use s3::S3Sink;
 pub use secrets::SecretsManagerStore;
+pub use sqs::{QueueError, SqsQueue};
 
 /// The SDK configuration from the standard sources (environment, Lambda role); locally
 /// `AWS_ENDPOINT_URL` points every client at the emulator.

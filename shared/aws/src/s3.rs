@@ -143,7 +143,7 @@ impl ObjectSink for S3Sink {
             request.content_type("application/octet-stream")
         };
         for (name, value) in &meta.0 {
-            request = request.metadata(*name, value);
+            request = request.metadata(name.as_ref(), value);
         }
         match request.send().await {
             Ok(_) => Ok(PutOutcome::Written),
@@ -234,7 +234,7 @@ impl ObjectSink for S3Sink {
                 .content_type(CONTENT_TYPE)
                 .content_encoding(CONTENT_ENCODING);
             for (name, value) in &meta.0 {
-                copy = copy.metadata(*name, value);
+                copy = copy.metadata(name.as_ref(), value);
             }
             copy.send()
                 .await

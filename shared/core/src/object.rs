@@ -1,6 +1,7 @@
 //! One window's events as one gzip NDJSON object, streamed: events are compressed as they come
 //! and leave memory in parts, so memory holds one part whatever the window's volume.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use bytes::Bytes;
@@ -47,15 +48,81 @@ pub fn object_meta(
     window: &Window,
     events: u64,
     version: &str,
+    fields: &CustomFields,
 ) -> ObjectMeta {
-    ObjectMeta(vec![
-        ("stream", stream.to_string()),
-        ("org-id", org_id.to_string()),
-        ("window-from", window.from.to_rfc3339()),
-        ("window-to", window.to.to_rfc3339()),
-        ("event-count", events.to_string()),
-        ("collector-version", version.to_string()),
-    ])
+    let mut meta: Vec<(Cow<'static, str>, String)> = vec![
+        ("stream".into(), stream.to_string()),
+        ("org-id".into(), org_id.to_string()),
+        ("window-from".into(), window.from.to_rfc3339()),
+        ("window-to".into(), window.to.to_rfc3339()),
+        ("event-count".into(), events.to_string()),
+        ("collector-version".into(), version.to_string()),
+    ];
+    meta.extend(
+        fields
+            .fields
+            .iter()
+            .map(|(name, value)| (Cow::Owned(format!("field-{name}")), value.clone())),
+    );
+    ObjectMeta(meta)
+}
+
+/// A stream's custom fields (`fields` in the document): on every object as metadata
+/// `field-{name}` (a prefix of their own, so no field can pass for a contract name), and, with
+/// a line key, on every line as one object under that key, the event's own bytes otherwise
+/// unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomFields {
+    pub fields: Vec<(String, String)>,
+    /// `{"key":{...},` to open each line with; `None`: lines exactly as Webex sent them.
+    line_prefix: Option<Vec<u8>>,
+}
+
+impl CustomFields {
+    pub fn new(fields: Vec<(String, String)>, line_key: Option<&str>) -> Self {
+        let line_prefix = line_key.map(|key| {
+            let object: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+                .collect();
+            let mut prefix = b"{".to_vec();
+            prefix.extend(
+                serde_json::Value::String(key.to_string())
+                    .to_string()
+                    .bytes(),
+            );
+            prefix.push(b':');
+            prefix.extend(serde_json::Value::Object(object).to_string().bytes());
+            prefix
+        });
+        Self {
+            fields,
+            line_prefix,
+        }
+    }
+
+    /// The line to write for an event's JSON object: the fields first, then the event's own
+    /// members byte for byte. Anything but an object is written as it came.
+    pub fn line<'a>(&self, json: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(prefix) = &self.line_prefix else {
+            return Cow::Borrowed(json);
+        };
+        let start = json.iter().position(|b| !b.is_ascii_whitespace());
+        let Some(members) = start.filter(|&i| json[i] == b'{').map(|i| &json[i + 1..]) else {
+            return Cow::Borrowed(json);
+        };
+        let empty = members
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'}');
+        let mut line = Vec::with_capacity(prefix.len() + json.len() + 1);
+        line.extend_from_slice(prefix);
+        if !empty {
+            line.push(b',');
+        }
+        line.extend_from_slice(members);
+        Cow::Owned(line)
+    }
 }
 
 #[derive(Debug)]
@@ -197,6 +264,64 @@ mod tests {
         assert_eq!(
             object_key("", "compliance-events", "O", &window),
             "compliance-events/org=O/dt=2026-11-22/hour=10/compliance-events_20261122T101500Z_20261122T111500Z.ndjson.gz"
+        );
+    }
+
+    #[test]
+    fn custom_fields_open_each_line_and_leave_the_event_bytes_alone() {
+        let fields = vec![
+            ("team".to_string(), "secops".to_string()),
+            ("tier".to_string(), "a\"b".to_string()),
+        ];
+        let event = br#"{"id":"e1", "created":"2026-12-01T10:00:00.000Z","data":{"x":[1,2]}}"#;
+        let on_lines = CustomFields::new(fields.clone(), Some("collector"));
+        assert_eq!(
+            std::str::from_utf8(&on_lines.line(event)).unwrap(),
+            r#"{"collector":{"team":"secops","tier":"a\"b"},"id":"e1", "created":"2026-12-01T10:00:00.000Z","data":{"x":[1,2]}}"#
+        );
+        let line = on_lines.line(event);
+        assert!(
+            line.ends_with(&event[1..]),
+            "the event's own bytes follow unchanged"
+        );
+        let parsed: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(parsed["collector"]["tier"], "a\"b");
+        assert_eq!(parsed["id"], "e1");
+        // An empty object, leading blanks, and what is not an object at all.
+        assert_eq!(
+            &*on_lines.line(b" { }"),
+            br#"{"collector":{"team":"secops","tier":"a\"b"} }"#
+        );
+        assert_eq!(&*on_lines.line(b"[1]"), b"[1]");
+        // Without a line key, lines are exactly what came.
+        let metadata_only = CustomFields::new(fields, None);
+        assert!(matches!(metadata_only.line(event), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn custom_fields_are_metadata_under_a_prefix_of_their_own() {
+        let window = Window {
+            from: Timestamp::from_millis(0),
+            to: Timestamp::from_millis(60_000),
+        };
+        let fields = CustomFields::new(vec![("stream".to_string(), "x".to_string())], None);
+        let meta = object_meta("admin-audit", "O", &window, 3, "1.0", &fields);
+        let names: Vec<&str> = meta.0.iter().map(|(n, _)| n.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "stream",
+                "org-id",
+                "window-from",
+                "window-to",
+                "event-count",
+                "collector-version",
+                "field-stream"
+            ]
+        );
+        assert_eq!(
+            meta.0[0].1, "admin-audit",
+            "a field cannot replace a contract name"
         );
     }
 }

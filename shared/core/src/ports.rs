@@ -121,6 +121,22 @@ pub struct PendingAuthorisation {
     pub scopes: String,
 }
 
+/// The request pace one identity shares across every process that reads with it (DynamoDB in
+/// production): Webex limits requests per client and token, not per process, so concurrent
+/// invocations take their turns from one schedule. Object safe, so the HTTP client can hold one
+/// without knowing the store.
+pub trait PaceLedger: Send + Sync + std::fmt::Debug {
+    /// Reserves `span_ms` of `key`'s schedule: the reservation starts at the later of `now_ms`
+    /// and the end of the last one (epoch milliseconds), which is returned; the schedule then
+    /// ends `span_ms` after it. Atomic against every other process.
+    fn reserve<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+        span_ms: i64,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<i64, StoreError>> + Send + 'a>>;
+}
+
 /// Secrets Manager in production: one identity's OAuth secret.
 pub trait SecretStore: Send + Sync {
     fn load(&self) -> impl Future<Output = Result<IdentitySecret, StoreError>> + Send;
@@ -136,9 +152,10 @@ pub struct SinkError {
     pub source: BoxError,
 }
 
-/// User metadata of an object, in the contract's names.
+/// User metadata of an object, in the contract's names (and a stream's custom fields as
+/// `field-{name}`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObjectMeta(pub Vec<(&'static str, String)>);
+pub struct ObjectMeta(pub Vec<(std::borrow::Cow<'static, str>, String)>);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {

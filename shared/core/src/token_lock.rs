@@ -38,7 +38,10 @@ pub fn lock_name(identity: &IdentityName) -> String {
     format!("lock#token#{identity}")
 }
 
-/// An owner name unique to one writer: `kind` says which, for whoever reads the item.
+/// An owner name unique to one writer: `kind` says which, for whoever reads the item. A
+/// writer is one acquisition, not one process: the lock admits its own owner again (so that an
+/// acquisition retried after a lost answer succeeds), so two tasks sharing an owner would both
+/// hold it, and the first to release would free it under the other.
 pub fn lock_owner(kind: &str) -> String {
     format!("{kind}-{:016x}", fastrand::u64(..))
 }

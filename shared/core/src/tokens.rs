@@ -90,7 +90,6 @@ pub struct TokenManager<Sec, Iss, St, Clk> {
     clock: Arc<Clk>,
     /// Refresh when the access token expires within this.
     margin: Duration,
-    owner: String,
     current: Mutex<Option<IdentitySecret>>,
 }
 
@@ -109,7 +108,6 @@ where
         clock: Arc<Clk>,
         margin: Duration,
     ) -> Self {
-        let owner = lock_owner("collector");
         Self {
             identity,
             secrets,
@@ -117,7 +115,6 @@ where
             state,
             clock,
             margin,
-            owner,
             current: Mutex::new(None),
         }
     }
@@ -170,9 +167,15 @@ where
         rejected: Option<&AccessToken>,
         deadline: Instant,
     ) -> Result<AccessToken, CollectError> {
+        // An owner per refresh, not per manager: the windows of one run share this manager and
+        // may refresh at once (a 401 each for the same token). Under one owner the second would
+        // take the lock the first holds (the lock admits its own owner again), refresh with the
+        // refresh token Webex is rotating out, and its release would delete the first's lock,
+        // which then drops the only copy of the new grant. Each waits for the other instead.
+        let owner = lock_owner("collector");
         loop {
             let held =
-                TokenLock::try_acquire(&*self.state, &*self.clock, &self.identity, &self.owner)
+                TokenLock::try_acquire(&*self.state, &*self.clock, &self.identity, &owner)
                     .await?;
             if let Some(mut lock) = held {
                 let refreshed = self
@@ -358,6 +361,123 @@ mod tests {
             leases.lease_holder("lock#token#admin").as_deref(),
             Some("callback")
         );
+    }
+
+    /// Webex with rotation, as the soak's simulator: a refresh is acted on as it arrives (the
+    /// refresh token it names dies, a new one is issued), and the answer takes the next of
+    /// `delays` to come back (none once they run out).
+    #[derive(Debug)]
+    struct RotatingWebex {
+        live: std::sync::Mutex<(u32, String)>,
+        delays: std::sync::Mutex<Vec<Duration>>,
+        requests: std::sync::atomic::AtomicU32,
+    }
+
+    impl RotatingWebex {
+        fn new(live: &str, delays: &[Duration]) -> Self {
+            Self {
+                live: std::sync::Mutex::new((0, live.to_string())),
+                delays: std::sync::Mutex::new(delays.iter().rev().copied().collect()),
+                requests: Default::default(),
+            }
+        }
+
+        fn live_refresh_token(&self) -> String {
+            self.live.lock().map(|l| l.1.clone()).unwrap_or_default()
+        }
+
+        fn requests(&self) -> u32 {
+            self.requests.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl TokenIssuer for RotatingWebex {
+        async fn refresh(
+            &self,
+            _client_id: &str,
+            _client_secret: &ClientSecret,
+            refresh_token: &RefreshToken,
+            _deadline: Instant,
+        ) -> Result<TokenGrant, TokenError> {
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer = {
+                let mut live = self
+                    .live
+                    .lock()
+                    .map_err(|e| TokenError::Failed(e.to_string()))?;
+                if refresh_token.secret() == live.1 {
+                    live.0 += 1;
+                    let answer = grant(&format!("gen{}", live.0));
+                    live.1 = answer.refresh_token.secret().to_string();
+                    Ok(answer)
+                } else {
+                    Err(TokenError::InvalidGrant(
+                        "The refresh token was revoked or replaced.".into(),
+                    ))
+                }
+            };
+            let delay = self.delays.lock().ok().and_then(|mut d| d.pop());
+            tokio::time::sleep(delay.unwrap_or_default()).await;
+            answer
+        }
+
+        async fn exchange_code(
+            &self,
+            _client_id: &str,
+            _client_secret: &ClientSecret,
+            _code: &str,
+            _redirect_uri: &str,
+            _deadline: Instant,
+        ) -> Result<TokenGrant, TokenError> {
+            Err(TokenError::Failed("not in this test".into()))
+        }
+    }
+
+    /// Found by the soak (seed 3032547396977439): two windows of one run got a 401 for the same
+    /// access token at once. Both refreshes ran under the one lock owner of their shared
+    /// `TokenManager`, so the second "took" the lock the first held, refreshed with the refresh
+    /// token Webex had just rotated out (refused), and its release deleted the first's lock: the
+    /// first then found its lock gone before saving and dropped the only copy of the new grant.
+    #[tokio::test(start_paused = true)]
+    async fn two_windows_replacing_one_rejected_token_at_once_refresh_once_and_store_the_rotation()
+    {
+        // GIVEN a stored access token that Webex refuses, and a Webex that rotates refresh
+        // tokens and whose first answer is slow to come back
+        let faults = Arc::new(Faults::default());
+        let mut stored = installed();
+        stored.apply(grant("old"), NOW);
+        let secrets = MemorySecret::new(stored, faults.clone());
+        let leases = Arc::new(MemoryState::new(faults));
+        let tokens = TokenManager::new(
+            IdentityName::ADMIN,
+            secrets.clone(),
+            RotatingWebex::new("old-refresh", &[Duration::from_secs(2)]),
+            leases.clone(),
+            Arc::new(ManualClock::new(NOW)),
+            Duration::from_secs(600),
+        );
+        let rejected = AccessToken::new("old-access");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // WHEN two windows of the run replace it at once
+        let (first, second) = tokio::join!(
+            tokens.replace_rejected(&rejected, deadline),
+            tokens.replace_rejected(&rejected, deadline),
+        );
+        // THEN Webex is asked once, both use its grant, and the rotated refresh token is stored
+        assert_eq!(first.expect("first window").secret(), "gen1-access");
+        assert_eq!(second.expect("second window").secret(), "gen1-access");
+        assert_eq!(tokens.issuer.requests(), 1, "refreshed more than once");
+        assert_eq!(
+            secrets
+                .get()
+                .refresh_token
+                .as_ref()
+                .map(RefreshToken::secret),
+            Some(tokens.issuer.live_refresh_token().as_str()),
+            "the stored refresh token is not the one Webex accepts"
+        );
+        assert_eq!(leases.lease_holder("lock#token#admin"), None, "released");
     }
 
     #[tokio::test]

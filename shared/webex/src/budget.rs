@@ -1,11 +1,13 @@
 //! The request-rate budget that every page request of a client shares: requests are spaced
 //! evenly, so that no minute holds more than the budget however many windows are fetched at
 //! once, and a `Retry-After` from Webex holds all of them back, not only the request that got
-//! it.
+//! it. Shared through a [`PaceLedger`], the same spacing holds across every process that reads
+//! with one identity: each takes its turns in blocks from one schedule.
 
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use collector_core::ports::PaceLedger;
 use tokio::time::Instant;
 
 #[derive(Debug)]
@@ -13,6 +15,24 @@ pub struct RequestBudget {
     interval: Duration,
     /// The earliest instant the next request may start; `None` before the first.
     next: Mutex<Option<Instant>>,
+    shared: Option<SharedPace>,
+}
+
+/// The turns this process holds of an identity's shared schedule.
+#[derive(Debug)]
+struct SharedPace {
+    ledger: Arc<dyn PaceLedger>,
+    key: String,
+    /// Turns reserved at once: two seconds of the budget, so that the ledger sees a write every
+    /// two seconds at full pace, and a process that stops early wastes at most that.
+    block: u32,
+    turns: tokio::sync::Mutex<Turns>,
+}
+
+#[derive(Debug)]
+struct Turns {
+    left: u32,
+    next: Instant,
 }
 
 impl RequestBudget {
@@ -20,16 +40,45 @@ impl RequestBudget {
         Self {
             interval: Duration::from_secs(60) / requests.max(1),
             next: Mutex::new(None),
+            shared: None,
+        }
+    }
+
+    /// The same budget shared through `ledger` under `key` (the identity) by every process
+    /// that reads with it.
+    pub fn shared(self, ledger: Arc<dyn PaceLedger>, key: impl Into<String>) -> Self {
+        let per_minute =
+            (Duration::from_secs(60).as_nanos() / self.interval.as_nanos().max(1)) as u32;
+        Self {
+            shared: Some(SharedPace {
+                ledger,
+                key: key.into(),
+                block: (per_minute / 30).clamp(1, 50),
+                turns: tokio::sync::Mutex::new(Turns {
+                    left: 0,
+                    next: Instant::now(),
+                }),
+            }),
+            ..self
         }
     }
 
     /// Waits for the next request's turn; `false`, without waiting, when the turn would come
     /// after `deadline`.
     pub async fn take(&self, deadline: Instant) -> bool {
+        let shared_turn = match &self.shared {
+            Some(shared) => match shared.turn(self.interval, deadline).await {
+                Some(turn) => Some(turn),
+                None => return false,
+            },
+            None => None,
+        };
         let turn = {
             let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();
-            let turn = next.map_or(now, |next| next.max(now));
+            let turn = next
+                .map_or(now, |next| next.max(now))
+                .max(shared_turn.unwrap_or(now));
             if turn > deadline {
                 return false;
             }
@@ -46,6 +95,40 @@ impl RequestBudget {
     pub fn hold_until(&self, until: Instant) {
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         *next = Some(next.map_or(until, |next| next.max(until)));
+    }
+}
+
+impl SharedPace {
+    /// This process's next turn of the shared schedule, reserving a block when it has none
+    /// left; `None` when it comes after `deadline`. A ledger that cannot be reached leaves the
+    /// local spacing alone in charge (a 429 is handled; a stopped collection is worse).
+    async fn turn(&self, interval: Duration, deadline: Instant) -> Option<Instant> {
+        let mut turns = self.turns.lock().await;
+        if turns.left == 0 {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as i64;
+            let span_ms = (interval * self.block).as_millis().max(1) as i64;
+            match self.ledger.reserve(&self.key, now_ms, span_ms).await {
+                Ok(start_ms) => {
+                    let wait = Duration::from_millis(start_ms.saturating_sub(now_ms).max(0) as u64);
+                    turns.next = Instant::now().checked_add(wait).unwrap_or(deadline);
+                    turns.left = self.block;
+                }
+                Err(e) => {
+                    tracing::warn!(identity = %self.key, error = %e, "the shared request pace is unavailable; pacing this process alone");
+                    return Some(Instant::now());
+                }
+            }
+        }
+        let turn = turns.next.max(Instant::now());
+        if turn > deadline {
+            return None;
+        }
+        turns.left -= 1;
+        turns.next = turn.checked_add(interval).unwrap_or(turn);
+        Some(turn)
     }
 }
 
@@ -107,5 +190,98 @@ mod tests {
         let deadline = Instant::now() + Duration::from_millis(2500);
         let turns = turns(&budget, 5, deadline).await;
         assert_eq!(turns, [0, 1, 2].map(Duration::from_secs).to_vec());
+    }
+
+    /// The ledger as DynamoDB keeps it: the end of the schedule per key, moved atomically.
+    #[derive(Debug, Default)]
+    struct MemoryLedger(Mutex<std::collections::HashMap<String, i64>>);
+
+    impl PaceLedger for MemoryLedger {
+        fn reserve<'a>(
+            &'a self,
+            key: &'a str,
+            now_ms: i64,
+            span_ms: i64,
+        ) -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<i64, collector_core::ports::StoreError>>
+                    + Send
+                    + 'a,
+            >,
+        > {
+            let mut ends = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let end = ends.entry(key.to_string()).or_insert(now_ms);
+            let start = (*end).max(now_ms);
+            *end = start + span_ms;
+            Box::pin(std::future::ready(Ok(start)))
+        }
+    }
+
+    #[tokio::test]
+    async fn processes_sharing_a_ledger_keep_to_one_budget_between_them() {
+        // Real time: the ledger's schedule is in wall-clock milliseconds. 600 a minute is one
+        // request every 100 ms, reserved in blocks of 20.
+        let ledger: Arc<dyn PaceLedger> = Arc::new(MemoryLedger::default());
+        let budgets: Vec<RequestBudget> = (0..3)
+            .map(|_| RequestBudget::per_minute(600).shared(ledger.clone(), "partner"))
+            .collect();
+        let start = Instant::now();
+        let far = start + Duration::from_secs(60);
+        let takers = budgets.iter().flat_map(|budget| {
+            (0..20).map(move |_| async move { budget.take(far).await.then(|| start.elapsed()) })
+        });
+        let mut turns: Vec<Duration> = futures_util::future::join_all(takers)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        turns.sort();
+        assert_eq!(turns.len(), 60);
+        // 60 turns at 100 ms each: the three processes together took 5.9 s, not the 1.9 s
+        // each would have alone.
+        let last = turns[59];
+        assert!(last >= Duration::from_millis(5850), "{last:?}");
+        for pair in turns.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(95),
+                "turns {:?} and {:?} are closer than the budget allows",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_ledger_that_fails_leaves_the_local_budget_in_charge() {
+        #[derive(Debug)]
+        struct Down;
+        impl PaceLedger for Down {
+            fn reserve<'a>(
+                &'a self,
+                _key: &'a str,
+                _now_ms: i64,
+                _span_ms: i64,
+            ) -> std::pin::Pin<
+                Box<
+                    dyn std::future::Future<Output = Result<i64, collector_core::ports::StoreError>>
+                        + Send
+                        + 'a,
+                >,
+            > {
+                Box::pin(std::future::ready(Err(
+                    collector_core::ports::StoreError::Conflict,
+                )))
+            }
+        }
+        let budget = RequestBudget::per_minute(600).shared(Arc::new(Down), "admin");
+        let start = Instant::now();
+        let far = start + Duration::from_secs(10);
+        assert!(budget.take(far).await);
+        assert!(budget.take(far).await);
+        let elapsed = start.elapsed();
+        assert!(
+            (Duration::from_millis(95)..Duration::from_millis(1000)).contains(&elapsed),
+            "{elapsed:?}"
+        );
     }
 }

@@ -86,3 +86,47 @@ pub async fn read_secret(sdk: &aws_config::SdkConfig, name: &str) -> Result<serd
         .context("get secret")?;
     Ok(serde_json::from_str(out.secret_string().unwrap_or("{}"))?)
 }
+
+/// A fan-out queue and its dead-letter queue, as the template makes them (failed messages go
+/// to the dead-letter queue after three receives), with a short visibility timeout so a test
+/// sees a failed unit come back. Returns the queue's URL and the dead-letter queue's.
+pub async fn create_fanout_queue(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    visibility_timeout: std::time::Duration,
+) -> Result<(String, String)> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dead = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dead-letters"))
+        .send()
+        .await
+        .context("create the dead-letter queue")?;
+    let dead_url = dead.queue_url().unwrap_or_default().to_string();
+    let dead_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_url)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .context("the dead-letter queue's ARN")?
+        .attributes()
+        .and_then(|a| a.get(&A::QueueArn).cloned())
+        .context("no QueueArn")?;
+    let queue = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            A::VisibilityTimeout,
+            visibility_timeout.as_secs().to_string(),
+        )
+        .attributes(
+            A::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 3}).to_string(),
+        )
+        .send()
+        .await
+        .context("create the fan-out queue")?;
+    Ok((queue.queue_url().unwrap_or_default().to_string(), dead_url))
+}

@@ -44,9 +44,12 @@ pub enum Service {
     S3,
     DynamoDb,
     SecretsManager,
+    /// The fan-out queue (AWS JSON protocol, `AmazonSQS.*`).
+    Sqs,
 }
 
 impl Service {
+    /// The services a collector run calls; the fan-out queue is the Lambda entry's.
     pub const ALL: [Service; 3] = [Service::S3, Service::DynamoDb, Service::SecretsManager];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Service {
             Service::S3 => "S3",
             Service::DynamoDb => "DynamoDB",
             Service::SecretsManager => "Secrets Manager",
+            Service::Sqs => "SQS",
         }
     }
 }
@@ -72,6 +76,8 @@ impl Call {
             Service::DynamoDb
         } else if self.target.starts_with("secretsmanager.") {
             Service::SecretsManager
+        } else if self.target.starts_with("AmazonSQS.") {
+            Service::Sqs
         } else {
             Service::S3
         }
@@ -368,6 +374,12 @@ fn throttled(call: &Call, nth: usize) -> Response<Full<Bytes>> {
             StatusCode::BAD_REQUEST,
             "application/x-amz-json-1.1",
             r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string(),
+        ),
+        Service::Sqs => (
+            StatusCode::BAD_REQUEST,
+            "application/x-amz-json-1.0",
+            r#"{"__type":"com.amazonaws.sqs#ThrottlingException","message":"Rate exceeded"}"#
+                .to_string(),
         ),
         Service::S3 => (
             StatusCode::SERVICE_UNAVAILABLE,

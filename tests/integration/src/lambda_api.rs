@@ -296,6 +296,15 @@ impl FunctionProcess {
         })
     }
 
+    /// Waits up to `wait` for the function to exit by itself (a failed cold start): its exit
+    /// status, or `None` while it still runs.
+    pub async fn exited(&mut self, wait: Duration) -> Result<Option<std::process::ExitStatus>> {
+        match tokio::time::timeout(wait, self.child.wait()).await {
+            Ok(status) => Ok(Some(status.context("waiting for the function to exit")?)),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Kills the function and returns everything it wrote: (standard output, standard error).
     pub async fn stop(mut self) -> Result<(String, String)> {
         self.child.start_kill().ok();

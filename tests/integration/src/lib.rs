@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod event_source;
 pub mod fault_proxy;
 pub mod lambda_api;
 pub mod logs;

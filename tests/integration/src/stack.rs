@@ -431,8 +431,13 @@ impl Stack {
     }
 
     pub async fn objects(&self, stream: StreamId) -> Result<Vec<StoredObject>> {
+        self.objects_of(stream.name()).await
+    }
+
+    /// Every object of the stream called `name` (a document names its streams), by key.
+    pub async fn objects_of(&self, name: &str) -> Result<Vec<StoredObject>> {
         let s3 = aws::s3(&self.sdk);
-        let prefix = format!("webex/{}/", stream.name());
+        let prefix = format!("webex/{name}/");
         let mut keys = Vec::new();
         let mut token = None;
         loop {

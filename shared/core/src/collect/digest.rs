@@ -78,9 +78,9 @@ where
             fastrand::u64(..),
         );
         let meta = ObjectMeta(vec![
-            ("stream", key.stream.clone()),
-            ("org-id", key.org_id.clone()),
-            ("ids", ids.len().to_string()),
+            ("stream".into(), key.stream.clone()),
+            ("org-id".into(), key.org_id.clone()),
+            ("ids".into(), ids.len().to_string()),
         ]);
         match self.sink.put_if_absent(&object, bytes, &meta).await? {
             PutOutcome::Written => Ok(DigestAt::Object {

@@ -215,6 +215,7 @@ where
             &window,
             events,
             self.settings.collector_version,
+            &self.settings.fields,
         );
         match writer.finish(&meta).await? {
             None => {
@@ -295,7 +296,9 @@ where
                     if !fill.seen.insert(event.key) {
                         continue;
                     }
-                    fill.writer.write(&event.json).await?;
+                    fill.writer
+                        .write(&self.settings.fields.line(&event.json))
+                        .await?;
                     if let Some(cap) = fill.cap
                         && fill.writer.events() > cap
                     {

@@ -49,6 +49,8 @@ pub struct Settings {
     /// memory is bounded by this, never by how busy an organisation is.
     pub max_window_events: u64,
     pub collector_version: &'static str,
+    /// The stream's custom fields: object metadata, and on each line when it says so.
+    pub fields: crate::object::CustomFields,
 }
 
 /// Events a window may hold before it is split: what a window keeps per event (its id for

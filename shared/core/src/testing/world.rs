@@ -49,6 +49,7 @@ pub fn test_settings(spec: &StreamSpec) -> Settings {
         concurrent_windows: 3,
         max_window_events: DEFAULT_MAX_WINDOW_EVENTS,
         collector_version: "test",
+        fields: Default::default(),
     }
 }
 

@@ -22,6 +22,23 @@ enum Command {
         #[arg(long)]
         table: String,
     },
+    /// Creates a function's fan-out queue (and its dead-letter queue); prints the queue's URL.
+    Queue {
+        #[arg(long)]
+        name: String,
+    },
+    /// Lambda's SQS event source mapping for one function: invokes it through the Lambda
+    /// runtime emulator's invoke API with every message of the queue, deletes what it
+    /// finished, until the queue is empty.
+    Drain {
+        #[arg(long)]
+        queue_url: String,
+        #[arg(long)]
+        function: String,
+        /// The emulator's invoke port (`cargo lambda watch --invoke-port`).
+        #[arg(long)]
+        invoke_port: u16,
+    },
     /// Prints what landed: objects per stream, a few lines, and the cursors.
     Show {
         #[arg(long)]
@@ -39,6 +56,54 @@ async fn main() -> Result<()> {
             aws::create_bucket(&sdk, &bucket).await?;
             aws::create_table(&sdk, &table).await?;
             println!("bucket {bucket} and table {table} created");
+        }
+        Command::Queue { name } => {
+            let (url, _) =
+                aws::create_fanout_queue(&sdk, &name, std::time::Duration::from_secs(60)).await?;
+            println!("{url}");
+        }
+        Command::Drain {
+            queue_url,
+            function,
+            invoke_port,
+        } => {
+            let http = reqwest::Client::new();
+            let url = format!(
+                "http://127.0.0.1:{invoke_port}/2015-03-31/functions/{function}/invocations"
+            );
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            // One process serves the function in the emulator: one invocation at a time.
+            let drained = integration_tests::event_source::drain(
+                &sqs,
+                &queue_url,
+                1,
+                std::time::Duration::from_secs(600),
+                |event| {
+                    let request = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(event.to_string());
+                    async move {
+                        let response = request.send().await.map_err(|e| e.to_string())?;
+                        let mut failed = response.headers().contains_key("x-amz-function-error");
+                        let body = response.bytes().await.map_err(|e| e.to_string())?;
+                        let answer: serde_json::Value =
+                            serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+                        failed |= answer.get("errorType").is_some();
+                        println!("   queued unit -> {answer}");
+                        if failed {
+                            Err(answer.to_string())
+                        } else {
+                            Ok(answer)
+                        }
+                    }
+                },
+            )
+            .await?;
+            println!(
+                "{function}: {} queued units collected, {} left to come back",
+                drained.deleted, drained.returned
+            );
         }
         Command::Show { bucket, table } => show(&sdk, &bucket, &table).await?,
     }

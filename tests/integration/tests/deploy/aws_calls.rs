@@ -16,6 +16,8 @@ pub struct Names {
     pub table: String,
     /// Secret name → logical id.
     pub secrets: BTreeMap<String, String>,
+    /// Queue URL → logical id.
+    pub queues: BTreeMap<String, String>,
 }
 
 /// Logical ids of the bucket and the table in the template.
@@ -29,6 +31,9 @@ pub fn requests(forwarded: &Forwarded, names: &Names) -> Result<Vec<Request>, St
     }
     if let Some(operation) = call.target.strip_prefix("secretsmanager.") {
         return secrets_manager(operation, &call.body_text(), names);
+    }
+    if let Some(operation) = call.target.strip_prefix("AmazonSQS.") {
+        return sqs(operation, &call.body_text(), names);
     }
     if call.target.is_empty() {
         return s3(forwarded, names);
@@ -64,6 +69,21 @@ fn secrets_manager(operation: &str, body: &str, names: &Names) -> Result<Vec<Req
     Ok(vec![Request::new(
         &format!("secretsmanager:{operation}"),
         secret_arn(logical),
+    )])
+}
+
+fn sqs(operation: &str, body: &str, names: &Names) -> Result<Vec<Request>, String> {
+    let body: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    let url = body["QueueUrl"].as_str().unwrap_or_default();
+    let logical = names
+        .queues
+        .get(url)
+        .ok_or_else(|| format!("{operation} on an unknown queue {url}"))?;
+    // A batch is authorised as its single action.
+    let action = operation.strip_suffix("Batch").unwrap_or(operation);
+    Ok(vec![Request::new(
+        &format!("sqs:{action}"),
+        format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{logical}"),
     )])
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use collector_app::StreamId;
-use collector_app::metrics::{emf_line, units_line};
+use collector_app::metrics::{emf_line, enqueued_line, units_line};
 use collector_app::units::UnitsOutcome;
 use collector_core::{IdentityName, RunSummary, StopReason, Timestamp};
 use serde_yaml::Value;
@@ -74,13 +74,68 @@ fn functions_are_built_by_cargo_lambda_for_arm64_and_wired_to_their_triggers() {
             .as_mapping()
             .expect("Events");
         let kinds: Vec<&str> = events.values().filter_map(|e| e["Type"].as_str()).collect();
-        if StreamId::parse(&crate_name).is_some() {
-            assert_eq!(kinds, ["Schedule"], "{id}: a collector runs on a schedule");
-            assert_eq!(
-                property("ReservedConcurrentExecutions"),
-                Some(1.into()),
-                "{id}"
-            );
+        if let Some(stream) = StreamId::parse(&crate_name) {
+            if stream.spec().takes_org_id {
+                // Several organisations: the schedule sends them to the function's own queue,
+                // which hands them back one per run, at most FanOutConcurrency at once.
+                assert_eq!(
+                    kinds,
+                    ["Schedule", "SQS"],
+                    "{id}: schedule and fan-out queue"
+                );
+                let queue = &events.values().nth(1).expect("SQS event")["Properties"];
+                let queue_id = format!("{}Queue", id.trim_end_matches("Function"));
+                assert_eq!(
+                    template.resolve(&queue["Queue"]).expect("resolves"),
+                    Some(format!("arn:aws:sqs:us-east-1:123456789012:{queue_id}").into()),
+                    "{id}"
+                );
+                let env = &resource["Properties"]["Environment"]["Variables"];
+                assert_eq!(
+                    template
+                        .resolve(&env["FANOUT_QUEUE_URL"])
+                        .expect("resolves"),
+                    Some(
+                        format!("https://sqs.us-east-1.amazonaws.com/123456789012/{queue_id}")
+                            .into()
+                    ),
+                    "{id}: it sends to the queue it is triggered by"
+                );
+                assert_eq!(queue["BatchSize"], 1, "{id}: one unit per run");
+                assert_eq!(
+                    queue["FunctionResponseTypes"],
+                    Value::Sequence(vec!["ReportBatchItemFailures".into()]),
+                    "{id}: a failed unit comes back, the others do not"
+                );
+                let bound = template
+                    .resolve(&queue["ScalingConfig"]["MaximumConcurrency"])
+                    .expect("resolves");
+                assert_eq!(property("ReservedConcurrentExecutions"), bound, "{id}");
+                let visibility = &template.resources("AWS::SQS::Queue");
+                let (_, queue_resource) = visibility
+                    .iter()
+                    .find(|(q, _)| *q == queue_id)
+                    .expect("queue resource");
+                let timeout_max = 900;
+                assert!(
+                    queue_resource["Properties"]["VisibilityTimeout"]
+                        .as_u64()
+                        .expect("visibility timeout")
+                        >= 6 * timeout_max,
+                    "{id}: a message is not handed out again while a run may hold it"
+                );
+                assert!(
+                    !queue_resource["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_null(),
+                    "{id}: failed units go to a dead-letter queue"
+                );
+            } else {
+                assert_eq!(kinds, ["Schedule"], "{id}: a collector runs on a schedule");
+                assert_eq!(
+                    property("ReservedConcurrentExecutions"),
+                    Some(1.into()),
+                    "{id}"
+                );
+            }
         } else {
             assert_eq!(kinds, ["HttpApi"], "{id}");
             let route = &events.values().next().expect("event")["Properties"];
@@ -122,6 +177,7 @@ fn emitted_metrics(stream: StreamId) -> (String, Vec<(Vec<String>, String)>) {
     let lines = [
         emf_line(&summary, now, Some((&identity, now))),
         units_line(stream.name(), &UnitsOutcome::default(), now),
+        enqueued_line(stream.name(), 2, now, Some((&identity, now))),
     ];
     let mut namespace = String::new();
     let mut metrics = Vec::new();
@@ -255,5 +311,48 @@ fn every_collector_is_watched_on_the_metrics_it_emits_and_every_function_on_its_
                 alarm.metric
             );
         }
+    }
+}
+
+/// Every fan-out queue hands failed units to a dead-letter queue, and that queue has an alarm.
+#[test]
+fn every_fan_out_queue_has_a_watched_dead_letter_queue() {
+    let template = Template::load();
+    let queues = template.resources("AWS::SQS::Queue");
+    let sources: Vec<&(String, &Value)> = queues
+        .iter()
+        .filter(|(_, q)| !q["Properties"]["RedrivePolicy"].is_null())
+        .collect();
+    assert_eq!(
+        sources.len(),
+        2,
+        "admin and security audit each have a queue"
+    );
+    for (id, queue) in sources {
+        let target = template
+            .resolve(&queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+            .expect("resolves")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("{id}: no dead-letter queue"));
+        let dead_letters = target.rsplit(':').next().expect("queue name").to_string();
+        let watched = template
+            .resources("AWS::CloudWatch::Alarm")
+            .into_iter()
+            .any(|(_, alarm)| {
+                let p = &alarm["Properties"];
+                p["Namespace"] == "AWS/SQS"
+                    && p["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                    && p["Dimensions"].as_sequence().is_some_and(|d| {
+                        d.iter().any(|d| {
+                            d["Name"] == "QueueName"
+                                && template.resolve(&d["Value"]).ok().flatten()
+                                    == Some(dead_letters.clone().into())
+                        })
+                    })
+            });
+        assert!(
+            watched,
+            "{id}: its dead-letter queue {dead_letters} has no alarm"
+        );
     }
 }

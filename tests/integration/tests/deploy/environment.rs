@@ -26,11 +26,15 @@ pub const LOCAL_ONLY: [(&str, &str); 3] = [
 ];
 
 /// A valid value of each stream filter: set on a stream that cannot apply it, it is refused.
-const FILTER_SAMPLES: [(&str, &str); 4] = [
+const FILTER_SAMPLES: [(&str, &str); 5] = [
     ("EVENT_CATEGORIES", "LOGINS"),
     ("RESOURCES", "messages"),
     ("TYPES", "created"),
     ("ORG_IDS", "discover"),
+    (
+        "FANOUT_QUEUE_URL",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/queue",
+    ),
 ];
 
 /// What reading `env` at cold start asks for, and whether it configures the function.

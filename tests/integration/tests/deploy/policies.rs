@@ -10,12 +10,13 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
 use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext};
-use collector_app::{Config, IdentitiesConfig, StreamId, run_once};
+use collector_app::units::StreamUnits;
+use collector_app::{Config, IdentitiesConfig, Orgs, StreamId, run_once};
 use collector_core::identity::IdentityUse;
 use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
 use collector_core::{IdentityName, StopReason, Timestamp};
 use integration_tests::fault_proxy::Fault;
-use integration_tests::stack::{SimTime, sim_stream, stream_scope};
+use integration_tests::stack::{SimTime, sim_org_id, sim_stream, stream_scope};
 use integration_tests::{Stack, StackOptions};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use tokio::time::Instant;
@@ -88,9 +89,29 @@ fn function(template: &Template, crate_name: &str) -> Result<Function> {
 async fn collector_policy(stream: StreamId) -> Result<()> {
     let template = Template::load();
     let function = function(&template, stream.name())?;
-    let requests = collector_calls(stream, &function, &template).await?;
+    let mut requests = collector_calls(stream, &function, &template).await?;
+    // What Lambda's event source mapping does with the role: poll the fan-out queue, delete
+    // what the function finished, read the queue's attributes.
+    if let Some(queue) = fan_out_queue(&function) {
+        for action in [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        ] {
+            requests.push(Request::new(
+                action,
+                format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
+            ));
+        }
+    }
     assert_policy(&function, requests);
     Ok(())
+}
+
+/// The logical id of the queue the template gives the function as `FANOUT_QUEUE_URL`.
+fn fan_out_queue(function: &Function) -> Option<String> {
+    let url = function.env.get("FANOUT_QUEUE_URL")?;
+    url.rsplit('/').next().map(str::to_string)
 }
 
 /// The calls plus what Lambda itself does with the role: write the function's logs.
@@ -118,15 +139,27 @@ async fn collector_calls(
         ..StackOptions::default()
     })
     .await?;
-    let env = deployed_env(
-        function,
-        &stack,
-        template,
-        &[
-            ("INITIAL_LOOKBACK_DAYS", "1"),
-            ("S3_FORCE_PATH_STYLE", "true"),
-        ],
-    );
+    // The function's fan-out queue, when it has one, is the test's.
+    let queue = match fan_out_queue(function) {
+        Some(logical) => {
+            let (url, _) = integration_tests::aws::create_fanout_queue(
+                &stack.sdk,
+                &format!("{logical}-{}", stack.table),
+                Duration::from_secs(30),
+            )
+            .await?;
+            Some((url, logical))
+        }
+        None => None,
+    };
+    let mut local = vec![
+        ("INITIAL_LOOKBACK_DAYS", "1"),
+        ("S3_FORCE_PATH_STYLE", "true"),
+    ];
+    if let Some((url, _)) = &queue {
+        local.push(("FANOUT_QUEUE_URL", url));
+    }
+    let env = deployed_env(function, &stack, template, &local);
     let mut config = Config::from_lookup(|name| env.get(name).cloned())?;
     config.part_size = S3_MIN_PART;
     let collector = stack.collector_with(stream, &config)?;
@@ -169,7 +202,28 @@ async fn collector_calls(
     }
     ensure!(caught_up, "{stream} did not catch up");
     stack.assert_all_landed_once(stream, &events).await?;
-    let names = names(&stack, template);
+    // AND with several organisations, a scheduled run sends them to its queue
+    if queue.is_some() {
+        let mut several = config.clone();
+        several.orgs = Orgs::List(vec![
+            sim_org_id(&stack.sim),
+            webex_sim::SimOrg::customer(1).id,
+        ]);
+        let units = StreamUnits::new(
+            stream,
+            &several,
+            &stack.collector_sdk,
+            Arc::new(SimTime(stack.sim.clone())),
+        )?;
+        let list = units.units(None, deadline()).await?;
+        ensure!(
+            list.len() == 2 && units.fans_out(),
+            "{stream}: two units to send"
+        );
+        units.enqueue(&list).await?;
+    }
+    let mut names = names(&stack, template);
+    names.queues.extend(queue);
     let mut all = Vec::new();
     for call in proxy.calls() {
         all.extend(requests(&call, &names).map_err(anyhow::Error::msg)?);
@@ -305,6 +359,7 @@ fn names(stack: &Stack, template: &Template) -> Names {
             .into_iter()
             .map(|p| (stack.secret_id(p).to_string(), secret_of(template, p)))
             .collect(),
+        queues: BTreeMap::new(),
     }
 }
 

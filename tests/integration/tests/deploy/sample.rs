@@ -63,6 +63,7 @@ Resources:
           MAX_REQUESTS_PER_MINUTE: 280
           EVENT_CATEGORIES: ""
           ORG_IDS: ""
+          FANOUT_QUEUE_URL: ""
 "#;
 
 /// What a small admin-audit run asks of AWS, as `aws_calls` maps it.

@@ -290,6 +290,9 @@ impl Template {
         match self.kind(name)? {
             "AWS::SecretsManager::Secret" => Ok(secret_arn(name)),
             "AWS::Logs::LogGroup" => self.log_group_name(name),
+            "AWS::SQS::Queue" => Ok(format!(
+                "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+            )),
             _ => Ok(name.to_string()),
         }
     }
@@ -306,6 +309,8 @@ impl Template {
                 self.log_group_name(id)?
             )),
             ("AWS::IAM::Role", "Arn") => Ok(format!("arn:aws:iam::{ACCOUNT}:role/{id}")),
+            ("AWS::SQS::Queue", "Arn") => Ok(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{id}")),
+            ("AWS::SQS::Queue", "QueueName") => Ok(id.to_string()),
             (kind, attribute) => Err(format!("GetAtt {kind}.{attribute} is not supported")),
         }
     }

@@ -2,5 +2,7 @@
 //! for its end-to-end checks; each module holds one part.
 
 mod config_check;
+mod document;
+mod fanout;
 mod state;
 mod units;

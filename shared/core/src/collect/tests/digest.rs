@@ -190,7 +190,7 @@ pub(super) fn upgraded(now: &str) -> World {
     world.sink.insert(
         &object_key("webex/", stream, ORG_ID, &window),
         LEGACY.body.clone(),
-        object_meta(stream, ORG_ID, &window, 600, "0.0.9"),
+        object_meta(stream, ORG_ID, &window, 600, "0.0.9", &Default::default()),
     );
     world.source.add(LEGACY.script.iter().cloned());
     world

@@ -1,0 +1,177 @@
+//! Where a deployment's collector document lives: `COLLECTOR_CONFIG`, a local file, or
+//! `s3://bucket/key` in AWS (the object `webexctl config push` writes, after validating it). The
+//! functions read it once per cold start; a document that does not validate stops them there,
+//! with every mistake's key path, before anything is collected.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::document::Document;
+
+/// The variable that names the document.
+pub const VARIABLE: &str = "COLLECTOR_CONFIG";
+/// Larger than any document of a few thousand organisations; a bigger object is not ours.
+const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DocumentLocation {
+    File(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+/// A document that could not be read, or that does not validate.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentLoadError {
+    #[error("{VARIABLE}: cannot read {location}: {reason}")]
+    Read { location: String, reason: String },
+    #[error("{VARIABLE}: {location} is not a valid collector document:\n{errors}")]
+    Invalid {
+        location: String,
+        errors: crate::document::DocumentErrors,
+    },
+}
+
+impl DocumentLocation {
+    /// `s3://bucket/key`, or a file path.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let text = text.trim();
+        let problem = |problem: &str| ConfigError {
+            name: VARIABLE,
+            problem: problem.to_string(),
+        };
+        if text.is_empty() {
+            return Err(problem("is empty"));
+        }
+        match text.strip_prefix("s3://") {
+            Some(rest) => match rest.split_once('/') {
+                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Self::S3 {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                }),
+                _ => Err(problem(&format!(
+                    "{text:?} is not s3://BUCKET/KEY (or a file path)"
+                ))),
+            },
+            None => Ok(Self::File(PathBuf::from(text))),
+        }
+    }
+
+    /// The location named by `COLLECTOR_CONFIG`, if it is set.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        std::env::var(VARIABLE)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| Self::parse(&v))
+            .transpose()
+    }
+
+    /// Reads and validates the document.
+    pub async fn load(&self, s3: &aws_sdk_s3::Client) -> Result<Document, DocumentLoadError> {
+        let text = self.read(s3).await?;
+        Document::parse(&text).map_err(|errors| DocumentLoadError::Invalid {
+            location: self.to_string(),
+            errors,
+        })
+    }
+
+    async fn read(&self, s3: &aws_sdk_s3::Client) -> Result<String, DocumentLoadError> {
+        let failed = |reason: String| DocumentLoadError::Read {
+            location: self.to_string(),
+            reason,
+        };
+        let bytes = match self {
+            Self::File(path) => std::fs::read(path).map_err(|e| failed(e.to_string()))?,
+            Self::S3 { bucket, key } => {
+                let object = s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| match e.as_service_error() {
+                        Some(se) if se.is_no_such_key() => failed(
+                            "no such object; write it with `webexctl config push FILE`".into(),
+                        ),
+                        _ => failed(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+                    })?;
+                if object.content_length().unwrap_or(0) > MAX_DOCUMENT_BYTES as i64 {
+                    return Err(failed(format!(
+                        "more than a document may hold ({MAX_DOCUMENT_BYTES} bytes)"
+                    )));
+                }
+                object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| failed(e.to_string()))?
+                    .into_bytes()
+                    .to_vec()
+            }
+        };
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(failed(format!(
+                "{} bytes, more than a document may hold ({MAX_DOCUMENT_BYTES})",
+                bytes.len()
+            )));
+        }
+        String::from_utf8(bytes).map_err(|_| failed("not UTF-8 text".into()))
+    }
+
+    /// Writes a document's text (the caller has validated it) where the functions read it.
+    pub async fn store(&self, text: &str, s3: &aws_sdk_s3::Client) -> Result<(), String> {
+        match self {
+            Self::File(path) => std::fs::write(path, text).map_err(|e| format!("{self}: {e}")),
+            Self::S3 { bucket, key } => s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type("application/toml")
+                .body(text.as_bytes().to_vec().into())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| format!("{self}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))),
+        }
+    }
+}
+
+/// The S3 client a document is read and written with: the standard AWS configuration, and
+/// path-style addressing when `S3_FORCE_PATH_STYLE=true` (local emulators).
+pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
+    let sdk = aws_adapters::sdk_config().await;
+    let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v.trim() == "true");
+    aws_adapters::s3_client(&sdk, path_style)
+}
+
+impl std::fmt::Display for DocumentLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_an_object_or_a_file() {
+        assert_eq!(
+            DocumentLocation::parse("s3://my-bucket/config/collector.toml"),
+            Ok(DocumentLocation::S3 {
+                bucket: "my-bucket".into(),
+                key: "config/collector.toml".into()
+            })
+        );
+        assert_eq!(
+            DocumentLocation::parse(" ./collector.toml "),
+            Ok(DocumentLocation::File("./collector.toml".into()))
+        );
+        for bad in ["s3://", "s3://bucket", "s3://bucket/", "s3:///key", ""] {
+            let error = DocumentLocation::parse(bad).unwrap_err();
+            assert_eq!(error.name, VARIABLE, "{bad}");
+        }
+    }
+}
