@@ -175,8 +175,7 @@ where
         let owner = lock_owner("collector");
         loop {
             let held =
-                TokenLock::try_acquire(&*self.state, &*self.clock, &self.identity, &owner)
-                    .await?;
+                TokenLock::try_acquire(&*self.state, &*self.clock, &self.identity, &owner).await?;
             if let Some(mut lock) = held {
                 let refreshed = self
                     .refresh_holding_lock(&mut lock, rejected, deadline)

@@ -1,17 +1,19 @@
 //! After a scenario: runs without faults until every stream has caught up, then the promise is
 //! checked. Findings are counted, not asserted, so that the soak can report every scenario.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use collector_app::units::{StreamUnits, UnitsOutcome};
+use collector_core::cursor::{CursorKey, Status};
 use collector_core::event::EventKey;
-use collector_core::{CollectError, RunSummary, StopReason, StreamId, Timestamp};
+use collector_core::ports::CursorStore;
+use collector_core::{CollectError, ErrorKind, StopReason, StreamId, Timestamp};
 use tokio::time::Instant;
-use webex_sim::SimEvent;
 
-use super::play::{CatchPanic, Played};
+use super::play::{CatchPanic, Played, UnitEvents, authorise, short};
 use super::scenario::Scenario;
 use crate::Stack;
 use crate::stack::SimTime;
@@ -62,7 +64,7 @@ const CATCH_UP_RUNS: usize = 60;
 /// Between catch-up runs the clock moves by this much, as a schedule would.
 const SCHEDULE: Duration = Duration::from_secs(600);
 
-/// Catches every stream up without faults, then checks S3, the cursor, uploads and tokens.
+/// Catches every stream up without faults, then checks S3, the cursors, uploads and tokens.
 pub async fn catch_up_and_check(
     stack: &Stack,
     scenario: &Scenario,
@@ -75,47 +77,59 @@ pub async fn catch_up_and_check(
             .iter()
             .map(|panic| format!("a collector run panicked: {panic}")),
     );
+    findings.problems.extend(played.problems.iter().cloned());
     // Past every lease and token lock a killed or abandoned run may have left.
     stack.sim.advance(Duration::from_secs(120));
     let settle_lag = Duration::from_secs(scenario.settings.settle_lag_s);
     let until = played
         .expected
         .iter()
-        .flat_map(|(_, events)| events)
+        .flat_map(|unit| &unit.events)
         .map(|e| (e.created_ms + settle_lag.as_millis() as i64).max(e.visible_at_ms))
         .max()
         .unwrap_or(0)
         + 1_000;
-    for (stream, _) in &played.expected {
-        let mut caught_up = catch_up(stack, *stream, until).await;
+    for stream in &scenario.streams {
+        let mut caught_up = catch_up(stack, scenario, *stream, until).await;
         if let Err(CatchUpError::Reauthorise(_)) = &caught_up {
             let identity = stream.spec().default_identity;
             findings
                 .token_losses
                 .push(token_loss(stack, identity, played).await?);
-            stack.reauthorise(identity).await?;
-            caught_up = catch_up(stack, *stream, until).await;
+            authorise(stack, scenario, identity).await?;
+            caught_up = catch_up(stack, scenario, *stream, until).await;
         }
         if let Err(problem) = caught_up {
             findings.problems.push(format!("{stream}: {problem}"));
         }
     }
-    if played.expected.len() > 1 {
+    if scenario.streams.len() > 1 {
         // The later stream's catch-up may have moved the clock on: one more run each brings
         // every cursor to the same settled time.
-        for (stream, _) in &played.expected {
-            if let Err(problem) = catch_up(stack, *stream, until).await {
+        for stream in &scenario.streams {
+            if let Err(problem) = catch_up(stack, scenario, *stream, until).await {
                 findings.problems.push(format!("{stream}: {problem}"));
             }
         }
     }
-    for (stream, expected) in &played.expected {
-        check_stream(stack, scenario, *stream, expected, &mut findings).await?;
+    for stream in &scenario.streams {
+        let units: Vec<&UnitEvents> = played
+            .expected
+            .iter()
+            .filter(|unit| unit.stream == *stream)
+            .collect();
+        check_stream(stack, scenario, *stream, &units, &mut findings).await?;
     }
-    let identities: HashSet<&str> = played
-        .expected
+    let open = stack.open_uploads().await?;
+    if open > 0 {
+        findings
+            .problems
+            .push(format!("{open} multipart upload(s) left open"));
+    }
+    let identities: HashSet<&str> = scenario
+        .streams
         .iter()
-        .map(|(s, _)| s.spec().default_identity)
+        .map(|s| s.spec().default_identity)
         .collect();
     for identity in identities {
         let secret = stack.secret(identity).await?;
@@ -206,55 +220,97 @@ pub async fn token_loss(stack: &Stack, identity: &str, played: &Played) -> Resul
     Ok(TokenLoss::KilledInFlight)
 }
 
-/// A run that reaches the emulator directly: the fault proxy has nothing to add now.
-async fn run_direct(stack: &Stack, stream: StreamId) -> Result<RunSummary, CollectError> {
-    let collector = stack
+/// A run that reaches the emulator directly (the fault proxy has nothing to add now): the
+/// secret's organisation, or every unit of the scenario's organisations.
+async fn run_direct(
+    stack: &Stack,
+    scenario: &Scenario,
+    stream: StreamId,
+) -> Result<UnitsOutcome, CollectError> {
+    let config = stack
         .config(stream)
-        .and_then(|config| {
-            Ok(collector_app::build_collector(
-                stream,
-                &config,
-                &stack.sdk,
-                Arc::new(SimTime(stack.sim.clone())),
-            )?)
-        })
         .map_err(|e| CollectError::Config(format!("{e:#}")))?;
-    collector_app::run_once(&collector, Instant::now() + CATCH_UP_BUDGET).await
+    let clock = Arc::new(SimTime(stack.sim.clone()));
+    let deadline = Instant::now() + CATCH_UP_BUDGET;
+    let wiring = |e: collector_app::WiringError| CollectError::Config(e.to_string());
+    if scenario.orgs.is_some() {
+        let units = StreamUnits::new(stream, &config, &stack.sdk, clock).map_err(wiring)?;
+        let list = units.units(None, deadline).await?;
+        return Ok(units.run(list, deadline).await);
+    }
+    let collector =
+        collector_app::build_collector(stream, &config, &stack.sdk, clock).map_err(wiring)?;
+    let summary = collector_app::run_once(&collector, deadline).await?;
+    Ok(UnitsOutcome {
+        done: vec![summary],
+        ..UnitsOutcome::default()
+    })
 }
 
-/// Runs until caught up at `until` (simulator time); the error says why it could not.
-async fn catch_up(stack: &Stack, stream: StreamId, until: i64) -> Result<(), CatchUpError> {
+/// Runs until every unit is caught up at `until` (simulator time) in one run; the error says
+/// why it could not.
+async fn catch_up(
+    stack: &Stack,
+    scenario: &Scenario,
+    stream: StreamId,
+    until: i64,
+) -> Result<(), CatchUpError> {
     let mut failures = 0;
     for _ in 0..CATCH_UP_RUNS {
-        let run = CatchPanic(Box::pin(run_direct(stack, stream)));
+        let run = CatchPanic(Box::pin(run_direct(stack, scenario, stream)));
         let Ok(result) = run.await else {
             return Err(CatchUpError::Failed("a catch-up run panicked".into()));
         };
-        match result {
-            Ok(summary) if summary.stopped == StopReason::CaughtUp => {
-                if stack.sim.now_ms() >= until {
-                    return Ok(());
-                }
-                stack.sim.advance(SCHEDULE);
-            }
-            Ok(summary) if summary.stopped == StopReason::OtherRunActive => {
-                // Nothing else runs now: a lease left behind must expire first.
-                stack.sim.advance(Duration::from_secs(60));
-            }
-            Ok(_) => {}
+        // A unit's failure, as its run reports it: the first of them.
+        let failure = match result {
             Err(
                 e @ (CollectError::ReauthorizationNeeded { .. }
                 | CollectError::NotAuthorized { .. }),
             ) => return Err(CatchUpError::Reauthorise(e.to_string())),
-            Err(e) => {
-                failures += 1;
-                if failures >= 3 {
-                    return Err(CatchUpError::Failed(format!(
-                        "catch-up runs fail without faults: {e}"
-                    )));
+            Err(e) => Some(e.to_string()),
+            Ok(outcome) => match outcome.failed.into_iter().next() {
+                // Every unit shares the secret: one refused refresh token fails them all.
+                Some(f)
+                    if ErrorKind::parse(f.kind) == Some(ErrorKind::Config)
+                        && reauthorise(&f.error) =>
+                {
+                    return Err(CatchUpError::Reauthorise(f.error));
                 }
-                stack.sim.advance(Duration::from_secs(60));
+                Some(f) => Some(format!("org {}: {}", short(&f.org_id), f.error)),
+                None if !outcome.not_reached.is_empty() => {
+                    Some(format!("{} unit(s) not reached", outcome.not_reached.len()))
+                }
+                None if outcome
+                    .done
+                    .iter()
+                    .all(|s| s.stopped == StopReason::CaughtUp) =>
+                {
+                    if stack.sim.now_ms() >= until {
+                        return Ok(());
+                    }
+                    stack.sim.advance(SCHEDULE);
+                    None
+                }
+                None if outcome
+                    .done
+                    .iter()
+                    .any(|s| s.stopped == StopReason::OtherRunActive) =>
+                {
+                    // Nothing else runs now: a lease left behind must expire first.
+                    stack.sim.advance(Duration::from_secs(60));
+                    None
+                }
+                None => None,
+            },
+        };
+        if let Some(e) = failure {
+            failures += 1;
+            if failures >= 3 {
+                return Err(CatchUpError::Failed(format!(
+                    "catch-up runs fail without faults: {e}"
+                )));
             }
+            stack.sim.advance(Duration::from_secs(60));
         }
     }
     Err(CatchUpError::Failed(format!(
@@ -262,11 +318,18 @@ async fn catch_up(stack: &Stack, stream: StreamId, until: i64) -> Result<(), Cat
     )))
 }
 
+/// Whether a unit's error says its identity must be authorised again.
+fn reauthorise(error: &str) -> bool {
+    error.contains("must be authorised again") || error.contains("is not authorised yet")
+}
+
+/// Every unit's events exactly once under its own organisation's keys, nothing under an
+/// organisation that is not a unit, and each unit's cursor caught up.
 async fn check_stream(
     stack: &Stack,
     scenario: &Scenario,
     stream: StreamId,
-    expected: &[SimEvent],
+    units: &[&UnitEvents],
     findings: &mut Findings,
 ) -> Result<()> {
     let all = stack.objects(stream).await?;
@@ -278,28 +341,79 @@ async fn check_stream(
             staged.len()
         ));
     }
-    let tally = crate::verify::tally(&objects, expected);
-    findings.expected += expected.len() as u64;
-    findings.lost += tally.lost;
-    findings.duplicates += tally.duplicates;
-    findings.foreign += tally.foreign;
-    for problem in tally.problems.iter().take(3) {
-        findings.problems.push(format!("{stream}: {problem}"));
+    let mut by_org: BTreeMap<String, Vec<StoredObject>> = BTreeMap::new();
+    for object in objects {
+        let org = object
+            .key
+            .split("/org=")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_string();
+        by_org.entry(org).or_default().push(object);
     }
-    let org_id = crate::stack::sim_org_id(&stack.sim);
-    for problem in layout_problems(&objects, stream, &org_id, env!("CARGO_PKG_VERSION"))
-        .into_iter()
-        .take(3)
-    {
-        findings.problems.push(format!("{stream}: {problem}"));
+    let several = units.len() > 1;
+    for unit in units {
+        let objects = by_org.remove(&unit.org_id).unwrap_or_default();
+        // Named by its organisation only when there are several.
+        let name = if several {
+            format!("{stream} org {}", short(&unit.org_id))
+        } else {
+            stream.to_string()
+        };
+        let tally = crate::verify::tally(&objects, &unit.events);
+        findings.expected += unit.events.len() as u64;
+        findings.lost += tally.lost;
+        findings.duplicates += tally.duplicates;
+        findings.foreign += tally.foreign;
+        for problem in tally.problems.iter().take(3) {
+            findings.problems.push(format!("{name}: {problem}"));
+        }
+        for problem in layout_problems(&objects, stream, &unit.org_id, env!("CARGO_PKG_VERSION"))
+            .into_iter()
+            .take(3)
+        {
+            findings.problems.push(format!("{name}: {problem}"));
+        }
+        cursor_problems(
+            stack,
+            scenario,
+            stream,
+            &unit.org_id,
+            &name,
+            &objects,
+            findings,
+        )
+        .await?;
     }
-    let open = stack.open_uploads().await?;
-    if open > 0 {
-        findings
-            .problems
-            .push(format!("{open} multipart upload(s) left open"));
+    for (org, objects) in by_org {
+        let lines: usize = objects.iter().map(|o| o.lines().len()).sum();
+        findings.foreign += lines as u64;
+        findings.problems.push(format!(
+            "{stream}: {} object(s) with {lines} event(s) under org={}, which is not a unit",
+            objects.len(),
+            short(&org)
+        ));
     }
-    cursor_problems(stack, scenario, stream, &objects, findings).await
+    // A cursor per unit, and none for another organisation (the secret's, when the scenario
+    // lists customers).
+    let store = aws_adapters::DynamoStateStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        &stack.table,
+    );
+    let prefix = format!("cursor#{}#", stream.name());
+    for (key, _) in store.list_cursors().await? {
+        let Some(org) = key.strip_prefix(&prefix) else {
+            continue;
+        };
+        if !units.iter().any(|u| u.org_id == org) {
+            findings.problems.push(format!(
+                "{stream}: a cursor for org {}, which is not a unit",
+                short(org)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The cursor is where the catch-up left it: nothing pending, committed up to the settled time,
@@ -308,16 +422,33 @@ async fn cursor_problems(
     stack: &Stack,
     scenario: &Scenario,
     stream: StreamId,
+    org_id: &str,
+    name: &str,
     objects: &[StoredObject],
     findings: &mut Findings,
 ) -> Result<()> {
-    let Some(cursor) = stack.cursor(stream).await? else {
-        findings.problems.push(format!("{stream}: no cursor"));
+    let store = aws_adapters::DynamoStateStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        &stack.table,
+    );
+    let key = CursorKey {
+        stream: stream.name().to_string(),
+        org_id: org_id.to_string(),
+    };
+    let Some(cursor) = store.load_cursor(&key).await? else {
+        findings.problems.push(format!("{name}: no cursor"));
         return Ok(());
     };
+    if cursor.status != Status::Collecting {
+        findings.problems.push(format!(
+            "{name}: the unit is in {} after catching up (last error: {:?})",
+            cursor.status.name(),
+            cursor.last_error.as_ref().map(|e| &e.message)
+        ));
+    }
     if !cursor.pending.is_empty() {
         findings.problems.push(format!(
-            "{stream}: windows still pending after catching up: {:?}",
+            "{name}: windows still pending after catching up: {:?}",
             cursor.pending
         ));
     }
@@ -326,7 +457,7 @@ async fn cursor_problems(
         .floor_second();
     if cursor.committed_until != Some(settled) {
         findings.problems.push(format!(
-            "{stream}: cursor committed until {:?}, the settled time is {settled}",
+            "{name}: cursor committed until {:?}, the settled time is {settled}",
             cursor.committed_until
         ));
     }
@@ -351,7 +482,7 @@ async fn cursor_problems(
             .count();
         if missing > 0 {
             findings.problems.push(format!(
-                "{stream}: {missing} written event(s) of the overlap missing from the cursor's digest"
+                "{name}: {missing} written event(s) of the overlap missing from the cursor's digest"
             ));
         }
     }

@@ -102,6 +102,7 @@ pub async fn scenario_outcome(seed: u64, part_size: Option<usize>) -> (Outcome, 
     let mut outcome = Outcome {
         seed,
         description: scenario.to_string(),
+        multi_org: scenario.orgs.is_some(),
         ..Outcome::default()
     };
     let started = Instant::now();

@@ -3,25 +3,39 @@
 //! and the clock moving on with new events between them.
 
 use std::process::Stdio;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use collector_app::run_once;
-use collector_core::{CollectError, RunSummary, StopReason, StreamId};
+use collector_app::units::{StreamUnits, UnitsOutcome};
+use collector_core::cursor::{CursorKey, Status};
+use collector_core::ports::CursorStore;
+use collector_core::{CollectError, StopReason, StreamId};
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
-use webex_sim::{GenerateSpec, SimEvent};
+use webex_sim::{GenerateSpec, ORGANIZATIONS_SCOPE, SimEvent, SimOrg};
 
 use super::scenario::{AwsFaults, LOOKBACK, Scenario, Step};
-use crate::stack::sim_stream;
+use crate::fault_proxy::Service;
+use crate::stack::{SimTime, sim_org_id, sim_stream};
 use crate::{Stack, webexctl_path};
+
+/// The events one unit of work (stream, organisation) must hold in S3 in the end: every one
+/// the simulator holds for it.
+#[derive(Debug)]
+pub struct UnitEvents {
+    pub stream: StreamId,
+    pub org_id: String,
+    pub events: Vec<SimEvent>,
+}
 
 /// What happened while the faults were on.
 #[derive(Debug, Default)]
 pub struct Played {
-    /// Every event the simulator holds, per stream: what S3 must hold in the end.
-    pub expected: Vec<(StreamId, Vec<SimEvent>)>,
+    /// Every event of every unit: the secret's organisation per stream, or each of the
+    /// scenario's organisations per stream.
+    pub expected: Vec<UnitEvents>,
     pub runs: u64,
     /// Runs that ended with an error (expected under faults; the next run must recover).
     pub failed_runs: u64,
@@ -39,39 +53,63 @@ pub struct Played {
     pub panics: Vec<String>,
     /// Why runs in this process failed, one line each.
     pub run_errors: Vec<String>,
+    /// Units that a run in this process reported refused by Webex (403) while their
+    /// organisation was refused, each time.
+    pub forbidden: Vec<(StreamId, String)>,
+    /// What playing found wrong when it was true (a refusal that stopped another unit, a
+    /// refused unit not recorded in error), one line each.
+    pub problems: Vec<String>,
 }
 
 const MIN: i64 = 60_000;
 
-/// Creates the history, then plays the steps with the faults on.
+/// Creates the organisations and their history, then plays the steps with the faults on.
 pub async fn play(stack: &Stack, scenario: &Scenario, part_size: Option<usize>) -> Result<Played> {
+    register_orgs(stack, scenario);
     let mut played = Played {
         expected: history(stack, scenario),
         ..Played::default()
     };
-    if scenario.access_token_stored {
-        for identity in identities(scenario) {
-            stack.reauthorise(identity).await?;
+    for identity in identities(scenario) {
+        if scenario.access_token_stored {
+            authorise(stack, scenario, identity).await?;
+        } else if discovers(scenario) {
+            // No access token yet, but a refresh token that may list organisations.
+            let token = stack.sim.issue_refresh_token(&scopes(scenario, identity));
+            stack
+                .update_secret(identity, |secret| {
+                    secret["refresh_token"] = token.into();
+                    secret["scopes"] = scopes(scenario, identity).join(" ").into();
+                })
+                .await?;
         }
     }
     switch_faults_on(stack, scenario);
-    for step in &scenario.steps {
+    for (index, step) in scenario.steps.iter().enumerate() {
+        refuse_or_restore(stack, scenario, index, &mut played).await?;
         if scenario.uses_processes() {
             follow_real_time(stack);
         }
+        let context = StepContext {
+            stack,
+            scenario,
+            refused: refused_org(scenario, index),
+        };
         match step {
             Step::Runs {
                 count,
                 budget,
                 drop_after,
+                org,
             } => {
+                let only = only_org(scenario, *org);
                 runs(
-                    stack,
-                    scenario,
+                    &context,
                     part_size,
                     *count,
                     *budget,
                     *drop_after,
+                    only.as_deref(),
                     &mut played,
                 )
                 .await?
@@ -79,17 +117,170 @@ pub async fn play(stack: &Stack, scenario: &Scenario, part_size: Option<usize>) 
             Step::Processes {
                 deadline_s,
                 kill_after,
-            } => processes(stack, scenario, *deadline_s, kill_after, &mut played).await?,
+                org,
+            } => {
+                let only = only_org(scenario, *org);
+                processes(
+                    stack,
+                    scenario,
+                    *deadline_s,
+                    kill_after,
+                    only.as_deref(),
+                    &mut played,
+                )
+                .await?
+            }
             Step::Advance { by, new_events } => {
                 advance(stack, scenario, *by, *new_events, &mut played.expected)
             }
         }
     }
+    refuse_or_restore(stack, scenario, scenario.steps.len(), &mut played).await?;
     Ok(played)
 }
 
-/// The events already there when the scenario starts, per stream.
-fn history(stack: &Stack, scenario: &Scenario) -> Vec<(StreamId, Vec<SimEvent>)> {
+/// What a step's runs need to know besides their own settings.
+struct StepContext<'a> {
+    stack: &'a Stack,
+    scenario: &'a Scenario,
+    /// The organisation refused (403) during this step.
+    refused: Option<String>,
+}
+
+/// Whether the scenario's units are discovered, so its tokens need the organizations scope.
+fn discovers(scenario: &Scenario) -> bool {
+    scenario.orgs.as_ref().is_some_and(|orgs| orgs.discover)
+}
+
+/// The scopes a person grants `identity` in this scenario.
+fn scopes(scenario: &Scenario, identity: &str) -> Vec<&'static str> {
+    let mut scopes = vec![crate::stack::stream_scope(identity)];
+    if discovers(scenario) && identity == "admin" {
+        scopes.push(ORGANIZATIONS_SCOPE);
+    }
+    scopes
+}
+
+/// What a person's new authorisation leaves in `identity`'s secret, as the OAuth callback
+/// stores it: fresh tokens with the scenario's scopes.
+pub async fn authorise(stack: &Stack, scenario: &Scenario, identity: &str) -> Result<()> {
+    if !discovers(scenario) {
+        return stack.reauthorise(identity).await;
+    }
+    let scopes = scopes(scenario, identity);
+    let refresh_token = stack.sim.issue_refresh_token(&scopes);
+    let ttl = stack.sim.config().access_token_ttl;
+    let access_token = stack.sim.issue_access_token(&scopes, ttl);
+    let expires_at = collector_core::Timestamp::from_millis(stack.sim.now_ms())
+        .plus(ttl)
+        .to_rfc3339();
+    stack
+        .update_secret(identity, |secret| {
+            secret["refresh_token"] = refresh_token.into();
+            secret["access_token"] = access_token.into();
+            secret["access_token_expires_at"] = expires_at.into();
+            secret["scopes"] = scopes.join(" ").into();
+        })
+        .await
+}
+
+/// The customer organisations, managed by the secret's administrator (a partner).
+fn register_orgs(stack: &Stack, scenario: &Scenario) {
+    let Some(orgs) = &scenario.orgs else {
+        return;
+    };
+    let customers: Vec<SimOrg> = orgs
+        .customers
+        .iter()
+        .map(|c| SimOrg::customer(c.number))
+        .collect();
+    for org in &customers {
+        stack.sim.add_org(org.clone());
+    }
+    stack
+        .sim
+        .set_managed_orgs(&stack.sim.admin(), customers.into_iter().map(|o| o.id));
+}
+
+fn only_org(scenario: &Scenario, org: Option<usize>) -> Option<String> {
+    let orgs = scenario.orgs.as_ref()?;
+    org.map(|i| orgs.customer_id(i))
+}
+
+fn refused_org(scenario: &Scenario, step: usize) -> Option<String> {
+    let orgs = scenario.orgs.as_ref()?;
+    orgs.refused_at(step).map(|i| orgs.customer_id(i))
+}
+
+/// Refuses the scenario's refused customer before the step where its refusal starts, and
+/// accepts it again before the step where it ends (the catch-up at the latest). When a run
+/// here reported the refusal, the unit must say so in its status by then.
+async fn refuse_or_restore(
+    stack: &Stack,
+    scenario: &Scenario,
+    step: usize,
+    played: &mut Played,
+) -> Result<()> {
+    let Some((orgs, refusal)) = scenario
+        .orgs
+        .as_ref()
+        .and_then(|orgs| orgs.refusal.map(|r| (orgs, r)))
+    else {
+        return Ok(());
+    };
+    let org = orgs.customer_id(refusal.customer);
+    let streams: Vec<webex_sim::Stream> = scenario.streams.iter().map(|s| sim_stream(*s)).collect();
+    if step == refusal.from {
+        stack.sim.refuse_org(&org, &streams);
+    }
+    if step != refusal.until {
+        return Ok(());
+    }
+    // A failure a run could not record (its cursor write failed) is no finding.
+    let records_reliably = scenario
+        .aws_faults
+        .as_ref()
+        .is_none_or(|f| !f.services.contains(&Service::DynamoDb));
+    if records_reliably {
+        let store = aws_adapters::DynamoStateStore::new(
+            aws_sdk_dynamodb::Client::new(&stack.sdk),
+            &stack.table,
+        );
+        for stream in &scenario.streams {
+            let key = CursorKey {
+                stream: stream.name().to_string(),
+                org_id: org.clone(),
+            };
+            let cursor = store.load_cursor(&key).await?;
+            // Later failures (a Webex fault) may have replaced the last error; the status
+            // stays in error until a window commits, which no refused run can.
+            let recorded = cursor.as_ref().is_some_and(|c| c.status == Status::Error);
+            let reported = played
+                .forbidden
+                .iter()
+                .any(|(s, o)| s == stream && *o == org);
+            if reported && !recorded {
+                played.problems.push(format!(
+                    "{stream}: org {} answered 403 to a run, and its unit is not in error (status {:?}, last error {:?})",
+                    short(&org),
+                    cursor.as_ref().map(|c| c.status.name()),
+                    cursor.and_then(|c| c.last_error).map(|e| e.message)
+                ));
+            }
+        }
+    }
+    stack.sim.restore_org(&org);
+    Ok(())
+}
+
+/// An organisation id by its end: they all begin alike.
+pub fn short(org_id: &str) -> &str {
+    &org_id[org_id.len().saturating_sub(12)..]
+}
+
+/// The events already there when the scenario starts, per unit (and, listing customers, the
+/// secret's organisation's, which no unit may collect).
+fn history(stack: &Stack, scenario: &Scenario) -> Vec<UnitEvents> {
     let now = stack.sim.now_ms();
     // History starts late enough in the lookback that a first window chosen after every clock
     // move still covers it.
@@ -117,43 +308,99 @@ fn history(stack: &Stack, scenario: &Scenario) -> Vec<(StreamId, Vec<SimEvent>)>
         to_ms: spec.from_ms + 102 * MIN,
         ..spec.clone()
     };
-    scenario
-        .streams
-        .iter()
-        .map(|stream| {
-            let mut events = stack.sim.generate(sim_stream(*stream), spec.clone());
-            for extra in [&burst, &dense] {
+    let home = sim_org_id(&stack.sim);
+    let Some(orgs) = &scenario.orgs else {
+        return scenario
+            .streams
+            .iter()
+            .map(|stream| {
+                let mut events = stack.sim.generate(sim_stream(*stream), spec.clone());
+                for extra in [&burst, &dense] {
+                    if extra.count > 0 {
+                        events.extend(stack.sim.generate(sim_stream(*stream), extra.clone()));
+                    }
+                }
+                UnitEvents {
+                    stream: *stream,
+                    org_id: home.clone(),
+                    events,
+                }
+            })
+            .collect();
+    };
+    let mut expected = Vec::new();
+    for stream in &scenario.streams {
+        let generate = |org: &str, spec: &GenerateSpec| {
+            stack
+                .sim
+                .generate_for_org(org, sim_stream(*stream), spec.clone())
+        };
+        // The secret's organisation has its history either way; only discovering collects it.
+        let events = generate(&home, &spec);
+        if orgs.discover {
+            expected.push(UnitEvents {
+                stream: *stream,
+                org_id: home.clone(),
+                events,
+            });
+        }
+        for (i, customer) in orgs.customers.iter().enumerate() {
+            let org_id = orgs.customer_id(i);
+            let own = GenerateSpec {
+                count: customer.history,
+                ..spec.clone()
+            };
+            let mut events = generate(&org_id, &own);
+            // The first customer is the busy one.
+            for extra in [&burst, &dense].into_iter().filter(|_| i == 0) {
                 if extra.count > 0 {
-                    events.extend(stack.sim.generate(sim_stream(*stream), extra.clone()));
+                    events.extend(generate(&org_id, extra));
                 }
             }
-            (*stream, events)
-        })
-        .collect()
+            expected.push(UnitEvents {
+                stream: *stream,
+                org_id,
+                events,
+            });
+        }
+    }
+    expected
 }
 
-/// The clock moves on by `by`; events created meanwhile (some visible only later) arrive.
+/// The clock moves on by `by`; events created meanwhile (some visible only later) arrive in
+/// every organisation.
 fn advance(
     stack: &Stack,
     scenario: &Scenario,
     by: Duration,
     new_events: usize,
-    expected: &mut [(StreamId, Vec<SimEvent>)],
+    expected: &mut [UnitEvents],
 ) {
     let now = stack.sim.now_ms();
+    let spec = GenerateSpec {
+        count: new_events,
+        from_ms: now,
+        to_ms: now + by.as_millis() as i64,
+        shared_timestamp_fraction: scenario.events.shared_timestamp_fraction,
+        late_fraction: scenario.events.late_fraction,
+        max_lateness: scenario.events.max_lateness,
+    };
     if new_events > 0 {
-        for (stream, events) in expected {
-            events.extend(stack.sim.generate(
-                sim_stream(*stream),
-                GenerateSpec {
-                    count: new_events,
-                    from_ms: now,
-                    to_ms: now + by.as_millis() as i64,
-                    shared_timestamp_fraction: scenario.events.shared_timestamp_fraction,
-                    late_fraction: scenario.events.late_fraction,
-                    max_lateness: scenario.events.max_lateness,
-                },
+        for unit in expected.iter_mut() {
+            unit.events.extend(stack.sim.generate_for_org(
+                &unit.org_id,
+                sim_stream(unit.stream),
+                spec.clone(),
             ));
+        }
+        // Listing customers, the secret's organisation goes on too, uncollected.
+        let home = sim_org_id(&stack.sim);
+        if scenario.orgs.as_ref().is_some_and(|orgs| !orgs.discover) {
+            for stream in &scenario.streams {
+                stack
+                    .sim
+                    .generate_for_org(&home, sim_stream(*stream), spec.clone());
+            }
         }
     }
     stack.sim.advance(by);
@@ -215,15 +462,19 @@ fn follow_real_time(stack: &Stack) {
 }
 
 async fn runs(
-    stack: &Stack,
-    scenario: &Scenario,
+    context: &StepContext<'_>,
     part_size: Option<usize>,
     count: u8,
     budget: Duration,
     drop_after: Option<Duration>,
+    only: Option<&str>,
     played: &mut Played,
 ) -> Result<()> {
+    let StepContext {
+        stack, scenario, ..
+    } = context;
     let mut started = Vec::new();
+    let mut streams = Vec::new();
     for stream in &scenario.streams {
         for i in 0..count {
             let abandon = if i == 0 && *stream == scenario.streams[0] {
@@ -231,56 +482,118 @@ async fn runs(
             } else {
                 None
             };
-            started.push(run_in_process(stack, *stream, part_size, budget, abandon));
+            let run = Run {
+                stream: *stream,
+                part_size,
+                budget,
+                abandon,
+                only,
+            };
+            started.push(run_in_process(stack, scenario, run));
+            streams.push(*stream);
         }
     }
     if count > 1 {
         played.concurrent += 1;
     }
     let results = join_all(started).await;
-    for result in results {
+    for (stream, result) in streams.into_iter().zip(results) {
         played.runs += 1;
         match result? {
             Err(panic) => played.panics.push(panic),
             Ok(None) => played.dropped += 1,
-            Ok(Some(Ok(summary))) if summary.stopped == StopReason::Deadline => {
-                played.deadline_stops += 1
-            }
-            Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => {
                 played.failed_runs += 1;
                 played.run_errors.push(e.to_string());
+            }
+            Ok(Some(Ok(outcome))) => {
+                if outcome
+                    .done
+                    .iter()
+                    .any(|s| s.stopped == StopReason::Deadline)
+                {
+                    played.deadline_stops += 1;
+                }
+                if !outcome.failed.is_empty() {
+                    played.failed_runs += 1;
+                }
+                for failure in outcome.failed {
+                    if failure.error.contains("HTTP 403") {
+                        forbidden(context, stream, &failure.org_id, played);
+                    }
+                    played.run_errors.push(failure.error);
+                }
             }
         }
     }
     Ok(())
 }
 
-/// What a run in this process came to: its result, `None` when it was abandoned, or the
-/// message of its panic.
-type RunResult = Result<Option<Result<RunSummary, CollectError>>, String>;
+/// A unit a run reported refused (403): the refused organisation while it is refused, and
+/// never another (Webex's random faults have no 403).
+fn forbidden(context: &StepContext<'_>, stream: StreamId, org_id: &str, played: &mut Played) {
+    if context.refused.as_deref() == Some(org_id) {
+        played.forbidden.push((stream, org_id.to_string()));
+    } else {
+        played.problems.push(format!(
+            "{stream}: a run reported org {} refused (403), which Webex did not refuse then",
+            short(org_id)
+        ));
+    }
+}
 
-/// One run as its Lambda would do it; `None` when it was abandoned after `abandon`.
-async fn run_in_process(
-    stack: &Stack,
+/// One run in this process: what it collects and how it ends.
+struct Run<'a> {
     stream: StreamId,
     part_size: Option<usize>,
     budget: Duration,
+    /// Abandoned (its future dropped) after this long.
     abandon: Option<Duration>,
-) -> Result<RunResult> {
-    let mut config = stack.config(stream)?;
-    if let Some(part_size) = part_size {
+    /// Only this organisation's unit.
+    only: Option<&'a str>,
+}
+
+/// What a run in this process came to: what its units did (one unit, the secret's, when the
+/// scenario has no organisations of its own), `None` when it was abandoned, or the message of
+/// its panic.
+type RunResult = Result<Option<Result<UnitsOutcome, CollectError>>, String>;
+
+/// One run as its Lambda would do it: the secret's organisation, or through the units (every
+/// one, or the one a queued message names); `None` when it was abandoned after `abandon`.
+async fn run_in_process(stack: &Stack, scenario: &Scenario, run: Run<'_>) -> Result<RunResult> {
+    let mut config = stack.config(run.stream)?;
+    if let Some(part_size) = run.part_size {
         config.part_size = part_size;
     }
-    let collector = stack.collector_with(stream, &config)?;
-    let run = CatchPanic(Box::pin(run_once(&collector, Instant::now() + budget)));
-    Ok(match abandon {
-        None => run.await.map(Some),
-        Some(after) => match tokio::time::timeout(after, run).await {
-            Ok(result) => result.map(Some),
-            Err(_) => Ok(None),
-        },
-    })
+    let deadline = Instant::now() + run.budget;
+    let ran = if scenario.orgs.is_some() {
+        let units = StreamUnits::new(
+            run.stream,
+            &config,
+            &stack.collector_sdk,
+            Arc::new(SimTime(stack.sim.clone())),
+        )?;
+        let only = run.only;
+        CatchPanic(Box::pin(async move {
+            let list = units.units(only, deadline).await?;
+            Ok(units.run(list, deadline).await)
+        }))
+        .await_within(run.abandon)
+        .await
+    } else {
+        let collector = stack.collector_with(run.stream, &config)?;
+        CatchPanic(Box::pin(async move {
+            run_once(&collector, deadline)
+                .await
+                .map(|summary| UnitsOutcome {
+                    done: vec![summary],
+                    ..UnitsOutcome::default()
+                })
+        }))
+        .await_within(run.abandon)
+        .await
+    };
+    Ok(ran)
 }
 
 /// A future whose panic becomes an error carrying the panic's message, so that one crashed
@@ -303,6 +616,19 @@ impl<F: std::future::Future> std::future::Future for CatchPanic<F> {
     }
 }
 
+impl<F: std::future::Future> CatchPanic<F> {
+    /// Its output, or `None` when it was abandoned (dropped) after `abandon`.
+    async fn await_within(self, abandon: Option<Duration>) -> Result<Option<F::Output>, String> {
+        match abandon {
+            None => self.await.map(Some),
+            Some(after) => match tokio::time::timeout(after, self).await {
+                Ok(result) => result.map(Some),
+                Err(_) => Ok(None),
+            },
+        }
+    }
+}
+
 pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<String>()
@@ -316,6 +642,7 @@ async fn processes(
     scenario: &Scenario,
     deadline_s: u64,
     kill_after: &[Option<Duration>],
+    only: Option<&str>,
     played: &mut Played,
 ) -> Result<()> {
     let webexctl = webexctl_path()?;
@@ -335,6 +662,7 @@ async fn processes(
                 "--deadline-seconds",
                 &deadline_s.to_string(),
             ])
+            .args(only.map(|org| ["--org", org]).into_iter().flatten())
             .envs(stack.stream_env(stream))
             // The process reaches the emulator through the fault proxy too.
             .env("AWS_ENDPOINT_URL", &endpoint)

@@ -12,6 +12,8 @@ use super::play::Played;
 pub struct Outcome {
     pub seed: u64,
     pub description: String,
+    /// The scenario collects several organisations, one unit of work each.
+    pub multi_org: bool,
     pub played: Played,
     pub findings: Findings,
     /// Webex faults the simulator served, by kind.
@@ -51,8 +53,12 @@ impl Outcome {
         } else {
             String::new()
         };
+        let forbidden = match self.played.forbidden.len() {
+            0 => String::new(),
+            n => format!(" units-refused-403={n}"),
+        };
         format!(
-            "seed={} {verdict} {:.1}s (play {:.1}s) events={} webex-requests={} webex-faults={webex} aws-faults={aws} kills={} dropped={} multipart-uploads={}{in_flight} | {}",
+            "seed={} {verdict} {:.1}s (play {:.1}s) events={} webex-requests={} webex-faults={webex} aws-faults={aws} kills={} dropped={} multipart-uploads={}{in_flight}{forbidden} | {}",
             self.seed,
             self.elapsed.as_secs_f64(),
             self.playing.as_secs_f64(),
@@ -124,6 +130,10 @@ pub struct Summary {
     pub dropped: u64,
     pub concurrent: u64,
     pub multipart_uploads: u64,
+    /// Scenarios with several organisations, and the 403s their runs reported for a refused
+    /// one.
+    pub multi_org: u64,
+    pub forbidden: u64,
     pub expected: u64,
     pub lost: u64,
     pub duplicates: u64,
@@ -161,6 +171,8 @@ impl Summary {
         self.dropped += p.dropped;
         self.concurrent += p.concurrent;
         self.multipart_uploads += outcome.multipart_uploads;
+        self.multi_org += u64::from(outcome.multi_org);
+        self.forbidden += p.forbidden.len() as u64;
         let f = &outcome.findings;
         self.expected += f.expected;
         self.lost += f.lost;
@@ -226,6 +238,13 @@ impl Summary {
             (
                 "multipart uploads started",
                 self.multipart_uploads.to_string(),
+            ),
+            (
+                "scenarios with several organisations",
+                format!(
+                    "{} ({} units reported refused (403) while refused)",
+                    self.multi_org, self.forbidden
+                ),
             ),
             ("events expected", self.expected.to_string()),
             ("events lost", self.lost.to_string()),

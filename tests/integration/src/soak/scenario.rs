@@ -37,6 +37,52 @@ pub struct Scenario {
     /// The secrets hold an access token too, as the OAuth callback leaves them; without one
     /// the first runs must refresh, several at once.
     pub access_token_stored: bool,
+    /// Several customer organisations, one unit of work each; `None`: the secret's own.
+    pub orgs: Option<MultiOrg>,
+}
+
+/// A partner administrator's customer organisations, collected by the admin (and security)
+/// audit streams as units of work (`ORG_IDS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiOrg {
+    pub customers: Vec<Customer>,
+    /// `ORG_IDS=discover`: every organisation the token lists, the secret's own too (with the
+    /// scenario's history). Otherwise `ORG_IDS` lists the customers, and the secret's own
+    /// organisation, which has events all the same, must stay uncollected.
+    pub discover: bool,
+    pub refusal: Option<Refusal>,
+}
+
+/// A customer organisation (`SimOrg::customer(number)`) and its history. The first customer
+/// also gets the scenario's burst and dense events: one busy organisation among quiet ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Customer {
+    pub number: u32,
+    pub history: usize,
+}
+
+/// One customer answers 403 (the partner lost access to it) from before step `from` until
+/// before step `until` (the catch-up, when `until` is the number of steps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// An index into [`MultiOrg::customers`].
+    pub customer: usize,
+    pub from: usize,
+    pub until: usize,
+}
+
+impl MultiOrg {
+    /// The organisation id of the customer at `index`.
+    pub fn customer_id(&self, index: usize) -> String {
+        webex_sim::SimOrg::customer(self.customers[index].number).id
+    }
+
+    /// The customer refused before `step` plays (the catch-up is step `steps.len()`).
+    pub fn refused_at(&self, step: usize) -> Option<usize> {
+        self.refusal
+            .filter(|r| (r.from..r.until).contains(&step))
+            .map(|r| r.customer)
+    }
 }
 
 /// What the collector's environment says.
@@ -118,16 +164,20 @@ pub enum Step {
     /// Collector runs in this process, started together, each with this budget. With
     /// `drop_after`, the first of them is abandoned mid-flight (its future dropped), as a
     /// crash would leave it.
+    /// With `org` (an index into [`MultiOrg::customers`]), each run collects that unit only,
+    /// as a queued message asks; otherwise every unit.
     Runs {
         count: u8,
         budget: Duration,
         drop_after: Option<Duration>,
+        org: Option<usize>,
     },
     /// `webexctl collect` processes started together; each `Some` is killed with SIGKILL after
-    /// that long, `None` runs to its end.
+    /// that long, `None` runs to its end. With `org`, `webexctl collect --org` that customer.
     Processes {
         deadline_s: u64,
         kill_after: Vec<Option<Duration>>,
+        org: Option<usize>,
     },
     /// The clock moves on by this much, and events created meanwhile arrive.
     Advance { by: Duration, new_events: usize },
@@ -207,6 +257,7 @@ impl Scenario {
             aws_faults,
             steps,
             access_token_stored: false,
+            orgs: None,
         };
         // Drawn last, so that the draws before it give the same scenario as before it existed.
         scenario.access_token_stored = rng.f64() < 0.7;
@@ -219,13 +270,28 @@ impl Scenario {
             scenario.settings.max_window_events = Some(rng.u32(100..=400));
             scenario.events.dense = rng.usize(1_000..=2_500);
         }
+        if scenario.streams[0].spec().takes_org_id && rng.f64() < MULTI_ORG_SHARE {
+            let orgs = multi_org(&mut rng, scenario.events.history, &mut scenario.steps);
+            scenario.orgs = Some(orgs);
+        }
         scenario
     }
 
     /// The collector's environment for this scenario.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         let s = &self.settings;
-        vec![
+        let orgs = self.orgs.as_ref().map(|orgs| {
+            let ids = if orgs.discover {
+                "discover".to_string()
+            } else {
+                (0..orgs.customers.len())
+                    .map(|i| orgs.customer_id(i))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            ("ORG_IDS", ids)
+        });
+        let mut env = vec![
             ("SETTLE_LAG_SECONDS", s.settle_lag_s.to_string()),
             ("OVERLAP_SECONDS", s.overlap_s.to_string()),
             ("MAX_WINDOW_SECONDS", s.max_window_s.to_string()),
@@ -243,7 +309,9 @@ impl Scenario {
                 "MAX_WINDOW_EVENTS",
                 s.max_window_events.unwrap_or(100_000).to_string(),
             ),
-        ]
+        ];
+        env.extend(orgs);
+        env
     }
 
     /// Runs `webexctl` processes: the simulator's clock then follows the real one.
@@ -265,6 +333,45 @@ impl Scenario {
     }
 }
 
+/// Of the scenarios whose stream names its organisation (admin and security audit), those
+/// that collect several.
+const MULTI_ORG_SHARE: f64 = 0.25;
+
+/// Two to five customers with histories of their own, listed or discovered; in half of the
+/// scenarios one of them refuses for a while; some steps collect one customer only.
+fn multi_org(rng: &mut Rng, history: usize, steps: &mut [Step]) -> MultiOrg {
+    let mut numbers: Vec<u32> = (1..=40).collect();
+    rng.shuffle(&mut numbers);
+    let customers = numbers[..rng.usize(2..=5)]
+        .iter()
+        .map(|number| Customer {
+            number: *number,
+            history: rng.usize(history / 4..=history),
+        })
+        .collect::<Vec<_>>();
+    let discover = rng.bool();
+    let refusal = rng.bool().then(|| {
+        let from = rng.usize(..steps.len());
+        Refusal {
+            customer: rng.usize(..customers.len()),
+            from,
+            until: rng.usize(from + 1..=steps.len()),
+        }
+    });
+    for step in steps.iter_mut() {
+        let org = (rng.f64() < 0.3).then(|| rng.usize(..customers.len()));
+        match step {
+            Step::Runs { org: one, .. } | Step::Processes { org: one, .. } => *one = org,
+            Step::Advance { .. } => {}
+        }
+    }
+    MultiOrg {
+        customers,
+        discover,
+        refusal,
+    }
+}
+
 fn pick<T: Copy>(rng: &mut Rng, choices: &[T]) -> T {
     choices[rng.usize(..choices.len())]
 }
@@ -281,6 +388,7 @@ fn steps(rng: &mut Rng, kills: bool) -> Vec<Step> {
                 kill_after: (0..count)
                     .map(|_| (rng.f64() < 0.85).then(|| Duration::from_millis(rng.u64(50..=3_000))))
                     .collect(),
+                org: None,
             });
         }
     }
@@ -310,6 +418,7 @@ fn steps(rng: &mut Rng, kills: bool) -> Vec<Step> {
             count,
             budget,
             drop_after,
+            org: None,
         });
     }
     steps
@@ -396,6 +505,13 @@ impl fmt::Display for Scenario {
         if let Some(a) = &self.aws_faults {
             write!(f, " aws-faults={:.0}%", a.probability * 100.0)?;
         }
+        if let Some(orgs) = &self.orgs {
+            write!(f, " {orgs}")?;
+        }
+        let only = |org: &Option<usize>| match (org, &self.orgs) {
+            (Some(i), Some(orgs)) => format!(" --org c{}", orgs.customers[*i].number),
+            _ => String::new(),
+        };
         let steps: Vec<String> = self
             .steps
             .iter()
@@ -404,9 +520,11 @@ impl fmt::Display for Scenario {
                     count,
                     budget,
                     drop_after,
+                    org,
                 } => format!(
-                    "{count}x run {:.1}s{}",
+                    "{count}x run {:.1}s{}{}",
                     budget.as_secs_f64(),
+                    only(org),
                     if drop_after.is_some() {
                         " (dropped)"
                     } else {
@@ -416,9 +534,11 @@ impl fmt::Display for Scenario {
                 Step::Processes {
                     deadline_s,
                     kill_after,
+                    org,
                 } => format!(
-                    "{}x webexctl {deadline_s}s ({} killed)",
+                    "{}x webexctl {deadline_s}s{} ({} killed)",
                     kill_after.len(),
+                    only(org),
                     kill_after.iter().filter(|k| k.is_some()).count()
                 ),
                 Step::Advance { by, new_events } => {
@@ -427,6 +547,35 @@ impl fmt::Display for Scenario {
             })
             .collect();
         write!(f, " steps: {}", steps.join(", "))
+    }
+}
+
+impl fmt::Display for MultiOrg {
+    /// `orgs=discover:home+c3(412),c17(230) c17-403-steps=2-3`: how the units are found, the
+    /// customers (by number) with their histories, and which one refuses during which steps
+    /// (counted from 1; past the last step, the catch-up).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let customers: Vec<String> = self
+            .customers
+            .iter()
+            .map(|c| format!("c{}({})", c.number, c.history))
+            .collect();
+        let (how, home) = if self.discover {
+            ("discover", "home+")
+        } else {
+            ("list", "")
+        };
+        write!(f, "orgs={how}:{home}{}", customers.join(","))?;
+        if let Some(r) = &self.refusal {
+            write!(
+                f,
+                " c{}-403-steps={}-{}",
+                self.customers[r.customer].number,
+                r.from + 1,
+                r.until
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -489,5 +638,48 @@ mod tests {
                 assert!(p < a, "seed {seed}");
             }
         }
+    }
+
+    #[test]
+    fn a_quarter_of_the_audit_scenarios_collect_several_organisations() {
+        let scenarios: Vec<Scenario> = (0..400).map(|s| Scenario::generate(s, true)).collect();
+        let (audit, compliance): (Vec<&Scenario>, Vec<&Scenario>) = scenarios
+            .iter()
+            .partition(|s| s.streams[0] != StreamId::ComplianceEvents);
+        assert!(compliance.iter().all(|s| s.orgs.is_none()));
+        let multi: Vec<(&Scenario, &MultiOrg)> = audit
+            .iter()
+            .filter_map(|s| s.orgs.as_ref().map(|orgs| (*s, orgs)))
+            .collect();
+        let share = multi.len() as f64 / audit.len() as f64;
+        assert!((0.15..0.35).contains(&share), "{share}");
+        for (s, orgs) in &multi {
+            assert!((2..=5).contains(&orgs.customers.len()), "seed {}", s.seed);
+            let mut numbers: Vec<u32> = orgs.customers.iter().map(|c| c.number).collect();
+            numbers.sort();
+            numbers.dedup();
+            assert_eq!(numbers.len(), orgs.customers.len(), "seed {}", s.seed);
+            if let Some(r) = orgs.refusal {
+                assert!(
+                    r.from < r.until && r.until <= s.steps.len(),
+                    "seed {}",
+                    s.seed
+                );
+                assert!(r.customer < orgs.customers.len());
+                assert_eq!(
+                    orgs.refused_at(s.steps.len()),
+                    None,
+                    "restored for the catch-up"
+                );
+            }
+            assert!(s.to_string().contains(" orgs="), "{s}");
+        }
+        assert!(multi.iter().any(|(_, o)| o.discover));
+        assert!(multi.iter().any(|(_, o)| !o.discover));
+        assert!(multi.iter().any(|(_, o)| o.refusal.is_some()));
+        assert!(multi.iter().any(|(s, _)| s.to_string().contains("--org c")));
+        let listed = multi.iter().find(|(_, o)| !o.discover).map(|(s, _)| s);
+        let org_ids = listed.and_then(|s| s.env().into_iter().find(|(k, _)| *k == "ORG_IDS"));
+        assert!(org_ids.is_some_and(|(_, ids)| ids.split(',').count() >= 2));
     }
 }

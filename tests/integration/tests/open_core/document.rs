@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use collector_core::{Profile, StreamId, Timestamp};
+use collector_core::{StreamId, Timestamp};
 use integration_tests::aws;
 use integration_tests::cli::{self, webexctl};
 use integration_tests::lambda_api::{FunctionProcess, Outcome, RuntimeApi, built_binary};
@@ -129,7 +129,7 @@ async fn a_pushed_document_collects_three_organisations_with_an_identity_each() 
         );
         let token = stack
             .sim
-            .issue_refresh_token_as(&officer, &[Profile::Compliance.scope()]);
+            .issue_refresh_token_as(&officer, &[StreamId::ComplianceEvents.spec().scope]);
         let secret = format!("compliance-{n}-{}", stack.table);
         aws::create_secret(
             &stack.sdk,
@@ -139,7 +139,7 @@ async fn a_pushed_document_collects_three_organisations_with_an_identity_each() 
                 "client_secret": stack.sim.config().client_secret,
                 "redirect_uri": "http://127.0.0.1/oauth/callback",
                 "org_id": org.id,
-                "scopes": Profile::Compliance.scope(),
+                "scopes": StreamId::ComplianceEvents.spec().scope,
                 "refresh_token": token,
             }),
         )

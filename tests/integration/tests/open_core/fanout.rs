@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use collector_core::{Profile, StreamId, Timestamp};
+use collector_core::{StreamId, Timestamp};
 use integration_tests::cli::{self, webexctl};
 use integration_tests::event_source::{self, Drained};
 use integration_tests::lambda_api::{FunctionProcess, Outcome, RuntimeApi, built_binary};
@@ -80,11 +80,15 @@ async fn two_hundred_discovered_organisations_are_collected_through_the_queue_wi
     }
     let token = stack
         .sim
-        .issue_refresh_token(&[Profile::Admin.scope(), ORGANIZATIONS_SCOPE]);
+        .issue_refresh_token(&[StreamId::AdminAudit.spec().scope, ORGANIZATIONS_SCOPE]);
     stack
-        .update_secret(Profile::Admin, |secret| {
+        .update_secret("admin", |secret| {
             secret["refresh_token"] = token.clone().into();
-            secret["scopes"] = format!("{} {ORGANIZATIONS_SCOPE}", Profile::Admin.scope()).into();
+            secret["scopes"] = format!(
+                "{} {ORGANIZATIONS_SCOPE}",
+                StreamId::AdminAudit.spec().scope
+            )
+            .into();
         })
         .await?;
     // AND each audit function deployed with its fan-out queue, three processes each
