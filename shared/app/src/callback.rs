@@ -161,7 +161,7 @@ impl<C: Clock> Callback<C> {
 /// The callback function's whole `main`.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
     init_logging(LogTarget::Stdout);
-    let config = IdentitiesConfig::from_env()?;
+    let config = IdentitiesConfig::load().await?;
     let sdk = aws_adapters::sdk_config().await;
     let callback = Callback::new(&config, &sdk, Arc::new(SystemClock))?;
     lambda_runtime::run(lambda_runtime::service_fn(|event| callback.handle(event))).await

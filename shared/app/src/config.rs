@@ -195,6 +195,29 @@ impl IdentitiesConfig {
     }
 }
 
+impl IdentitiesConfig {
+    /// [`IdentitiesConfig::from_env`], with the document read where the functions read it
+    /// when `COLLECTOR_CONFIG` names an S3 object (a file is read by `from_env` itself).
+    pub async fn load() -> Result<Self, crate::WiringError> {
+        let location = crate::document_location::DocumentLocation::from_env()?;
+        let Some(location) = location.filter(|l| l.bucket().is_some()) else {
+            return Ok(Self::from_env()?);
+        };
+        let s3 = crate::document_location::s3_client_from_env().await;
+        let document = location.load(&s3).await?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let env = Env(&lookup);
+        Ok(Self {
+            state_table: env.required("STATE_TABLE")?,
+            identities: Identities::from_document(&document),
+            webex_api_url: env
+                .optional("WEBEX_API_URL")
+                .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
+            s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
+        })
+    }
+}
+
 pub(crate) struct Env<'a, F: Fn(&str) -> Option<String>>(pub(crate) &'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {

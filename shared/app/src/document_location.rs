@@ -143,6 +143,16 @@ pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
     aws_adapters::s3_client(&sdk, path_style)
 }
 
+impl DocumentLocation {
+    /// The bucket of a location in S3.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            Self::S3 { bucket, .. } => Some(bucket),
+            Self::File(_) => None,
+        }
+    }
+}
+
 impl std::fmt::Display for DocumentLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

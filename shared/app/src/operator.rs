@@ -106,7 +106,7 @@ pub struct Operator<C = SystemClock> {
 
 impl Operator<SystemClock> {
     pub async fn from_env() -> Result<Self, WiringError> {
-        let config = IdentitiesConfig::from_env()?;
+        let config = IdentitiesConfig::load().await?;
         let sdk = aws_adapters::sdk_config().await;
         Self::new(config, &sdk, Arc::new(SystemClock))
     }

@@ -71,25 +71,10 @@ pub struct UnitFailure {
     pub error: String,
 }
 
-/// A cold start that cannot configure the function: an environment variable or the document.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Wiring(#[from] WiringError),
-    #[error(transparent)]
-    Document(#[from] crate::document_location::DocumentLoadError),
-}
-
-impl From<ConfigError> for StartError {
-    fn from(e: ConfigError) -> Self {
-        Self::Wiring(WiringError::Config(e))
-    }
-}
-
 impl StreamUnits {
     /// The function's units from the process environment (and the document it names) and the
     /// standard AWS configuration.
-    pub async fn from_env(preset: StreamId) -> Result<Self, StartError> {
+    pub async fn from_env(preset: StreamId) -> Result<Self, WiringError> {
         let config = Config::from_env()?;
         let sdk = aws_adapters::sdk_config().await;
         let clock = Arc::new(SystemClock);
@@ -98,13 +83,12 @@ impl StreamUnits {
         };
         let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
         if let Some(name) = STREAM_VARIABLES.into_iter().find(|name| set(name)) {
-            return Err(ConfigError {
+            return Err(WiringError::Config(ConfigError {
                 name,
                 problem: format!(
                     "is set beside {VARIABLE}: the document says it per stream; unset it"
                 ),
-            }
-            .into());
+            }));
         }
         let s3 = aws_adapters::s3_client(&sdk, config.s3_force_path_style);
         let document = location.load(&s3).await?;

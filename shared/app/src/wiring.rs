@@ -33,6 +33,9 @@ pub enum WiringError {
     Config(#[from] ConfigError),
     #[error("cannot build the Webex client: {0}")]
     Webex(#[from] webex_client::ClientError),
+    /// The collector document named by `COLLECTOR_CONFIG`: unreadable, or with mistakes.
+    #[error(transparent)]
+    Document(#[from] crate::document_location::DocumentLoadError),
 }
 
 pub fn build_collector<C: Clock>(
@@ -191,6 +194,9 @@ pub async fn run_once<C: Clock>(
     let run: Pin<Box<dyn Future<Output = Result<RunSummary, CollectError>> + Send + '_>> =
         Box::pin(collector.run(deadline));
     let result = run.instrument(span.clone()).await;
+    // The turns of the identity's request pace that this run reserved and did not take are the
+    // next run's (of any process), not a wait for it.
+    collector.source().release_budget().await;
     let _entered = span.enter();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match &result {

@@ -250,6 +250,35 @@ impl PaceLedger for DynamoStateStore {
             Err(StoreError::Conflict)
         })
     }
+
+    fn give_back<'a>(
+        &'a self,
+        key: &'a str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, StoreError>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            // A whole-item put, as `reserve` writes it: the roles need no other action.
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&format!("pace#{key}")))
+                .item("next_at_ms", n(to_ms))
+                .item("expires_at", n(to_ms / 1000 + 3600))
+                .condition_expression("next_at_ms = :from")
+                .expression_attribute_values(":from", n(from_ms))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                // Someone reserved after us: the turns stay ours.
+                Err(e) if is_condition_failure(&e) => Ok(false),
+                Err(e) => Err(unavailable("DynamoDB PutItem (request pace)", e)),
+            }
+        })
+    }
 }
 
 impl DynamoStateStore {

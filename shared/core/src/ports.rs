@@ -135,6 +135,16 @@ pub trait PaceLedger: Send + Sync + std::fmt::Debug {
         now_ms: i64,
         span_ms: i64,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<i64, StoreError>> + Send + 'a>>;
+
+    /// Gives back the unused end of the last reservation: the schedule of `key` ends at
+    /// `to_ms` instead of `from_ms`, if it still ends at `from_ms`. `false`: someone reserved
+    /// after it, and the turns are still the caller's.
+    fn give_back<'a>(
+        &'a self,
+        key: &'a str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send + 'a>>;
 }
 
 /// Secrets Manager in production: one identity's OAuth secret.

@@ -33,6 +33,8 @@ struct SharedPace {
 struct Turns {
     left: u32,
     next: Instant,
+    /// Where the ledger's schedule ends after this process's last reservation (epoch ms).
+    reserved_until_ms: i64,
 }
 
 impl RequestBudget {
@@ -57,6 +59,7 @@ impl RequestBudget {
                 turns: tokio::sync::Mutex::new(Turns {
                     left: 0,
                     next: Instant::now(),
+                    reserved_until_ms: 0,
                 }),
             }),
             ..self
@@ -91,6 +94,14 @@ impl RequestBudget {
         true
     }
 
+    /// Gives back the turns this process reserved and did not take (a run is over), so the
+    /// next process, or the next run of this one, does not wait for them.
+    pub async fn release(&self) {
+        if let Some(shared) = &self.shared {
+            shared.release().await;
+        }
+    }
+
     /// No request starts before `until`.
     pub fn hold_until(&self, until: Instant) {
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
@@ -99,22 +110,43 @@ impl RequestBudget {
 }
 
 impl SharedPace {
+    /// Gives the unused turns back when no process reserved after them; otherwise they stay
+    /// this process's, for its next run (a warm Lambda keeps them).
+    async fn release(&self) {
+        let mut turns = self.turns.lock().await;
+        if turns.left == 0 {
+            return;
+        }
+        // The next turn, in wall-clock time: the schedule ends there (or now) instead.
+        let now = Instant::now();
+        let next_ms = wall_ms() + turns.next.saturating_duration_since(now).as_millis() as i64;
+        let from_ms = turns.reserved_until_ms;
+        if next_ms >= from_ms {
+            return;
+        }
+        match self.ledger.give_back(&self.key, from_ms, next_ms).await {
+            Ok(true) => turns.left = 0,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::debug!(identity = %self.key, error = %e, "unused request turns not given back");
+            }
+        }
+    }
+
     /// This process's next turn of the shared schedule, reserving a block when it has none
     /// left; `None` when it comes after `deadline`. A ledger that cannot be reached leaves the
     /// local spacing alone in charge (a 429 is handled; a stopped collection is worse).
     async fn turn(&self, interval: Duration, deadline: Instant) -> Option<Instant> {
         let mut turns = self.turns.lock().await;
         if turns.left == 0 {
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis() as i64;
+            let now_ms = wall_ms();
             let span_ms = (interval * self.block).as_millis().max(1) as i64;
             match self.ledger.reserve(&self.key, now_ms, span_ms).await {
                 Ok(start_ms) => {
                     let wait = Duration::from_millis(start_ms.saturating_sub(now_ms).max(0) as u64);
                     turns.next = Instant::now().checked_add(wait).unwrap_or(deadline);
                     turns.left = self.block;
+                    turns.reserved_until_ms = start_ms + span_ms;
                 }
                 Err(e) => {
                     tracing::warn!(identity = %self.key, error = %e, "the shared request pace is unavailable; pacing this process alone");
@@ -130,6 +162,13 @@ impl SharedPace {
         turns.next = turn.checked_add(interval).unwrap_or(turn);
         Some(turn)
     }
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
 }
 
 #[cfg(test)]
@@ -194,7 +233,31 @@ mod tests {
 
     /// The ledger as DynamoDB keeps it: the end of the schedule per key, moved atomically.
     #[derive(Debug, Default)]
-    struct MemoryLedger(Mutex<std::collections::HashMap<String, i64>>);
+    struct MemoryLedger {
+        ends: Mutex<std::collections::HashMap<String, i64>>,
+        /// Every call fails, as a table that cannot be reached.
+        down: bool,
+    }
+
+    impl MemoryLedger {
+        fn down() -> Self {
+            Self {
+                down: true,
+                ..Self::default()
+            }
+        }
+
+        fn unavailable<T: Send + 'static>() -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<T, collector_core::ports::StoreError>>
+                    + Send,
+            >,
+        > {
+            Box::pin(std::future::ready(Err(
+                collector_core::ports::StoreError::Conflict,
+            )))
+        }
+    }
 
     impl PaceLedger for MemoryLedger {
         fn reserve<'a>(
@@ -209,11 +272,40 @@ mod tests {
                     + 'a,
             >,
         > {
-            let mut ends = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.down {
+                return Self::unavailable();
+            }
+            let mut ends = self.ends.lock().unwrap_or_else(PoisonError::into_inner);
             let end = ends.entry(key.to_string()).or_insert(now_ms);
             let start = (*end).max(now_ms);
             *end = start + span_ms;
             Box::pin(std::future::ready(Ok(start)))
+        }
+
+        fn give_back<'a>(
+            &'a self,
+            key: &'a str,
+            from_ms: i64,
+            to_ms: i64,
+        ) -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<bool, collector_core::ports::StoreError>>
+                    + Send
+                    + 'a,
+            >,
+        > {
+            if self.down {
+                return Self::unavailable();
+            }
+            let mut ends = self.ends.lock().unwrap_or_else(PoisonError::into_inner);
+            let given = match ends.get_mut(key).filter(|end| **end == from_ms) {
+                Some(end) => {
+                    *end = to_ms;
+                    true
+                }
+                None => false,
+            };
+            Box::pin(std::future::ready(Ok(given)))
         }
     }
 
@@ -253,27 +345,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_ledger_that_fails_leaves_the_local_budget_in_charge() {
-        #[derive(Debug)]
-        struct Down;
-        impl PaceLedger for Down {
-            fn reserve<'a>(
-                &'a self,
-                _key: &'a str,
-                _now_ms: i64,
-                _span_ms: i64,
-            ) -> std::pin::Pin<
-                Box<
-                    dyn std::future::Future<Output = Result<i64, collector_core::ports::StoreError>>
-                        + Send
-                        + 'a,
-                >,
-            > {
-                Box::pin(std::future::ready(Err(
-                    collector_core::ports::StoreError::Conflict,
-                )))
-            }
-        }
-        let budget = RequestBudget::per_minute(600).shared(Arc::new(Down), "admin");
+        let budget = RequestBudget::per_minute(600).shared(Arc::new(MemoryLedger::down()), "admin");
         let start = Instant::now();
         let far = start + Duration::from_secs(10);
         assert!(budget.take(far).await);
@@ -282,6 +354,31 @@ mod tests {
         assert!(
             (Duration::from_millis(95)..Duration::from_millis(1000)).contains(&elapsed),
             "{elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_finished_run_gives_its_unused_turns_to_the_next() {
+        // 600 a minute in blocks of 20: one request reserves two seconds of the schedule.
+        let ledger: Arc<dyn PaceLedger> = Arc::new(MemoryLedger::default());
+        let far = Instant::now() + Duration::from_secs(60);
+        let first = RequestBudget::per_minute(600).shared(ledger.clone(), "admin");
+        assert!(first.take(far).await);
+        first.release().await;
+        // The next process starts at the first's next turn, not after its whole block.
+        let second = RequestBudget::per_minute(600).shared(ledger.clone(), "admin");
+        let start = Instant::now();
+        assert!(second.take(far).await);
+        let waited = start.elapsed();
+        assert!(waited < Duration::from_millis(300), "{waited:?}");
+        // Without giving back, a third waits for the second's block.
+        let third = RequestBudget::per_minute(600).shared(ledger, "admin");
+        let start = Instant::now();
+        assert!(third.take(far).await);
+        assert!(
+            start.elapsed() >= Duration::from_millis(1800),
+            "{:?}",
+            start.elapsed()
         );
     }
 }

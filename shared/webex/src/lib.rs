@@ -87,6 +87,13 @@ impl WebexClient {
         }
     }
 
+    /// Gives back the shared request turns this client reserved and did not use: a run is over.
+    pub async fn release_budget(&self) {
+        if let Some(budget) = &self.budget {
+            budget.release().await;
+        }
+    }
+
     /// Waits for the request budget. `OutOfTime` when a request could not be sent and answered
     /// before `deadline` (less than [`MIN_REQUEST_TIME`] left, now or once the budget allows).
     async fn admit(&self, deadline: Instant) -> Result<(), SourceError> {

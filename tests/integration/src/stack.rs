@@ -395,6 +395,26 @@ impl Stack {
 
     /// What a person's new authorisation leaves in `identity`'s secret (`admin` or
     /// `compliance`): fresh tokens, as the OAuth callback stores them.
+    /// Makes the admin identity a partner administrator of customer organisations 1..=`count`
+    /// (registered in the simulator), its token allowed to list them; returns them.
+    pub async fn partner_of(&self, count: u32) -> Result<Vec<webex_sim::SimOrg>> {
+        let customers: Vec<webex_sim::SimOrg> =
+            (1..=count).map(webex_sim::SimOrg::customer).collect();
+        for org in &customers {
+            self.sim.add_org(org.clone());
+        }
+        self.sim
+            .set_managed_orgs(&self.sim.admin(), customers.iter().map(|o| o.id.clone()));
+        let scopes = [stream_scope("admin"), webex_sim::ORGANIZATIONS_SCOPE];
+        let token = self.sim.issue_refresh_token(&scopes);
+        self.update_secret("admin", |secret| {
+            secret["refresh_token"] = token.into();
+            secret["scopes"] = scopes.join(" ").into();
+        })
+        .await?;
+        Ok(customers)
+    }
+
     pub async fn reauthorise(&self, identity: &str) -> Result<()> {
         let scope = stream_scope(identity);
         let refresh_token = self.sim.issue_refresh_token(&[scope]);

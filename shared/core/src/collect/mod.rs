@@ -170,6 +170,11 @@ where
         &self.tokens
     }
 
+    /// Where the events come from (for the wiring's own housekeeping around a run).
+    pub fn source(&self) -> &Src {
+        &self.source
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

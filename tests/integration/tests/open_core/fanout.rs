@@ -14,7 +14,7 @@ use integration_tests::cli::{self, webexctl};
 use integration_tests::event_source::{self, Drained};
 use integration_tests::lambda_api::{FunctionProcess, Outcome, RuntimeApi, built_binary};
 use integration_tests::stack::{Stack, StackOptions, sim_org_id, sim_stream};
-use webex_sim::{ClockMode, GenerateSpec, ORGANIZATIONS_SCOPE, SimConfig, SimOrg};
+use webex_sim::{ClockMode, GenerateSpec, SimConfig};
 
 const CUSTOMERS: u32 = 200;
 /// Function processes per stream: concurrent invocations from the queue.
@@ -49,13 +49,8 @@ async fn two_hundred_discovered_organisations_are_collected_through_the_queue_wi
         ("MAX_REQUESTS_PER_MINUTE", BUDGET_PER_MINUTE.to_string()),
     ]);
     let stack = Stack::start(options).await?;
-    let customers: Vec<SimOrg> = (1..=CUSTOMERS).map(SimOrg::customer).collect();
-    for org in &customers {
-        stack.sim.add_org(org.clone());
-    }
-    stack
-        .sim
-        .set_managed_orgs(&stack.sim.admin(), customers.iter().map(|o| o.id.clone()));
+    // (its token may list organisations)
+    let customers = stack.partner_of(CUSTOMERS).await?;
     let refused = customers[41].id.clone();
     stack
         .sim
@@ -78,19 +73,6 @@ async fn two_hundred_discovered_organisations_are_collected_through_the_queue_wi
             );
         }
     }
-    let token = stack
-        .sim
-        .issue_refresh_token(&[StreamId::AdminAudit.spec().scope, ORGANIZATIONS_SCOPE]);
-    stack
-        .update_secret("admin", |secret| {
-            secret["refresh_token"] = token.clone().into();
-            secret["scopes"] = format!(
-                "{} {ORGANIZATIONS_SCOPE}",
-                StreamId::AdminAudit.spec().scope
-            )
-            .into();
-        })
-        .await?;
     // AND each audit function deployed with its fan-out queue, three processes each
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let mut deployed = Vec::new();

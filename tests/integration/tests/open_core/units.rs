@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use collector_core::StreamId;
 use integration_tests::cli::{self, webexctl};
-use integration_tests::stack::{Stack, StackOptions, sim_org_id, stream_scope};
+use integration_tests::stack::{Stack, StackOptions, sim_org_id};
 use tokio::time::Instant;
-use webex_sim::{ClockMode, GenerateSpec, ORGANIZATIONS_SCOPE, SimConfig, SimOrg};
+use webex_sim::{ClockMode, GenerateSpec, SimConfig, SimOrg};
 
 const STREAM: StreamId = StreamId::AdminAudit;
 const MINUTE: i64 = 60_000;
@@ -36,13 +36,8 @@ async fn a_partner_collects_every_discovered_organisation_and_one_403_stops_no_o
     options.env.push(("MAX_REQUESTS_PER_MINUTE", "280".into()));
     options.env.push(("INITIAL_LOOKBACK_DAYS", "1".into()));
     let stack = Stack::start(options).await?;
-    let customers: Vec<SimOrg> = (1..=CUSTOMERS).map(SimOrg::customer).collect();
-    for org in &customers {
-        stack.sim.add_org(org.clone());
-    }
-    stack
-        .sim
-        .set_managed_orgs(&stack.sim.admin(), customers.iter().map(|o| o.id.clone()));
+    // (its token may list organisations)
+    let customers = stack.partner_of(CUSTOMERS).await?;
     let refused = customers[6].id.clone();
     stack
         .sim
@@ -59,16 +54,6 @@ async fn a_partner_collects_every_discovered_organisation_and_one_403_stops_no_o
         );
         events_by_org.insert(org.clone(), events);
     }
-    // AND the admin identity's token may list organisations
-    let token = stack
-        .sim
-        .issue_refresh_token(&[stream_scope("admin"), ORGANIZATIONS_SCOPE]);
-    stack
-        .update_secret("admin", |secret| {
-            secret["refresh_token"] = token.clone().into();
-            secret["scopes"] = format!("{} {ORGANIZATIONS_SCOPE}", stream_scope("admin")).into();
-        })
-        .await?;
     // WHEN one run goes through the stream's units
     let units = stack.units(STREAM)?;
     let deadline = Instant::now() + Duration::from_secs(120);
