@@ -79,7 +79,7 @@ impl StreamUnits {
         let sdk = aws_adapters::sdk_config().await;
         let clock = Arc::new(SystemClock);
         let Some(location) = DocumentLocation::from_env()? else {
-            return Ok(Self::new(preset, &config, &sdk, clock)?);
+            return Self::new(preset, &config, &sdk, clock);
         };
         let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
         if let Some(name) = STREAM_VARIABLES.into_iter().find(|name| set(name)) {
@@ -92,7 +92,7 @@ impl StreamUnits {
         }
         let s3 = aws_adapters::s3_client(&sdk, config.s3_force_path_style);
         let document = location.load(&s3).await?;
-        Ok(Self::of_document(preset, &config, &document, &sdk, clock)?)
+        Self::of_document(preset, &config, &document, &sdk, clock)
     }
 }
 
