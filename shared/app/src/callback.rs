@@ -20,6 +20,7 @@ use webex_client::{RetryPolicy, WebexClient};
 
 use crate::config::{ConfigError, IdentitiesConfig};
 use crate::identities::Identities;
+use crate::live::Live;
 use crate::logging::{LogTarget, init_logging};
 
 /// A browser is waiting: few, short attempts. The callback's deadline bounds them all (see
@@ -161,10 +162,31 @@ impl<C: Clock> Callback<C> {
 /// The callback function's whole `main`.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
     init_logging(LogTarget::Stdout);
-    let config = IdentitiesConfig::load().await?;
     let sdk = aws_adapters::sdk_config().await;
-    let callback = Callback::new(&config, &sdk, Arc::new(SystemClock))?;
-    lambda_runtime::run(lambda_runtime::service_fn(|event| callback.handle(event))).await
+    // The document's identities, followed as it changes: an identity added by a push can be
+    // authorised at once.
+    let live = Live::start(move |document| {
+        let config = IdentitiesConfig::with_document(document)?;
+        Ok(Callback::new(&config, &sdk, Arc::new(SystemClock))?)
+    })
+    .await?;
+    let live = &live;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| async move {
+        match live.get().await {
+            Ok(callback) => callback.handle(event).await,
+            Err(e) => {
+                tracing::error!(error = %e, "the deployment's configuration is not valid");
+                Ok(page(
+                    500,
+                    "Not configured",
+                    "This deployment's collector document is not valid; its operator must mend it \
+                     (webexctl config check).",
+                    "",
+                ))
+            }
+        }
+    }))
+    .await
 }
 
 /// `code`, `state` and `error` from the query; a parameter given twice is refused rather

@@ -205,11 +205,26 @@ impl IdentitiesConfig {
         };
         let s3 = crate::document_location::s3_client_from_env().await;
         let document = location.load(&s3).await?;
-        let lookup = |name: &str| std::env::var(name).ok();
+        Ok(Self::with_document(document.as_ref())?)
+    }
+
+    /// `document`'s identities; without one, the environment's (whatever `COLLECTOR_CONFIG`
+    /// says: its object is not there).
+    pub fn with_document(
+        document: Option<&crate::document::Document>,
+    ) -> Result<Self, ConfigError> {
+        let lookup = |name: &str| {
+            (name != crate::document_location::VARIABLE)
+                .then(|| std::env::var(name).ok())
+                .flatten()
+        };
+        let Some(document) = document else {
+            return Self::from_lookup(lookup);
+        };
         let env = Env(&lookup);
         Ok(Self {
             state_table: env.required("STATE_TABLE")?,
-            identities: Identities::from_document(&document),
+            identities: Identities::from_document(document),
             webex_api_url: env
                 .optional("WEBEX_API_URL")
                 .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),

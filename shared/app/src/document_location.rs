@@ -1,7 +1,9 @@
 //! Where a deployment's collector document lives: `COLLECTOR_CONFIG`, a local file, or
-//! `s3://bucket/key` in AWS (the object `webexctl config push` writes, after validating it). The
-//! functions read it once per cold start; a document that does not validate stops them there,
-//! with every mistake's key path, before anything is collected.
+//! `s3://bucket/key` in AWS (the object `webexctl config push` writes, after validating it; the
+//! template names it for every function). A missing object is no document: the environment
+//! configures the deployment. A document that does not validate stops the functions at cold
+//! start, with every mistake's key path, before anything is collected; see [`crate::live`] for
+//! how a pushed change reaches running functions.
 
 use std::path::PathBuf;
 
@@ -17,6 +19,20 @@ const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 pub enum DocumentLocation {
     File(PathBuf),
     S3 { bucket: String, key: String },
+}
+
+/// What reading the document found.
+#[derive(Debug)]
+pub enum Fetched {
+    /// Still the version read before.
+    Unchanged,
+    /// No object: the environment configures the deployment.
+    Missing,
+    /// The document, at `version` (S3's ETag; `None` for a file).
+    Read {
+        document: Document,
+        version: Option<String>,
+    },
 }
 
 /// A document that could not be read, or that does not validate.
@@ -65,47 +81,90 @@ impl DocumentLocation {
             .transpose()
     }
 
-    /// Reads and validates the document.
-    pub async fn load(&self, s3: &aws_sdk_s3::Client) -> Result<Document, DocumentLoadError> {
-        let text = self.read(s3).await?;
-        Document::parse(&text).map_err(|errors| DocumentLoadError::Invalid {
-            location: self.to_string(),
-            errors,
+    /// Reads and validates the document; `None` when the S3 object is not there: the
+    /// deployment has no document (yet, or any more), and its environment configures it.
+    pub async fn load(
+        &self,
+        s3: &aws_sdk_s3::Client,
+    ) -> Result<Option<Document>, DocumentLoadError> {
+        Ok(match self.fetch(s3, None).await? {
+            Fetched::Read { document, .. } => Some(document),
+            Fetched::Missing | Fetched::Unchanged => None,
         })
     }
 
-    async fn read(&self, s3: &aws_sdk_s3::Client) -> Result<String, DocumentLoadError> {
+    /// The document, unless it is still at version `known` (S3's ETag), which costs one
+    /// HeadObject.
+    pub async fn fetch(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        known: Option<&str>,
+    ) -> Result<Fetched, DocumentLoadError> {
+        if let (Self::S3 { bucket, key }, Some(known)) = (self, known) {
+            match s3.head_object().bucket(bucket).key(key).send().await {
+                Ok(head) if head.e_tag() == Some(known) => return Ok(Fetched::Unchanged),
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
+                    return Ok(Fetched::Missing);
+                }
+                Err(e) => {
+                    return Err(DocumentLoadError::Read {
+                        location: self.to_string(),
+                        reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                    });
+                }
+            }
+        }
+        let Some((text, version)) = self.read(s3).await? else {
+            return Ok(Fetched::Missing);
+        };
+        let document = Document::parse(&text).map_err(|errors| DocumentLoadError::Invalid {
+            location: self.to_string(),
+            errors,
+        })?;
+        Ok(Fetched::Read { document, version })
+    }
+
+    /// The text and its version (S3's ETag); `None`: no such object.
+    async fn read(
+        &self,
+        s3: &aws_sdk_s3::Client,
+    ) -> Result<Option<(String, Option<String>)>, DocumentLoadError> {
         let failed = |reason: String| DocumentLoadError::Read {
             location: self.to_string(),
             reason,
         };
-        let bytes = match self {
-            Self::File(path) => std::fs::read(path).map_err(|e| failed(e.to_string()))?,
+        let (bytes, version) = match self {
+            Self::File(path) => (
+                std::fs::read(path).map_err(|e| failed(e.to_string()))?,
+                None,
+            ),
             Self::S3 { bucket, key } => {
-                let object = s3
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| match e.as_service_error() {
-                        Some(se) if se.is_no_such_key() => failed(
-                            "no such object; write it with `webexctl config push FILE`".into(),
-                        ),
-                        _ => failed(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
-                    })?;
+                let object = match s3.get_object().bucket(bucket).key(key).send().await {
+                    Ok(object) => object,
+                    Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        return Err(failed(
+                            aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                        ));
+                    }
+                };
                 if object.content_length().unwrap_or(0) > MAX_DOCUMENT_BYTES as i64 {
                     return Err(failed(format!(
                         "more than a document may hold ({MAX_DOCUMENT_BYTES} bytes)"
                     )));
                 }
-                object
+                let version = object.e_tag().map(str::to_string);
+                let bytes = object
                     .body
                     .collect()
                     .await
                     .map_err(|e| failed(e.to_string()))?
                     .into_bytes()
-                    .to_vec()
+                    .to_vec();
+                (bytes, version)
             }
         };
         if bytes.len() > MAX_DOCUMENT_BYTES {
@@ -114,7 +173,8 @@ impl DocumentLocation {
                 bytes.len()
             )));
         }
-        String::from_utf8(bytes).map_err(|_| failed("not UTF-8 text".into()))
+        let text = String::from_utf8(bytes).map_err(|_| failed("not UTF-8 text".into()))?;
+        Ok(Some((text, version)))
     }
 
     /// Writes a document's text (the caller has validated it) where the functions read it.

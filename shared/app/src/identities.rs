@@ -236,7 +236,7 @@ mod tests {
     }
 
     const DOCUMENT: &str = r#"
-[identities.partner]
+[identities.admin-partner]
 kind = "webex_oauth"
 secret = "webex/partner"
 
@@ -249,15 +249,15 @@ kind = "webex_oauth"
 secret = "webex/spare"
 
 [[streams]]
-name = "partner-admin-audit"
+name = "admin-audit-partner"
 source = "webex_admin_audit"
-identity = "partner"
+identity = "admin-partner"
 orgs = ["Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn"]
 
 [[streams]]
-name = "partner-security-audit"
+name = "security-audit-partner"
 source = "webex_security_audit"
-identity = "partner"
+identity = "admin-partner"
 orgs = "discover"
 
 [[streams]]
@@ -270,15 +270,15 @@ orgs = ["Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn"]
     #[test]
     fn a_documents_identities_need_the_union_of_their_streams_scopes() {
         let identities = Identities::from_document(&Document::parse(DOCUMENT).unwrap());
-        assert_eq!(identities.names(), "partner, compliance, spare");
-        let partner = identities.find("partner").unwrap();
+        assert_eq!(identities.names(), "admin-partner, compliance, spare");
+        let partner = identities.find("admin-partner").unwrap();
         assert_eq!(partner.secret_id, "webex/partner");
         assert_eq!(
             partner.used.streams(),
             [StreamId::AdminAudit, StreamId::SecurityAudit]
         );
         assert_eq!(
-            scopes(&identities, "partner"),
+            scopes(&identities, "admin-partner"),
             "audit:events_read spark:people_read spark-admin:organizations_read",
             "one audit scope for both audits, and discover lists organisations"
         );
@@ -297,15 +297,15 @@ orgs = ["Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn"]
     fn an_unknown_identity_is_refused_with_the_known_ones() {
         let identities = Identities::from_document(&Document::parse(DOCUMENT).unwrap());
         let err = identities.find("admin").unwrap_err();
-        assert_eq!(err.known, "partner, compliance, spare");
+        assert_eq!(err.known, "admin-partner, compliance, spare");
         assert_eq!(
             err.to_string(),
-            "unknown identity \"admin\"; this deployment has partner, compliance, spare"
+            "unknown identity \"admin\"; this deployment has admin-partner, compliance, spare"
         );
         assert!(
             from_env(&ENV)
                 .unwrap()
-                .find("partner")
+                .find("admin-partner")
                 .unwrap_err()
                 .to_string()
                 .ends_with("has admin, compliance")
@@ -321,7 +321,7 @@ orgs = ["Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn"]
         let path = good.to_string_lossy().into_owned();
         // The document wins: today's variables are not read beside it.
         let identities = from_env(&[(COLLECTOR_CONFIG, &path)]).unwrap();
-        assert_eq!(identities.names(), "partner, compliance, spare");
+        assert_eq!(identities.names(), "admin-partner, compliance, spare");
 
         let bad = dir.join("bad.toml");
         std::fs::write(

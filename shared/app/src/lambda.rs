@@ -9,9 +9,16 @@ use collector_core::{CollectError, ErrorKind, StreamId};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::time::Instant;
 
+use std::sync::Arc;
+
+use collector_core::ports::SystemClock;
+
+use crate::config::Config;
 use crate::fanout::{Invocation, QueueRecord, UnitMessage};
+use crate::live::Live;
 use crate::logging::{LogTarget, init_logging};
 use crate::units::{StreamUnits, UnitsOutcome};
+use crate::wiring::WiringError;
 
 /// A failed run as Lambda reports it: `errorType` is the kind (`config`, `upstream`, ...), so
 /// alarms and retries can tell them apart.
@@ -39,13 +46,13 @@ impl From<RunError> for Diagnostic {
     }
 }
 
-/// A collector function's whole `main`: logging, the stream's units built once per cold start,
-/// then the Lambda runtime loop.
+/// A collector function's whole `main`: logging, the stream's units built at cold start (and
+/// again when the document changes), then the Lambda runtime loop.
 pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
     crate::return_large_buffers_to_the_system();
     init_logging(LogTarget::Stdout);
-    let units = match StreamUnits::from_env(stream).await {
-        Ok(units) => units,
+    let live = match start(stream).await {
+        Ok(live) => live,
         Err(e) => {
             // Before the runtime loop: Lambda reports the failed initialisation, and the log
             // says why (a document's mistakes with their key paths). Nothing is collected.
@@ -53,14 +60,31 @@ pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
             return Err(e.into());
         }
     };
+    let live = &live;
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         // Type-erased: the runtime's future around the handler's would exceed the compiler's
         // query depth.
         let handled: Pin<
             Box<dyn Future<Output = Result<serde_json::Value, RunError>> + Send + '_>,
-        > = Box::pin(handle(&units, event));
+        > = Box::pin(async move {
+            let units = live.get().await.map_err(|e| RunError {
+                kind: ErrorKind::Config.name(),
+                message: e.to_string(),
+            })?;
+            handle(&units, event).await
+        });
         handled
     }))
+    .await
+}
+
+async fn start(stream: StreamId) -> Result<Live<StreamUnits>, WiringError> {
+    let config = Config::from_env()?;
+    let sdk = aws_adapters::sdk_config().await;
+    let clock = Arc::new(SystemClock);
+    Live::start(move |document| {
+        StreamUnits::configured(stream, &config, document, &sdk, clock.clone())
+    })
     .await
 }
 
@@ -93,7 +117,11 @@ async fn scheduled<C: Clock>(
     units: &StreamUnits<C>,
     deadline: Instant,
 ) -> Result<serde_json::Value, RunError> {
-    let list = units.units(None, deadline).await?;
+    let list = units.scheduled_units(deadline).await?;
+    if list.is_empty() {
+        // No stream due (they run less often than the schedule), or no organisation found.
+        return Ok(serde_json::json!({"stream": units.stream_name(), "units": 0}));
+    }
     let single = list.len() == 1;
     if !single && units.fans_out() {
         units.enqueue(&list).await?;

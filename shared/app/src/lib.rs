@@ -8,6 +8,7 @@ pub mod document_location;
 pub mod fanout;
 pub mod identities;
 pub mod lambda;
+pub mod live;
 mod logging;
 mod memory;
 pub mod metrics;

@@ -34,6 +34,10 @@ const MIN_UNIT_TIME: Duration = Duration::from_secs(4);
 /// document's too (its defaults where a stream sets none); `INITIAL_LOOKBACK_DAYS` and
 /// `BACKFILL_WINDOWS` stay the environment's.
 const STREAM_VARIABLES: [&str; 4] = ["ORG_IDS", "EVENT_CATEGORIES", "RESOURCES", "TYPES"];
+/// How much earlier than its `every` a stream is due again: a schedule's ticks wobble by
+/// seconds, and a stream whose interval is its function's schedule must not skip every other
+/// tick.
+const SCHEDULE_SLACK: Duration = Duration::from_secs(30);
 
 /// The streams one function collects, over all their organisations.
 #[derive(Debug)]
@@ -51,6 +55,8 @@ pub struct StreamUnits<C = SystemClock> {
 struct NamedStream<C> {
     name: String,
     orgs: Orgs,
+    /// A document's `every`; `None`: the function's schedule is the stream's interval.
+    every: Option<Duration>,
     parts: Parts<C>,
 }
 
@@ -72,14 +78,42 @@ pub struct UnitFailure {
 }
 
 impl StreamUnits {
-    /// The function's units from the process environment (and the document it names) and the
-    /// standard AWS configuration.
+    /// The units from the process environment, the document it names (read once) and the
+    /// standard AWS configuration: `webexctl collect`'s.
     pub async fn from_env(preset: StreamId) -> Result<Self, WiringError> {
         let config = Config::from_env()?;
         let sdk = aws_adapters::sdk_config().await;
-        let clock = Arc::new(SystemClock);
-        let Some(location) = DocumentLocation::from_env()? else {
-            return Self::new(preset, &config, &sdk, clock);
+        let document = match DocumentLocation::from_env()? {
+            Some(location) => {
+                let s3 = aws_adapters::s3_client(&sdk, config.s3_force_path_style);
+                location.load(&s3).await?
+            }
+            None => None,
+        };
+        Self::configured(
+            preset,
+            &config,
+            document.as_ref(),
+            &sdk,
+            Arc::new(SystemClock),
+        )
+    }
+}
+
+impl<C: Clock> StreamUnits<C> {
+    /// The units of `document` when there is one, otherwise of the environment alone.
+    /// Beside a document, what it says per stream may not also be set in the environment,
+    /// and its key prefix must be the deployment's (`OUTPUT_PREFIX`, the prefix its roles
+    /// cover).
+    pub fn configured(
+        preset: StreamId,
+        config: &Config,
+        document: Option<&Document>,
+        sdk: &aws_config::SdkConfig,
+        clock: Arc<C>,
+    ) -> Result<Self, WiringError> {
+        let Some(document) = document else {
+            return Self::new(preset, config, sdk, clock);
         };
         let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
         if let Some(name) = STREAM_VARIABLES.into_iter().find(|name| set(name)) {
@@ -90,13 +124,20 @@ impl StreamUnits {
                 ),
             }));
         }
-        let s3 = aws_adapters::s3_client(&sdk, config.s3_force_path_style);
-        let document = location.load(&s3).await?;
-        Self::of_document(preset, &config, &document, &sdk, clock)
+        let prefix = &document.collector.key_prefix;
+        if std::env::var("OUTPUT_PREFIX").is_ok() && *prefix != config.output_prefix {
+            return Err(WiringError::Config(ConfigError {
+                name: "OUTPUT_PREFIX",
+                problem: format!(
+                    "is {:?}, and the document's collector.key_prefix {prefix:?}: the \
+                     deployment's roles cover only its OUTPUT_PREFIX; set key_prefix = {:?}",
+                    config.output_prefix, config.output_prefix
+                ),
+            }));
+        }
+        Self::of_document(preset, config, document, sdk, clock)
     }
-}
 
-impl<C: Clock> StreamUnits<C> {
     /// One stream configured by the environment alone.
     pub fn new(
         preset: StreamId,
@@ -109,6 +150,7 @@ impl<C: Clock> StreamUnits<C> {
             streams: vec![NamedStream {
                 name: preset.name().to_string(),
                 orgs: config.orgs.clone(),
+                every: None,
                 parts: Parts::new(preset, config, sdk, clock.clone())?,
             }],
             queue: queue(config, sdk),
@@ -134,6 +176,7 @@ impl<C: Clock> StreamUnits<C> {
                 Ok(NamedStream {
                     name: stream.name.clone(),
                     orgs: config.orgs.clone(),
+                    every: Some(stream.every),
                     parts: Parts::new(preset, &config, sdk, clock.clone())?,
                 })
             })
@@ -212,8 +255,32 @@ impl<C: Clock> StreamUnits<C> {
         only: Option<&str>,
         deadline: Instant,
     ) -> Result<Vec<Unit>, CollectError> {
-        let mut units = Vec::new();
+        self.units_of(self.streams.iter().collect(), only, deadline)
+            .await
+    }
+
+    /// The units of a scheduled run: those of every stream that is due. A stream configured
+    /// by the environment runs on its function's schedule; a document's stream once its
+    /// `every` has passed since its last scheduled run began, claimed in the state table so
+    /// that overlapping invocations do not both start it.
+    pub async fn scheduled_units(&self, deadline: Instant) -> Result<Vec<Unit>, CollectError> {
+        let mut due = Vec::new();
         for stream in &self.streams {
+            if stream.is_due(self.now()).await {
+                due.push(stream);
+            }
+        }
+        self.units_of(due, None, deadline).await
+    }
+
+    async fn units_of(
+        &self,
+        streams: Vec<&NamedStream<C>>,
+        only: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Vec<Unit>, CollectError> {
+        let mut units = Vec::new();
+        for stream in streams {
             let unit = |org: UnitOrg| Unit {
                 stream: stream.name.clone(),
                 org,
@@ -335,6 +402,32 @@ impl UnitsOutcome {
 }
 
 impl<C: Clock> NamedStream<C> {
+    /// Whether a scheduled run starts the stream now (see [`StreamUnits::scheduled_units`]).
+    /// When the state table cannot tell, it runs: a run too many costs requests, never events.
+    async fn is_due(&self, now: collector_core::Timestamp) -> bool {
+        let Some(every) = self.every else {
+            return true;
+        };
+        let interval = every.saturating_sub(SCHEDULE_SLACK.min(every / 2));
+        match self
+            .parts
+            .due()
+            .claim(&self.name, now.millis(), interval.as_millis() as i64)
+            .await
+        {
+            Ok(due) => {
+                if !due {
+                    tracing::info!(stream = %self.name, every = ?every, "not due yet");
+                }
+                due
+            }
+            Err(e) => {
+                tracing::warn!(stream = %self.name, error = %e, "whether the stream is due is unknown; running it");
+                true
+            }
+        }
+    }
+
     /// Every organisation the stream's identity may read.
     async fn discover(&self, deadline: Instant) -> Result<Vec<String>, CollectError> {
         let tokens = self.parts.tokens();

@@ -164,6 +164,11 @@ impl<C: Clock> Parts<C> {
         )
     }
 
+    /// When the stream's scheduled runs are due (its units share the state table).
+    pub fn due(&self) -> &dyn collector_core::ports::DueLedger {
+        &*self.state
+    }
+
     pub fn collector(&self, unit: Unit) -> StreamCollector<C> {
         Collector::new(
             self.spec,

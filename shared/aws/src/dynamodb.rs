@@ -13,7 +13,8 @@ use collector_core::cursor::{Cursor, CursorKey, DigestAt, LastError, RunStats, S
 use collector_core::error::ErrorKind;
 use collector_core::identity::{IdentityName, IdentityUse};
 use collector_core::ports::{
-    CursorStore, LeaseStore, OAuthStateStore, PaceLedger, PendingAuthorisation, StoreError,
+    CursorStore, DueLedger, LeaseStore, OAuthStateStore, PaceLedger, PendingAuthorisation,
+    StoreError, StoreFuture,
 };
 use collector_core::recent_ids::RecentIds;
 use collector_core::time::Timestamp;
@@ -199,13 +200,7 @@ const PACE_ATTEMPTS: usize = 8;
 /// (`next_at_ms`). Moved with a conditional write on the value last seen; a lost race returns
 /// the item as it is, so a reservation costs one write, two when another process moved first.
 impl PaceLedger for DynamoStateStore {
-    fn reserve<'a>(
-        &'a self,
-        key: &'a str,
-        now_ms: i64,
-        span_ms: i64,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<i64, StoreError>> + Send + 'a>>
-    {
+    fn reserve<'a>(&'a self, key: &'a str, now_ms: i64, span_ms: i64) -> StoreFuture<'a, i64> {
         Box::pin(async move {
             let pk = format!("pace#{key}");
             // Optimistic: an idle schedule ends in the past.
@@ -251,13 +246,7 @@ impl PaceLedger for DynamoStateStore {
         })
     }
 
-    fn give_back<'a>(
-        &'a self,
-        key: &'a str,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, StoreError>> + Send + 'a>>
-    {
+    fn give_back<'a>(&'a self, key: &'a str, from_ms: i64, to_ms: i64) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             // A whole-item put, as `reserve` writes it: the roles need no other action.
             let result = self
@@ -276,6 +265,38 @@ impl PaceLedger for DynamoStateStore {
                 // Someone reserved after us: the turns stay ours.
                 Err(e) if is_condition_failure(&e) => Ok(false),
                 Err(e) => Err(unavailable("DynamoDB PutItem (request pace)", e)),
+            }
+        })
+    }
+}
+
+/// One item per stream, `due#{stream}`, holding when its next scheduled run is due
+/// (`next_at_ms`), moved only by the invocation whose conditional write finds it passed.
+impl DueLedger for DynamoStateStore {
+    fn claim<'a>(
+        &'a self,
+        stream: &'a str,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let next = now_ms + interval_ms;
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&format!("due#{stream}")))
+                .item("next_at_ms", n(next))
+                // A stream taken out of the document leaves no item behind for long.
+                .item("expires_at", n(next / 1000 + 24 * 3600))
+                .condition_expression("attribute_not_exists(pk) OR next_at_ms <= :now")
+                .expression_attribute_values(":now", n(now_ms))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(e) if is_condition_failure(&e) => Ok(false),
+                Err(e) => Err(unavailable("DynamoDB PutItem (stream due)", e)),
             }
         })
     }

@@ -17,6 +17,10 @@ use crate::tokens::IdentitySecret;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What the object-safe store ports return: boxed, so that a holder need not know the store.
+pub type StoreFuture<'a, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
@@ -129,22 +133,22 @@ pub trait PaceLedger: Send + Sync + std::fmt::Debug {
     /// Reserves `span_ms` of `key`'s schedule: the reservation starts at the later of `now_ms`
     /// and the end of the last one (epoch milliseconds), which is returned; the schedule then
     /// ends `span_ms` after it. Atomic against every other process.
-    fn reserve<'a>(
-        &'a self,
-        key: &'a str,
-        now_ms: i64,
-        span_ms: i64,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<i64, StoreError>> + Send + 'a>>;
+    fn reserve<'a>(&'a self, key: &'a str, now_ms: i64, span_ms: i64) -> StoreFuture<'a, i64>;
 
     /// Gives back the unused end of the last reservation: the schedule of `key` ends at
     /// `to_ms` instead of `from_ms`, if it still ends at `from_ms`. `false`: someone reserved
     /// after it, and the turns are still the caller's.
-    fn give_back<'a>(
-        &'a self,
-        key: &'a str,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send + 'a>>;
+    fn give_back<'a>(&'a self, key: &'a str, from_ms: i64, to_ms: i64) -> StoreFuture<'a, bool>;
+}
+
+/// When each stream is next due for a scheduled run (DynamoDB in production), shared by every
+/// invocation: a stream runs on its own interval (`every`), whatever its function's schedule.
+pub trait DueLedger: Send + Sync + std::fmt::Debug {
+    /// Whether `stream` is due at `now_ms` (epoch milliseconds): it never ran, or its last
+    /// interval has ended. `true` starts the next one, ending `interval_ms` later; of the
+    /// processes asking at once, one is told `true`.
+    fn claim<'a>(&'a self, stream: &'a str, now_ms: i64, interval_ms: i64)
+    -> StoreFuture<'a, bool>;
 }
 
 /// Secrets Manager in production: one identity's OAuth secret.

@@ -174,6 +174,7 @@ fn wall_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use collector_core::ports::StoreFuture;
 
     /// When each of `requests` concurrent takers got its turn, measured from the start.
     async fn turns(budget: &RequestBudget, requests: usize, deadline: Instant) -> Vec<Duration> {
@@ -247,12 +248,7 @@ mod tests {
             }
         }
 
-        fn unavailable<T: Send + 'static>() -> std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = Result<T, collector_core::ports::StoreError>>
-                    + Send,
-            >,
-        > {
+        fn unavailable<T: Send + 'static>() -> StoreFuture<'static, T> {
             Box::pin(std::future::ready(Err(
                 collector_core::ports::StoreError::Conflict,
             )))
@@ -260,18 +256,7 @@ mod tests {
     }
 
     impl PaceLedger for MemoryLedger {
-        fn reserve<'a>(
-            &'a self,
-            key: &'a str,
-            now_ms: i64,
-            span_ms: i64,
-        ) -> std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = Result<i64, collector_core::ports::StoreError>>
-                    + Send
-                    + 'a,
-            >,
-        > {
+        fn reserve<'a>(&'a self, key: &'a str, now_ms: i64, span_ms: i64) -> StoreFuture<'a, i64> {
             if self.down {
                 return Self::unavailable();
             }
@@ -287,13 +272,7 @@ mod tests {
             key: &'a str,
             from_ms: i64,
             to_ms: i64,
-        ) -> std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = Result<bool, collector_core::ports::StoreError>>
-                    + Send
-                    + 'a,
-            >,
-        > {
+        ) -> StoreFuture<'a, bool> {
             if self.down {
                 return Self::unavailable();
             }

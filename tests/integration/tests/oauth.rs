@@ -252,9 +252,9 @@ async fn release_token_lock(stack: &Stack, identity: &str) -> Result<()> {
 async fn a_third_identity_named_in_a_document_is_onboarded_with_its_own_secret_and_lock()
 -> Result<()> {
     let mut stack = Stack::start(unauthorised()).await?;
-    let partner_secret = stack.add_identity("partner");
+    let partner_secret = stack.add_identity("admin-partner");
     let org = org_id(&stack);
-    // GIVEN a document that names a partner identity beside today's two, whose audits it
+    // GIVEN a document that names an admin-partner identity beside today's two, whose audits it
     // reads (one of them discovering its organisations), and no ADMIN_SECRET_ID beside it
     let document = format!(
         r#"
@@ -266,20 +266,20 @@ secret = "{admin}"
 kind = "webex_oauth"
 secret = "{compliance}"
 
-[identities.partner]
+[identities.admin-partner]
 kind = "webex_oauth"
 secret = "{partner_secret}"
 
 [[streams]]
-name = "partner-admin-audit"
+name = "admin-audit-partner"
 source = "webex_admin_audit"
-identity = "partner"
+identity = "admin-partner"
 orgs = ["{org}"]
 
 [[streams]]
-name = "partner-security-audit"
+name = "security-audit-partner"
 source = "webex_security_audit"
-identity = "partner"
+identity = "admin-partner"
 orgs = "discover"
 "#,
         admin = stack.secret_id("admin"),
@@ -315,7 +315,7 @@ orgs = "discover"
             "auth",
             "init",
             "--identity",
-            "partner",
+            "admin-partner",
             "--client-id",
             CLIENT_ID,
             "--redirect-uri",
@@ -327,12 +327,13 @@ orgs = "discover"
     )
     .await?;
     assert!(
-        ok && out
-            .contains("partner identity installed; next: webexctl auth url --identity partner"),
+        ok && out.contains(
+            "admin-partner identity installed; next: webexctl auth url --identity admin-partner"
+        ),
         "{out}{err}"
     );
     printed.push_str(&(out + &err));
-    // THEN `auth status` lists every identity of the document, the partner's on its own secret
+    // THEN `auth status` lists every identity of the document, the admin-partner's on its own secret
     let (ok, out, err) = webexctl_with(env.clone(), &["auth", "status", "--json"], "").await?;
     let rows: serde_json::Value = serde_json::from_str(&out).context(err.clone())?;
     let names: Vec<&str> = rows
@@ -342,7 +343,7 @@ orgs = "discover"
         .filter_map(|r| r["identity"].as_str())
         .collect();
     assert!(
-        ok && names == ["admin", "compliance", "partner"],
+        ok && names == ["admin", "compliance", "admin-partner"],
         "{out}{err}"
     );
     assert_eq!(rows[2]["state"], "waiting for authorisation");
@@ -354,41 +355,45 @@ orgs = "discover"
         webexctl_with(env.clone(), &["auth", "url", "--identity", "nobody"], "").await?;
     assert!(
         !ok && err.contains(
-            "unknown identity \"nobody\"; this deployment has admin, compliance, partner"
+            "unknown identity \"nobody\"; this deployment has admin, compliance, admin-partner"
         ),
         "{out}{err}"
     );
 
-    // WHEN a link is completed while a refresh holds the partner's token lock
+    // WHEN a link is completed while a refresh holds the admin-partner's token lock
     let link = |env: HashMap<String, String>| async move {
-        let (ok, out, err) =
-            webexctl_with(env, &["auth", "url", "--identity", "partner", "--json"], "").await?;
+        let (ok, out, err) = webexctl_with(
+            env,
+            &["auth", "url", "--identity", "admin-partner", "--json"],
+            "",
+        )
+        .await?;
         anyhow::ensure!(ok, "auth url: {err}");
         let link: serde_json::Value = serde_json::from_str(&out)?;
-        anyhow::ensure!(link["identity"] == "partner", "{out}");
+        anyhow::ensure!(link["identity"] == "admin-partner", "{out}");
         Ok::<_, anyhow::Error>((
             link["url"].as_str().unwrap_or_default().to_string(),
             out + &err,
         ))
     };
-    hold_token_lock(&stack, "partner").await?;
+    hold_token_lock(&stack, "admin-partner").await?;
     let (url, out) = link(env.clone()).await?;
     printed.push_str(&out);
     let page = call_back(stack.consent(&url).await?).await?;
-    // THEN the callback waited for that lock, the partner's, and stored nothing
+    // THEN the callback waited for that lock, the admin-partner's, and stored nothing
     assert!(
         page.status_code == 409
             && page
                 .body
-                .contains("partner identity's tokens were being refreshed")
-            && page.body.contains("--identity partner"),
+                .contains("admin-partner identity's tokens were being refreshed")
+            && page.body.contains("--identity admin-partner"),
         "{}",
         page.body
     );
-    assert!(stack.secret("partner").await?["refresh_token"].is_null());
-    release_token_lock(&stack, "partner").await?;
+    assert!(stack.secret("admin-partner").await?["refresh_token"].is_null());
+    release_token_lock(&stack, "admin-partner").await?;
 
-    // WHEN a callback of a deployment without the partner identity gets a partner link
+    // WHEN a callback of a deployment without the admin-partner identity gets an admin-partner link
     let (url, out) = link(env.clone()).await?;
     printed.push_str(&out);
     let page = stack.call_back(&stack.consent(&url).await?).await?;
@@ -412,15 +417,19 @@ orgs = "discover"
     );
     printed.push_str(&out);
     let page = call_back(stack.consent(&url).await?).await?;
-    // THEN the partner is authorised, under its own lock, into its own secret only
+    // THEN the admin-partner is authorised, under its own lock, into its own secret only
     assert!(
         page.status_code == 200
-            && page.body.contains("The partner identity is authorised")
-            && page.body.contains("webexctl auth url --identity partner"),
+            && page
+                .body
+                .contains("The admin-partner identity is authorised")
+            && page
+                .body
+                .contains("webexctl auth url --identity admin-partner"),
         "{}",
         page.body
     );
-    let secret = stack.secret("partner").await?;
+    let secret = stack.secret("admin-partner").await?;
     assert!(
         secret["refresh_token"]
             .as_str()
@@ -438,18 +447,26 @@ orgs = "discover"
             "the {other} secret was written"
         );
     }
-    assert_eq!(stack.token_lock_owner("partner").await?, None, "released");
+    assert_eq!(
+        stack.token_lock_owner("admin-partner").await?,
+        None,
+        "released"
+    );
     assert_eq!(
         stack.token_lock_owner("admin").await?.as_deref(),
         Some("collector-elsewhere"),
-        "the admin lock was not the partner's"
+        "the admin lock was not the admin-partner's"
     );
     release_token_lock(&stack, "admin").await?;
     // AND its token works, through the old option name too
-    let (ok, out, err) =
-        webexctl_with(env.clone(), &["auth", "test", "--profile", "partner"], "").await?;
+    let (ok, out, err) = webexctl_with(
+        env.clone(),
+        &["auth", "test", "--profile", "admin-partner"],
+        "",
+    )
+    .await?;
     assert!(
-        ok && out.starts_with("ok:") && out.contains("partner identity"),
+        ok && out.starts_with("ok:") && out.contains("admin-partner identity"),
         "{out}{err}"
     );
     printed.push_str(&(out + &err));
@@ -458,7 +475,7 @@ orgs = "discover"
         ok && out.starts_with("IDENTITY")
             && out
                 .lines()
-                .any(|l| l.starts_with("partner") && l.contains("authorised")),
+                .any(|l| l.starts_with("admin-partner") && l.contains("authorised")),
         "{out}{err}"
     );
     printed.push_str(&(out + &err));

@@ -44,6 +44,21 @@ impl Source {
         }
     }
 
+    /// The names a deployment's role for this source covers (`infra/template.yaml`): its
+    /// streams are named as the preset's stream or begin with it and `-` (`admin-audit`,
+    /// `admin-audit-partner`), its identities likewise after the preset's default identity
+    /// (`admin`, `admin-partner`). So each function's role is scoped to its own cursors,
+    /// objects, secrets and token locks, and the compliance identity stays out of reach of
+    /// the audit functions.
+    pub fn families(&self) -> Families {
+        match self {
+            Source::Preset(id) => Families {
+                stream: id.name(),
+                identity: id.spec().default_identity,
+            },
+        }
+    }
+
     /// The top-level keys of every event the source returns: a stream's `fields_key` must not
     /// overwrite one of them. From the schemas of the Webex API reference (`AuditEvent`,
     /// `SecurityAuditEvent`, `Event`).
@@ -56,6 +71,22 @@ impl Source {
                 "id", "created", "data", "actorId", "orgId", "appId", "resource", "type",
             ],
         }
+    }
+}
+
+/// See [`Source::families`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Families {
+    pub stream: &'static str,
+    pub identity: &'static str,
+}
+
+impl Families {
+    /// `name` is `family` itself, or begins with it and a separator (`-`, or `_` in identity
+    /// names).
+    pub fn holds(family: &str, name: &str) -> bool {
+        name.strip_prefix(family)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '_']))
     }
 }
 
@@ -77,5 +108,20 @@ mod tests {
             assert!(source.event_keys().contains(&"id"));
         }
         assert_eq!(Source::parse("admin-audit"), None);
+    }
+
+    #[test]
+    fn a_family_holds_its_own_name_and_names_that_continue_it_after_a_separator() {
+        assert!(Families::holds("admin-audit", "admin-audit"));
+        assert!(Families::holds("admin-audit", "admin-audit-partner"));
+        assert!(Families::holds("admin", "admin_eu"));
+        assert!(!Families::holds("admin-audit", "admin-auditor"));
+        assert!(!Families::holds("admin", "administrator"));
+        assert!(!Families::holds("admin-audit", "partner-admin-audit"));
+        let compliance = Source::Preset(StreamId::ComplianceEvents).families();
+        assert_eq!(
+            (compliance.stream, compliance.identity),
+            ("compliance-events", "compliance")
+        );
     }
 }

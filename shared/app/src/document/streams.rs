@@ -12,7 +12,7 @@ use super::filters::filters_of;
 use super::org_id::{OrgIdProblem, check_org_id};
 use super::raw::{RawOrgs, RawStream};
 use super::read::read_table;
-use super::source::source_names;
+use super::source::{Families, source_names};
 use super::validate::{MAX_NAME_CHARS, Table, article, as_table, is_name};
 use super::{
     DEFAULT_EVERY, MAX_EVERY, MIN_EVERY, MIN_MAX_WINDOW_EVENTS, Orgs, Source, Stream,
@@ -151,6 +151,9 @@ fn stream_of(
             );
             None
         });
+    if let (Some(name), Some(identity), Some(source)) = (&name, &identity, source) {
+        family_rules(table, name, identity, source, errors);
+    }
     let orgs = table
         .required(
             errors,
@@ -181,6 +184,45 @@ fn stream_of(
         every: every?,
         window: window?,
     })
+}
+
+/// A stream's name and identity belong to its source's families (see
+/// [`Source::families`]): what the deployed function's role may touch.
+fn family_rules(
+    table: &Table<'_, RawStream>,
+    name: &str,
+    identity: &str,
+    source: Source,
+    errors: &mut Errors<'_>,
+) {
+    let families = source.families();
+    let raw = &table.read.value;
+    let span =
+        |field: &Option<Spanned<String>>| field.as_ref().map_or(table.span.clone(), |f| f.span());
+    if !Families::holds(families.stream, name) {
+        errors.at(
+            &table.key("name"),
+            span(&raw.name),
+            format!(
+                "{name:?}: a {} stream is named {stream:?} or begins with \"{stream}-\" (the \
+                 deployed function's role covers only those keys)",
+                source.name(),
+                stream = families.stream,
+            ),
+        );
+    }
+    if !Families::holds(families.identity, identity) {
+        errors.at(
+            &table.key("identity"),
+            span(&raw.identity),
+            format!(
+                "{identity:?} cannot read a {} stream: its identity is named {family:?} or \
+                 begins with \"{family}-\" (the deployed function may use only those secrets)",
+                source.name(),
+                family = families.identity,
+            ),
+        );
+    }
 }
 
 fn orgs_of(

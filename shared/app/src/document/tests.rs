@@ -13,7 +13,7 @@ const ORG_B: &str =
     "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi8yYjdjOGEwZS0zZjRkLTRlNmEtOWMxYi01ZDhlN2Y2YTliMGM";
 
 const IDENTITIES: &str = r#"
-[identities.partner]
+[identities.admin-partner]
 kind = "webex_oauth"
 secret = "webex/partner"
 
@@ -30,7 +30,7 @@ fn with_stream(stream: &str) -> String {
 [[streams]]
 name = "admin-audit"
 source = "webex_admin_audit"
-identity = "partner"
+identity = "admin-partner"
 orgs = "discover"
 
 [[streams]]
@@ -43,7 +43,7 @@ orgs = "discover"
 fn admin(extra: &str) -> String {
     with_stream(&replacing(
         &format!(
-            "name = \"admin-two\"\nsource = \"webex_admin_audit\"\nidentity = \"partner\"\n\
+            "name = \"admin-audit-two\"\nsource = \"webex_admin_audit\"\nidentity = \"admin-partner\"\n\
              orgs = [\"{ORG_A}\"]"
         ),
         extra,
@@ -79,7 +79,7 @@ fn errors_of(text: &str) -> DocumentErrors {
 fn the_helpers_make_valid_documents() {
     for text in [
         with_stream(
-            "name = \"x\"\nsource = \"webex_security_audit\"\nidentity = \"partner\"\norgs = \"discover\"",
+            "name = \"security-audit\"\nsource = \"webex_security_audit\"\nidentity = \"admin-partner\"\norgs = \"discover\"",
         ),
         admin(""),
         compliance(&format!("orgs = [\"{ORG_A}\"]")),
@@ -126,7 +126,7 @@ fn each_mistake_is_reported_at_its_key_path() {
             "unknown identity",
             admin("identity = \"partnr\""),
             "streams[1].identity",
-            "no identity \"partnr\" (defined: partner, compliance)",
+            "no identity \"partnr\" (defined: admin-partner, compliance)",
         ),
         (
             "bad org id",
@@ -189,6 +189,21 @@ fn each_mistake_is_reported_at_its_key_path() {
             "is not a stream name: 1 to 63 of a-z, 0-9 and -",
         ),
         (
+            "stream name outside its source's family",
+            admin("name = \"partner-audit\""),
+            "streams[1].name",
+            "\"partner-audit\": a webex_admin_audit stream is named \"admin-audit\" or begins with \"admin-audit-\"",
+        ),
+        (
+            "identity outside the stream's family",
+            format!(
+                "{}\n[identities.compliance-legal]\nkind = \"webex_oauth\"\nsecret = \"legal\"\n",
+                admin("identity = \"compliance-legal\"")
+            ),
+            "streams[1].identity",
+            "\"compliance-legal\" cannot read a webex_admin_audit stream: its identity is named \"admin\" or begins with \"admin-\"",
+        ),
+        (
             "stream name too long",
             admin(&format!("name = \"{}\"", "a".repeat(64))),
             "streams[1].name",
@@ -202,7 +217,9 @@ fn each_mistake_is_reported_at_its_key_path() {
         ),
         (
             "missing source",
-            with_stream(&format!("name = \"x\"\nidentity = \"partner\"\n{orgs}")),
+            with_stream(&format!(
+                "name = \"x\"\nidentity = \"admin-partner\"\n{orgs}"
+            )),
             "streams[1].source",
             "is required; one of webex_admin_audit",
         ),
@@ -240,7 +257,7 @@ fn each_mistake_is_reported_at_its_key_path() {
                 admin("")
             ),
             "identities.again.secret",
-            "\"webex/partner\" is already the secret of identities.partner",
+            "\"webex/partner\" is already the secret of identities.admin-partner",
         ),
         (
             "identity budget out of range",
@@ -423,7 +440,7 @@ fn each_mistake_is_reported_at_its_key_path() {
 
 #[test]
 fn a_syntax_error_names_its_line_and_column() {
-    let errors = errors_of("[identities.partner]\nkind = \"webex_oauth\nsecret = \"x\"\n");
+    let errors = errors_of("[identities.admin-partner]\nkind = \"webex_oauth\nsecret = \"x\"\n");
     assert_eq!(errors.len(), 1);
     let error = &errors.0[0];
     assert_eq!((error.path.as_deref(), error.line), (None, Some(2)));
@@ -437,7 +454,7 @@ fn a_syntax_error_names_its_line_and_column() {
 fn every_mistake_is_reported_in_document_order() {
     let text = format!(
         r#"
-[identities.partner]
+[identities.admin-partner]
 kind = "basic"
 secret = "webex/partner"
 colour = "blue"
@@ -453,13 +470,13 @@ page_size = 999
 [[streams]]
 name = "admin-audit"
 source = "webex_nothing"
-identity = "partner"
+identity = "admin-partner"
 orgs = "discover"
 evry = "5m"
 overlap = "a while"
 
 [[streams]]
-identity = "partner"
+identity = "admin-partner"
 orgs = []
 "#
     );
@@ -468,8 +485,8 @@ orgs = []
     assert_eq!(
         paths,
         [
-            "identities.partner.kind",
-            "identities.partner.colour",
+            "identities.admin-partner.kind",
+            "identities.admin-partner.colour",
             "streams[0].identity",
             "streams[0].orgs[1]",
             "streams[0].every",
@@ -488,7 +505,7 @@ orgs = []
     assert!(lines.is_sorted(), "{lines:?}");
     assert_eq!(errors.to_string().lines().count(), paths.len());
     // The identity is defined, if wrongly: its streams are not also told it is missing.
-    assert!(!errors.to_string().contains("no identity \"partner\""));
+    assert!(!errors.to_string().contains("no identity \"admin-partner\""));
 }
 
 #[test]
@@ -498,7 +515,7 @@ fn a_valid_document_resolves_its_units_of_work() {
 [collector]
 key_prefix = ""
 
-[identities.partner]
+[identities.admin-partner]
 kind = "webex_oauth"
 secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:webex/partner-AbCdEf"
 max_requests_per_minute = 120
@@ -506,7 +523,7 @@ max_requests_per_minute = 120
 [[streams]]
 name = "admin-audit"
 source = "webex_admin_audit"
-identity = "partner"
+identity = "admin-partner"
 orgs = ["{ORG_A}", "{ORG_B}"]
 event_categories = ["EventCategory.LOGINS"]
 fields = {{ team = "secops" }}
@@ -515,7 +532,7 @@ fields_key = "collector"
 [[streams]]
 name = "security-audit"
 source = "webex_security_audit"
-identity = "partner"
+identity = "admin-partner"
 orgs = "discover"
 every = "90s"
 settle_lag = "0s"
@@ -527,7 +544,7 @@ max_window_events = 50000
     );
     let document = Document::parse(&text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(document.collector.key_prefix, "");
-    let partner = document.identity("partner").unwrap();
+    let partner = document.identity("admin-partner").unwrap();
     assert_eq!(partner.kind, IdentityKind::WebexOauth);
     assert_eq!(partner.max_requests_per_minute, 120);
 
@@ -573,7 +590,7 @@ max_window_events = 50000
             (
                 "security-audit",
                 UnitOrg::Discover {
-                    identity: "partner"
+                    identity: "admin-partner"
                 }
             ),
         ]
@@ -604,10 +621,10 @@ fn the_sample_is_valid_and_shows_every_key() {
         units,
         [
             (
-                "partner-admin-audit",
+                "admin-audit-partner",
                 "webex_admin_audit",
-                "partner",
-                "discover via partner".to_string()
+                "admin-partner",
+                "discover via admin-partner".to_string()
             ),
             (
                 "security-audit",
@@ -634,7 +651,7 @@ fn the_sample_is_valid_and_shows_every_key() {
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    assert_eq!(names, ["admin", "compliance", "partner"]);
+    assert_eq!(names, ["admin", "compliance", "admin-partner"]);
     // Every key the document takes appears in the sample, so that it documents them all.
     for keys in [
         read::keys_of::<raw::RawCollector>(),

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use super::faults::Faults;
 use super::lock;
 use crate::cursor::{Cursor, CursorKey, DigestAt};
-use crate::ports::{CursorStore, LeaseStore, OAuthStateStore, PendingAuthorisation, StoreError};
+use crate::ports::{
+    CursorStore, DueLedger, LeaseStore, OAuthStateStore, PendingAuthorisation, StoreError,
+    StoreFuture,
+};
 use crate::time::Timestamp;
 
 #[derive(Debug, Default)]
@@ -21,11 +24,13 @@ struct Items {
     leases: HashMap<String, (String, Timestamp)>,
     /// state → (what it was made for, expires)
     oauth_states: HashMap<String, (PendingAuthorisation, Timestamp)>,
+    /// stream → when it is next due (epoch ms)
+    due: HashMap<String, i64>,
     /// The encoded size of the largest digest a save put in a cursor item.
     largest_inline_digest: usize,
 }
 
-/// [`CursorStore`], [`LeaseStore`] and [`OAuthStateStore`] in memory. Call names for
+/// [`CursorStore`], [`LeaseStore`], [`OAuthStateStore`] and [`DueLedger`] in memory. Call names for
 /// [`Faults`]: the trait methods' (`load_cursor`, `save_cursor`, `acquire_lease`, ...).
 #[derive(Debug, Default)]
 pub struct MemoryState {
@@ -363,5 +368,21 @@ mod tests {
         let outcome = state.save_cursor(&key(), &at(1)).await;
         assert!(matches!(outcome, Err(StoreError::Unavailable { .. })));
         assert_eq!(state.cursor(&key()), Some(at(1)), "written, answer lost");
+    }
+}
+
+impl DueLedger for MemoryState {
+    fn claim<'a>(
+        &'a self,
+        stream: &'a str,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> StoreFuture<'a, bool> {
+        let mut items = lock(&self.items);
+        let due = items.due.get(stream).is_none_or(|next| *next <= now_ms);
+        if due {
+            items.due.insert(stream.to_string(), now_ms + interval_ms);
+        }
+        Box::pin(std::future::ready(Ok(due)))
     }
 }

@@ -62,9 +62,9 @@ async fn the_sample_passes_and_prints_its_units_of_work() -> Result<()> {
     );
     for (stream, source, org) in [
         (
-            "partner-admin-audit",
+            "admin-audit-partner",
             "webex_admin_audit",
-            "discover via partner",
+            "discover via admin-partner",
         ),
         ("security-audit", "webex_security_audit", ORG),
         ("compliance-events", "webex_compliance_events", ORG),
@@ -83,7 +83,7 @@ async fn the_sample_passes_and_prints_its_units_of_work() -> Result<()> {
     let report: serde_json::Value = serde_json::from_str(&json.stdout)?;
     let units = report["units"].as_array().cloned().unwrap_or_default();
     assert_eq!(units.len(), 4, "{report:#}");
-    assert_eq!(units[0]["discover_via"], "partner");
+    assert_eq!(units[0]["discover_via"], "admin-partner");
     assert_eq!(units[1]["org"], ORG);
     assert_eq!(units[1]["every_seconds"], 900);
     Ok(())
@@ -96,7 +96,7 @@ async fn a_document_with_several_mistakes_exits_2_naming_every_key_path() -> Res
         "mistakes.toml",
         &format!(
             r#"
-[identities.partner]
+[identities.admin-partner]
 kind = "api_key"
 secret = "webex/partner"
 
@@ -110,7 +110,7 @@ evry = "5m"
 [[streams]]
 name = "admin-audit"
 source = "webex_compliance_events"
-identity = "partner"
+identity = "admin-partner"
 orgs = ["{ORG}"]
 resources = ["chats"]
 every = 5
@@ -128,8 +128,8 @@ every = 5
         .filter_map(|l| l.strip_prefix("error: "))
         .collect();
     let expected = [
-        "identities.partner.kind: kind \"api_key\" is not supported yet; supported: webex_oauth",
-        "streams[0].identity: no identity \"partnr\" (defined: partner)",
+        "identities.admin-partner.kind: kind \"api_key\" is not supported yet; supported: webex_oauth",
+        "streams[0].identity: no identity \"partnr\" (defined: admin-partner)",
         "streams[0].orgs[1]: \"abc d\" is not a Webex organisation id",
         "streams[0].evry: unknown key (did you mean every?)",
         "streams[1].name: \"admin-audit\" is already the name of streams[0]",
@@ -153,7 +153,7 @@ every = 5
     assert_eq!(json.code, Some(2), "{}", json.all());
     let report: serde_json::Value = serde_json::from_str(&json.stdout)?;
     assert_eq!(report["valid"], false);
-    assert_eq!(report["errors"][0]["path"], "identities.partner.kind");
+    assert_eq!(report["errors"][0]["path"], "identities.admin-partner.kind");
     assert_eq!(report["errors"][0]["line"], 3);
     Ok(())
 }

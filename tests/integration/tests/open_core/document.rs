@@ -1,8 +1,9 @@
 //! The functions read the collector document (`COLLECTOR_CONFIG`), as Lambda runs them: a
 //! document with a mistake stops every collector at cold start with the mistake's key path,
 //! before anything is collected; a valid one, pushed with `webexctl config push`, drives the
-//! compliance function through three organisations, each read with its own identity, and
-//! writes a stream's custom fields on its objects and lines.
+//! compliance function through three organisations, each read with its own identity, writes a
+//! stream's custom fields on its objects and lines, runs each stream on its own interval, and
+//! is followed by the running function when a changed document is pushed.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -107,19 +108,42 @@ orgs = ["not an org id"]
         assert!(stack.objects(stream).await?.is_empty(), "{stream}");
         assert!(stack.cursor(stream).await?.is_none(), "{stream}");
     }
+    // WHEN the document is taken away, and a collector starts again
+    aws::s3(&stack.sdk)
+        .delete_object()
+        .bucket(&stack.bucket)
+        .key(CONFIG_KEY)
+        .send()
+        .await?;
+    let api = RuntimeApi::start().await?;
+    let mut env = stack.stream_env(StreamId::AdminAudit);
+    env.insert("COLLECTOR_CONFIG".into(), location(&stack));
+    let function = FunctionProcess::start(&api, "admin-audit", &built_binary("admin-audit")?, env)?;
+    let id = api.invoke("admin-audit", scheduled_event(), Duration::from_secs(60));
+    let outcome = api.outcome(&id, Duration::from_secs(90)).await;
+    let (stdout, stderr) = function.stop().await?;
+    // THEN with no document in its place the environment configures it, as before any push
+    match outcome.with_context(|| format!("{stdout}{stderr}"))? {
+        Outcome::Response(answer) => {
+            assert_eq!(answer["stream"], "admin-audit", "{answer}");
+            assert_eq!(answer["events"], 50, "{answer}");
+        }
+        Outcome::Error(error) => anyhow::bail!("the run failed: {error}\n{stdout}{stderr}"),
+    }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pushed_document_collects_three_organisations_with_an_identity_each() -> Result<()> {
-    // GIVEN three organisations, each with a compliance officer who authorised its own identity
-    // (its own secret), and each with its own compliance events
+async fn a_pushed_document_collects_each_organisation_with_its_identity_on_its_interval_and_is_followed_when_changed()
+-> Result<()> {
+    // GIVEN four organisations, each with a compliance officer who authorised its own identity
+    // (its own secret), and each with its own compliance events; a document of the first three
     let stack = Stack::start(on_the_real_clock()).await?;
     let now = stack.sim.now_ms();
-    let mut identities = String::new();
-    let mut streams = String::new();
+    // The tables of each organisation's identity and stream.
+    let mut tables = Vec::new();
     let mut truth: HashMap<String, (String, Vec<webex_sim::SimEvent>)> = HashMap::new();
-    for n in 1..=3u32 {
+    for n in 1..=4u32 {
         let org = SimOrg::customer(n);
         stack.sim.add_org(org.clone());
         let officer = SimPerson::new(
@@ -149,37 +173,45 @@ async fn a_pushed_document_collects_three_organisations_with_an_identity_each() 
             webex_sim::Stream::ComplianceEvents,
             GenerateSpec::new(40, now - 120 * MINUTE, now - 10 * MINUTE),
         );
-        let name = format!("legal-{n}");
-        identities.push_str(&format!(
-            "[identities.officer-{n}]\nkind = \"webex_oauth\"\nsecret = \"{secret}\"\n\n"
-        ));
+        let name = format!("compliance-events-legal-{n}");
+        let identity = format!(
+            "[identities.compliance-officer-{n}]\nkind = \"webex_oauth\"\nsecret = \"{secret}\"\n\n"
+        );
         // The first stream writes its custom fields on each line too.
         let on_lines = if n == 1 {
             "fields_key = \"collector\"\n"
         } else {
             ""
         };
-        streams.push_str(&format!(
+        let stream = format!(
             "[[streams]]\nname = \"{name}\"\nsource = \"webex_compliance_events\"\n\
-             identity = \"officer-{n}\"\norgs = [\"{}\"]\nsettle_lag = \"2m\"\n\
+             identity = \"compliance-officer-{n}\"\norgs = [\"{}\"]\nsettle_lag = \"2m\"\n\
              fields = {{ team = \"legal\", region = \"r{n}\" }}\n{on_lines}\n",
             org.id
-        ));
+        );
+        tables.push((identity, stream));
         truth.insert(name, (org.id.clone(), events));
     }
-    let document = format!("{identities}{streams}");
-    let file = std::env::temp_dir().join(format!("good-{}.toml", stack.table));
-    std::fs::write(&file, &document)?;
-    // AND the document pushed where the functions read it
     let mut env = cli::env(&stack);
     env.insert("COLLECTOR_CONFIG".into(), location(&stack));
-    let pushed = webexctl(
-        &env,
-        &["config", "push", file.to_str().context("path")?],
-        "",
-    )
-    .await?;
-    assert!(pushed.ok, "{}", pushed.all());
+    let push = |count: usize| {
+        let (identities, streams): (String, String) = tables[..count].iter().cloned().unzip();
+        let file = std::env::temp_dir().join(format!("good-{count}-{}.toml", stack.table));
+        let env = env.clone();
+        async move {
+            std::fs::write(&file, format!("{identities}{streams}"))?;
+            let pushed = webexctl(
+                &env,
+                &["config", "push", file.to_str().context("path")?],
+                "",
+            )
+            .await?;
+            ensure!(pushed.ok, "{}", pushed.all());
+            anyhow::Ok(())
+        }
+    };
+    // AND the document of three pushed where the functions read it
+    push(3).await?;
     // WHEN the compliance function runs on its schedule
     let api = RuntimeApi::start().await?;
     let mut function_env = stack.stream_env(StreamId::ComplianceEvents);
@@ -190,20 +222,62 @@ async fn a_pushed_document_collects_three_organisations_with_an_identity_each() 
         &built_binary("compliance-events")?,
         function_env,
     )?;
-    let id = api.invoke(
-        "compliance-events",
-        scheduled_event(),
-        Duration::from_secs(120),
-    );
-    let outcome = api.outcome(&id, Duration::from_secs(150)).await;
+    let mut answers = Vec::new();
+    let mut failed = None;
+    for step in 0..3 {
+        // AND, before the third run, the document of all four pushed to the running function
+        if step == 2 {
+            push(4).await?;
+        }
+        let id = api.invoke(
+            "compliance-events",
+            scheduled_event(),
+            Duration::from_secs(120),
+        );
+        match api.outcome(&id, Duration::from_secs(150)).await {
+            Ok(Outcome::Response(answer)) => answers.push(answer),
+            Ok(Outcome::Error(error)) => failed = Some(format!("the run failed: {error}")),
+            Err(e) => failed = Some(e.to_string()),
+        }
+        if failed.is_some() {
+            break;
+        }
+    }
     let (stdout, stderr) = function.stop().await?;
-    let answer = match outcome.with_context(|| format!("{stdout}{stderr}"))? {
-        Outcome::Response(answer) => answer,
-        Outcome::Error(error) => anyhow::bail!("the run failed: {error}\n{stdout}{stderr}"),
+    if let Some(failed) = failed {
+        anyhow::bail!("{failed}\n{stdout}{stderr}");
+    }
+    // THEN the first run collects the three organisations; the second, at once after it,
+    // none (every stream runs every 10 minutes, the default); the third, the organisation the
+    // changed document added, without a new cold start
+    let done = |answer: &serde_json::Value| -> Vec<String> {
+        // Several units answer with each one's outcome; one unit with its summary.
+        let summaries = match answer["done"].as_array() {
+            Some(all) => all.clone(),
+            None => vec![answer.clone()],
+        };
+        let mut done: Vec<String> = summaries
+            .iter()
+            .filter_map(|summary| summary["stream"].as_str().map(str::to_string))
+            .collect();
+        done.sort();
+        done
     };
-    // THEN each organisation's events are in S3 once, under its own stream, read with its own
+    assert_eq!(
+        done(&answers[0]),
+        [1, 2, 3].map(|n| format!("compliance-events-legal-{n}")),
+        "{}",
+        answers[0]
+    );
+    assert_eq!(answers[1]["units"], 0, "{}", answers[1]);
+    assert_eq!(
+        done(&answers[2]),
+        ["compliance-events-legal-4"],
+        "{}",
+        answers[2]
+    );
+    // AND each organisation's events are in S3 once, under its own stream, read with its own
     // identity, each object carrying the stream's fields
-    assert_eq!(answer["done"].as_array().map(Vec::len), Some(3), "{answer}");
     for (name, (org, events)) in &truth {
         let objects = stack.objects_of(name).await?;
         ensure!(!objects.is_empty(), "{name}: no objects");
@@ -222,7 +296,7 @@ async fn a_pushed_document_collects_three_organisations_with_an_identity_each() 
             );
             assert_eq!(
                 object.metadata.get("field-region").map(String::as_str),
-                Some(&*format!("r{}", &name[6..]))
+                name.rsplit('-').next().map(|n| format!("r{n}")).as_deref()
             );
             for line in object.lines() {
                 let value: serde_json::Value = serde_json::from_slice(&line)?;
@@ -231,7 +305,7 @@ async fn a_pushed_document_collects_three_organisations_with_an_identity_each() 
                     .get(id.as_str())
                     .with_context(|| format!("{name}: {id} is not one of {org}'s events"))?;
                 // The event's own bytes, after the fields when the stream puts them on lines.
-                let own = if name == "legal-1" {
+                let own = if name == "compliance-events-legal-1" {
                     let prefix = br#"{"collector":{"region":"r1","team":"legal"},"#;
                     ensure!(
                         line.starts_with(prefix),
@@ -248,14 +322,19 @@ async fn a_pushed_document_collects_three_organisations_with_an_identity_each() 
         }
         assert_eq!(seen.len(), events.len(), "{name}");
     }
-    // AND each identity's secret was used by its own stream: three organisations' tokens, three
+    // AND each identity's secret was used by its own stream: four organisations' tokens, four
     // token locks, nothing of one identity under another
     let status = webexctl(&cli::env(&stack), &["status", "--json"], "").await?;
     let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout)?;
-    let names: HashSet<&str> = rows.iter().filter_map(|r| r["stream"].as_str()).collect();
+    let names: HashSet<String> = rows
+        .iter()
+        .filter_map(|r| r["stream"].as_str().map(str::to_string))
+        .collect();
     assert_eq!(
         names,
-        HashSet::from(["legal-1", "legal-2", "legal-3"]),
+        (1..=4)
+            .map(|n| format!("compliance-events-legal-{n}"))
+            .collect::<HashSet<_>>(),
         "{}",
         status.stdout
     );
