@@ -7,16 +7,6 @@ use super::errors::{Errors, key_path};
 use super::raw::RawStream;
 use super::validate::{MAX_NAME_CHARS, Table, is_name};
 
-/// User metadata the collector writes on every object (DESIGN §4): a custom field must not
-/// replace one.
-const COLLECTOR_METADATA: [&str; 6] = [
-    "stream",
-    "org-id",
-    "window-from",
-    "window-to",
-    "event-count",
-    "collector-version",
-];
 /// S3 allows 2 KB of user metadata per object; the collector's own takes up to about half.
 const MAX_FIELDS_BYTES: usize = 1024;
 
@@ -36,15 +26,6 @@ pub(super) fn fields_of(
                 &field_path,
                 value.span(),
                 format!("{key:?} is not a field name: 1 to {MAX_NAME_CHARS} of a-z, 0-9, _ and -"),
-            );
-            ok = false;
-        } else if COLLECTOR_METADATA.contains(&key.as_str()) {
-            errors.at(
-                &field_path,
-                value.span(),
-                format!(
-                    "{key:?} is object metadata the collector writes itself; choose another name"
-                ),
             );
             ok = false;
         }
