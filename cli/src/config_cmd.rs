@@ -43,7 +43,7 @@ pub async fn push(file: &Path) -> Result<ExitCode> {
         .store(&text, &s3)
         .await
         .map_err(anyhow::Error::msg)?;
-    println!("written to {location}; each function reads it at its next cold start");
+    println!("written to {location}; each function follows it from its next invocation");
     Ok(ExitCode::SUCCESS)
 }
 

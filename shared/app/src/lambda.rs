@@ -125,11 +125,11 @@ async fn scheduled<C: Clock>(
     let single = list.len() == 1;
     if !single && units.fans_out() {
         units.enqueue(&list).await?;
-        let expires = units.refresh_token_expires_at().await;
         println!(
             "{}",
-            crate::metrics::enqueued_line(units.stream_name(), list.len(), units.now(), expires)
+            crate::metrics::enqueued_line(units.stream_name(), list.len(), units.now())
         );
+        report_refresh_tokens(units).await;
         tracing::info!(
             stream = units.stream_name(),
             units = list.len(),
@@ -138,12 +138,11 @@ async fn scheduled<C: Clock>(
         return Ok(serde_json::json!({"stream": units.stream_name(), "enqueued": list.len()}));
     }
     let mut outcome = units.run(list, deadline).await;
-    let expires = units.refresh_token_expires_at().await;
     // Lambda sends standard output to CloudWatch Logs, which turns these lines into metrics.
     for summary in &outcome.done {
         println!(
             "{}",
-            crate::metrics::emf_line(summary, units.now(), expires)
+            crate::metrics::emf_line(summary, units.stream_name(), units.now())
         );
     }
     if !single {
@@ -152,6 +151,7 @@ async fn scheduled<C: Clock>(
             crate::metrics::units_line(units.stream_name(), &outcome, units.now())
         );
     }
+    report_refresh_tokens(units).await;
     match (single, outcome.done.is_empty(), outcome.failed.pop()) {
         (true, _, Some(failure)) | (false, true, Some(failure)) => Err(RunError {
             kind: failure.kind,
@@ -164,6 +164,17 @@ async fn scheduled<C: Clock>(
             outcome.failed.extend(failure);
             Ok(serde_json::to_value(&outcome).unwrap_or_default())
         }
+    }
+}
+
+/// The days left on each identity's refresh token, once per scheduled run (the queued runs do
+/// not read them: one secret read per identity and schedule, not per unit).
+async fn report_refresh_tokens<C: Clock>(units: &StreamUnits<C>) {
+    for (identity, expires_at) in units.refresh_token_expiries().await {
+        println!(
+            "{}",
+            crate::metrics::refresh_line(units.stream_name(), identity, expires_at, units.now())
+        );
     }
 }
 
@@ -212,7 +223,10 @@ async fn queued<C: Clock>(
     }
     let outcome = UnitsOutcome::of(results);
     for summary in &outcome.done {
-        println!("{}", crate::metrics::emf_line(summary, units.now(), None));
+        println!(
+            "{}",
+            crate::metrics::emf_line(summary, units.stream_name(), units.now())
+        );
     }
     println!(
         "{}",

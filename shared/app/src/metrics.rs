@@ -7,13 +7,9 @@ use serde_json::json;
 
 pub const NAMESPACE: &str = "WebexEventsToS3";
 
-/// The metrics of one finished run: per stream, and the refresh token's days left per identity
-/// (the streams that share an identity share its token, and its alarm).
-pub fn emf_line(
-    summary: &RunSummary,
-    now: Timestamp,
-    refresh_token_expires_at: Option<(&IdentityName, Timestamp)>,
-) -> String {
+/// The metrics of one finished run, per stream and per function (`function`: its preset's
+/// name). The alarms watch the function's, so that they hold whatever streams a document names.
+pub fn emf_line(summary: &RunSummary, function: &str, now: Timestamp) -> String {
     let mut metrics = vec![
         json!({"Name": "EventsWritten", "Unit": "Count"}),
         json!({"Name": "Pages", "Unit": "Count"}),
@@ -21,6 +17,7 @@ pub fn emf_line(
     ];
     let mut line = json!({
         "Stream": summary.stream,
+        "Function": function,
         "EventsWritten": summary.events,
         "Pages": summary.pages,
         "Windows": summary.windows,
@@ -29,71 +26,62 @@ pub fn emf_line(
         metrics.push(json!({"Name": "LagSeconds", "Unit": "Seconds"}));
         line["LagSeconds"] = json!((now.millis() - committed.millis()) / 1000);
     }
-    finish(line, metrics, now, refresh_token_expires_at)
+    with_directive(line, &[&["Stream"], &["Function"]], metrics, now)
 }
 
-/// The line with its directives: `metrics` under the `Stream` dimension, and the refresh
-/// token's days left under `Identity`, when known.
-fn finish(
-    mut line: serde_json::Value,
-    metrics: Vec<serde_json::Value>,
+/// The days left on one identity's refresh token, per identity and per function (the streams
+/// that share an identity share its token).
+pub fn refresh_line(
+    function: &str,
+    identity: &IdentityName,
+    expires_at: Timestamp,
     now: Timestamp,
-    refresh_token_expires_at: Option<(&IdentityName, Timestamp)>,
 ) -> String {
-    let mut directives =
-        vec![json!({"Namespace": NAMESPACE, "Dimensions": [["Stream"]], "Metrics": metrics})];
-    if let Some((identity, expires)) = refresh_token_expires_at {
-        line["Identity"] = json!(identity.as_str());
-        line["RefreshTokenDaysLeft"] =
-            json!((expires.millis() - now.millis()) as f64 / 86_400_000.0);
-        directives.push(json!({
-            "Namespace": NAMESPACE,
-            "Dimensions": [["Identity"]],
-            "Metrics": [{"Name": "RefreshTokenDaysLeft", "Unit": "None"}],
-        }));
-    }
-    line["_aws"] = json!({
-        "Timestamp": now.millis(),
-        "CloudWatchMetrics": directives,
+    let line = json!({
+        "Function": function,
+        "Identity": identity.as_str(),
+        "RefreshTokenDaysLeft": (expires_at.millis() - now.millis()) as f64 / 86_400_000.0,
     });
-    line.to_string()
+    let metrics = vec![json!({"Name": "RefreshTokenDaysLeft", "Unit": "None"})];
+    with_directive(line, &[&["Identity"], &["Function"]], metrics, now)
 }
 
 /// A run through several units: how many finished, failed, or were not reached before the
 /// deadline (`UnitsFailed` has an alarm: an organisation in error needs a person).
-pub fn units_line(stream: &str, outcome: &crate::units::UnitsOutcome, now: Timestamp) -> String {
-    json!({
-        "Stream": stream,
+pub fn units_line(function: &str, outcome: &crate::units::UnitsOutcome, now: Timestamp) -> String {
+    let line = json!({
+        "Function": function,
         "UnitsDone": outcome.done.len(),
         "UnitsFailed": outcome.failed.len(),
         "UnitsNotReached": outcome.not_reached.len(),
-        "_aws": {
-            "Timestamp": now.millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Stream"]],
-                "Metrics": [
-                    {"Name": "UnitsDone", "Unit": "Count"},
-                    {"Name": "UnitsFailed", "Unit": "Count"},
-                    {"Name": "UnitsNotReached", "Unit": "Count"},
-                ],
-            }],
-        },
-    })
-    .to_string()
+    });
+    let metrics = vec![
+        json!({"Name": "UnitsDone", "Unit": "Count"}),
+        json!({"Name": "UnitsFailed", "Unit": "Count"}),
+        json!({"Name": "UnitsNotReached", "Unit": "Count"}),
+    ];
+    with_directive(line, &[&["Function"]], metrics, now)
 }
 
-/// A scheduled run that sent its units to the fan-out queue: how many, and the refresh token's
-/// days left (the queued runs do not read it: one secret read per schedule, not per unit).
-pub fn enqueued_line(
-    stream: &str,
-    units: usize,
-    now: Timestamp,
-    refresh_token_expires_at: Option<(&IdentityName, Timestamp)>,
-) -> String {
+/// A scheduled run that sent its units to the fan-out queue: how many.
+pub fn enqueued_line(function: &str, units: usize, now: Timestamp) -> String {
+    let line = json!({"Function": function, "UnitsEnqueued": units});
     let metrics = vec![json!({"Name": "UnitsEnqueued", "Unit": "Count"})];
-    let line = json!({"Stream": stream, "UnitsEnqueued": units});
-    finish(line, metrics, now, refresh_token_expires_at)
+    with_directive(line, &[&["Function"]], metrics, now)
+}
+
+/// `line` with the directive that makes `metrics` of it under each of `dimensions`.
+fn with_directive(
+    mut line: serde_json::Value,
+    dimensions: &[&[&str]],
+    metrics: Vec<serde_json::Value>,
+    now: Timestamp,
+) -> String {
+    line["_aws"] = json!({
+        "Timestamp": now.millis(),
+        "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": metrics}],
+    });
+    line.to_string()
 }
 
 #[cfg(test)]
@@ -102,10 +90,10 @@ mod tests {
     use collector_core::StopReason;
 
     #[test]
-    fn a_run_becomes_one_emf_line() {
+    fn a_run_becomes_one_emf_line_under_its_stream_and_its_function() {
         let now = Timestamp::from_millis(1_795_000_000_000);
         let summary = RunSummary {
-            stream: "admin-audit".into(),
+            stream: "admin-audit-partner".into(),
             org_id: "O".into(),
             windows: 2,
             events: 30,
@@ -114,57 +102,52 @@ mod tests {
             committed_until: Some(Timestamp::from_millis(now.millis() - 600_000)),
             stopped: StopReason::CaughtUp,
         };
-        let line: serde_json::Value = serde_json::from_str(&emf_line(
-            &summary,
-            now,
-            Some((
-                &IdentityName::ADMIN,
-                Timestamp::from_millis(now.millis() + 36 * 3_600_000),
-            )),
-        ))
-        .unwrap();
-        assert_eq!(line["Stream"], "admin-audit");
-        assert_eq!(line["Identity"], "admin");
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line(&summary, "admin-audit", now)).unwrap();
+        assert_eq!(line["Stream"], "admin-audit-partner");
+        assert_eq!(line["Function"], "admin-audit");
         assert_eq!(line["EventsWritten"], 30);
         assert_eq!(line["LagSeconds"], 600);
-        assert_eq!(line["RefreshTokenDaysLeft"], 1.5);
-        // Each metric under the dimension its alarm watches.
-        let declared: Vec<(String, &str)> = line["_aws"]["CloudWatchMetrics"]
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        assert_eq!(directive["Dimensions"], json!([["Stream"], ["Function"]]));
+        let names: Vec<&str> = directive["Metrics"]
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|directive| {
-                assert_eq!(directive["Namespace"], NAMESPACE);
-                let dimensions = directive["Dimensions"].to_string();
-                directive["Metrics"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(move |m| (dimensions.clone(), m["Name"].as_str().unwrap()))
-            })
+            .map(|m| m["Name"].as_str().unwrap())
             .collect();
-        let by_stream = r#"[["Stream"]]"#.to_string();
-        assert_eq!(
-            declared,
-            [
-                (by_stream.clone(), "EventsWritten"),
-                (by_stream.clone(), "Pages"),
-                (by_stream.clone(), "Windows"),
-                (by_stream, "LagSeconds"),
-                (r#"[["Identity"]]"#.to_string(), "RefreshTokenDaysLeft"),
-            ]
-        );
-        // Without a cursor or a refresh token those two are left out, not reported as zero.
+        assert_eq!(names, ["EventsWritten", "Pages", "Windows", "LagSeconds"]);
+        // Without a cursor there is no lag: left out, not reported as zero.
         let empty = RunSummary {
             committed_until: None,
             ..summary
         };
-        let line: serde_json::Value = serde_json::from_str(&emf_line(&empty, now, None)).unwrap();
-        assert!(line.get("LagSeconds").is_none() && line.get("RefreshTokenDaysLeft").is_none());
-        assert!(line.get("Identity").is_none());
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line(&empty, "admin-audit", now)).unwrap();
+        assert!(line.get("LagSeconds").is_none());
         assert_eq!(
-            line["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(),
-            1
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_refresh_token_is_reported_per_identity_and_per_function() {
+        let now = Timestamp::from_millis(1_795_000_000_000);
+        let identity = IdentityName::parse("admin-partner").unwrap();
+        let expires = Timestamp::from_millis(now.millis() + 36 * 3_600_000);
+        let line: serde_json::Value =
+            serde_json::from_str(&refresh_line("security-audit", &identity, expires, now)).unwrap();
+        assert_eq!(line["Identity"], "admin-partner");
+        assert_eq!(line["Function"], "security-audit");
+        assert_eq!(line["RefreshTokenDaysLeft"], 1.5);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Identity"], ["Function"]])
         );
     }
 }

@@ -348,18 +348,33 @@ impl<C: Clock> StreamUnits<C> {
             .await
     }
 
-    /// Whose refresh token the first stream reads with, and when it expires, for its metric.
-    pub async fn refresh_token_expires_at(
+    /// When the refresh token of each identity the streams read with expires (once per
+    /// identity: streams that share one share its token), for its metric.
+    pub async fn refresh_token_expiries(
         &self,
-    ) -> Option<(&collector_core::IdentityName, collector_core::Timestamp)> {
-        let parts = &self.streams.first()?.parts;
-        let tokens = parts.tokens();
-        tokens.reload().await.ok()?;
-        let expires_at = tokens.refresh_token_expires_at().await?;
-        Some((&parts.identity, expires_at))
+    ) -> Vec<(&collector_core::IdentityName, collector_core::Timestamp)> {
+        let mut expiries: Vec<(&collector_core::IdentityName, collector_core::Timestamp)> =
+            Vec::new();
+        for stream in &self.streams {
+            let parts = &stream.parts;
+            if expiries
+                .iter()
+                .any(|(identity, _)| **identity == parts.identity)
+            {
+                continue;
+            }
+            let tokens = parts.tokens();
+            if tokens.reload().await.is_err() {
+                continue;
+            }
+            if let Some(expires_at) = tokens.refresh_token_expires_at().await {
+                expiries.push((&parts.identity, expires_at));
+            }
+        }
+        expiries
     }
 
-    /// The function's stream: its metrics' dimension.
+    /// The function's preset: its metrics' `Function` dimension.
     pub fn stream_name(&self) -> &'static str {
         self.preset.name()
     }

@@ -257,6 +257,22 @@ impl OAuthStateStore for MemoryState {
     }
 }
 
+impl DueLedger for MemoryState {
+    fn claim<'a>(
+        &'a self,
+        stream: &'a str,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> StoreFuture<'a, bool> {
+        let mut items = lock(&self.items);
+        let due = items.due.get(stream).is_none_or(|next| *next <= now_ms);
+        if due {
+            items.due.insert(stream.to_string(), now_ms + interval_ms);
+        }
+        Box::pin(std::future::ready(Ok(due)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,21 +384,5 @@ mod tests {
         let outcome = state.save_cursor(&key(), &at(1)).await;
         assert!(matches!(outcome, Err(StoreError::Unavailable { .. })));
         assert_eq!(state.cursor(&key()), Some(at(1)), "written, answer lost");
-    }
-}
-
-impl DueLedger for MemoryState {
-    fn claim<'a>(
-        &'a self,
-        stream: &'a str,
-        now_ms: i64,
-        interval_ms: i64,
-    ) -> StoreFuture<'a, bool> {
-        let mut items = lock(&self.items);
-        let due = items.due.get(stream).is_none_or(|next| *next <= now_ms);
-        if due {
-            items.due.insert(stream.to_string(), now_ms + interval_ms);
-        }
-        Box::pin(std::future::ready(Ok(due)))
     }
 }

@@ -1,27 +1,30 @@
 //! What IAM authorises for each AWS call the fault proxy saw, per the service authorization
 //! reference: the action, the resource ARN and the condition keys the template relies on.
-//! Physical names of the test's resources are replaced by the template's logical ids, so the
-//! requests compare with `Template`'s symbolic ARNs.
+//! Physical names of the test's resources are replaced by the template's logical ids (and its
+//! secrets by the ARNs the template's would have), so the requests compare with `Template`'s
+//! symbolic ARNs.
 
 use std::collections::BTreeMap;
 
 use integration_tests::fault_proxy::Forwarded;
 
 use crate::iam::Request;
-use crate::template::{ACCOUNT, REGION, secret_arn};
+use crate::template::{ACCOUNT, REGION};
 
 /// The test's resources and the logical ids they stand for.
 pub struct Names {
-    pub bucket: String,
+    /// Bucket name → logical id.
+    pub buckets: BTreeMap<String, String>,
     pub table: String,
-    /// Secret name → logical id.
+    /// Secret name → the ARN it stands for (`template::secret_arn` of the deployed name).
     pub secrets: BTreeMap<String, String>,
     /// Queue URL → logical id.
     pub queues: BTreeMap<String, String>,
 }
 
-/// Logical ids of the bucket and the table in the template.
+/// Logical ids of the buckets and the table in the template.
 pub const EVENTS_BUCKET: &str = "EventsBucket";
+pub const CONFIG_BUCKET: &str = "ConfigBucket";
 pub const STATE_TABLE: &str = "StateTable";
 
 pub fn requests(forwarded: &Forwarded, names: &Names) -> Result<Vec<Request>, String> {
@@ -62,13 +65,13 @@ fn dynamodb(operation: &str, body: &str, names: &Names) -> Result<Vec<Request>, 
 fn secrets_manager(operation: &str, body: &str, names: &Names) -> Result<Vec<Request>, String> {
     let body: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
     let id = body["SecretId"].as_str().unwrap_or_default();
-    let logical = names
+    let arn = names
         .secrets
         .get(id)
         .ok_or_else(|| format!("{operation} on an unknown secret {id}"))?;
     Ok(vec![Request::new(
         &format!("secretsmanager:{operation}"),
-        secret_arn(logical),
+        arn.clone(),
     )])
 }
 
@@ -96,9 +99,10 @@ fn s3(forwarded: &Forwarded, names: &Names) -> Result<Vec<Request>, String> {
         Some((bucket, _)) => (bucket, None),
         None => (path, None),
     };
-    if bucket != names.bucket {
-        return Err(format!("S3 call on another bucket: {bucket}"));
-    }
+    let logical = names
+        .buckets
+        .get(bucket)
+        .ok_or_else(|| format!("S3 call on another bucket: {bucket}"))?;
     let query = query(&call.query);
     let has = |name: &str| query.contains_key(name);
     let operation = match (call.method.as_str(), &key) {
@@ -132,7 +136,7 @@ fn s3(forwarded: &Forwarded, names: &Names) -> Result<Vec<Request>, String> {
             call.path, call.query
         ));
     }
-    let bucket_arn = format!("arn:aws:s3:::{EVENTS_BUCKET}");
+    let bucket_arn = format!("arn:aws:s3:::{logical}");
     let object = |key: &str| format!("{bucket_arn}/{key}");
     let key = key.unwrap_or_default();
     let mut requests = match operation {
@@ -143,7 +147,7 @@ fn s3(forwarded: &Forwarded, names: &Names) -> Result<Vec<Request>, String> {
         "CopyObject" => {
             let source = percent_decode(call.copy_source.trim_start_matches('/'));
             let (source_bucket, source_key) = source.split_once('/').unwrap_or((&source, ""));
-            if source_bucket != names.bucket {
+            if source_bucket != bucket {
                 return Err(format!("copy from another bucket: {source_bucket}"));
             }
             vec![

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use collector_app::StreamId;
-use collector_app::metrics::{emf_line, enqueued_line, units_line};
+use collector_app::metrics::{emf_line, enqueued_line, refresh_line, units_line};
 use collector_app::units::UnitsOutcome;
 use collector_core::{IdentityName, RunSummary, StopReason, Timestamp};
 use serde_yaml::Value;
@@ -159,11 +159,13 @@ fn each_function_is_set_exactly_the_variables_it_reads_and_accepts_their_default
 }
 
 /// The metrics a collector run emits in embedded metric format: namespace, and each metric
-/// with the names of the dimensions it is emitted under, read off real lines.
+/// with the names of the dimensions of each set it is emitted under, read off real lines.
 fn emitted_metrics(stream: StreamId) -> (String, Vec<(Vec<String>, String)>) {
     let now = Timestamp::from_millis(1_795_000_000_000);
+    let function = stream.name();
+    // A document's stream of the function, under a name of its own.
     let summary = RunSummary {
-        stream: stream.name().to_string(),
+        stream: format!("{function}-partner"),
         org_id: "O".into(),
         windows: 1,
         events: 1,
@@ -173,11 +175,12 @@ fn emitted_metrics(stream: StreamId) -> (String, Vec<(Vec<String>, String)>) {
         stopped: StopReason::CaughtUp,
     };
     let identity = IdentityName::from_static(stream.spec().default_identity);
-    // A run through several units adds one line of its own.
+    // A run through several units adds one line of its own; each identity one line.
     let lines = [
-        emf_line(&summary, now, Some((&identity, now))),
-        units_line(stream.name(), &UnitsOutcome::default(), now),
-        enqueued_line(stream.name(), 2, now, Some((&identity, now))),
+        emf_line(&summary, function, now),
+        units_line(function, &UnitsOutcome::default(), now),
+        enqueued_line(function, 2, now),
+        refresh_line(function, &identity, now, now),
     ];
     let mut namespace = String::new();
     let mut metrics = Vec::new();
@@ -191,26 +194,28 @@ fn emitted_metrics(stream: StreamId) -> (String, Vec<(Vec<String>, String)>) {
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            let dimensions: Vec<String> = directive["Dimensions"][0]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect();
-            for dimension in &dimensions {
-                assert!(
-                    line.get(dimension).is_some_and(|v| v.is_string()),
-                    "{stream}: the line declares the dimension {dimension} without its value"
-                );
-            }
-            metrics.extend(
-                directive["Metrics"]
+            for set in directive["Dimensions"].as_array().into_iter().flatten() {
+                let dimensions: Vec<String> = set
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|m| m["Name"].as_str())
-                    .map(|name| (dimensions.clone(), name.to_string())),
-            );
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect();
+                for dimension in &dimensions {
+                    assert!(
+                        line.get(dimension).is_some_and(|v| v.is_string()),
+                        "{stream}: the line declares the dimension {dimension} without its value"
+                    );
+                }
+                metrics.extend(
+                    directive["Metrics"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|m| m["Name"].as_str())
+                        .map(|name| (dimensions.clone(), name.to_string())),
+                );
+            }
         }
     }
     (namespace, metrics)
@@ -251,8 +256,8 @@ fn alarms(template: &Template) -> Vec<Alarm> {
         .collect()
 }
 
-/// Lag and refresh-token alarms per collector on the metrics its runs really emit, and an
-/// errors alarm per function.
+/// Lag, failed-unit and refresh-token alarms per collector on the metrics its runs really emit,
+/// and an errors alarm per function.
 #[test]
 fn every_collector_is_watched_on_the_metrics_it_emits_and_every_function_on_its_errors() {
     let template = Template::load();
@@ -276,14 +281,12 @@ fn every_collector_is_watched_on_the_metrics_it_emits_and_every_function_on_its_
             continue;
         };
         let (namespace, metrics) = emitted_metrics(stream);
-        // Lag per stream; the refresh token per identity, which the streams sharing it share.
+        // Lag, failed units and refresh tokens per function, whatever streams and identities
+        // a document gives it (the alarms cannot know their names).
         let watched = [
-            ("LagSeconds", "Stream", stream.name()),
-            (
-                "RefreshTokenDaysLeft",
-                "Identity",
-                stream.spec().default_identity,
-            ),
+            ("LagSeconds", "Function", stream.name()),
+            ("RefreshTokenDaysLeft", "Function", stream.name()),
+            ("UnitsFailed", "Function", stream.name()),
         ];
         for (metric, dimension, value) in watched {
             assert!(
@@ -353,6 +356,94 @@ fn every_fan_out_queue_has_a_watched_dead_letter_queue() {
         assert!(
             watched,
             "{id}: its dead-letter queue {dead_letters} has no alarm"
+        );
+    }
+}
+
+/// Every bucket keeps its objects private, encrypted and off plain HTTP; the two whose objects
+/// cannot be made again (the events; the collector document, whose earlier versions are its
+/// rollback) keep every version and outlive the stack.
+#[test]
+fn every_bucket_is_private_encrypted_and_tls_only_and_the_lasting_ones_are_versioned() {
+    let template = Template::load();
+    let policies = template.resources("AWS::S3::BucketPolicy");
+    let buckets = template.resources("AWS::S3::Bucket");
+    for (id, bucket) in &buckets {
+        let p = &bucket["Properties"];
+        for setting in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            assert_eq!(
+                p["PublicAccessBlockConfiguration"][setting],
+                Value::Bool(true),
+                "{id}: {setting}"
+            );
+        }
+        assert_eq!(
+            p["OwnershipControls"]["Rules"][0]["ObjectOwnership"], "BucketOwnerEnforced",
+            "{id}: no ACLs"
+        );
+        assert!(
+            p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+                ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+                .is_string(),
+            "{id}: encrypted by default"
+        );
+        let arn = format!("arn:aws:s3:::{id}");
+        let tls_only = policies.iter().any(|(_, policy)| {
+            let policy = &policy["Properties"];
+            if template.resolve(&policy["Bucket"]).ok().flatten() != Some(id.as_str().into()) {
+                return false;
+            }
+            let statements = template
+                .resolve(&policy["PolicyDocument"]["Statement"])
+                .expect("resolves")
+                .unwrap_or_default();
+            statements.as_sequence().into_iter().flatten().any(|s| {
+                let resources = s["Resource"].as_sequence().cloned().unwrap_or_default();
+                s["Effect"] == "Deny"
+                    && s["Principal"] == "*"
+                    && s["Action"] == "s3:*"
+                    && resources.contains(&arn.as_str().into())
+                    && resources.contains(&format!("{arn}/*").into())
+                    && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+            })
+        });
+        assert!(
+            tls_only,
+            "{id}: no policy refuses plain HTTP on the bucket and its objects"
+        );
+    }
+    for lasting in ["EventsBucket", "ConfigBucket"] {
+        let (_, bucket) = buckets
+            .iter()
+            .find(|(id, _)| id == lasting)
+            .unwrap_or_else(|| panic!("no {lasting}"));
+        assert_eq!(bucket["DeletionPolicy"], "Retain", "{lasting}");
+        assert_eq!(bucket["UpdateReplacePolicy"], "Retain", "{lasting}");
+        assert_eq!(
+            bucket["Properties"]["VersioningConfiguration"]["Status"], "Enabled",
+            "{lasting}"
+        );
+    }
+}
+
+/// `webexctl config push` writes where the functions read: the `CollectorConfig` output is every
+/// function's `COLLECTOR_CONFIG`, an object of the template's `ConfigBucket`.
+#[test]
+fn every_function_reads_the_document_where_the_collector_config_output_says() {
+    let template = Template::load();
+    let output = template.output("CollectorConfig").expect("CollectorConfig");
+    assert_eq!(output, "s3://ConfigBucket/collector.toml");
+    for function in template.functions().expect("functions") {
+        assert_eq!(
+            function.env.get("COLLECTOR_CONFIG"),
+            Some(&output),
+            "{}",
+            function.crate_name
         );
     }
 }

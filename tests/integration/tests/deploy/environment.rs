@@ -5,11 +5,12 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use collector_app::document_location::DocumentLocation;
 use collector_app::{Config, IdentitiesConfig, StreamId, WiringError, build_collector};
 use collector_core::ports::SystemClock;
 
 /// Read by the functions but rightly left unset on AWS.
-pub const LOCAL_ONLY: [(&str, &str); 3] = [
+pub const LOCAL_ONLY: [(&str, &str); 2] = [
     (
         "S3_FORCE_PATH_STYLE",
         "path-style S3 addressing is for local emulators",
@@ -18,12 +19,14 @@ pub const LOCAL_ONLY: [(&str, &str); 3] = [
         "PAGE_SIZE",
         "the API's largest page is right on AWS; smaller ones only cost requests",
     ),
-    (
-        "COLLECTOR_CONFIG",
-        "a local document file; on AWS the identities come from the template's variables until \
-         the template holds the document (DESIGN §7)",
-    ),
 ];
+
+/// Where the collector document is. Every function reads it at cold start, from the process
+/// environment rather than through the config readers below (`DocumentLocation::from_env` in
+/// `live::Live::start`, which both `lambda::serve` and `callback::serve` start with); on AWS it
+/// must name an S3 object, the template's `ConfigBucket`. The template's other variables are
+/// checked as a new stack reads them: no document pushed yet, so they configure the function.
+const DOCUMENT: &str = collector_app::document_location::VARIABLE;
 
 /// A valid value of each stream filter: set on a stream that cannot apply it, it is refused.
 const FILTER_SAMPLES: [(&str, &str); 5] = [
@@ -47,36 +50,53 @@ pub struct ColdStart {
 /// The variables the function built from `crate_name` reads, given `env`; `None` for a crate
 /// this test does not know how to start.
 pub fn cold_start(crate_name: &str, env: &BTreeMap<String, String>) -> Option<ColdStart> {
-    let asked = RefCell::new(BTreeSet::new());
+    let asked = RefCell::new(BTreeSet::from([DOCUMENT.to_string()]));
+    let document = document_location(env);
     let lookup = |name: &str| {
         asked.borrow_mut().insert(name.to_string());
-        env.get(name).cloned()
+        // The object it names is not there yet: the variables configure the function.
+        (name != DOCUMENT).then(|| env.get(name).cloned()).flatten()
     };
     let outcome = match (StreamId::parse(crate_name), crate_name) {
         (Some(stream), _) => {
             let outcome = Config::from_lookup(lookup)
                 .map_err(WiringError::from)
-                .and_then(|config| collector(stream, &config).map(drop));
+                .and_then(|config| collector(stream, &config).map(drop))
+                .map_err(|e| e.to_string())
+                .and(document);
             let mut read = asked.take();
             for (name, value) in FILTER_SAMPLES {
                 if read.contains(name) && !stream_takes(stream, env, name, value) {
                     read.remove(name);
                 }
             }
-            return Some(ColdStart {
-                read,
-                outcome: outcome.map_err(|e| e.to_string()),
-            });
+            return Some(ColdStart { read, outcome });
         }
         (None, "oauth-callback") => IdentitiesConfig::from_lookup(lookup)
             .map(drop)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| e.to_string())
+            .and(document),
         (None, _) => return None,
     };
     Some(ColdStart {
         read: asked.take(),
         outcome,
     })
+}
+
+/// Whether `env`'s document location is one a Lambda can read: an S3 object. Unset, the
+/// check of the variables reports it missing.
+fn document_location(env: &BTreeMap<String, String>) -> Result<(), String> {
+    let Some(text) = env.get(DOCUMENT) else {
+        return Ok(());
+    };
+    match DocumentLocation::parse(text) {
+        Ok(location) if location.bucket().is_some() => Ok(()),
+        Ok(location) => Err(format!(
+            "{DOCUMENT}: {location} is a file, which a Lambda does not have; s3://BUCKET/KEY"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Whether `stream` accepts the filter `name` (setting it on another stream is refused).

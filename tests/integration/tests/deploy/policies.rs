@@ -1,7 +1,10 @@
 //! Each function's role against what its code really asks of AWS. The functions run in-process
 //! with the template's environment (its resources swapped for the test's), behind the fault
 //! proxy, through every path that touches AWS: token refresh, small and multipart objects, an
-//! unfinished upload found and aborted, a missing object, both OAuth identities installed.
+//! unfinished upload found and aborted, a missing object, both OAuth identities installed. Each
+//! runs twice: configured by its variables (no collector document: reading it answers 404), and
+//! by a document whose streams and identities are named in the function's families but not as
+//! its defaults (`admin-audit-partner` read with `admin-partner`), as the validator allows.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,21 +13,23 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use aws_adapters::DynamoStateStore;
 use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext};
+use collector_app::document::{Document, Source};
+use collector_app::document_location::{DocumentLocation, Fetched, VARIABLE as COLLECTOR_CONFIG};
 use collector_app::units::StreamUnits;
-use collector_app::{Config, IdentitiesConfig, Orgs, StreamId, run_once};
+use collector_app::{Config, Identities, IdentitiesConfig, Orgs, StreamId, run_once};
 use collector_core::identity::IdentityUse;
 use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
 use collector_core::{IdentityName, StopReason, Timestamp};
 use integration_tests::fault_proxy::Fault;
-use integration_tests::stack::{SimTime, sim_org_id, sim_stream, stream_scope};
+use integration_tests::stack::{SIM_CLIENT_ID, SimTime, sim_org_id, sim_stream, stream_scope};
 use integration_tests::{Stack, StackOptions};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use tokio::time::Instant;
 use webex_sim::GenerateSpec;
 
-use crate::aws_calls::{EVENTS_BUCKET, Names, STATE_TABLE, requests};
+use crate::aws_calls::{CONFIG_BUCKET, EVENTS_BUCKET, Names, STATE_TABLE, requests};
 use crate::iam::{Request, check_policy};
-use crate::template::{Function, Template, secret_arn};
+use crate::template::{ACCOUNT, Function, REGION, STACK, Template, secret_arn};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -39,6 +44,19 @@ fn dense_hour(stream: StreamId) -> usize {
         StreamId::ComplianceEvents => 52_000,
     }
 }
+
+/// Each function's stream in the test's collector document, and the identity it reads with:
+/// named in the function's families (what its role covers), not as the defaults.
+fn document_stream(stream: StreamId) -> (&'static str, &'static str) {
+    match stream {
+        StreamId::AdminAudit => ("admin-audit-partner", "admin-partner"),
+        StreamId::SecurityAudit => ("security-audit-partner", "admin-partner"),
+        StreamId::ComplianceEvents => ("compliance-events-legal", "compliance-legal"),
+    }
+}
+
+/// The document's identities: one of each family.
+const DOCUMENT_IDENTITIES: [&str; 2] = ["admin-partner", "compliance-legal"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_audit_role_allows_exactly_what_its_runs_ask_of_aws() -> Result<()> {
@@ -59,7 +77,8 @@ async fn the_compliance_events_role_allows_exactly_what_its_runs_ask_of_aws() ->
 async fn the_oauth_callback_role_allows_exactly_what_it_asks_of_aws() -> Result<()> {
     let template = Template::load();
     let function = function(&template, "oauth-callback")?;
-    let requests = callback_calls(&function, &template).await?;
+    let mut requests = callback_calls(&function, &template).await?;
+    requests.extend(document_callback_calls(&function, &template).await?);
     assert_policy(&function, requests);
     Ok(())
 }
@@ -77,6 +96,185 @@ fn every_function_has_a_policy_test() {
     }
 }
 
+/// The roles' families, from the other side: what belongs to another function's streams or
+/// to the other identity family is refused, by the same evaluator that allows the runs above.
+/// Each refusal sits beside an allowed request of the same shape, so a case that could never
+/// be allowed (a typo in an ARN) shows up as a failure, not as a pass.
+#[test]
+fn each_role_refuses_what_belongs_to_another_family() {
+    let template = Template::load();
+    let secret = |identity: &str, suffix: &str| {
+        format!(
+            "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{STACK}/webex/{identity}-{suffix}"
+        )
+    };
+    let item = |pk: &str| {
+        Request::new(
+            "dynamodb:GetItem",
+            format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STATE_TABLE}"),
+        )
+        .with("dynamodb:LeadingKeys", pk)
+    };
+    let event_object = |stream: &str| {
+        Request::new(
+            "s3:PutObject",
+            format!(
+                "arn:aws:s3:::{EVENTS_BUCKET}/webex/{stream}/org=O/dt=2026-11-22/hour=10/x.ndjson.gz"
+            ),
+        )
+    };
+    let read_secret = |arn: String| Request::new("secretsmanager:GetSecretValue", arn);
+    let collectors_share = |stream: &str, identity: &str| {
+        vec![
+            (read_secret(secret(identity, "Xy12Zw")), true),
+            (
+                read_secret(secret(&format!("{identity}-eu"), "Xy12Zw")),
+                true,
+            ),
+            (item(&format!("cursor#{stream}#O")), true),
+            (item(&format!("cursor#{stream}-partner#O")), true),
+            (item(&format!("lease#{stream}-partner#O")), true),
+            (item(&format!("due#{stream}-partner")), true),
+            (item(&format!("lock#token#{identity}-eu")), true),
+            (item(&format!("pace#{identity}-eu")), true),
+            (event_object(&format!("{stream}-partner")), true),
+            (
+                Request::new(
+                    "s3:GetObject",
+                    format!("arn:aws:s3:::{CONFIG_BUCKET}/collector.toml"),
+                ),
+                true,
+            ),
+            // Another object of the document's bucket, or a listing beyond the document.
+            (
+                Request::new(
+                    "s3:GetObject",
+                    format!("arn:aws:s3:::{CONFIG_BUCKET}/collector.toml.bak"),
+                ),
+                false,
+            ),
+            (
+                Request::new("s3:ListBucket", format!("arn:aws:s3:::{CONFIG_BUCKET}"))
+                    .with("s3:prefix", ""),
+                false,
+            ),
+            // Names outside every family: the validator refuses them, the role too.
+            (read_secret(secret("partner", "Xy12Zw")), false),
+            (item("lock#token#partner"), false),
+            (item("pace#partner"), false),
+            (item(&format!("cursor#partner-{stream}#O")), false),
+            // Another stack's secret of the same name.
+            (
+                read_secret(format!(
+                    "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other/webex/{identity}-Xy12Zw"
+                )),
+                false,
+            ),
+        ]
+    };
+    let mut cases: Vec<(&str, Request, bool)> = Vec::new();
+    let mut add = |function: &'static str, list: Vec<(Request, bool)>| {
+        cases.extend(list.into_iter().map(|(r, allowed)| (function, r, allowed)));
+    };
+    add("admin-audit", collectors_share("admin-audit", "admin"));
+    add(
+        "admin-audit",
+        vec![
+            (read_secret(secret("compliance", "Xy12Zw")), false),
+            (read_secret(secret("compliance-legal", "Xy12Zw")), false),
+            (item("cursor#compliance-events#O"), false),
+            (item("cursor#security-audit#O"), false),
+            (item("lease#compliance-events-legal#O"), false),
+            (item("due#compliance-events"), false),
+            (item("lock#token#compliance"), false),
+            (item("pace#compliance"), false),
+            (event_object("compliance-events"), false),
+            (event_object("security-audit"), false),
+            (event_object("partner-admin-audit"), false),
+        ],
+    );
+    add(
+        "security-audit",
+        collectors_share("security-audit", "admin"),
+    );
+    add(
+        "security-audit",
+        vec![
+            (read_secret(secret("compliance", "Xy12Zw")), false),
+            (item("cursor#admin-audit#O"), false),
+            (item("cursor#compliance-events#O"), false),
+            (item("lock#token#compliance"), false),
+            (event_object("admin-audit"), false),
+        ],
+    );
+    add(
+        "compliance-events",
+        collectors_share("compliance-events", "compliance"),
+    );
+    add(
+        "compliance-events",
+        vec![
+            (read_secret(secret("admin", "Xy12Zw")), false),
+            (read_secret(secret("admin-partner", "Xy12Zw")), false),
+            (item("cursor#admin-audit#O"), false),
+            (item("lock#token#admin"), false),
+            (item("pace#admin"), false),
+            (event_object("admin-audit"), false),
+        ],
+    );
+    add(
+        "oauth-callback",
+        vec![
+            (read_secret(secret("admin-partner", "Xy12Zw")), true),
+            (read_secret(secret("compliance-legal", "Xy12Zw")), true),
+            (read_secret(secret("partner", "Xy12Zw")), false),
+            (
+                Request::new(
+                    "dynamodb:PutItem",
+                    format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STATE_TABLE}"),
+                )
+                .with("dynamodb:LeadingKeys", "lock#token#compliance-legal"),
+                true,
+            ),
+            (
+                Request::new(
+                    "dynamodb:PutItem",
+                    format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STATE_TABLE}"),
+                )
+                .with("dynamodb:LeadingKeys", "cursor#admin-audit#O"),
+                false,
+            ),
+            (
+                Request::new(
+                    "dynamodb:PutItem",
+                    format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STATE_TABLE}"),
+                )
+                .with("dynamodb:LeadingKeys", "lock#token#partner"),
+                false,
+            ),
+            (event_object("admin-audit"), false),
+        ],
+    );
+    let mut wrong = Vec::new();
+    for (crate_name, request, allowed) in cases {
+        let function = function(&template, crate_name).expect("function");
+        let refusal = format!("{} on {} ", request.action, request.resource);
+        let refused = check_policy(&function.statements, std::slice::from_ref(&request))
+            .iter()
+            .any(|p| p.starts_with(&refusal) && p.ends_with("is not allowed"));
+        if refused == allowed {
+            wrong.push(format!(
+                "{crate_name} {}: {} on {} {:?}",
+                if allowed { "refuses" } else { "allows" },
+                request.action,
+                request.resource,
+                request.context
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 fn function(template: &Template, crate_name: &str) -> Result<Function> {
     template
         .functions()
@@ -90,6 +288,7 @@ async fn collector_policy(stream: StreamId) -> Result<()> {
     let template = Template::load();
     let function = function(&template, stream.name())?;
     let mut requests = collector_calls(stream, &function, &template).await?;
+    requests.extend(document_calls(stream, &function, &template).await?);
     // What Lambda's event source mapping does with the role: poll the fan-out queue, delete
     // what the function finished, read the queue's attributes.
     if let Some(queue) = fan_out_queue(&function) {
@@ -129,29 +328,94 @@ fn assert_policy(function: &Function, mut requests: Vec<Request>) {
     );
 }
 
-async fn collector_calls(
-    stream: StreamId,
-    function: &Function,
-    template: &Template,
-) -> Result<Vec<Request>> {
+/// A stack behind the fault proxy, with an empty bucket standing for `ConfigBucket`.
+async fn proxied_stack() -> Result<(Stack, String)> {
     let stack = Stack::start(StackOptions {
         fault_proxy: true,
         ..StackOptions::default()
     })
     .await?;
-    // The function's fan-out queue, when it has one, is the test's.
-    let queue = match fan_out_queue(function) {
-        Some(logical) => {
-            let (url, _) = integration_tests::aws::create_fanout_queue(
-                &stack.sdk,
-                &format!("{logical}-{}", stack.table),
-                Duration::from_secs(30),
-            )
-            .await?;
-            Some((url, logical))
-        }
-        None => None,
+    let config_bucket = format!("config-{}", stack.table);
+    integration_tests::aws::create_bucket(&stack.sdk, &config_bucket).await?;
+    Ok((stack, config_bucket))
+}
+
+/// The function's fan-out queue, when it has one, made for the test: its URL and logical id.
+async fn test_queue(stack: &Stack, function: &Function) -> Result<Option<(String, String)>> {
+    let Some(logical) = fan_out_queue(function) else {
+        return Ok(None);
     };
+    let (url, _) = integration_tests::aws::create_fanout_queue(
+        &stack.sdk,
+        &format!("{logical}-{}", stack.table),
+        Duration::from_secs(30),
+    )
+    .await?;
+    Ok(Some((url, logical)))
+}
+
+/// What a function does with `COLLECTOR_CONFIG` (`collector_app::live`), through the proxy:
+/// reads the document where the template says at its cold start, then, before its next
+/// invocation, looks whether it changed (a HeadObject with the version read; without one, a
+/// read again). A missing document must be answered 404 (no document: the variables configure
+/// the function), which S3 does only for a caller that may list the key. The document, if any.
+async fn read_document(stack: &Stack, env: &BTreeMap<String, String>) -> Result<Option<Document>> {
+    let location = DocumentLocation::parse(
+        env.get(COLLECTOR_CONFIG)
+            .with_context(|| format!("the template sets no {COLLECTOR_CONFIG}"))?,
+    )?;
+    ensure!(
+        location.bucket().is_some(),
+        "{COLLECTOR_CONFIG}: a Lambda reads the document from S3, not {location}"
+    );
+    let s3 = aws_adapters::s3_client(&stack.collector_sdk, true);
+    let (document, version) = match location.fetch(&s3, None).await? {
+        Fetched::Read { document, version } => (Some(document), version),
+        Fetched::Missing | Fetched::Unchanged => (None, None),
+    };
+    let again = location.fetch(&s3, version.as_deref()).await?;
+    ensure!(
+        matches!(
+            (&document, &again),
+            (Some(_), Fetched::Unchanged) | (None, Fetched::Missing)
+        ),
+        "{location} looked at again: {again:?}"
+    );
+    Ok(document)
+}
+
+/// The requests every call through the proxy so far stands for.
+fn calls_so_far(stack: &Stack, names: &Names) -> Result<Vec<Request>> {
+    let proxy = stack.proxy.as_ref().context("proxy")?;
+    let mut all = Vec::new();
+    for call in proxy.calls() {
+        all.extend(requests(&call, names).map_err(anyhow::Error::msg)?);
+    }
+    Ok(all)
+}
+
+/// Whether `all` reads the document: found (GetObject) or, when `missing`, answered 404 (the
+/// ListBucket on its key that S3 evaluates to say so).
+fn reads_the_document(all: &[Request], missing: bool) -> bool {
+    let bucket = format!("arn:aws:s3:::{CONFIG_BUCKET}");
+    let read = all
+        .iter()
+        .any(|r| r.action == "s3:GetObject" && r.resource == format!("{bucket}/collector.toml"));
+    let listed = all.iter().any(|r| {
+        r.action == "s3:ListBucket"
+            && r.resource == bucket
+            && r.context.get("s3:prefix") == Some(&vec!["collector.toml".to_string()])
+    });
+    read && listed == missing
+}
+
+async fn collector_calls(
+    stream: StreamId,
+    function: &Function,
+    template: &Template,
+) -> Result<Vec<Request>> {
+    let (stack, config_bucket) = proxied_stack().await?;
+    let queue = test_queue(&stack, function).await?;
     let mut local = vec![
         ("INITIAL_LOOKBACK_DAYS", "1"),
         ("S3_FORCE_PATH_STYLE", "true"),
@@ -159,12 +423,14 @@ async fn collector_calls(
     if let Some((url, _)) = &queue {
         local.push(("FANOUT_QUEUE_URL", url));
     }
-    let env = deployed_env(function, &stack, template, &local);
+    let env = deployed_env(function, &stack, template, &config_bucket, &local);
+    // GIVEN no collector document: the cold start finds none, the variables configure it
+    ensure!(read_document(&stack, &env).await?.is_none(), "a document?");
     let mut config = Config::from_lookup(|name| env.get(name).cloned())?;
     config.part_size = S3_MIN_PART;
     let collector = stack.collector_with(stream, &config)?;
     let now = stack.sim.now_ms();
-    // GIVEN a first hour dense enough for a multipart upload, then a quiet day
+    // AND a first hour dense enough for a multipart upload, then a quiet day
     let generate = |count, from, to| {
         stack
             .sim
@@ -222,12 +488,9 @@ async fn collector_calls(
         );
         units.enqueue(&list).await?;
     }
-    let mut names = names(&stack, template);
+    let mut names = names(&stack, template, &config_bucket, false);
     names.queues.extend(queue);
-    let mut all = Vec::new();
-    for call in proxy.calls() {
-        all.extend(requests(&call, &names).map_err(anyhow::Error::msg)?);
-    }
+    let all = calls_so_far(&stack, &names)?;
     for expected in [
         "s3:AbortMultipartUpload",
         "s3:ListBucket",
@@ -238,89 +501,167 @@ async fn collector_calls(
             "{stream}: the scenario never needed {expected}"
         );
     }
+    ensure!(
+        reads_the_document(&all, true),
+        "{stream}: the missing document was not read as missing"
+    );
     Ok(all)
 }
 
+/// The collector run by its schedule, as Lambda runs it, configured by a collector document
+/// whose stream of this function (and every other's) has a name of the family but not the
+/// default, read with an identity of the family but not the default.
+async fn document_calls(
+    stream: StreamId,
+    function: &Function,
+    template: &Template,
+) -> Result<Vec<Request>> {
+    let (mut stack, config_bucket) = proxied_stack().await?;
+    let queue = test_queue(&stack, function).await?;
+    let mut local = vec![
+        ("INITIAL_LOOKBACK_DAYS", "1"),
+        ("S3_FORCE_PATH_STYLE", "true"),
+    ];
+    if let Some((url, _)) = &queue {
+        local.push(("FANOUT_QUEUE_URL", url));
+    }
+    let env = deployed_env(function, &stack, template, &config_bucket, &local);
+    // GIVEN a document pushed where the template says, with identities authorised (each its
+    // own secret, as `webexctl auth init` and the callback leave it)
+    pushed_document(&mut stack, &env).await?;
+    let now = stack.sim.now_ms();
+    stack.sim.generate(
+        sim_stream(stream),
+        GenerateSpec::new(300, now - 23 * HOUR, now - 30 * MIN),
+    );
+    // WHEN the function starts (reading the document) and its schedule invokes it
+    let document = read_document(&stack, &env)
+        .await?
+        .context("no document read")?;
+    authorise_document_identities(&stack, &document, true).await?;
+    let config = Config::from_lookup(|name| env.get(name).cloned())?;
+    let units = StreamUnits::configured(
+        stream,
+        &config,
+        Some(&document),
+        &stack.collector_sdk,
+        Arc::new(SimTime(stack.sim.clone())),
+    )?;
+    let mut context = LambdaContext::default();
+    // Milliseconds left, as a deadline before the year 2000 is read.
+    context.deadline = 120_000;
+    let scheduled =
+        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let answer = collector_app::lambda::handle(&units, LambdaEvent::new(scheduled, context))
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.kind, e.message))?;
+    // THEN the document's stream was collected, under its own name
+    let (name, _) = document_stream(stream);
+    ensure!(answer["stream"] == name, "{stream}: {answer}");
+    let objects = stack.objects_of(name).await?;
+    ensure!(!objects.is_empty(), "{name}: nothing was written");
+    let mut names = names(&stack, template, &config_bucket, true);
+    names.queues.extend(queue);
+    let all = calls_so_far(&stack, &names)?;
+    ensure!(
+        reads_the_document(&all, false),
+        "{stream}: the document was not read"
+    );
+    let (_, identity) = document_stream(stream);
+    let secret = deployed_secret_arn(template, identity);
+    ensure!(
+        all.iter()
+            .any(|r| r.action == "secretsmanager:PutSecretValue" && r.resource == secret),
+        "{stream}: the run did not refresh the token of {identity}, its document identity"
+    );
+    Ok(all)
+}
+
+/// The test's collector document, with a stream of each function (see [`document_stream`])
+/// over the simulator's organisation, written to `COLLECTOR_CONFIG` as `webexctl config push`
+/// writes it.
+async fn pushed_document(stack: &mut Stack, env: &BTreeMap<String, String>) -> Result<()> {
+    let mut text = String::new();
+    for identity in DOCUMENT_IDENTITIES {
+        let secret = stack.add_identity(identity);
+        text.push_str(&format!(
+            "[identities.{identity}]\nkind = \"webex_oauth\"\nsecret = \"{secret}\"\n\n"
+        ));
+    }
+    let org = sim_org_id(&stack.sim);
+    for stream in StreamId::ALL {
+        let (name, identity) = document_stream(stream);
+        text.push_str(&format!(
+            "[[streams]]\nname = \"{name}\"\nsource = \"{}\"\nidentity = \"{identity}\"\n\
+             orgs = [\"{org}\"]\n\n",
+            Source::Preset(stream).name()
+        ));
+    }
+    let location = DocumentLocation::parse(env.get(COLLECTOR_CONFIG).context(COLLECTOR_CONFIG)?)?;
+    location
+        .store(&text, &integration_tests::aws::s3(&stack.sdk))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
+/// Creates each document identity's secret as `webexctl auth init` leaves it (the simulator's
+/// client, the organisation), and with `tokens`, a refresh token as the callback leaves it.
+async fn authorise_document_identities(
+    stack: &Stack,
+    document: &Document,
+    tokens: bool,
+) -> Result<()> {
+    let identities = Identities::from_document(document);
+    for identity in identities.iter() {
+        let scopes = identity.used.requested_scopes();
+        let mut secret = serde_json::json!({
+            "client_id": SIM_CLIENT_ID,
+            "client_secret": stack.sim.config().client_secret,
+            "redirect_uri": "http://127.0.0.1/oauth/callback",
+            "org_id": sim_org_id(&stack.sim),
+            "scopes": scopes,
+        });
+        if tokens {
+            let scopes: Vec<&str> = scopes.split(' ').collect();
+            secret["refresh_token"] = stack.sim.issue_refresh_token(&scopes).into();
+        }
+        integration_tests::aws::create_secret(&stack.sdk, &identity.secret_id, &secret).await?;
+    }
+    Ok(())
+}
+
 async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<Request>> {
-    let stack = Stack::start(StackOptions {
-        fault_proxy: true,
-        ..StackOptions::default()
-    })
-    .await?;
+    let (stack, config_bucket) = proxied_stack().await?;
     let env = deployed_env(
         function,
         &stack,
         template,
+        &config_bucket,
         &[("S3_FORCE_PATH_STYLE", "true")],
     );
-    let config = IdentitiesConfig::from_lookup(|name| env.get(name).cloned())?;
+    // GIVEN no collector document: the variables name the identities (so the document's
+    // variable, which names an object that is not there, is not the reader's to follow)
+    ensure!(read_document(&stack, &env).await?.is_none(), "a document?");
+    let config = IdentitiesConfig::from_lookup(|name| {
+        (name != COLLECTOR_CONFIG)
+            .then(|| env.get(name).cloned())
+            .flatten()
+    })?;
     let callback = Callback::new(
         &config,
         &stack.collector_sdk,
         Arc::new(SimTime(stack.sim.clone())),
     )?;
-    let states = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), &stack.table);
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
     for (n, identity) in [IdentityName::ADMIN, IdentityName::COMPLIANCE]
         .into_iter()
         .enumerate()
     {
-        // GIVEN `webexctl auth url` stored a one-time state, and the person accepted
-        let state = format!("{:064x}", n + 1);
-        let expires = Timestamp::from_millis(stack.sim.now_ms() + 10 * MIN);
-        let pending = PendingAuthorisation {
-            expected_email: None,
-            scopes: IdentityUse::by_default(&identity).requested_scopes(),
-            identity: identity.clone(),
-        };
-        states.put_oauth_state(&state, &pending, expires).await?;
-        let secret = stack.secret(identity.as_str()).await?;
-        let consent = browser
-            .get(format!("{}/authorize", stack.sim.base_url()))
-            .query(&[
-                ("response_type", "code"),
-                (
-                    "client_id",
-                    secret["client_id"].as_str().unwrap_or_default(),
-                ),
-                (
-                    "redirect_uri",
-                    secret["redirect_uri"].as_str().unwrap_or_default(),
-                ),
-                ("scope", stream_scope(identity.as_str())),
-                ("state", &state),
-            ])
-            .send()
-            .await?;
-        let location = consent
-            .headers()
-            .get("location")
-            .context("consent redirects")?
-            .to_str()?;
-        let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
-        // WHEN the redirect reaches the callback
-        let request = HttpRequest {
-            raw_query_string: query.to_string(),
-            request_context: RequestContext {
-                http: HttpContext {
-                    method: "GET".into(),
-                },
-            },
-        };
-        let page = callback
-            .handle(LambdaEvent::new(request, LambdaContext::default()))
-            .await?;
-        // THEN the identity is authorised
-        ensure!(page.status_code == 200, "{identity}: {}", page.body);
+        let scopes = IdentityUse::by_default(&identity).requested_scopes();
+        authorise(&stack, &callback, &identity, &scopes, n + 1).await?;
     }
-    let names = names(&stack, template);
-    let proxy = stack.proxy.as_ref().context("proxy")?;
-    let mut all = Vec::new();
-    for call in proxy.calls() {
-        all.extend(requests(&call, &names).map_err(anyhow::Error::msg)?);
-    }
+    let names = names(&stack, template, &config_bucket, false);
+    let all = calls_so_far(&stack, &names)?;
     // The tokens are stored under each identity's token lock, as the collectors store theirs:
     // the role must allow taking and releasing exactly those two items.
     for identity in ["admin", "compliance"] {
@@ -333,7 +674,126 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
             );
         }
     }
+    ensure!(
+        reads_the_document(&all, true),
+        "the callback's missing document was not read as missing"
+    );
     Ok(all)
+}
+
+/// The callback configured by a collector document: it installs the tokens of the document's
+/// identities (`admin-partner`, `compliance-legal`) in their secrets, under their locks.
+async fn document_callback_calls(function: &Function, template: &Template) -> Result<Vec<Request>> {
+    let (mut stack, config_bucket) = proxied_stack().await?;
+    let env = deployed_env(
+        function,
+        &stack,
+        template,
+        &config_bucket,
+        &[("S3_FORCE_PATH_STYLE", "true")],
+    );
+    // GIVEN a pushed document, and its identities initialised, not yet authorised
+    pushed_document(&mut stack, &env).await?;
+    // WHEN the callback starts (reading the document) and the redirects reach it
+    let document = read_document(&stack, &env)
+        .await?
+        .context("no document read")?;
+    authorise_document_identities(&stack, &document, false).await?;
+    let config = IdentitiesConfig {
+        state_table: env.get("STATE_TABLE").context("STATE_TABLE")?.clone(),
+        identities: Identities::from_document(&document),
+        webex_api_url: stack.sim.base_url(),
+        s3_force_path_style: true,
+    };
+    let callback = Callback::new(
+        &config,
+        &stack.collector_sdk,
+        Arc::new(SimTime(stack.sim.clone())),
+    )?;
+    for (n, identity) in config.identities.iter().enumerate() {
+        let scopes = identity.used.requested_scopes();
+        authorise(&stack, &callback, &identity.name, &scopes, n + 1).await?;
+    }
+    // THEN each identity's secret holds its tokens
+    for identity in DOCUMENT_IDENTITIES {
+        let secret = stack.secret(identity).await?;
+        ensure!(
+            secret["refresh_token"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty()),
+            "{identity}: no refresh token stored"
+        );
+    }
+    let names = names(&stack, template, &config_bucket, true);
+    let all = calls_so_far(&stack, &names)?;
+    ensure!(
+        reads_the_document(&all, false),
+        "the callback did not read the document"
+    );
+    Ok(all)
+}
+
+/// One authorisation through the callback: `webexctl auth url` stored a one-time state, the
+/// person accepted, the redirect reaches the callback, and the identity is authorised.
+async fn authorise(
+    stack: &Stack,
+    callback: &Callback<SimTime>,
+    identity: &IdentityName,
+    scopes: &str,
+    n: usize,
+) -> Result<()> {
+    let states = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), &stack.table);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    // GIVEN `webexctl auth url` stored a one-time state, and the person accepted
+    let state = format!("{n:064x}");
+    let expires = Timestamp::from_millis(stack.sim.now_ms() + 10 * MIN);
+    let pending = PendingAuthorisation {
+        expected_email: None,
+        scopes: scopes.to_string(),
+        identity: identity.clone(),
+    };
+    states.put_oauth_state(&state, &pending, expires).await?;
+    let secret = stack.secret(identity.as_str()).await?;
+    let consent = browser
+        .get(format!("{}/authorize", stack.sim.base_url()))
+        .query(&[
+            ("response_type", "code"),
+            (
+                "client_id",
+                secret["client_id"].as_str().unwrap_or_default(),
+            ),
+            (
+                "redirect_uri",
+                secret["redirect_uri"].as_str().unwrap_or_default(),
+            ),
+            ("scope", scopes),
+            ("state", &state),
+        ])
+        .send()
+        .await?;
+    let location = consent
+        .headers()
+        .get("location")
+        .context("consent redirects")?
+        .to_str()?;
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    // WHEN the redirect reaches the callback
+    let request = HttpRequest {
+        raw_query_string: query.to_string(),
+        request_context: RequestContext {
+            http: HttpContext {
+                method: "GET".into(),
+            },
+        },
+    };
+    let page = callback
+        .handle(LambdaEvent::new(request, LambdaContext::default()))
+        .await?;
+    // THEN the identity is authorised
+    ensure!(page.status_code == 200, "{identity}: {}", page.body);
+    Ok(())
 }
 
 /// The secret that the template creates for `identity` (its initial value names the scope).
@@ -351,13 +811,36 @@ fn secret_of(template: &Template, identity: &str) -> String {
         .unwrap_or_else(|| panic!("no secret of the {identity} identity"))
 }
 
-fn names(stack: &Stack, template: &Template) -> Names {
+/// The ARN the secret of `identity` has when deployed: the template's secret of `admin` and
+/// `compliance`; for a document's identity, the secret the operator creates for it,
+/// `{stack}/webex/{identity}`.
+fn deployed_secret_arn(template: &Template, identity: &str) -> String {
+    if stream_scope(identity).is_empty() {
+        return secret_arn(&format!("{STACK}/webex/{identity}"));
+    }
+    let id = secret_of(template, identity);
+    secret_arn(&template.secret_name(&id).expect("the secret's name"))
+}
+
+/// The test's resources by the template's names; with `document`, the document identities'
+/// secrets too.
+fn names(stack: &Stack, template: &Template, config_bucket: &str, document: bool) -> Names {
+    let identities = ["admin", "compliance"]
+        .into_iter()
+        .chain(DOCUMENT_IDENTITIES.into_iter().filter(|_| document));
     Names {
-        bucket: stack.bucket.clone(),
+        buckets: BTreeMap::from([
+            (stack.bucket.clone(), EVENTS_BUCKET.to_string()),
+            (config_bucket.to_string(), CONFIG_BUCKET.to_string()),
+        ]),
         table: stack.table.clone(),
-        secrets: ["admin", "compliance"]
-            .into_iter()
-            .map(|p| (stack.secret_id(p).to_string(), secret_of(template, p)))
+        secrets: identities
+            .map(|i| {
+                (
+                    stack.secret_id(i).to_string(),
+                    deployed_secret_arn(template, i),
+                )
+            })
             .collect(),
         queues: BTreeMap::new(),
     }
@@ -369,6 +852,7 @@ fn deployed_env(
     function: &Function,
     stack: &Stack,
     template: &Template,
+    config_bucket: &str,
     local: &[(&str, &str)],
 ) -> BTreeMap<String, String> {
     let mut physical: BTreeMap<String, String> = BTreeMap::from([
@@ -377,14 +861,21 @@ fn deployed_env(
     ]);
     for identity in ["admin", "compliance"] {
         physical.insert(
-            secret_arn(&secret_of(template, identity)),
+            deployed_secret_arn(template, identity),
             stack.secret_id(identity).to_string(),
         );
     }
+    let in_config_bucket = format!("s3://{CONFIG_BUCKET}/");
     let mut env: BTreeMap<String, String> = function
         .env
         .iter()
-        .map(|(name, value)| (name.clone(), physical.get(value).unwrap_or(value).clone()))
+        .map(|(name, value)| {
+            let value = match physical.get(value) {
+                Some(value) => value.clone(),
+                None => value.replace(&in_config_bucket, &format!("s3://{config_bucket}/")),
+            };
+            (name.clone(), value)
+        })
         .collect();
     if env.contains_key("WEBEX_API_URL") {
         env.insert("WEBEX_API_URL".into(), stack.sim.base_url());

@@ -10,6 +10,7 @@ Parameters:
   Prefix: { Type: String, Default: webex/ }
 Resources:
   Bucket: { Type: AWS::S3::Bucket }
+  Config: { Type: AWS::S3::Bucket }
   Table: { Type: AWS::DynamoDB::Table }
   Secret: { Type: AWS::SecretsManager::Secret }
   Logs:
@@ -64,6 +65,7 @@ Resources:
           EVENT_CATEGORIES: ""
           ORG_IDS: ""
           FANOUT_QUEUE_URL: ""
+          COLLECTOR_CONFIG: !Sub s3://${Config}/collector.toml
 "#;
 
 /// What a small admin-audit run asks of AWS, as `aws_calls` maps it.
@@ -72,7 +74,7 @@ fn calls() -> Vec<Request> {
     vec![
         Request::new(
             "secretsmanager:GetSecretValue",
-            arn("secretsmanager:us-east-1:123456789012:secret:Secret"),
+            arn("secretsmanager:us-east-1:123456789012:secret:Secret-AbCdEf"),
         ),
         Request::new(
             "dynamodb:GetItem",
@@ -135,6 +137,21 @@ fn a_variable_removed_or_added_is_caught() {
             changed("OVERLAP_SECONDS: 900", "OVERLAP_SECONDS: fifteen minutes"),
             "admin-audit refuses the template's values: environment variable OVERLAP_SECONDS",
         ),
+        (
+            changed(
+                "          COLLECTOR_CONFIG: !Sub s3://${Config}/collector.toml\n",
+                "",
+            ),
+            "admin-audit reads COLLECTOR_CONFIG, which the template does not set",
+        ),
+        (
+            changed("s3://${Config}/collector.toml", "/etc/collector.toml"),
+            "admin-audit refuses the template's values: COLLECTOR_CONFIG: /etc/collector.toml is a file",
+        ),
+        (
+            changed("s3://${Config}/collector.toml", "s3://${Config}"),
+            "admin-audit refuses the template's values: environment variable COLLECTOR_CONFIG",
+        ),
     ];
     for (text, expected) in cases {
         let found = problems(&text);
@@ -181,6 +198,14 @@ fn a_permission_removed_narrowed_or_widened_is_caught() {
         (
             changed("Resource: !Ref Secret", "Resource: \"*\""),
             "statement Tokens: resource *",
+        ),
+        // A secret named without the six characters Secrets Manager adds to its ARN.
+        (
+            changed(
+                "Resource: !Ref Secret",
+                "Resource: !Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:Secret",
+            ),
+            "secretsmanager:GetSecretValue on arn:aws:secretsmanager:us-east-1:123456789012:secret:Secret-AbCdEf",
         ),
     ];
     for (text, expected) in cases {

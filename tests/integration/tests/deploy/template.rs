@@ -11,12 +11,16 @@ use crate::iam::Statement;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
-const STACK: &str = "webex-events";
+pub const STACK: &str = "webex-events";
+/// The six random characters Secrets Manager appends (after a `-`) to a secret's name in its
+/// ARN; here always these.
+pub const SECRET_SUFFIX: &str = "AbCdEf";
 
-/// What a secret's `Ref` stands for here: its ARN, named by the logical id (the real ARN ends
-/// in a random suffix, so policies must name secrets by `Ref`, as this reading assumes).
-pub fn secret_arn(id: &str) -> String {
-    format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{id}")
+/// The ARN of the secret called `name`, as Secrets Manager makes it: the name, `-` and six
+/// random characters. So a policy must name a secret by `Ref` or with a trailing `*`: the name
+/// alone does not match.
+pub fn secret_arn(name: &str) -> String {
+    format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-{SECRET_SUFFIX}")
 }
 
 pub fn repo_root() -> PathBuf {
@@ -58,6 +62,15 @@ impl Template {
 
     fn section(&self, name: &str) -> Option<&Mapping> {
         self.root.get(name).and_then(Value::as_mapping)
+    }
+
+    /// The output `name`, resolved.
+    pub fn output(&self, name: &str) -> Result<String, String> {
+        let output = self
+            .section("Outputs")
+            .and_then(|o| o.get(name))
+            .ok_or_else(|| format!("no output {name}"))?;
+        self.string(&output["Value"])
     }
 
     /// `(logical id, resource)` of every resource of `kind`, in template order.
@@ -288,7 +301,7 @@ impl Template {
         // Ref of a secret is its ARN, of a log group its name; of the others used here, their
         // logical id stands for their generated name.
         match self.kind(name)? {
-            "AWS::SecretsManager::Secret" => Ok(secret_arn(name)),
+            "AWS::SecretsManager::Secret" => Ok(secret_arn(&self.secret_name(name)?)),
             "AWS::Logs::LogGroup" => self.log_group_name(name),
             "AWS::SQS::Queue" => Ok(format!(
                 "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
@@ -312,6 +325,19 @@ impl Template {
             ("AWS::SQS::Queue", "Arn") => Ok(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{id}")),
             ("AWS::SQS::Queue", "QueueName") => Ok(id.to_string()),
             (kind, attribute) => Err(format!("GetAtt {kind}.{attribute} is not supported")),
+        }
+    }
+
+    /// The name of the secret `id`: its `Name`, or (as CloudFormation generates one that begins
+    /// with it) its logical id.
+    pub fn secret_name(&self, id: &str) -> Result<String, String> {
+        match self
+            .resource(id)?
+            .get("Properties")
+            .and_then(|p| p.get("Name"))
+        {
+            Some(name) => self.string(name),
+            None => Ok(id.to_string()),
         }
     }
 
