@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod identity;
+pub mod json_path;
 pub mod oauth;
 pub mod object;
 pub mod ports;
