@@ -219,9 +219,12 @@ impl<'a, S: ObjectSink> ObjectWriter<'a, S> {
 }
 
 /// Calls `each` with the `(key, created)` of every line of an object written earlier (gzip
-/// NDJSON), one line at a time, and returns the number of lines.
+/// NDJSON), one line at a time, and returns the number of lines. `fields_key` is the member
+/// custom fields open each line with, if they do.
 pub fn read_back(
     body: &[u8],
+    shape: &crate::page::PageShape,
+    fields_key: Option<&str>,
     mut each: impl FnMut(crate::event::EventKey, Timestamp),
 ) -> Result<u64, String> {
     use std::io::BufRead;
@@ -241,7 +244,9 @@ pub fn read_back(
         if text.is_empty() {
             continue;
         }
-        let (key, created) = crate::event::parse_line(text).map_err(|e| e.to_string())?;
+        let (key, created) = shape
+            .parse_line(text, fields_key)
+            .map_err(|e| e.to_string())?;
         each(key, created);
         lines += 1;
     }

@@ -67,10 +67,17 @@ impl Timestamp {
 
     /// `2026-11-22T10:15:00.000Z`, the form Webex takes and returns.
     pub fn to_rfc3339(self) -> String {
-        let format = format_description!(
+        self.to_rfc3339_with(format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        );
-        self.datetime().format(&format).unwrap_or_default()
+        ))
+    }
+
+    /// In UTC, in a form of RFC 3339 (`time_format`'s other forms).
+    pub(crate) fn to_rfc3339_with(
+        self,
+        format: &[time::format_description::BorrowedFormatItem<'_>],
+    ) -> String {
+        self.datetime().format(format).unwrap_or_default()
     }
 
     /// `20261122T101500Z`, the form in object keys.

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use collector_core::event::parse_page;
+use collector_core::page::PageShape;
 use collector_core::ports::{EventSource, Page, PageRequest, PageTarget, SourceError};
 use collector_core::secret::AccessToken;
 use collector_core::stream::{Paging, StreamSpec};
@@ -147,8 +147,9 @@ impl WebexClient {
                     };
                 }
             };
-            let events = match parse_page(&body) {
-                Ok(events) => events,
+            // Every error is retried: Webex's answers are not the user's configuration to fix.
+            let events = match PageShape::webex().parse(&body) {
+                Ok(page) => page.events,
                 Err(e) => {
                     return Attempt::Retry {
                         wait: None,

@@ -7,7 +7,8 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use collector_core::event::{EventKey, parse_line};
+use collector_core::event::EventKey;
+use collector_core::page::PageShape;
 use integration_tests::aws;
 use tokio::task::JoinSet;
 
@@ -202,7 +203,7 @@ fn event_keys(body: &[u8]) -> Result<Vec<EventKey>> {
         if line.is_empty() {
             continue;
         }
-        match parse_line(&line) {
+        match PageShape::webex().parse_line(&line, None) {
             Ok((key, _)) => keys.push(key),
             Err(e) => bail!("line {} is not an event: {e}", keys.len() + 1),
         }

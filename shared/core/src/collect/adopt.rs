@@ -5,6 +5,7 @@ use super::Collector;
 use crate::error::CollectError;
 use crate::event::EventKey;
 use crate::object::read_back;
+use crate::page::PageShape;
 use crate::ports::{
     Clock, CursorStore, EventSource, LeaseStore, ObjectSink, SecretStore, TokenIssuer,
 };
@@ -37,7 +38,7 @@ where
             return Ok(None);
         };
         let mut recent = Vec::new();
-        let events = read_back(&body, |key, created| {
+        let events = read_back(&body, PageShape::webex(), None, |key, created| {
             if created >= horizon {
                 recent.push((key, created));
             }
