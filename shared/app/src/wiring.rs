@@ -10,7 +10,7 @@ use aws_adapters::{DynamoStateStore, S3Sink, SecretsManagerStore};
 use collector_core::ports::{Clock, SystemClock};
 use collector_core::tokens::TokenManager;
 use collector_core::{
-    CollectError, Collector, IdentityName, RunSummary, Settings, StreamId, StreamSpec, Unit,
+    CollectError, Collector, IdentityName, RunSummary, Settings, StreamId, Unit, source::SourceSpec,
 };
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -51,7 +51,8 @@ pub fn build_collector<C: Clock>(
 /// stores and the settings; each unit gets its own collector from them.
 #[derive(Debug)]
 pub(crate) struct Parts<C> {
-    pub spec: StreamSpec,
+    /// What the stream's units read: built once, shared by every unit's collector.
+    source: Arc<SourceSpec>,
     /// Whose secret the stream reads with: the document's identity, or the stream's default.
     pub identity: IdentityName,
     pub webex: WebexClient,
@@ -123,7 +124,7 @@ impl<C: Clock> Parts<C> {
                 other => WiringError::Webex(other),
             })?;
         Ok(Self {
-            spec,
+            source: Arc::new(stream.source()),
             identity,
             webex,
             state,
@@ -171,7 +172,7 @@ impl<C: Clock> Parts<C> {
 
     pub fn collector(&self, unit: Unit) -> StreamCollector<C> {
         Collector::new(
-            self.spec,
+            self.source.clone(),
             unit,
             self.settings.clone(),
             self.state.clone(),

@@ -17,6 +17,7 @@ use crate::ports::{
     Account, AccountInfo, Clock, EventSource, LeaseStore, OAuthStateStore, PageRequest, PageTarget,
     PendingAuthorisation, SecretStore, SourceError, StoreError, TokenError, TokenIssuer,
 };
+use crate::source::{Position, QueryBounds};
 use crate::stream::StreamId;
 use crate::time::Timestamp;
 use crate::token_lock::{LockError, TokenLock, lock_owner};
@@ -347,25 +348,26 @@ async fn check_scope<W: EventSource>(
     now: Timestamp,
     deadline: Instant,
 ) -> Result<(), CallbackError> {
-    let spec = stream.spec();
-    let mut params = Vec::new();
-    if spec.takes_org_id {
-        params.push(("orgId", org_id.to_string()));
-    }
-    params.push((
-        spec.from_param,
-        now.minus(Duration::from_secs(60)).to_rfc3339(),
-    ));
-    params.push((spec.to_param, now.to_rfc3339()));
     let probe = PageRequest {
-        target: PageTarget::Query { params, offset: 0 },
+        target: PageTarget::Query {
+            bounds: QueryBounds {
+                from: now.minus(Duration::from_secs(60)),
+                to: now,
+                org: org_id.to_string(),
+                extra: Vec::new(),
+            },
+            position: Position::First,
+        },
         max: 1,
     };
-    match webex.fetch_page(&spec, token, &probe, deadline).await {
+    match webex
+        .fetch_page(&stream.source(), token, &probe, deadline)
+        .await
+    {
         Ok(_) => Ok(()),
         Err(SourceError::Forbidden { .. }) => Err(CallbackError::MissingScope {
             identity: identity.clone(),
-            scope: spec.scope,
+            scope: stream.spec().scope,
         }),
         Err(_) => Err(CallbackError::WebexUnavailable),
     }

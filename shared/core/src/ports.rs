@@ -11,7 +11,7 @@ use crate::cursor::{Cursor, CursorKey};
 use crate::event::RawEvent;
 use crate::identity::IdentityName;
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
-use crate::stream::StreamSpec;
+use crate::source::{Position, QueryBounds, SourceSpec};
 use crate::time::Timestamp;
 use crate::tokens::IdentitySecret;
 
@@ -221,13 +221,14 @@ pub trait ObjectSink: Send + Sync {
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
-/// Where a page comes from: the stream's query (first page, or `offset` paging), or the URL
-/// Webex gave in `Link rel="next"`.
+/// Where a page comes from: the query's own request (its first page, or a later one at an
+/// offset or with a cursor), or a next page's URL the source gave (a `Link` header, or a URL in
+/// the page).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PageTarget {
     Query {
-        params: Vec<(&'static str, String)>,
-        offset: u32,
+        bounds: QueryBounds,
+        position: Position,
     },
     Link(String),
 }
@@ -235,7 +236,7 @@ pub enum PageTarget {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageRequest {
     pub target: PageTarget,
-    /// Page size to ask for; the source lowers it when Webex answers 504.
+    /// Page size to ask for; the source lowers it when a page is too large to build or read.
     pub max: u32,
 }
 
@@ -264,11 +265,11 @@ pub enum SourceError {
     Unacceptable(String),
 }
 
-/// The Webex event APIs.
+/// The APIs events come from, each described by its [`SourceSpec`].
 pub trait EventSource: Send + Sync {
     fn fetch_page(
         &self,
-        spec: &StreamSpec,
+        source: &SourceSpec,
         token: &AccessToken,
         request: &PageRequest,
         deadline: Instant,

@@ -1,12 +1,12 @@
 //! Event pages: the three event APIs share errors, limits and paging, so one fetch serves all;
-//! what differs is in the core's `StreamSpec`.
+//! what differs is in the core's `SourceSpec` (the Webex presets).
 
 use std::time::{Duration, SystemTime};
 
 use collector_core::page::PageShape;
 use collector_core::ports::{EventSource, Page, PageRequest, PageTarget, SourceError};
 use collector_core::secret::AccessToken;
-use collector_core::stream::{Paging, StreamSpec};
+use collector_core::source::{PagingKind, Position, SourceSpec};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
@@ -38,7 +38,7 @@ enum Shrink {
 impl EventSource for WebexClient {
     async fn fetch_page(
         &self,
-        spec: &StreamSpec,
+        source: &SourceSpec,
         token: &AccessToken,
         request: &PageRequest,
         deadline: Instant,
@@ -49,10 +49,10 @@ impl EventSource for WebexClient {
             attempt += 1;
             self.admit(deadline).await?;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let url = self.page_url(spec, &request.target, max)?;
+            let url = self.page_url(source, &request.target, max)?;
             let timeout = remaining.min(self.retry.request_timeout);
             let (wait, reason) = match self
-                .attempt(spec, token, url, &request.target, max, timeout)
+                .attempt(source, token, url, &request.target, max, timeout)
                 .await
             {
                 Attempt::Done(page) => return Ok(page),
@@ -95,7 +95,7 @@ impl EventSource for WebexClient {
             let Some(resume) = resume_at(now, wait, MIN_REQUEST_TIME, deadline) else {
                 return Err(SourceError::OutOfTime);
             };
-            tracing::debug!(stream = spec.id.name(), attempt, ?wait, %reason, "retrying a page");
+            tracing::debug!(source = %source.name, attempt, ?wait, %reason, "retrying a page");
             tokio::time::sleep_until(resume).await;
         }
     }
@@ -104,7 +104,7 @@ impl EventSource for WebexClient {
 impl WebexClient {
     async fn attempt(
         &self,
-        spec: &StreamSpec,
+        source: &SourceSpec,
         token: &AccessToken,
         url: reqwest::Url,
         target: &PageTarget,
@@ -157,7 +157,7 @@ impl WebexClient {
                     };
                 }
             };
-            return match self.next_request(spec, target, &fetched, link, events.len(), max) {
+            return match self.next_request(source, target, &fetched, link, events.len(), max) {
                 Ok(next) => Attempt::Done(Page { events, next }),
                 Err(e) => Attempt::Fail(e),
             };
@@ -188,7 +188,7 @@ impl WebexClient {
 
     fn page_url(
         &self,
-        spec: &StreamSpec,
+        source: &SourceSpec,
         target: &PageTarget,
         max: u32,
     ) -> Result<reqwest::Url, SourceError> {
@@ -197,24 +197,16 @@ impl WebexClient {
             message: reason,
         };
         match target {
-            PageTarget::Query { params, offset } => {
-                let mut url = reqwest::Url::parse(&self.endpoint(spec.path))
+            PageTarget::Query { bounds, position } => {
+                let rendered = source.render(bounds, max, position);
+                let mut url = reqwest::Url::parse(&self.endpoint(&rendered.url))
                     .map_err(|e| invalid(e.to_string()))?;
-                {
-                    let mut query = url.query_pairs_mut();
-                    for (name, value) in params {
-                        query.append_pair(name, value);
-                    }
-                    query.append_pair("max", &max.to_string());
-                    if *offset > 0 {
-                        query.append_pair("offset", &offset.to_string());
-                    }
-                }
+                url.query_pairs_mut().extend_pairs(&rendered.query);
                 Ok(url)
             }
             PageTarget::Link(link) => {
                 // Checked when the link arrived; again here, as the bearer token goes with it.
-                let mut url = check_next(link, &self.endpoint_url(spec)?)
+                let mut url = check_next(link, &self.endpoint_url(source)?)
                     .map_err(SourceError::Unacceptable)?;
                 lower_max(&mut url, max);
                 Ok(url)
@@ -223,11 +215,17 @@ impl WebexClient {
     }
 
     /// The stream's endpoint, against which links are checked.
-    fn endpoint_url(&self, spec: &StreamSpec) -> Result<reqwest::Url, SourceError> {
-        reqwest::Url::parse(&self.endpoint(spec.path)).map_err(|e| SourceError::Rejected {
+    fn endpoint_url(&self, source: &SourceSpec) -> Result<reqwest::Url, SourceError> {
+        let invalid = |reason: String| SourceError::Rejected {
             status: 0,
-            message: format!("the {} endpoint is not a URL: {e}", spec.id.name()),
-        })
+            message: format!("the {} endpoint {reason}", source.name),
+        };
+        let path = source
+            .request
+            .url
+            .as_plain()
+            .ok_or_else(|| invalid("depends on the query".to_string()))?;
+        reqwest::Url::parse(&self.endpoint(path)).map_err(|e| invalid(format!("is not a URL: {e}")))
     }
 
     /// The request for the page after `fetched`. A `Link` is checked as it arrives, so that a
@@ -235,7 +233,7 @@ impl WebexClient {
     /// with is refused here (the core refuses links back to earlier pages).
     fn next_request(
         &self,
-        spec: &StreamSpec,
+        source: &SourceSpec,
         target: &PageTarget,
         fetched: &reqwest::Url,
         link: Option<String>,
@@ -243,8 +241,8 @@ impl WebexClient {
         max: u32,
     ) -> Result<Option<PageRequest>, SourceError> {
         if let Some(link) = link {
-            let mut url =
-                check_next(&link, &self.endpoint_url(spec)?).map_err(SourceError::Unacceptable)?;
+            let mut url = check_next(&link, &self.endpoint_url(source)?)
+                .map_err(SourceError::Unacceptable)?;
             // Compared as it would be requested: with the page size we ask for now.
             lower_max(&mut url, max);
             if url == *fetched {
@@ -258,13 +256,17 @@ impl WebexClient {
                 max,
             }));
         }
-        match (spec.paging, target) {
-            (Paging::LinkOrOffset, PageTarget::Query { params, offset }) if events > 0 => {
-                let offset = offset + u32::try_from(events).unwrap_or(u32::MAX);
+        match (source.paging.kind, target) {
+            (PagingKind::LinkOrOffset, PageTarget::Query { bounds, position }) if events > 0 => {
+                let offset = match position {
+                    Position::Offset(offset) => *offset,
+                    _ => 0,
+                };
+                let offset = offset.saturating_add(u32::try_from(events).unwrap_or(u32::MAX));
                 Ok(Some(PageRequest {
                     target: PageTarget::Query {
-                        params: params.clone(),
-                        offset,
+                        bounds: bounds.clone(),
+                        position: Position::Offset(offset),
                     },
                     max,
                 }))

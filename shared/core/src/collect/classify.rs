@@ -2,22 +2,25 @@
 
 use crate::error::CollectError;
 use crate::ports::SourceError;
-use crate::stream::StreamSpec;
+use crate::source::SourceSpec;
 
-pub(super) fn classify(spec: &StreamSpec, e: SourceError) -> CollectError {
+/// `stream` is the unit's stream name, as the person reading the message knows it.
+pub(super) fn classify(source: &SourceSpec, stream: &str, e: SourceError) -> CollectError {
+    let who = &source.display;
     match e {
         SourceError::OutOfTime => CollectError::OutOfTime,
         SourceError::Forbidden { message } => CollectError::Forbidden {
             message,
-            fix: spec.forbidden_fix.to_string(),
+            fix: source
+                .forbidden_fix
+                .clone()
+                .unwrap_or_else(|| format!("give the {stream} stream's identity access to it")),
         },
         SourceError::Unauthorized => CollectError::Config(format!(
-            "Webex refused a freshly refreshed token of the {} stream's identity; authorise it again with `webexctl auth url`",
-            spec.id.name()
+            "{who} refused a freshly refreshed token of the {stream} stream's identity; authorise it again with `webexctl auth url`"
         )),
         SourceError::Rejected { status, message } => CollectError::Config(format!(
-            "Webex rejected the {} request (HTTP {status}): {message}; check the stream's settings",
-            spec.id.name()
+            "{who} rejected the {stream} request (HTTP {status}): {message}; check the stream's settings"
         )),
         upstream @ (SourceError::Exhausted { .. } | SourceError::Unacceptable(_)) => {
             CollectError::Upstream(upstream)

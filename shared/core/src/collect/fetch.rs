@@ -22,6 +22,7 @@ use crate::ports::{
     PutOutcome, SecretStore, SourceError, TokenIssuer,
 };
 use crate::recent_ids::RecentIds;
+use crate::source::{PagingKind, Position, QueryBounds};
 use crate::time::Timestamp;
 use crate::window::Window;
 
@@ -266,19 +267,31 @@ where
         }
         for filters in &self.settings.queries {
             let mut next = Some(self.first_request(key, from, to, filters));
-            // The links this query has followed: one that comes back (A→B→A, or a page
-            // pointing at itself) would page in a circle until the deadline.
+            // The links and cursor tokens this query has followed: one that comes back (A→B→A,
+            // or a page pointing at itself) would page in a circle until the deadline.
             let mut followed = HashSet::new();
             while let Some(request) = next.take() {
                 if run.stop.load(Ordering::Relaxed) {
                     return Err(CollectError::GivenUp);
                 }
-                if let PageTarget::Link(link) = &request.target
-                    && !followed.insert(link.clone())
-                {
+                let again = match &request.target {
+                    PageTarget::Link(link) => !followed.insert(link.clone()),
+                    PageTarget::Query {
+                        position: Position::Cursor(token),
+                        ..
+                    } => !followed.insert(format!("cursor {token}")),
+                    PageTarget::Query { .. } => false,
+                };
+                if again {
+                    let what = match self.spec.paging.kind {
+                        PagingKind::NextUrl => "next page URL",
+                        PagingKind::Cursor => "cursor",
+                        _ => "Link rel=\"next\"",
+                    };
                     return Err(CollectError::Upstream(SourceError::Unacceptable(format!(
-                        "Webex's Link rel=\"next\" leads back to a page of this query \
+                        "{}'s {what} leads back to a page of this query \
                          already fetched (after {} pages); paging would loop",
+                        self.spec.display,
                         followed.len()
                     ))));
                 }
@@ -345,16 +358,21 @@ where
         to: Timestamp,
         filters: &[(&'static str, String)],
     ) -> PageRequest {
-        let mut params = Vec::with_capacity(3 + filters.len());
-        if self.spec.takes_org_id {
-            params.push(("orgId", key.org_id.clone()));
-        }
-        params.push((self.spec.from_param, from.to_rfc3339()));
-        params.push((self.spec.to_param, to.to_rfc3339()));
-        params.extend(filters.iter().cloned());
+        let bounds = QueryBounds {
+            from,
+            to,
+            org: key.org_id.clone(),
+            extra: filters
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.clone()))
+                .collect(),
+        };
         PageRequest {
-            target: PageTarget::Query { params, offset: 0 },
-            max: self.settings.page_size.clamp(1, self.spec.max_page),
+            target: PageTarget::Query {
+                bounds,
+                position: Position::First,
+            },
+            max: self.settings.page_size.clamp(1, self.spec.paging.max_size),
         }
     }
 
@@ -376,7 +394,7 @@ where
                     token = self.tokens.replace_rejected(&token, deadline).await?;
                     refreshed = true;
                 }
-                Err(e) => return Err(classify(&self.spec, e)),
+                Err(e) => return Err(classify(&self.spec, &self.unit.stream, e)),
             }
         }
     }

@@ -24,7 +24,7 @@ use crate::error::{CollectError, ErrorKind};
 use crate::ports::{
     Clock, CursorStore, EventSource, LeaseStore, ObjectSink, SecretStore, TokenIssuer,
 };
-use crate::stream::StreamSpec;
+use crate::source::SourceSpec;
 use crate::time::Timestamp;
 use crate::tokens::TokenManager;
 use crate::window::WindowPolicy;
@@ -116,7 +116,7 @@ pub enum UnitOrg {
 
 #[derive(Debug)]
 pub struct Collector<St, Sk, Src, Sec, Iss, Clk> {
-    spec: StreamSpec,
+    spec: Arc<SourceSpec>,
     unit: Unit,
     settings: Settings,
     state: Arc<St>,
@@ -137,7 +137,7 @@ where
 {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        spec: StreamSpec,
+        spec: Arc<SourceSpec>,
         unit: Unit,
         settings: Settings,
         state: Arc<St>,
@@ -158,7 +158,7 @@ where
         }
     }
 
-    pub fn spec(&self) -> &StreamSpec {
+    pub fn spec(&self) -> &SourceSpec {
         &self.spec
     }
 
@@ -183,13 +183,15 @@ where
     pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
         let secret = self.tokens.reload().await?;
         let of_secret = secret.org_id.filter(|o| !o.trim().is_empty());
+        let webex = self.spec.webex.map(|id| id.spec());
+        let org_of_token = webex.is_some_and(|spec| !spec.takes_org_id);
         let org_id = match (&self.unit.org, of_secret) {
-            (UnitOrg::Id(org), Some(own)) if !self.spec.takes_org_id && *org != own => {
+            (UnitOrg::Id(org), Some(own)) if org_of_token && *org != own => {
                 // Compliance events are the token's own organisation's, whatever is asked.
                 return Err(CollectError::Config(format!(
                     "the {} stream reads the organisation of its token, {own}, not {org}; \
                      authorise an account of {org}, or list {own}",
-                    self.spec.id.name()
+                    self.unit.stream
                 )));
             }
             (UnitOrg::Id(org), _) => org.clone(),
@@ -201,13 +203,16 @@ where
                 )));
             }
         };
-        if let Some(scopes) = secret.scopes.as_deref().filter(|s| !s.trim().is_empty()) {
-            let needed = self.spec.scope;
+        if let (Some(scopes), Some(spec)) = (
+            secret.scopes.as_deref().filter(|s| !s.trim().is_empty()),
+            webex,
+        ) {
+            let needed = spec.scope;
             if !scopes.split([' ', ',']).any(|s| s == needed) {
                 return Err(CollectError::Config(format!(
                     "the secret for {} holds a token with the scopes {scopes:?}, without {needed}; point \
                      TOKEN_SECRET_ID at the {} identity's secret, or authorise it again with that scope",
-                    self.spec.id.name(),
+                    self.unit.stream,
                     self.tokens.identity()
                 )));
             }

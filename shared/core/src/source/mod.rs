@@ -9,6 +9,7 @@ pub mod webex;
 
 use crate::json_path::JsonPath;
 use crate::page::PageShape;
+use crate::stream::StreamId;
 pub use request::{
     Body, BodyValue, Method, PagingParams, Position, QueryBounds, Rendered, RenderedBody,
     RequestTemplate,
@@ -132,6 +133,9 @@ pub struct SourceSpec {
     pub forbidden_fix: Option<String>,
     pub error_message: ErrorMessage,
     pub quirks: Quirks,
+    /// The Webex stream this source is, for what only Webex has: OAuth scopes, and compliance
+    /// events reading the organisation of their token.
+    pub webex: Option<StreamId>,
 }
 
 impl SourceSpec {

@@ -135,6 +135,15 @@ impl Template {
         }
     }
 
+    /// The text, when the template has no placeholder.
+    pub fn as_plain(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Text(text)] => Some(text),
+            _ => None,
+        }
+    }
+
     pub fn uses(&self, placeholder: Placeholder) -> bool {
         self.parts.contains(&Part::Slot(placeholder))
     }

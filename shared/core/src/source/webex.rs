@@ -15,9 +15,10 @@ use crate::time_format::TimeFormat;
 pub const DISPLAY: &str = "Webex";
 
 impl StreamId {
-    /// The stream's source, against the API at `api_base` (`https://webexapis.com/v1`). The
-    /// filters (`eventCategories`, `resource`, `type`) are each query's extra parameters.
-    pub fn source(self, api_base: &str) -> SourceSpec {
+    /// The stream's source. Its URL is relative to the Webex API's base URL (`WEBEX_API_URL`),
+    /// which the Webex client holds; the filters (`eventCategories`, `resource`, `type`) are
+    /// each query's extra parameters.
+    pub fn source(self) -> SourceSpec {
         let spec = self.spec();
         let mut query = Vec::new();
         if spec.takes_org_id {
@@ -38,7 +39,7 @@ impl StreamId {
             display: DISPLAY.to_string(),
             request: RequestTemplate {
                 method: Method::Get,
-                url: Template::text(format!("{}/{}", api_base.trim_end_matches('/'), spec.path)),
+                url: Template::text(spec.path),
                 query,
                 headers: Vec::new(),
                 body: None,
@@ -67,6 +68,7 @@ impl StreamId {
                 size_in_links: true,
                 retry_423: true,
             },
+            webex: Some(self),
         }
     }
 }
@@ -122,7 +124,7 @@ mod tests {
             ),
         ];
         for (stream, filters, position, expected) in cases {
-            let source = stream.source("https://webexapis.com/v1/");
+            let source = stream.source();
             let queries = stream.spec().filter_queries(filters);
             let rendered = source.render(&bounds(queries[0].clone()), 200, &position);
             let query: Vec<String> = rendered
@@ -131,13 +133,17 @@ mod tests {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             assert_eq!(
-                format!("{}?{}", rendered.url, query.join("&")),
+                format!(
+                    "https://webexapis.com/v1/{}?{}",
+                    rendered.url,
+                    query.join("&")
+                ),
                 expected,
                 "{stream}"
             );
             assert_eq!(source.display, "Webex");
         }
-        assert_eq!(StreamId::SecurityAudit.source("x").paging.max_size, 1000);
-        assert_eq!(StreamId::AdminAudit.source("x").name, "webex_admin_audit");
+        assert_eq!(StreamId::SecurityAudit.source().paging.max_size, 1000);
+        assert_eq!(StreamId::AdminAudit.source().name, "webex_admin_audit");
     }
 }

@@ -15,7 +15,7 @@ use super::lock;
 use crate::event::{EventKey, RawEvent};
 use crate::ports::{Clock, EventSource, Page, PageRequest, PageTarget, SourceError};
 use crate::secret::AccessToken;
-use crate::stream::StreamSpec;
+use crate::source::{Position, QueryBounds, SourceSpec};
 use crate::time::Timestamp;
 
 /// One event of the script: what Webex holds, and from when it shows.
@@ -123,7 +123,6 @@ struct Behaviour {
 }
 
 /// A query's parameters, as [`PageTarget::Query`] carries them.
-type Params = Vec<(&'static str, String)>;
 
 #[derive(Debug)]
 struct Inner {
@@ -131,8 +130,8 @@ struct Inner {
     behaviour: Mutex<Behaviour>,
     clock: Arc<ManualClock>,
     faults: Arc<Faults>,
-    /// link → (query params, offset)
-    links: Mutex<HashMap<String, (Params, u32)>>,
+    /// link → (query, offset)
+    links: Mutex<HashMap<String, (QueryBounds, u32)>>,
     next_link: AtomicU64,
     pages: AtomicU64,
     in_flight: AtomicU64,
@@ -237,51 +236,60 @@ impl MemorySource {
         self.inner.pages.load(Ordering::SeqCst)
     }
 
-    fn link_to(&self, spec: &StreamSpec, params: Params, offset: u32) -> String {
+    fn link_to(&self, source: &SourceSpec, bounds: QueryBounds, offset: u32) -> String {
         let n = self.inner.next_link.fetch_add(1, Ordering::SeqCst);
-        let link = format!("https://memory.invalid/v1/{}?cursor={n:x}", spec.path);
-        lock(&self.inner.links).insert(link.clone(), (params, offset));
+        let link = format!(
+            "https://memory.invalid/v1/{}?cursor={n:x}",
+            source.request.url
+        );
+        lock(&self.inner.links).insert(link.clone(), (bounds, offset));
         link
     }
 
     fn answer(
         &self,
-        spec: &StreamSpec,
+        source: &SourceSpec,
         request: &PageRequest,
         paging: PagingMode,
         order: Order,
     ) -> Result<Page, SourceError> {
-        let (params, offset, by_link) = match &request.target {
-            PageTarget::Query { params, offset } => (params.clone(), *offset, false),
+        let (bounds, offset, by_link) = match &request.target {
+            PageTarget::Query {
+                bounds,
+                position: Position::First,
+            } => (bounds.clone(), 0, false),
+            PageTarget::Query {
+                bounds,
+                position: Position::Offset(offset),
+            } => (bounds.clone(), *offset, false),
+            PageTarget::Query {
+                position: Position::Cursor(_),
+                ..
+            } => {
+                return Err(SourceError::Rejected {
+                    status: 400,
+                    message: "the memory source pages by link or offset".to_string(),
+                });
+            }
             PageTarget::Link(link) => {
-                let (params, offset) =
+                let (bounds, offset) =
                     lock(&self.inner.links).get(link).cloned().ok_or_else(|| {
                         SourceError::Rejected {
                             status: 400,
                             message: format!("unknown link {link}"),
                         }
                     })?;
-                (params, offset, true)
+                (bounds, offset, true)
             }
         };
-        let bound = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| *k == name)
-                .and_then(|(_, v)| Timestamp::parse(v).ok())
-                .ok_or_else(|| SourceError::Rejected {
-                    status: 400,
-                    message: format!("{name} is missing or not a timestamp"),
-                })
-        };
-        let refusal = params
-            .iter()
-            .find(|(k, _)| *k == "orgId")
-            .and_then(|(_, org)| lock(&self.inner.behaviour).forbidden_orgs.get(org).cloned());
+        let refusal = lock(&self.inner.behaviour)
+            .forbidden_orgs
+            .get(&bounds.org)
+            .cloned();
         if let Some(message) = refusal {
             return Err(SourceError::Forbidden { message });
         }
-        let (from, to) = (bound(spec.from_param)?, bound(spec.to_param)?);
+        let (from, to) = (bounds.from, bounds.to);
         let now = self.inner.clock.now();
         let all = lock(&self.inner.events);
         let first = all.partition_point(|e| e.created < from);
@@ -298,7 +306,7 @@ impl MemorySource {
                 fastrand::Rng::with_seed(query_seed).shuffle(&mut matching);
             }
         }
-        let max = request.max.clamp(1, spec.max_page) as usize;
+        let max = request.max.clamp(1, source.paging.max_size) as usize;
         let start = (offset as usize).min(matching.len());
         let end = (start + max).min(matching.len());
         let events: Vec<RawEvent> = matching[start..end].iter().map(|e| e.raw()).collect();
@@ -308,16 +316,18 @@ impl MemorySource {
         let after = u32::try_from(end).unwrap_or(u32::MAX);
         let more = end < total;
         let next_target = match paging {
-            PagingMode::Link => more.then(|| PageTarget::Link(self.link_to(spec, params, after))),
+            PagingMode::Link => more.then(|| PageTarget::Link(self.link_to(source, bounds, after))),
             PagingMode::Offset => (!events.is_empty()).then_some(PageTarget::Query {
-                params,
-                offset: after,
+                bounds,
+                position: Position::Offset(after),
             }),
             PagingMode::Mixed if by_link => (!events.is_empty()).then_some(PageTarget::Query {
-                params,
-                offset: after,
+                bounds,
+                position: Position::Offset(after),
             }),
-            PagingMode::Mixed => more.then(|| PageTarget::Link(self.link_to(spec, params, after))),
+            PagingMode::Mixed => {
+                more.then(|| PageTarget::Link(self.link_to(source, bounds, after)))
+            }
         };
         Ok(Page {
             events,
@@ -332,7 +342,7 @@ impl MemorySource {
 impl EventSource for MemorySource {
     async fn fetch_page(
         &self,
-        spec: &StreamSpec,
+        source: &SourceSpec,
         token: &AccessToken,
         request: &PageRequest,
         deadline: Instant,
@@ -364,7 +374,7 @@ impl EventSource for MemorySource {
             .most_in_flight
             .fetch_max(in_flight, Ordering::SeqCst);
         let page = self
-            .wait_and_answer(spec, request, deadline, (delay, yield_now, paging, order))
+            .wait_and_answer(source, request, deadline, (delay, yield_now, paging, order))
             .await;
         self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
         let page = page?;
@@ -377,7 +387,7 @@ impl EventSource for MemorySource {
 impl MemorySource {
     async fn wait_and_answer(
         &self,
-        spec: &StreamSpec,
+        source: &SourceSpec,
         request: &PageRequest,
         deadline: Instant,
         (delay, yield_now, paging, order): (Duration, bool, PagingMode, Order),
@@ -393,7 +403,7 @@ impl MemorySource {
         if yield_now {
             tokio::task::yield_now().await;
         }
-        self.answer(spec, request, paging, order)
+        self.answer(source, request, paging, order)
     }
 }
 
@@ -406,14 +416,16 @@ mod tests {
         Timestamp::from_millis(1_795_000_000_000 + s as i64 * 1000)
     }
 
-    fn query(spec: &StreamSpec, from: Timestamp, to: Timestamp, max: u32) -> PageRequest {
+    fn query(from: Timestamp, to: Timestamp, max: u32) -> PageRequest {
         PageRequest {
             target: PageTarget::Query {
-                params: vec![
-                    (spec.from_param, from.to_rfc3339()),
-                    (spec.to_param, to.to_rfc3339()),
-                ],
-                offset: 0,
+                bounds: QueryBounds {
+                    from,
+                    to,
+                    org: "ORG".to_string(),
+                    extra: Vec::new(),
+                },
+                position: Position::First,
             },
             max,
         }
@@ -421,7 +433,7 @@ mod tests {
 
     async fn every_id(
         source: &MemorySource,
-        spec: &StreamSpec,
+        spec: &SourceSpec,
         mut request: PageRequest,
     ) -> (Vec<String>, usize) {
         let mut ids = Vec::new();
@@ -455,7 +467,7 @@ mod tests {
         let source = MemorySource::new(clock.clone(), Arc::default());
         source.add((0..10).map(|i| ScriptedEvent::new(format!("e{i}"), t(i))));
         source.add([ScriptedEvent::new("late", t(5)).late(Duration::from_secs(200))]);
-        let spec = StreamId::AdminAudit.spec();
+        let spec = StreamId::AdminAudit.source();
         let expected: Vec<String> = (2..8).rev().map(|i| format!("e{i}")).collect();
         let cases = [
             (PagingMode::Link, 3),
@@ -464,11 +476,11 @@ mod tests {
         ];
         for (paging, pages) in cases {
             source.set_paging(paging);
-            let got = every_id(&source, &spec, query(&spec, t(2), t(8), 2)).await;
+            let got = every_id(&source, &spec, query(t(2), t(8), 2)).await;
             assert_eq!(got, (expected.clone(), pages), "{paging:?}");
         }
         source.set_order(Order::Shuffled(7));
-        let (mut shuffled, _) = every_id(&source, &spec, query(&spec, t(2), t(8), 4)).await;
+        let (mut shuffled, _) = every_id(&source, &spec, query(t(2), t(8), 4)).await;
         assert_ne!(shuffled, expected);
         shuffled.sort();
         let mut sorted = expected.clone();
@@ -476,7 +488,7 @@ mod tests {
         assert_eq!(shuffled, sorted);
         clock.set(t(205));
         source.set_order(Order::NewestFirst);
-        let (ids, _) = every_id(&source, &spec, query(&spec, t(5), t(6), 10)).await;
+        let (ids, _) = every_id(&source, &spec, query(t(5), t(6), 10)).await;
         assert_eq!(ids, ["late", "e5"], "visible once its time has come");
     }
 }

@@ -136,7 +136,7 @@ impl World {
             Duration::from_secs(600),
         );
         Collector::new(
-            self.spec,
+            Arc::new(self.spec.id.source()),
             self.unit.clone(),
             self.settings.clone(),
             self.state.clone(),
