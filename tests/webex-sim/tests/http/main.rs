@@ -5,6 +5,8 @@
 
 mod events;
 mod faults;
+mod graph;
 mod oauth;
 mod orgs;
+mod secure_endpoint;
 mod support;
