@@ -56,7 +56,6 @@ impl<'a> Exchange<'a> {
     }
 
     /// The request's JSON body, for the log.
-    #[allow(dead_code)] // General C, next commit
     pub(crate) fn body(&mut self, body: &str) {
         self.body = Some(body.to_owned());
     }

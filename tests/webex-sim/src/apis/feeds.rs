@@ -61,7 +61,6 @@ impl Window {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // the general personalities, next commit
 pub(crate) enum FeedOrder {
     /// Time descending, ties by key ascending.
     NewestFirst,

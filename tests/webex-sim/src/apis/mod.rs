@@ -17,6 +17,9 @@ pub(crate) mod config;
 mod errors;
 mod exchange;
 pub(crate) mod feeds;
+mod general_a;
+mod general_b;
+mod general_c;
 mod graph;
 mod graph_filter;
 mod items;
@@ -47,6 +50,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             get(graph::directory_audits),
         )
         .route("/amp/v1/events", get(secure_endpoint::events))
+        .route("/gen-a/api/v2/audit", get(general_a::audit))
+        .route("/gen-b/rest/logs", get(general_b::logs))
+        .route("/gen-c/oauth/token", post(general_c::token))
+        .route("/gen-c/v1/events/search", post(general_c::search))
 }
 
 /// One simulated endpoint of another API: what events are generated for, faults are aimed

@@ -11,7 +11,6 @@ use crate::paging::page;
 use crate::rng::mix;
 
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // `issued_at_ms`: General C, next commit
 pub(crate) struct Snapshot {
     pub selection: Selection,
     pub page_size: usize,
