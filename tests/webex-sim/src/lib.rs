@@ -12,6 +12,11 @@
 //! partner administrators see the orgs they manage (`GET /organizations`, `orgId`), compliance
 //! tokens their own org; any org can be made to refuse event requests with 403.
 //!
+//! Other APIs, on the same port under their own prefixes (module `apis`, `Api`): Microsoft
+//! Graph sign-ins and directory audits with Entra client credentials, Cisco Secure Endpoint
+//! events, and three generic shapes (next URL + API key, offset + Basic, cursor in a JSON body
+//! + client credentials), each with its real envelope, limits, errors and misbehaviour.
+//!
 //! Choices where Webex is silent (see each module): event windows are `[from, to)`; a cursor
 //! pins visibility to its first page's "now" while offset paging does not; `actorId` filters
 //! and an `offset` on the cursor-paged endpoints are refused with 400.

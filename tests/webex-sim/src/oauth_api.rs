@@ -142,12 +142,7 @@ async fn exchange(shared: &Shared, tracking_id: &str, request: Request) -> (Resp
             );
         }
     };
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.as_str())
-    };
+    let field = |name: &str| form_field(&pairs, name);
     let grant_type = field("grant_type").unwrap_or_default().to_owned();
     if grant_type.is_empty() {
         return (invalid_request("grant_type is required."), grant_type);
