@@ -275,7 +275,9 @@ impl Simulator {
         self.shared.lock().tokens.revoke_all_refresh();
     }
 
-    /// The next authenticated event-endpoint requests get these faults, one each, in order.
+    /// The next authenticated event-endpoint requests get these faults, one each, in order:
+    /// Webex's, and those of the other APIs that have no fault of their own waiting
+    /// ([`Simulator::push_api_faults`]).
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         self.shared.lock().faults.push(faults);
     }
