@@ -4,6 +4,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use crate::api_error::{api_error, unauthorized};
+use crate::encoding::unbase64_standard;
 use crate::state::Shared;
 use crate::tokens::Grant;
 
@@ -13,6 +14,19 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<String> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("Bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// The user and password of `Authorization: Basic <base64(user:password)>`; `None` for any
+/// other shape.
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("Basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(unbase64_standard(encoded.trim())?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
 }
 
 /// Why a request was not let in.
@@ -79,5 +93,23 @@ mod tests {
             assert_eq!(bearer_token(&headers).as_deref(), expected, "{value}");
         }
         assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn reads_basic_credentials() {
+        let cases = [
+            ("Basic dXNlcjpwYTpzcw==", Some(("user", "pa:ss"))),
+            ("basic dXNlcjo=", Some(("user", ""))),
+            ("Basic dXNlcg==", None),
+            ("Bearer dXNlcjpwYXNz", None),
+            ("Basic !!!", None),
+        ];
+        for (value, expected) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+            let found = basic_credentials(&headers);
+            let found = found.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+            assert_eq!(found, expected, "{value}");
+        }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::apis::config::ApiConfig;
+
 /// Org id of the simulated organisation (base64 of `ciscospark://us/ORGANIZATION/sim-org`).
 pub const DEFAULT_ORG_ID: &str = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn";
 pub const DEFAULT_CLIENT_ID: &str = "sim-client-id";
@@ -131,6 +133,8 @@ pub struct SimConfig {
     /// so security audit requests get 403 even with the right scope. (One organisation at a
     /// time: `Simulator::refuse_org`.)
     pub security_audit_entitled: bool,
+    /// The other APIs served beside Webex (Graph, Secure Endpoint, the general shapes).
+    pub apis: ApiConfig,
 }
 
 impl Default for SimConfig {
@@ -152,6 +156,7 @@ impl Default for SimConfig {
             page_latency: Duration::ZERO,
             rate_limit_per_minute: None,
             security_audit_entitled: true,
+            apis: ApiConfig::default(),
         }
     }
 }

@@ -43,6 +43,15 @@ pub(crate) fn unbase64(text: &str) -> Option<Vec<u8>> {
     (acc == 0).then_some(out)
 }
 
+/// Standard base64 with or without padding (HTTP Basic credentials); `None` for anything else.
+pub(crate) fn unbase64_standard(text: &str) -> Option<Vec<u8>> {
+    let unpadded = text.trim_end_matches('=');
+    if text.len() - unpadded.len() > 2 || unpadded.contains(['-', '_']) {
+        return None;
+    }
+    unbase64(&unpadded.replace('+', "-").replace('/', "_"))
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -87,6 +96,19 @@ mod tests {
         for text in ["a", "ab=", "a b", "!!!!", "AB"] {
             // "AB" decodes to bits that are not all used: not something base64() writes.
             assert_eq!(unbase64(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn standard_base64_decodes_basic_credentials() {
+        // RFC 7617's example.
+        assert_eq!(
+            unbase64_standard("QWxhZGRpbjpvcGVuIHNlc2FtZQ==").as_deref(),
+            Some(&b"Aladdin:open sesame"[..])
+        );
+        assert_eq!(unbase64_standard("Pz8/").as_deref(), Some(&b"???"[..]));
+        for bad in ["Pz8_", "a===", "!!"] {
+            assert_eq!(unbase64_standard(bad), None, "{bad}");
         }
     }
 

@@ -6,19 +6,18 @@
 //! already identified; they sit before validation because they model infrastructure, not the
 //! API's judgement of the query.
 
-use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
-use bytes::Bytes;
 use serde::Serialize;
 
 use crate::api_error::{JSON, api_error, json_response, unauthorized};
 use crate::auth::{authorize, bearer_token};
+use crate::bodies::{padded_page, page_response, spaces, truncated_body};
 use crate::catalog::ADMIN_CATEGORIES;
 use crate::config::{AUDIT_SCOPE, Stream};
 use crate::event_query::{self, Paging, Refusal};
@@ -112,8 +111,10 @@ pub(crate) fn record_fault(
     at_ms: i64,
 ) {
     shared.log(LogEntry {
+        method: "GET",
         path: uri.path().to_owned(),
         query: uri.query().unwrap_or_default().to_owned(),
+        body: None,
         status: response.status().as_u16(),
         bearer,
         org_id: None,
@@ -123,14 +124,18 @@ pub(crate) fn record_fault(
     });
 }
 
+/// Webex counts requests per client over a sliding minute.
+const WEBEX_RATE_WINDOW: Duration = Duration::from_secs(60);
+
 /// The configured per-client limit (Webex limits per client, not per org or process): `None`
 /// admits the request, `Some` is the 429 to answer, logged as `RateLimited`.
 pub(crate) fn rate_limit(shared: &Shared, grant: &Grant, tracking_id: &str) -> Option<Response> {
     let limit = shared.config.rate_limit_per_minute?;
+    let now_ms = shared.monotonic_ms();
     let verdict = shared
         .lock()
         .limiter
-        .check(&grant.client_id, limit, Instant::now());
+        .check(&grant.client_id, limit, WEBEX_RATE_WINDOW, now_ms);
     verdict.err().map(|retry_after_s| {
         retry_later(
             StatusCode::TOO_MANY_REQUESTS,
@@ -182,13 +187,15 @@ async fn serve_events(
     tracing::debug!(
         stream = stream.name(),
         status = outcome.response.status().as_u16(),
-        events = outcome.served.as_ref().map_or(0, |s| s.uuids.len()),
+        events = outcome.served.as_ref().map_or(0, ServedIds::len),
         fault = outcome.fault.as_deref(),
         "served event page"
     );
     shared.log(LogEntry {
+        method: "GET",
         path: uri.path().to_owned(),
         query: uri.query().unwrap_or_default().to_owned(),
+        body: None,
         status: outcome.response.status().as_u16(),
         bearer,
         org_id: outcome.org_id,
@@ -241,8 +248,10 @@ async fn answer(
         // Logged now: the client gives up before any answer, and its going away drops this
         // handler before `serve_events` could log it.
         shared.log(LogEntry {
+            method: "GET",
             path: uri.path().to_owned(),
             query: uri.query().unwrap_or_default().to_owned(),
+            body: None,
             status: 0,
             bearer: bearer.map(str::to_owned),
             org_id: org_id.clone(),
@@ -269,26 +278,19 @@ async fn answer(
         }
     };
 
-    let link = match &fault {
-        Some(Fault::Link(url)) => Some(format!("<{url}>; rel=\"next\"")),
-        Some(Fault::LinkToSelf) => Some(format!(
-            "<{}{}>; rel=\"next\"",
-            origin(&shared.base_url),
-            uri
-        )),
-        Some(Fault::LinkToPrevious) => {
-            let previous = shared.lock().requests.entries().last().map(|r| {
-                format!(
-                    "<{}{}?{}>; rel=\"next\"",
-                    origin(&shared.base_url),
-                    r.path,
-                    r.query
-                )
-            });
-            previous.or(page.link)
-        }
-        _ => page.link,
-    };
+    let link =
+        match &fault {
+            Some(Fault::Link(url)) => Some(format!("<{url}>; rel=\"next\"")),
+            Some(Fault::LinkToSelf) => Some(format!("<{}{}>; rel=\"next\"", shared.origin(), uri)),
+            Some(Fault::LinkToPrevious) => {
+                let previous =
+                    shared.lock().requests.entries().last().map(|r| {
+                        format!("<{}{}?{}>; rel=\"next\"", shared.origin(), r.path, r.query)
+                    });
+                previous.or(page.link)
+            }
+            _ => page.link,
+        };
     let truncated = fault == Some(Fault::Truncated);
     let mut response = if truncated {
         Response::new(truncated_body(page.body))
@@ -303,7 +305,7 @@ async fn answer(
     Outcome {
         response,
         org_id,
-        served: (!truncated && !page.uuids.is_empty()).then_some(ServedIds {
+        served: (!truncated && !page.uuids.is_empty()).then_some(ServedIds::Webex {
             stream,
             uuids: page.uuids,
         }),
@@ -363,68 +365,6 @@ async fn fail(fault: &Fault, tracking_id: &str) -> Option<Response> {
     }
 }
 
-/// The part of the base URL before its path: `http://127.0.0.1:PORT`.
-fn origin(base_url: &str) -> &str {
-    let path_at = base_url
-        .find("://")
-        .and_then(|scheme_end| {
-            base_url[scheme_end + 3..]
-                .find('/')
-                .map(|i| scheme_end + 3 + i)
-        })
-        .unwrap_or(base_url.len());
-    &base_url[..path_at]
-}
-
-/// A 200 page answer with `body`, declaring `length` when given (true or not).
-fn page_response(body: Body, length: Option<u64>) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    if let Some(length) = length {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    response
-}
-
-const SPACES_CHUNK: usize = 64 * 1024;
-
-/// Spaces in chunks of 64 KiB: `total` bytes of them, or without end. Nothing is held but one
-/// chunk, shared by all.
-fn spaces(total: Option<u64>) -> Body {
-    Body::from_stream(spaces_stream(total))
-}
-
-fn spaces_stream(
-    total: Option<u64>,
-) -> impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
-    let chunk = Bytes::from(vec![b' '; SPACES_CHUNK]);
-    futures_util::stream::unfold(total, move |left| {
-        let chunk = chunk.clone();
-        async move {
-            match left {
-                Some(0) => None,
-                Some(left) => {
-                    let n = left.min(SPACES_CHUNK as u64);
-                    Some((Ok(chunk.slice(..n as usize)), Some(left - n)))
-                }
-                None => Some((Ok(chunk), None)),
-            }
-        }
-    })
-}
-
-/// An empty page of `bytes` bytes in all: `{"items":[`, spaces, `]}`.
-fn padded_page(bytes: u64) -> Body {
-    use futures_util::StreamExt;
-    const OPEN: &[u8] = b"{\"items\":[";
-    const CLOSE: &[u8] = b"]}";
-    let padding = bytes.saturating_sub((OPEN.len() + CLOSE.len()) as u64);
-    let open = futures_util::stream::once(async { Ok(Bytes::from_static(OPEN)) });
-    let close = futures_util::stream::once(async { Ok(Bytes::from_static(CLOSE)) });
-    Body::from_stream(open.chain(spaces_stream(Some(padding))).chain(close))
-}
-
 fn retry_later(status: StatusCode, tracking_id: &str, seconds: u64, message: &str) -> Response {
     let mut response = api_error(status, tracking_id, message);
     response
@@ -439,32 +379,6 @@ fn gateway_timeout(tracking_id: &str) -> Response {
         tracking_id,
         "An upstream server failed to respond on time. If your query uses max parameter, please try to reduce it.",
     )
-}
-
-/// Sends the first half of the page, then fails the body so the connection is cut mid-way:
-/// the client sees a 200 with an incomplete body, as when a proxy drops the connection.
-fn truncated_body(full: String) -> Body {
-    let full = Bytes::from(full);
-    let half = full.slice(..full.len() / 2);
-    let chunks = futures_util::stream::unfold(0_u8, move |step| {
-        let half = half.clone();
-        async move {
-            match step {
-                0 => Some((Ok(half), 1)),
-                1 => {
-                    // Give the first chunk time to reach the socket before the abort.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    let cut = io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        "webex-sim Truncated fault",
-                    );
-                    Some((Err(cut), 2))
-                }
-                _ => None,
-            }
-        }
-    });
-    Body::from_stream(chunks)
 }
 
 struct Page {

@@ -9,8 +9,11 @@
 //! events sorts them once, not once per page.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
+
+use fastrand::Rng;
 
 use crate::clock::duration_ms;
 use crate::config::{Order, Stream};
@@ -250,23 +253,15 @@ impl EventStore {
         let held = &mut org_events.streams[stream.index()];
         let first = held.events.len();
         let mut rng = rng_for(&[seed, hash_str(&org.id), stream.tag(), first as u64]);
-        let shared = fraction(spec.shared_timestamp_fraction);
-        let late = fraction(spec.late_fraction);
-        let max_lateness_ms = duration_ms(spec.max_lateness);
 
         held.events.reserve_exact(spec.count);
         self.uuids.reserve(spec.count);
         for _ in 0..spec.count {
-            let created_ms = if held.events.len() > first && rng.f64() < shared {
-                held.events[rng.usize(first..held.events.len())].created_ms
-            } else {
-                rng.i64(spec.from_ms..spec.to_ms)
+            let created_ms = match draw_created(&mut rng, spec, first..held.events.len()) {
+                Created::SameAs(earlier) => held.events[earlier].created_ms,
+                Created::At(ms) => ms,
             };
-            let visible_at_ms = if max_lateness_ms > 0 && rng.f64() < late {
-                created_ms.saturating_add(rng.i64(1..=max_lateness_ms))
-            } else {
-                created_ms
-            };
+            let visible_at_ms = draw_visible_at(&mut rng, spec, created_ms, Duration::ZERO);
             // A collision of random UUIDs is all but impossible, but drawing again keeps
             // ids unique absolutely and still deterministically.
             let uuid = loop {
@@ -374,6 +369,43 @@ impl EventStore {
                     .collect()
             }),
         }
+    }
+}
+
+/// When a drawn event happened: at a new instant of the spec's range, or at the very instant of
+/// an earlier event of its batch (`SameAs` its position), so runs of equal timestamps exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Created {
+    At(i64),
+    SameAs(usize),
+}
+
+/// Draws where the next event of a batch sits in time; `batch` holds the positions of the
+/// events drawn before it in the same batch. Every simulated API draws its times this way, so
+/// one `GenerateSpec` means the same thing for all of them.
+pub(crate) fn draw_created(rng: &mut Rng, spec: &GenerateSpec, batch: Range<usize>) -> Created {
+    if !batch.is_empty() && rng.f64() < fraction(spec.shared_timestamp_fraction) {
+        Created::SameAs(rng.usize(batch))
+    } else {
+        Created::At(rng.i64(spec.from_ms..spec.to_ms))
+    }
+}
+
+/// When an event created at `created_ms` becomes visible: at once, or (for a `late_fraction`
+/// of them) `min_lateness ..= max_lateness` later; `min_lateness` is at least 1 ms and at most
+/// `max_lateness` (an API whose late events are never only a little late sets it).
+pub(crate) fn draw_visible_at(
+    rng: &mut Rng,
+    spec: &GenerateSpec,
+    created_ms: i64,
+    min_lateness: Duration,
+) -> i64 {
+    let max_ms = duration_ms(spec.max_lateness);
+    if max_ms > 0 && rng.f64() < fraction(spec.late_fraction) {
+        let min_ms = duration_ms(min_lateness).clamp(1, max_ms);
+        created_ms.saturating_add(rng.i64(min_ms..=max_ms))
+    } else {
+        created_ms
     }
 }
 

@@ -1,8 +1,9 @@
 //! Misbehaviour on demand: the failures DESIGN.md says the collector must survive.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use crate::apis::Api;
 use crate::rng::rng_for;
 
 /// A failure injected into one event-endpoint request (after authentication).
@@ -75,16 +76,28 @@ struct RandomFaults {
     draws: u64,
 }
 
-/// Scripted faults first, in order; then random ones.
+/// Scripted faults first, in order; then random ones. Faults aimed at one of the other APIs
+/// wait for a request to it; the rest go to whichever event request comes next.
 #[derive(Debug, Default)]
 pub(crate) struct FaultPlan {
     scripted: VecDeque<Fault>,
+    aimed: HashMap<Api, VecDeque<Fault>>,
     random: Option<RandomFaults>,
 }
 
 impl FaultPlan {
     pub(crate) fn push(&mut self, faults: impl IntoIterator<Item = Fault>) {
         self.scripted.extend(faults);
+    }
+
+    pub(crate) fn push_for(&mut self, api: Api, faults: impl IntoIterator<Item = Fault>) {
+        self.aimed.entry(api).or_default().extend(faults);
+    }
+
+    /// The fault for the next request to `api`: one aimed at it, else as [`FaultPlan::next`].
+    pub(crate) fn next_for(&mut self, api: Api) -> Option<Fault> {
+        let aimed = self.aimed.get_mut(&api).and_then(VecDeque::pop_front);
+        aimed.or_else(|| self.next())
     }
 
     /// Each later request draws from a generator seeded by `seed` and the number of draws so
@@ -158,6 +171,21 @@ mod tests {
         assert_eq!(plan.next(), Some(Fault::Expired));
         plan.clear();
         assert_eq!(plan.next(), None);
+    }
+
+    #[test]
+    fn aimed_faults_wait_for_their_api() {
+        let mut plan = FaultPlan::default();
+        plan.push_for(Api::GeneralB, [Fault::Truncated]);
+        plan.push([Fault::Expired]);
+        assert_eq!(plan.next_for(Api::GeneralA), Some(Fault::Expired));
+        assert_eq!(
+            plan.next(),
+            None,
+            "the Webex endpoints never take an aimed fault"
+        );
+        assert_eq!(plan.next_for(Api::GeneralB), Some(Fault::Truncated));
+        assert_eq!(plan.next_for(Api::GeneralB), None);
     }
 
     #[test]

@@ -12,12 +12,19 @@
 //! partner administrators see the orgs they manage (`GET /organizations`, `orgId`), compliance
 //! tokens their own org; any org can be made to refuse event requests with 403.
 //!
+//! Other APIs, on the same port under their own prefixes (module `apis`, `Api`): Microsoft
+//! Graph sign-ins and directory audits with Entra client credentials, Cisco Secure Endpoint
+//! events, and three generic shapes (next URL + API key, offset + Basic, cursor in a JSON body
+//! + client credentials), each with its real envelope, limits, errors and misbehaviour.
+//!
 //! Choices where Webex is silent (see each module): event windows are `[from, to)`; a cursor
 //! pins visibility to its first page's "now" while offset paging does not; `actorId` filters
 //! and an `offset` on the cursor-paged endpoints are refused with 400.
 
 mod api_error;
+mod apis;
 mod auth;
+mod bodies;
 mod catalog;
 mod clock;
 mod config;
@@ -44,6 +51,14 @@ mod state;
 mod timefmt;
 mod tokens;
 
+pub use apis::config::{
+    ApiConfig, DEFAULT_GENERAL_A_API_KEY, DEFAULT_GENERAL_B_PASSWORD, DEFAULT_GENERAL_B_USER,
+    DEFAULT_GENERAL_C_CLIENT_ID, DEFAULT_GENERAL_C_CLIENT_SECRET, DEFAULT_GRAPH_CLIENT_ID,
+    DEFAULT_GRAPH_CLIENT_SECRET, DEFAULT_GRAPH_TENANT, DEFAULT_SECURE_ENDPOINT_API_KEY,
+    DEFAULT_SECURE_ENDPOINT_CLIENT_ID, GRAPH_SCOPE, GeneralAConfig, GeneralBConfig, GeneralCConfig,
+    GraphConfig, GraphTenant, RateLimitHeaders, SecureEndpointConfig, Throttle,
+};
+pub use apis::{Api, ApiEvent};
 pub use config::{
     AUDIT_SCOPE, COMPLIANCE_SCOPE, ClockMode, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
     DEFAULT_ORG_ID, DEFAULT_START_MS, ORGANIZATIONS_SCOPE, Order, SimConfig, Stream,

@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::config::Stream;
 use crate::render::event_id;
 
-/// One request to an event endpoint, `people/me`, the organizations list or the
-/// event-category list.
+/// One request to an event endpoint, `people/me`, the organizations list, the
+/// event-category list, or any endpoint of the other APIs (their token endpoints included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestLog {
     pub method: String,
@@ -17,14 +17,17 @@ pub struct RequestLog {
     /// The raw query string as the client sent it (no leading `?`).
     pub query: String,
     pub status: u16,
+    /// The JSON body of a `POST` search (General C); never a token request's form.
+    pub body: Option<String>,
     /// The bearer token presented, if any.
     pub bearer: Option<String>,
     /// The organisation an event request was for: the `orgId` it named (audit events), or the
-    /// token's own org (compliance events). `None` for other requests, and for compliance
-    /// requests without a valid token.
+    /// token's own org (compliance events); for Graph, the token's tenant. `None` for other
+    /// requests, and for requests without a valid token.
     pub org_id: Option<String>,
     /// Ids of the events in the page, in page order; empty unless a complete page was sent
-    /// (a `Truncated` page never reached the client whole).
+    /// (a `Truncated` page never reached the client whole). For the other APIs, the
+    /// [`crate::ApiEvent::key`]s.
     pub ids: Vec<String>,
     /// The injected failure, if any: a [`crate::Fault::name`], or `RateLimited` and
     /// `GatewayTimeout` for the configured limits.
@@ -65,7 +68,7 @@ impl RequestSummary {
         self.requests += 1;
         *self.by_status.entry(entry.status).or_default() += 1;
         self.rate_limited += u64::from(entry.fault.as_deref() == Some(RATE_LIMITED));
-        let served = entry.served.as_ref().map_or(0, |s| s.uuids.len() as u64);
+        let served = entry.served.as_ref().map_or(0, |s| s.len() as u64);
         self.events_served += served;
         if let (Some(org_id), true) = (&entry.org_id, served > 0) {
             *self.events_served_by_org.entry(org_id.clone()).or_default() += served;
@@ -76,19 +79,39 @@ impl RequestSummary {
 /// The `fault` of a 429 that the configured rate limit answered.
 pub(crate) const RATE_LIMITED: &str = "RateLimited";
 
-/// The events of a complete page, by UUID (16 bytes each rather than an id string): the log
-/// of a million events served stays small.
+/// The events of a complete page. Webex events by UUID (16 bytes each rather than an id
+/// string): the log of a million events served stays small. The other APIs' by key.
 #[derive(Clone, Debug)]
-pub(crate) struct ServedIds {
-    pub stream: Stream,
-    pub uuids: Vec<u128>,
+pub(crate) enum ServedIds {
+    Webex { stream: Stream, uuids: Vec<u128> },
+    Keys(Vec<String>),
+}
+
+impl ServedIds {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            ServedIds::Webex { uuids, .. } => uuids.len(),
+            ServedIds::Keys(keys) => keys.len(),
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        match self {
+            ServedIds::Webex { stream, uuids } => {
+                uuids.iter().map(|uuid| event_id(*stream, *uuid)).collect()
+            }
+            ServedIds::Keys(keys) => keys.clone(),
+        }
+    }
 }
 
 /// A [`RequestLog`] as the simulator keeps it.
 #[derive(Clone, Debug)]
 pub(crate) struct LogEntry {
+    pub method: &'static str,
     pub path: String,
     pub query: String,
+    pub body: Option<String>,
     pub status: u16,
     pub bearer: Option<String>,
     pub org_id: Option<String>,
@@ -100,19 +123,14 @@ pub(crate) struct LogEntry {
 impl LogEntry {
     pub(crate) fn to_public(&self) -> RequestLog {
         RequestLog {
-            method: "GET".to_owned(),
+            method: self.method.to_owned(),
             path: self.path.clone(),
             query: self.query.clone(),
+            body: self.body.clone(),
             status: self.status,
             bearer: self.bearer.clone(),
             org_id: self.org_id.clone(),
-            ids: self.served.as_ref().map_or_else(Vec::new, |served| {
-                served
-                    .uuids
-                    .iter()
-                    .map(|uuid| event_id(served.stream, *uuid))
-                    .collect()
-            }),
+            ids: self.served.as_ref().map_or_else(Vec::new, ServedIds::ids),
             fault: self.fault.clone(),
             at_ms: self.at_ms,
         }
@@ -147,12 +165,14 @@ mod tests {
 
     fn request(status: u16, ids: usize, fault: Option<&str>) -> LogEntry {
         LogEntry {
+            method: "GET",
             path: "/v1/events".to_owned(),
             query: String::new(),
+            body: None,
             status,
             bearer: None,
             org_id: Some("org".to_owned()),
-            served: (ids > 0).then(|| ServedIds {
+            served: (ids > 0).then(|| ServedIds::Webex {
                 stream: Stream::ComplianceEvents,
                 uuids: (0..ids as u128).collect(),
             }),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use webex_sim::{
-    AUDIT_SCOPE, COMPLIANCE_SCOPE, ClockMode, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    AUDIT_SCOPE, Api, COMPLIANCE_SCOPE, ClockMode, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
     DEFAULT_ORG_ID, GenerateSpec, ORGANIZATIONS_SCOPE, Order, SimConfig, SimOrg, Simulator, Stream,
 };
 
@@ -91,6 +91,11 @@ struct Args {
     /// `Retry-After`, as Webex's own limit does. No limit when absent.
     #[arg(long)]
     rate_limit_per_minute: Option<u32>,
+    /// Events generated for each of the other APIs served beside Webex (Graph sign-ins and
+    /// directory audits, Secure Endpoint, general A, B and C; their default credentials), over
+    /// the same days as the Webex events. They answer with none when 0.
+    #[arg(long, default_value_t = 0)]
+    api_events: usize,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -182,6 +187,16 @@ async fn main() -> anyhow::Result<()> {
             if org_id == burst_org && burst.count > 0 {
                 sim.add_events_for_org(&org_id, stream, burst.clone());
             }
+        }
+    }
+
+    if args.api_events > 0 {
+        let spec = GenerateSpec {
+            count: args.api_events,
+            ..history.clone()
+        };
+        for api in Api::ALL {
+            sim.generate_api(api, spec.clone());
         }
     }
 
@@ -306,6 +321,9 @@ mod tests {
         assert_eq!(args.page_latency_ms, 200);
         assert_eq!(args.rate_limit_per_minute, Some(300));
         assert_eq!(args.end_offset_seconds, 900);
+        assert_eq!(args.api_events, 0);
+        let args = Args::try_parse_from(["webex-sim", "--api-events", "250"]).unwrap();
+        assert_eq!(args.api_events, 250);
         assert!(Args::try_parse_from(["webex-sim", "--streams", "chats"]).is_err());
         assert_eq!((args.orgs, args.burst_events, args.burst_org), (0, 0, 0));
 

@@ -142,12 +142,7 @@ async fn exchange(shared: &Shared, tracking_id: &str, request: Request) -> (Resp
             );
         }
     };
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.as_str())
-    };
+    let field = |name: &str| form_field(&pairs, name);
     let grant_type = field("grant_type").unwrap_or_default().to_owned();
     if grant_type.is_empty() {
         return (invalid_request("grant_type is required."), grant_type);
@@ -218,6 +213,26 @@ async fn exchange(shared: &Shared, tracking_id: &str, request: Request) -> (Resp
         ),
     };
     (response, grant_type)
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body (token endpoints take no other);
+/// `None` for another content type or a body that does not parse.
+pub(crate) async fn form_fields(request: Request) -> Option<Vec<(String, String)>> {
+    if !is_form(request.headers()) {
+        return None;
+    }
+    let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, &())
+        .await
+        .ok()?;
+    Some(pairs)
+}
+
+/// The first non-empty value of `name` among form fields.
+pub(crate) fn form_field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(key, value)| key == name && !value.is_empty())
+        .map(|(_, value)| value.as_str())
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

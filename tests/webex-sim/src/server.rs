@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::api_error::api_error;
 use crate::state::Shared;
-use crate::{event_api, oauth_api, orgs_api, people_api};
+use crate::{apis, event_api, oauth_api, orgs_api, people_api};
 
 /// The id of one request, echoed in the `TrackingId` header and in error bodies, as Webex does
 /// so support can find a request.
@@ -39,6 +39,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/organizations/{org_id}", get(orgs_api::details))
         .route("/v1/authorize", get(oauth_api::authorize))
         .route("/v1/access_token", post(oauth_api::access_token))
+        .merge(apis::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), tracking))
         .with_state(shared)

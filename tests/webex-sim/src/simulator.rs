@@ -8,6 +8,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::apis::client_tokens::{Audience, ClientGrant};
+use crate::apis::config::ApiConfig;
+use crate::apis::{Api, ApiEvent};
 use crate::config::{SimConfig, Stream};
 use crate::events::{GenerateSpec, SimEvent};
 use crate::faults::Fault;
@@ -272,7 +275,9 @@ impl Simulator {
         self.shared.lock().tokens.revoke_all_refresh();
     }
 
-    /// The next authenticated event-endpoint requests get these faults, one each, in order.
+    /// The next authenticated event-endpoint requests get these faults, one each, in order:
+    /// Webex's, and those of the other APIs that have no fault of their own waiting
+    /// ([`Simulator::push_api_faults`]).
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         self.shared.lock().faults.push(faults);
     }
@@ -291,8 +296,8 @@ impl Simulator {
         self.shared.lock().faults.clear();
     }
 
-    /// Every request served by the event endpoints, the category list, `people/me` and the
-    /// organizations list.
+    /// Every request served by the event endpoints, the category list, `people/me`, the
+    /// organizations list, and every endpoint of the other APIs.
     pub fn requests(&self) -> Vec<RequestLog> {
         let inner = self.shared.lock();
         inner
@@ -347,6 +352,118 @@ impl Simulator {
     /// The next `/people/me` requests each wait this long (real time), in order.
     pub fn delay_people_requests(&self, delays: impl IntoIterator<Item = Duration>) {
         self.shared.lock().people_delays.extend(delays);
+    }
+
+    /// `http://127.0.0.1:PORT`, the origin the other APIs are served from, each under its own
+    /// prefix (see [`Api::path`]).
+    pub fn origin(&self) -> String {
+        self.shared.origin().to_owned()
+    }
+
+    /// The full URL of `api`'s endpoint, e.g. `http://127.0.0.1:PORT/amp/v1/events`.
+    pub fn api_url(&self, api: Api) -> String {
+        format!("{}{}", self.shared.origin(), api.path())
+    }
+
+    /// Graph's client-credentials token URL for `tenant`
+    /// (`http://127.0.0.1:PORT/login/{tenant}/oauth2/v2.0/token`).
+    pub fn graph_token_url(&self, tenant: &str) -> String {
+        format!("{}/login/{tenant}/oauth2/v2.0/token", self.shared.origin())
+    }
+
+    /// General C's token URL (`http://127.0.0.1:PORT/gen-c/oauth/token`).
+    pub fn general_c_token_url(&self) -> String {
+        format!("{}/gen-c/oauth/token", self.shared.origin())
+    }
+
+    /// The other APIs' settings as they are now.
+    pub fn api_config(&self) -> ApiConfig {
+        self.shared.lock().apis.clone()
+    }
+
+    /// Changes the other APIs' settings from the next request on: rotate a key, drop a
+    /// tenant's licence, turn Graph's `Retry-After` off, shorten a token lifetime...
+    pub fn configure_apis(&self, change: impl FnOnce(&mut ApiConfig)) {
+        change(&mut self.shared.lock().apis);
+    }
+
+    /// Appends deterministic events to `api`'s feed (Graph: the first configured tenant's)
+    /// and returns the new ones, each with the exact JSON its pages serve.
+    ///
+    /// # Panics
+    /// When `spec.count > 0` and `spec.to_ms <= spec.from_ms`.
+    pub fn generate_api(&self, api: Api, spec: GenerateSpec) -> Vec<ApiEvent> {
+        let tenant = self.default_tenant(api);
+        self.generate_api_for_tenant(&tenant, api, spec)
+    }
+
+    /// Like [`Simulator::generate_api`] for one Graph tenant; the other APIs have no tenants
+    /// and ignore it.
+    ///
+    /// # Panics
+    /// When `spec.count > 0` and `spec.to_ms <= spec.from_ms`.
+    pub fn generate_api_for_tenant(
+        &self,
+        tenant: &str,
+        api: Api,
+        spec: GenerateSpec,
+    ) -> Vec<ApiEvent> {
+        let tenant = if api.is_graph() { tenant } else { "" };
+        self.shared.lock().feeds.generate(api, tenant, &spec)
+    }
+
+    /// Everything `api`'s feed holds (Graph: the first configured tenant's), visible yet or
+    /// not, in generation order.
+    pub fn api_events(&self, api: Api) -> Vec<ApiEvent> {
+        let tenant = self.default_tenant(api);
+        self.api_events_for_tenant(&tenant, api)
+    }
+
+    /// Like [`Simulator::api_events`] for one Graph tenant.
+    pub fn api_events_for_tenant(&self, tenant: &str, api: Api) -> Vec<ApiEvent> {
+        let tenant = if api.is_graph() { tenant } else { "" };
+        self.shared.lock().feeds.events(api, tenant)
+    }
+
+    /// The next requests to `api` (after authentication and rate limits) get these faults,
+    /// one each, in order, before any fault of [`Simulator::push_faults`].
+    pub fn push_api_faults(&self, api: Api, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.lock().faults.push_for(api, faults);
+    }
+
+    /// A Graph access token of the configured app for `tenant`, valid for the configured TTL,
+    /// as the token endpoint would issue it.
+    pub fn issue_graph_token(&self, tenant: &str) -> String {
+        let now_ms = self.now_ms();
+        let mut inner = self.shared.lock();
+        let grant = ClientGrant {
+            client_id: inner.apis.graph.client_id.clone(),
+            audience: Audience::Graph {
+                tenant: tenant.to_owned(),
+            },
+        };
+        let ttl = inner.apis.graph.token_ttl;
+        inner.client_tokens.issue(grant, now_ms, ttl)
+    }
+
+    /// A General C access token of the configured client, valid for the configured TTL.
+    pub fn issue_general_c_token(&self) -> String {
+        let now_ms = self.now_ms();
+        let mut inner = self.shared.lock();
+        let grant = ClientGrant {
+            client_id: inner.apis.general_c.client_id.clone(),
+            audience: Audience::GeneralC,
+        };
+        let ttl = inner.apis.general_c.token_ttl;
+        inner.client_tokens.issue(grant, now_ms, ttl)
+    }
+
+    fn default_tenant(&self, api: Api) -> String {
+        if api.is_graph() {
+            self.shared.lock().apis.graph.default_tenant().to_owned()
+        } else {
+            String::new()
+        }
     }
 
     fn grant(&self, person: &SimPerson, scopes: &[&str]) -> Grant {

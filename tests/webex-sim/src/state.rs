@@ -3,9 +3,13 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::clock::Clock;
+use crate::apis::client_tokens::ClientTokens;
+use crate::apis::config::ApiConfig;
+use crate::apis::feeds::FeedStore;
+use crate::apis::snapshots::Snapshots;
+use crate::clock::{Clock, duration_ms};
 use crate::config::SimConfig;
 use crate::events::EventStore;
 use crate::faults::FaultPlan;
@@ -21,6 +25,8 @@ pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT/v1`, used in `Link` headers.
     pub base_url: String,
     pub clock: Clock,
+    /// Real-time origin of the rate limits that run on real time.
+    started: Instant,
     tracking: AtomicU64,
     inner: Mutex<Inner>,
 }
@@ -45,6 +51,12 @@ pub(crate) struct Inner {
     pub refresh_delays: VecDeque<Duration>,
     /// Real-time delays for the next `/people/me` requests, one each, in order.
     pub people_delays: VecDeque<Duration>,
+    /// The other APIs' settings, changeable while serving (`Simulator::configure_apis`).
+    pub apis: ApiConfig,
+    pub feeds: FeedStore,
+    /// The state behind `$skiptoken`, `page_token` and `cursor` values handed out.
+    pub snapshots: Snapshots,
+    pub client_tokens: ClientTokens,
 }
 
 impl Shared {
@@ -56,6 +68,7 @@ impl Shared {
         };
         Shared {
             clock: Clock::new(&config.clock),
+            started: Instant::now(),
             tracking: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 events: EventStore::new(config.seed),
@@ -70,6 +83,10 @@ impl Shared {
                 token_delays: VecDeque::new(),
                 refresh_delays: VecDeque::new(),
                 people_delays: VecDeque::new(),
+                apis: config.apis.clone(),
+                feeds: FeedStore::new(config.seed),
+                snapshots: Snapshots::new(config.seed),
+                client_tokens: ClientTokens::new(config.seed),
             }),
             config,
             base_url,
@@ -84,6 +101,25 @@ impl Shared {
 
     pub(crate) fn log(&self, entry: LogEntry) {
         self.lock().requests.push(entry);
+    }
+
+    /// Real-time milliseconds since the simulator started, for real-time rate limits.
+    pub(crate) fn monotonic_ms(&self) -> i64 {
+        duration_ms(self.started.elapsed())
+    }
+
+    /// The part of the base URL before its path: `http://127.0.0.1:PORT`.
+    pub(crate) fn origin(&self) -> &str {
+        let base_url = &self.base_url;
+        let path_at = base_url
+            .find("://")
+            .and_then(|scheme_end| {
+                base_url[scheme_end + 3..]
+                    .find('/')
+                    .map(|i| scheme_end + 3 + i)
+            })
+            .unwrap_or(base_url.len());
+        &base_url[..path_at]
     }
 
     pub(crate) fn next_tracking_id(&self) -> String {

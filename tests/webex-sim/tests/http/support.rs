@@ -122,3 +122,19 @@ pub async fn error_message(response: Response) -> String {
     assert!(value["errors"][0]["description"].is_string());
     value["message"].as_str().unwrap().to_owned()
 }
+
+/// The exact JSON text of each item of the array at `path` (names joined by `.`, or `$` for a
+/// bare array), as the server wrote it: what "byte for byte" is checked against.
+pub fn raw_items(body: &str, path: &str) -> Vec<String> {
+    use serde_json::value::RawValue;
+    let mut raw: &RawValue = serde_json::from_str(body).unwrap();
+    if path != "$" {
+        for name in path.split('.') {
+            let object: std::collections::HashMap<&str, &RawValue> =
+                serde_json::from_str(raw.get()).unwrap();
+            raw = object[name];
+        }
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).unwrap();
+    items.iter().map(|item| item.get().to_owned()).collect()
+}
