@@ -54,8 +54,13 @@ pub enum CollectError {
          open the link"
     )]
     NotAuthorized { identity: IdentityName },
-    #[error("Webex refused access (HTTP 403): {message}; {fix}")]
-    Forbidden { message: String, fix: String },
+    #[error("{who} refused access (HTTP 403): {message}; {fix}")]
+    Forbidden {
+        /// Who refused ("Webex").
+        who: String,
+        message: String,
+        fix: String,
+    },
     #[error("configuration error: {0}")]
     Config(String),
     #[error("Webex request failed: {0}")]

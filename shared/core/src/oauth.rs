@@ -360,8 +360,9 @@ async fn check_scope<W: EventSource>(
         },
         max: 1,
     };
+    let credential = crate::secret::Credential::Bearer(token.clone());
     match webex
-        .fetch_page(&stream.source(), token, &probe, deadline)
+        .fetch_page(&stream.source(), &credential, &probe, deadline)
         .await
     {
         Ok(_) => Ok(()),

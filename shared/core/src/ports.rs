@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::cursor::{Cursor, CursorKey};
 use crate::event::RawEvent;
 use crate::identity::IdentityName;
-use crate::secret::{AccessToken, ClientSecret, RefreshToken};
+use crate::secret::{AccessToken, ClientSecret, Credential, RefreshToken};
 use crate::source::{Position, QueryBounds, SourceSpec};
 use crate::time::Timestamp;
 use crate::tokens::IdentitySecret;
@@ -258,7 +258,19 @@ pub enum SourceError {
     Exhausted { attempts: u32, last: String },
     #[error("the run's deadline is too close for another request")]
     OutOfTime,
-    /// Webex answered something we refuse to act on (a `Retry-After` beyond what we accept, a
+    /// An answer the source's description names as a configuration error of its own
+    /// (Graph's licence error): `name: message`, and what to do.
+    #[error("{name}: {message}")]
+    Refused {
+        name: String,
+        message: String,
+        fix: String,
+    },
+    /// A page that is not shaped as the source's description says (no items where it says they
+    /// are, an item without its id): the description is wrong, or the API changed.
+    #[error("{0}")]
+    Misshapen(String),
+    /// The API answered something we refuse to act on (a `Retry-After` beyond what we accept, a
     /// body over its cap, a `Link` away from the stream's endpoint or back to a page already
     /// fetched): an upstream failure, so nothing is committed and the next run tries again.
     #[error("{0}")]
@@ -270,7 +282,7 @@ pub trait EventSource: Send + Sync {
     fn fetch_page(
         &self,
         source: &SourceSpec,
-        token: &AccessToken,
+        credential: &Credential,
         request: &PageRequest,
         deadline: Instant,
     ) -> impl Future<Output = Result<Page, SourceError>> + Send;

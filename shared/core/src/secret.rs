@@ -31,9 +31,22 @@ secret_newtype!(
     AccessToken,
     /// A Webex OAuth refresh token.
     RefreshToken,
-    /// The client secret of a Webex integration.
+    /// The client secret of an OAuth client (a Webex integration, an Entra app).
     ClientSecret,
+    /// The key or password of a source's identity (`basic`, `api_key`).
+    ApiKey,
 );
+
+/// How a request proves who sends it. `Debug` shows the kind and the names, never a value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer …`: Webex OAuth tokens, client-credentials tokens.
+    Bearer(AccessToken),
+    /// HTTP Basic with the identity's id and key (Cisco Secure Endpoint's client id and API key).
+    Basic { id: String, key: ApiKey },
+    /// A header of the API's own (`X-Api-Key: …`); `value` holds any prefix (`Token …`).
+    Header { name: String, value: ApiKey },
+}
 
 #[cfg(test)]
 mod tests {
@@ -46,5 +59,19 @@ mod tests {
         assert_eq!(token.secret(), "very-secret-value");
         let nested = format!("{:?}", Some(ClientSecret::new("hunter2")));
         assert!(!nested.contains("hunter2"));
+        for credential in [
+            Credential::Bearer(AccessToken::new("hunter2")),
+            Credential::Basic {
+                id: "client".into(),
+                key: ApiKey::new("hunter2"),
+            },
+            Credential::Header {
+                name: "X-Api-Key".into(),
+                value: ApiKey::new("hunter2"),
+            },
+        ] {
+            let shown = format!("{credential:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
     }
 }

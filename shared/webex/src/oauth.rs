@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use collector_core::ports::{TokenError, TokenGrant, TokenIssuer};
 use collector_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use collector_core::source::RateLimitHeaders;
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -89,9 +90,10 @@ impl WebexClient {
             attempt += 1;
             let reason = match self
                 .http
+                .http()
                 .post(&url)
                 .form(form)
-                .timeout(self.retry.request_timeout.min(left))
+                .timeout(self.retry().request_timeout.min(left))
                 .send()
                 .await
             {
@@ -99,21 +101,31 @@ impl WebexClient {
                 Err(_) => "token endpoint unreachable".to_string(),
                 Ok(response) => {
                     let status = response.status();
-                    let wait = crate::retry::retry_after(
+                    let wait = http_source::retry::retry_after(
+                        crate::DISPLAY,
                         status.as_u16(),
                         response.headers(),
+                        &RateLimitHeaders::standard(),
                         std::time::SystemTime::now(),
                     );
                     let body = if status.is_success() {
-                        crate::body::read_capped(response, crate::body::TOKEN_CAP, "token answer")
-                            .await
-                            .map_err(unusable_answer)?
+                        http_source::body::read_capped(
+                            response,
+                            http_source::body::TOKEN_CAP,
+                            "token answer",
+                        )
+                        .await
+                        .map_err(unusable_answer)?
                     } else {
                         // Only `error` and `error_description` are read; a body over its cap,
                         // or cut off, is treated as one without them.
-                        crate::body::read_capped(response, crate::body::ERROR_BODY_CAP, "error")
-                            .await
-                            .unwrap_or_default()
+                        http_source::body::read_capped(
+                            response,
+                            http_source::body::ERROR_BODY_CAP,
+                            "error",
+                        )
+                        .await
+                        .unwrap_or_default()
                     };
                     if status.is_success() {
                         return parse_grant(&body);
@@ -123,11 +135,11 @@ impl WebexClient {
                     }
                     match wait {
                         Err(absurd) => return Err(TokenError::Failed(absurd.to_string())),
-                        Ok(crate::retry::RetryAfter::Wait(wait))
-                            if attempt < self.retry.max_attempts =>
+                        Ok(http_source::retry::RetryAfter::Wait(wait))
+                            if attempt < self.retry().max_attempts =>
                         {
-                            let wait = wait.min(self.retry.max_delay);
-                            let Some(resume) = crate::retry::resume_at(
+                            let wait = wait.min(self.retry().max_delay);
+                            let Some(resume) = http_source::retry::resume_at(
                                 Instant::now(),
                                 wait,
                                 MIN_ATTEMPT,
@@ -146,13 +158,13 @@ impl WebexClient {
                     format!("token endpoint answered HTTP {status}")
                 }
             };
-            if attempt >= self.retry.max_attempts {
+            if attempt >= self.retry().max_attempts {
                 return Err(TokenError::Failed(format!(
                     "{reason} after {attempt} attempts"
                 )));
             }
-            let backoff = self.retry.backoff(attempt);
-            match crate::retry::resume_at(Instant::now(), backoff, MIN_ATTEMPT, deadline) {
+            let backoff = self.retry().backoff(attempt);
+            match http_source::retry::resume_at(Instant::now(), backoff, MIN_ATTEMPT, deadline) {
                 Some(resume) => tokio::time::sleep_until(resume).await,
                 None => {
                     return Err(TokenError::Failed(format!(
@@ -167,12 +179,12 @@ impl WebexClient {
 
 /// A token answer over its cap, or cut off. Not retried: a refresh may have rotated the
 /// refresh token already, and a second refresh with the old one would be refused anyway.
-fn unusable_answer(e: crate::body::BodyError) -> TokenError {
+fn unusable_answer(e: http_source::body::BodyError) -> TokenError {
     match e {
-        too_large @ crate::body::BodyError::TooLarge { .. } => TokenError::Failed(format!(
+        too_large @ http_source::body::BodyError::TooLarge { .. } => TokenError::Failed(format!(
             "the token endpoint's answer is unusable: {too_large}"
         )),
-        crate::body::BodyError::Cut { .. } => {
+        http_source::body::BodyError::Cut { .. } => {
             TokenError::Failed("the token endpoint's answer was cut off".to_string())
         }
     }

@@ -6,12 +6,14 @@ use std::time::SystemTime;
 
 use collector_core::ports::{OrgDirectory, SourceError};
 use collector_core::secret::AccessToken;
+use collector_core::source::RateLimitHeaders;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::body::{BodyError, ORGANIZATIONS_CAP, read_capped};
-use crate::retry::{RetryAfter, resume_at, retry_after};
-use crate::{MIN_REQUEST_TIME, WebexClient};
+use crate::WebexClient;
+use http_source::MIN_REQUEST_TIME;
+use http_source::body::{BodyError, ORGANIZATIONS_CAP, read_capped};
+use http_source::retry::{RetryAfter, resume_at, retry_after};
 
 #[derive(Deserialize)]
 struct Organizations {
@@ -32,13 +34,14 @@ impl OrgDirectory for WebexClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.admit(deadline).await?;
+            self.http.admit(deadline).await?;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let sent = self
                 .http
+                .http()
                 .get(self.endpoint("organizations"))
                 .bearer_auth(token.secret())
-                .timeout(remaining.min(self.retry.request_timeout))
+                .timeout(remaining.min(self.retry().request_timeout))
                 .send()
                 .await;
             let (wait, reason) = match sent {
@@ -65,8 +68,14 @@ impl OrgDirectory for WebexClient {
                         });
                     }
                     status @ (429 | 500..=599) => {
-                        let wait = retry_after(status, response.headers(), SystemTime::now())
-                            .map_err(|absurd| SourceError::Unacceptable(absurd.to_string()))?;
+                        let wait = retry_after(
+                            crate::DISPLAY,
+                            status,
+                            response.headers(),
+                            &RateLimitHeaders::standard(),
+                            SystemTime::now(),
+                        )
+                        .map_err(|absurd| SourceError::Unacceptable(absurd.to_string()))?;
                         (wait, format!("HTTP {status}"))
                     }
                     status => {
@@ -77,7 +86,7 @@ impl OrgDirectory for WebexClient {
                     }
                 },
             };
-            if attempt >= self.retry.max_attempts {
+            if attempt >= self.retry().max_attempts {
                 return Err(SourceError::Exhausted {
                     attempts: attempt,
                     last: reason,
@@ -85,7 +94,7 @@ impl OrgDirectory for WebexClient {
             }
             let wait = match wait {
                 RetryAfter::Wait(wait) => wait,
-                RetryAfter::Backoff => self.retry.backoff(attempt),
+                RetryAfter::Backoff => self.retry().backoff(attempt),
             };
             let Some(resume) = resume_at(Instant::now(), wait, MIN_REQUEST_TIME, deadline) else {
                 return Err(SourceError::OutOfTime);

@@ -31,9 +31,10 @@ impl AccountInfo for WebexClient {
         }
         let response = self
             .http
+            .http()
             .get(self.endpoint("people/me"))
             .bearer_auth(token.secret())
-            .timeout(self.retry.request_timeout.min(left))
+            .timeout(self.retry().request_timeout.min(left))
             .send()
             .await
             .map_err(|e| SourceError::Exhausted {
@@ -42,18 +43,21 @@ impl AccountInfo for WebexClient {
             })?;
         match response.status().as_u16() {
             200 => {
-                let body =
-                    crate::body::read_capped(response, crate::body::PERSON_CAP, "people/me answer")
-                        .await
-                        .map_err(|e| match e {
-                            too_large @ crate::body::BodyError::TooLarge { .. } => {
-                                SourceError::Unacceptable(too_large.to_string())
-                            }
-                            crate::body::BodyError::Cut { .. } => SourceError::Exhausted {
-                                attempts: 1,
-                                last: "the people/me answer was cut off".into(),
-                            },
-                        })?;
+                let body = http_source::body::read_capped(
+                    response,
+                    http_source::body::PERSON_CAP,
+                    "people/me answer",
+                )
+                .await
+                .map_err(|e| match e {
+                    too_large @ http_source::body::BodyError::TooLarge { .. } => {
+                        SourceError::Unacceptable(too_large.to_string())
+                    }
+                    http_source::body::BodyError::Cut { .. } => SourceError::Exhausted {
+                        attempts: 1,
+                        last: "the people/me answer was cut off".into(),
+                    },
+                })?;
                 parse_person(&body)
             }
             401 => Err(SourceError::Unauthorized),

@@ -10,6 +10,7 @@ pub(super) fn classify(source: &SourceSpec, stream: &str, e: SourceError) -> Col
     match e {
         SourceError::OutOfTime => CollectError::OutOfTime,
         SourceError::Forbidden { message } => CollectError::Forbidden {
+            who: who.clone(),
             message,
             fix: source
                 .forbidden_fix
@@ -21,6 +22,15 @@ pub(super) fn classify(source: &SourceSpec, stream: &str, e: SourceError) -> Col
         )),
         SourceError::Rejected { status, message } => CollectError::Config(format!(
             "{who} rejected the {stream} request (HTTP {status}): {message}; check the stream's settings"
+        )),
+        SourceError::Refused { name, message, fix } => CollectError::Forbidden {
+            who: who.clone(),
+            message: format!("{name}: {message}"),
+            fix,
+        },
+        SourceError::Misshapen(problem) => CollectError::Config(format!(
+            "{who}'s answer to the {stream} stream is not shaped as its items settings say: \
+             {problem}; check the stream's items (path, id, time)"
         )),
         upstream @ (SourceError::Exhausted { .. } | SourceError::Unacceptable(_)) => {
             CollectError::Upstream(upstream)

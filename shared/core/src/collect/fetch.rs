@@ -22,6 +22,7 @@ use crate::ports::{
     PutOutcome, SecretStore, SourceError, TokenIssuer,
 };
 use crate::recent_ids::RecentIds;
+use crate::secret::Credential;
 use crate::source::{PagingKind, Position, QueryBounds};
 use crate::time::Timestamp;
 use crate::window::Window;
@@ -381,7 +382,7 @@ where
         let requests_until = deadline
             .checked_sub(self.settings.stop_reserve)
             .unwrap_or_else(Instant::now);
-        let mut token = self.tokens.access_token(deadline).await?;
+        let mut token = Credential::Bearer(self.tokens.access_token(deadline).await?);
         let mut refreshed = false;
         loop {
             match self
@@ -391,7 +392,11 @@ where
             {
                 Ok(page) => return Ok(page),
                 Err(SourceError::Unauthorized) if !refreshed => {
-                    token = self.tokens.replace_rejected(&token, deadline).await?;
+                    if let Credential::Bearer(rejected) = &token {
+                        token = Credential::Bearer(
+                            self.tokens.replace_rejected(rejected, deadline).await?,
+                        );
+                    }
                     refreshed = true;
                 }
                 Err(e) => return Err(classify(&self.spec, &self.unit.stream, e)),

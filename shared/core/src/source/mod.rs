@@ -3,7 +3,9 @@
 //! source; the Webex streams are filled-in sources ([`webex`]) with a few named quirks, and a
 //! document's `http` streams are sources their authors filled in.
 
+pub mod azure_graph;
 pub mod request;
+pub mod secure_endpoint;
 pub mod template;
 pub mod webex;
 

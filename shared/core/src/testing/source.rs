@@ -14,7 +14,7 @@ use super::faults::Faults;
 use super::lock;
 use crate::event::{EventKey, RawEvent};
 use crate::ports::{Clock, EventSource, Page, PageRequest, PageTarget, SourceError};
-use crate::secret::AccessToken;
+use crate::secret::{AccessToken, Credential};
 use crate::source::{Position, QueryBounds, SourceSpec};
 use crate::time::Timestamp;
 
@@ -343,7 +343,7 @@ impl EventSource for MemorySource {
     async fn fetch_page(
         &self,
         source: &SourceSpec,
-        token: &AccessToken,
+        credential: &Credential,
         request: &PageRequest,
         deadline: Instant,
     ) -> Result<Page, SourceError> {
@@ -357,7 +357,7 @@ impl EventSource for MemorySource {
                 b.forbidden.clone(),
                 b.paging,
                 b.order,
-                b.refused_tokens.iter().any(|t| t == token.secret()),
+                matches!(credential, Credential::Bearer(token) if b.refused_tokens.iter().any(|t| t == token.secret())),
             )
         };
         if refused {
@@ -442,7 +442,7 @@ mod tests {
             let page = source
                 .fetch_page(
                     spec,
-                    &AccessToken::new("t"),
+                    &Credential::Bearer(AccessToken::new("t")),
                     &request,
                     Instant::now() + Duration::from_secs(5),
                 )

@@ -29,7 +29,7 @@ async fn one_units_403_is_recorded_in_its_cursor_as_a_config_error_with_the_fix(
     let error = run(&refused).await.unwrap_err();
     run(&fine).await.unwrap();
     // THEN the refused one says what to change, in its cursor too
-    let CollectError::Forbidden { message, fix } = &error else {
+    let CollectError::Forbidden { message, fix, .. } = &error else {
         panic!("{error:?}");
     };
     assert_eq!(message, "The caller lacks the required role");

@@ -1,18 +1,20 @@
 //! How hard to try one request: bounded attempts, jittered exponential backoff, `Retry-After`
 //! honoured within reason, and never past the run's deadline.
 //!
-//! Every wait that Webex (or anything posing as it) can influence goes through
+//! Every wait that an API (or anything posing as it) can influence goes through
 //! [`retry_after`] and [`resume_at`]: the header becomes a bounded `Duration` in one place, and
 //! the instant to resume at is computed with checked arithmetic, so no answer can overflow an
 //! `Instant` (a panic that would leave the run's lease held) or hold a run past its deadline.
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use collector_core::source::RateLimitHeaders;
+use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-/// The longest `Retry-After` we accept. Webex's rate limits are per minute and no Lambda lives
-/// longer than 15 minutes, so a longer wait is not a rate limit but a broken or hostile answer.
+/// The longest wait we accept. Webex's rate limits are per minute, Cisco Secure Endpoint's per
+/// hour, and no Lambda lives longer than 15 minutes: a longer wait is not a rate limit but a
+/// broken or hostile answer.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// How much of an unusable header value an error or a log line repeats.
@@ -60,14 +62,18 @@ pub enum RetryAfter {
     Wait(Duration),
 }
 
-/// A `Retry-After` beyond [`MAX_RETRY_AFTER`]: the request fails with this as its reason.
+/// A wait beyond [`MAX_RETRY_AFTER`]: the request fails with this as its reason.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "Webex answered HTTP {status} with Retry-After: {value}, beyond the {}-minute wait we accept",
+    "{who} answered HTTP {status} with {header}: {value}, beyond the {}-minute wait we accept",
     MAX_RETRY_AFTER.as_secs() / 60
 )]
 pub struct AbsurdWait {
+    /// Who answered ("Webex").
+    pub who: String,
     pub status: u16,
+    /// The header's name as the source's description spells it.
+    pub header: String,
     /// The value as sent (digits or an HTTP date: nothing else gets here), shortened.
     pub value: String,
 }
@@ -82,27 +88,95 @@ pub struct AbsurdWait {
 ///   upstream error says what Webex did and the next scheduled run simply tries again.
 /// - Anything else (`-1`, `1.5`, garbage, non-ASCII) carries no usable information: it is
 ///   treated as if the header were absent, so our own backoff, bounded by the policy, decides.
+///
+/// The same rules hold for the other headers in `limits`: the first `retry_after` name present
+/// is read as above; failing those, on a 429, the first `reset` name present, as seconds to wait
+/// (or, with `reset_is_instant`, as the epoch second to wait until).
 pub fn retry_after(
+    who: &str,
     status: u16,
     headers: &HeaderMap,
+    limits: &RateLimitHeaders,
     now: SystemTime,
 ) -> Result<RetryAfter, AbsurdWait> {
-    let Some(raw) = headers.get(RETRY_AFTER) else {
-        return Ok(RetryAfter::Backoff);
-    };
+    if let Some((name, value)) = first_present(headers, &limits.retry_after) {
+        return read_wait(who, status, name, value, now, false);
+    }
+    // A reset is when the limit's window ends: a wait only for a rate limit. APIs send it on
+    // every answer (Secure Endpoint), where after a 500 it says nothing about retrying.
+    if status == 429
+        && let Some((name, value)) = first_present(headers, &limits.reset)
+    {
+        return read_wait(who, status, name, value, now, limits.reset_is_instant);
+    }
+    Ok(RetryAfter::Backoff)
+}
+
+/// Whether an answer says the identity has no requests left (`X-Rate-Limit-Remaining: 0`),
+/// and how long until it has: the next request would only earn a 429.
+pub fn exhausted_for(
+    who: &str,
+    headers: &HeaderMap,
+    limits: &RateLimitHeaders,
+    now: SystemTime,
+) -> Option<Duration> {
+    let (_, remaining) = first_present(headers, &limits.remaining)?;
+    if remaining.to_str().ok()?.trim() != "0" {
+        return None;
+    }
+    let (name, value) = first_present(headers, &limits.reset)?;
+    match read_wait(who, 200, name, value, now, limits.reset_is_instant) {
+        Ok(RetryAfter::Wait(wait)) => Some(wait),
+        _ => None,
+    }
+}
+
+/// The value of the first of `names` the headers hold (names match without case), with the
+/// name as configured.
+fn first_present<'h, 'n>(
+    headers: &'h HeaderMap,
+    names: &'n [String],
+) -> Option<(&'n str, &'h reqwest::header::HeaderValue)> {
+    names.iter().find_map(|name| {
+        headers
+            .get(name.as_str())
+            .map(|value| (name.as_str(), value))
+    })
+}
+
+fn read_wait(
+    who: &str,
+    status: u16,
+    header: &str,
+    raw: &reqwest::header::HeaderValue,
+    now: SystemTime,
+    epoch_instant: bool,
+) -> Result<RetryAfter, AbsurdWait> {
     let Ok(value) = raw.to_str() else {
-        tracing::debug!(status, "Retry-After is not ASCII; backing off instead");
+        tracing::debug!(
+            status,
+            header,
+            "a wait header is not ASCII; backing off instead"
+        );
         return Ok(RetryAfter::Backoff);
     };
     let value = value.trim();
     let absurd = || AbsurdWait {
+        who: who.to_string(),
         status,
+        header: header.to_string(),
         value: shorten(value),
     };
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // More digits than a u64 holds is as absurd as a large u64.
         let seconds = value.parse::<u64>().map_err(|_| absurd())?;
-        let wait = Duration::from_secs(seconds);
+        let wait = match epoch_instant {
+            // An instant that has passed means "now".
+            true => (SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+                .duration_since(now)
+                .unwrap_or(Duration::ZERO),
+            false => Duration::from_secs(seconds),
+        };
         return if wait <= MAX_RETRY_AFTER {
             Ok(RetryAfter::Wait(wait))
         } else {
@@ -118,7 +192,7 @@ pub fn retry_after(
             Err(absurd())
         };
     }
-    tracing::debug!(status, value = %shorten(value), "unreadable Retry-After; backing off instead");
+    tracing::debug!(status, header, value = %shorten(value), "unreadable wait; backing off instead");
     Ok(RetryAfter::Backoff)
 }
 
@@ -146,6 +220,7 @@ fn shorten(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::RETRY_AFTER;
 
     #[test]
     fn backoff_is_bounded_and_grows() {
@@ -213,7 +288,7 @@ mod tests {
                     reqwest::header::HeaderValue::from_bytes(value).unwrap(),
                 );
             }
-            let got = retry_after(429, &headers, now);
+            let got = retry_after("Webex", 429, &headers, &RateLimitHeaders::standard(), now);
             if let Err(absurd) = &got {
                 let message = absurd.to_string();
                 assert!(
@@ -236,9 +311,103 @@ mod tests {
         let mut headers = HeaderMap::new();
         let digits = "9".repeat(500);
         headers.insert(RETRY_AFTER, digits.parse().unwrap());
-        let absurd = retry_after(503, &headers, SystemTime::now()).unwrap_err();
+        let limits = RateLimitHeaders::standard();
+        let absurd = retry_after("Webex", 503, &headers, &limits, SystemTime::now()).unwrap_err();
         assert_eq!(absurd.value.chars().count(), SHOWN_VALUE_CHARS + 1);
         assert!(absurd.to_string().len() < 200);
+    }
+
+    #[test]
+    fn rate_limit_headers_give_the_wait_when_retry_after_is_absent() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        let limits = RateLimitHeaders {
+            retry_after: vec!["Retry-After".into()],
+            reset: vec!["X-Rate-Limit-Reset".into(), "X-RateLimit-Reset".into()],
+            reset_is_instant: false,
+            remaining: vec![
+                "X-Rate-Limit-Remaining".into(),
+                "x-ratelimit-remaining".into(),
+            ],
+        };
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (k, v) in pairs {
+                map.insert(*k, v.parse().unwrap());
+            }
+            map
+        };
+        let wait = |h: &HeaderMap| retry_after("Cisco", 429, h, &limits, now);
+        assert_eq!(
+            wait(&headers(&[("x-ratelimit-reset", "894")])),
+            Ok(RetryAfter::Wait(Duration::from_secs(894)))
+        );
+        assert_eq!(
+            wait(&headers(&[
+                ("x-rate-limit-reset", "894"),
+                ("retry-after", "3")
+            ])),
+            Ok(RetryAfter::Wait(Duration::from_secs(3))),
+            "Retry-After first"
+        );
+        assert_eq!(wait(&headers(&[])), Ok(RetryAfter::Backoff));
+        let after_500 = retry_after(
+            "Cisco",
+            500,
+            &headers(&[("X-Rate-Limit-Reset", "894")]),
+            &limits,
+            now,
+        );
+        assert_eq!(
+            after_500,
+            Ok(RetryAfter::Backoff),
+            "a reset is no wait for a 500"
+        );
+        let absurd = wait(&headers(&[("X-Rate-Limit-Reset", "86400")])).unwrap_err();
+        assert_eq!(
+            absurd.to_string(),
+            "Cisco answered HTTP 429 with X-Rate-Limit-Reset: 86400, beyond the 60-minute wait we accept"
+        );
+        let instant = RateLimitHeaders {
+            reset_is_instant: true,
+            ..limits.clone()
+        };
+        assert_eq!(
+            retry_after(
+                "x",
+                429,
+                &headers(&[("X-Rate-Limit-Reset", "1767225660")]),
+                &instant,
+                now
+            ),
+            Ok(RetryAfter::Wait(Duration::from_secs(60)))
+        );
+        // Requests left: none means waiting for the reset before the next.
+        let exhausted = |h: &HeaderMap| exhausted_for("Cisco", h, &limits, now);
+        assert_eq!(
+            exhausted(&headers(&[
+                ("X-Rate-Limit-Remaining", "0"),
+                ("X-Rate-Limit-Reset", "30")
+            ])),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            exhausted(&headers(&[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "30")
+            ])),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            exhausted(&headers(&[
+                ("X-Rate-Limit-Remaining", "12"),
+                ("X-Rate-Limit-Reset", "30")
+            ])),
+            None
+        );
+        assert_eq!(
+            exhausted(&headers(&[("X-Rate-Limit-Remaining", "0")])),
+            None
+        );
     }
 
     #[test]

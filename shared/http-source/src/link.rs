@@ -1,5 +1,7 @@
-//! `Link` headers (RFC 8288), as Webex sends them for paging:
-//! `<https://webexapis.com/v1/events?max=100&cursor=...>; rel="next"`.
+//! Next pages: `Link` headers (RFC 8288), as Webex sends them for paging
+//! (`<https://webexapis.com/v1/events?max=100&cursor=...>; rel="next"`), and the rule every
+//! next page's URL must keep, whether from a header or from the page (Graph's
+//! `@odata.nextLink`).
 
 /// The URL of the `rel="next"` link, if any.
 pub fn next_link(header: &str) -> Option<String> {
@@ -30,18 +32,37 @@ pub fn next_link(header: &str) -> Option<String> {
 /// How much of a refused path an error repeats.
 const SHOWN_PATH_CHARS: usize = 120;
 
-/// Checks that a `Link rel="next"` leads to the stream's own `endpoint`, and returns it parsed.
+/// Where a next page's URL came from, for the rule and its messages.
+#[derive(Clone, Copy, Debug)]
+pub struct NextRule<'a> {
+    /// Who gave it ("Webex").
+    pub who: &'a str,
+    /// What it is ("Link rel=\"next\"", "next page URL").
+    pub what: &'a str,
+    /// Whether a URL relative to the endpoint is taken (a URL in a page may be; a `Link`
+    /// header's is refused rather than guessed at).
+    pub relative: bool,
+}
+
+/// Checks that a next page's URL leads to the stream's own `endpoint`, and returns it parsed.
 ///
-/// The bearer token goes with the request, and what comes back is stored as events: so the
-/// link must be absolute (Webex sends absolute links; a relative or protocol-relative one is
-/// refused rather than guessed at), with the endpoint's scheme (no `http://` downgrade), host
-/// and port, no user info (`https://webexapis.com@evil.example/` has the host `evil.example`
-/// and the user `webexapis.com`), and the endpoint's path (`/v1/people` is not an event page).
-/// Only the query, which carries Webex's paging cursor, may differ.
-pub fn check_next(link: &str, endpoint: &reqwest::Url) -> Result<reqwest::Url, String> {
-    let refused = |why: String| format!("Webex's Link rel=\"next\" {why}; not followed");
-    let url =
-        reqwest::Url::parse(link).map_err(|e| refused(format!("is not an absolute URL ({e})")))?;
+/// The credential goes with the request, and what comes back is stored as events: so the URL
+/// must have the endpoint's scheme (no `http://` downgrade), host and port, no user info
+/// (`https://webexapis.com@evil.example/` has the host `evil.example` and the user
+/// `webexapis.com`), and the endpoint's path (`/v1/people` is not an event page; compared
+/// without ASCII case, as Graph writes `/signins` for `/signIns`). Only the query, which carries
+/// the paging's position, may differ.
+pub fn check_next(
+    link: &str,
+    endpoint: &reqwest::Url,
+    rule: NextRule<'_>,
+) -> Result<reqwest::Url, String> {
+    let refused = |why: String| format!("{}'s {} {why}; not followed", rule.who, rule.what);
+    let parsed = match rule.relative {
+        true => endpoint.join(link),
+        false => reqwest::Url::parse(link),
+    };
+    let url = parsed.map_err(|e| refused(format!("is not an absolute URL ({e})")))?;
     if url.scheme() != endpoint.scheme() {
         return Err(refused(format!(
             "leads to {}:// instead of {}://",
@@ -65,7 +86,7 @@ pub fn check_next(link: &str, endpoint: &reqwest::Url) -> Result<reqwest::Url, S
                 .map_or_else(|| "none".to_string(), |p| p.to_string())
         )));
     }
-    if url.path() != endpoint.path() {
+    if !url.path().eq_ignore_ascii_case(endpoint.path()) {
         let mut path: String = url.path().chars().take(SHOWN_PATH_CHARS).collect();
         if path.len() < url.path().len() {
             path.push('…');
@@ -81,6 +102,12 @@ pub fn check_next(link: &str, endpoint: &reqwest::Url) -> Result<reqwest::Url, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const WEBEX_LINK: NextRule<'static> = NextRule {
+        who: "Webex",
+        what: "Link rel=\"next\"",
+        relative: false,
+    };
 
     #[test]
     fn finds_the_next_link() {
@@ -169,7 +196,7 @@ mod tests {
             ("", Some("not an absolute URL")),
         ];
         for (link, refused) in cases {
-            match (check_next(link, &endpoint), refused) {
+            match (check_next(link, &endpoint, WEBEX_LINK), refused) {
                 (Ok(url), None) => assert_eq!(url.path(), "/v1/events"),
                 (Err(e), Some(part)) => {
                     assert!(e.contains(part), "{link}: {e}");
@@ -186,11 +213,44 @@ mod tests {
         assert!(
             check_next(
                 "http://127.0.0.1:4000/v1/adminAudit/events?offset=2",
-                &endpoint
+                &endpoint,
+                WEBEX_LINK
             )
             .is_ok()
         );
-        assert!(check_next("http://127.0.0.1:4001/v1/adminAudit/events", &endpoint).is_err());
-        assert!(check_next("http://localhost:4000/v1/adminAudit/events", &endpoint).is_err());
+        for other in [
+            "http://127.0.0.1:4001/v1/adminAudit/events",
+            "http://localhost:4000/v1/adminAudit/events",
+        ] {
+            assert!(check_next(other, &endpoint, WEBEX_LINK).is_err(), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_next_url_in_a_page_may_be_relative_and_differ_in_case_only() {
+        let endpoint =
+            reqwest::Url::parse("https://graph.microsoft.com/v1.0/auditLogs/signIns").unwrap();
+        let rule = NextRule {
+            who: "Microsoft Graph",
+            what: "next page URL",
+            relative: true,
+        };
+        for (next, followed) in [
+            (
+                "https://graph.microsoft.com/v1.0/auditLogs/signins?$skiptoken=a",
+                true,
+            ),
+            ("signIns?$skiptoken=b", true),
+            ("/v1.0/auditLogs/signIns?$skiptoken=c", true),
+            ("//evil.example/v1.0/auditLogs/signIns", false),
+            ("/v1.0/users", false),
+            ("https://graph.microsoft.com/beta/auditLogs/signIns", false),
+        ] {
+            let got = check_next(next, &endpoint, rule);
+            assert_eq!(got.is_ok(), followed, "{next}: {got:?}");
+            if let Err(e) = got {
+                assert!(e.starts_with("Microsoft Graph's next page URL "), "{e}");
+            }
+        }
     }
 }
