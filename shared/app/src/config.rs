@@ -61,6 +61,9 @@ pub struct Config {
     pub identity: Option<collector_core::IdentityName>,
     /// The stream's custom fields: only a document sets them.
     pub fields: collector_core::object::CustomFields,
+    /// Whether `OUTPUT_PREFIX` is set (even empty): the prefix the deployment's roles cover,
+    /// which a document's key prefix must then be.
+    pub output_prefix_set: bool,
 }
 
 /// The organisations of a stream configured by its environment.
@@ -95,6 +98,7 @@ impl Config {
             state_table: env.required("STATE_TABLE")?,
             output_bucket: env.required("OUTPUT_BUCKET")?,
             output_prefix: env.prefix("OUTPUT_PREFIX")?,
+            output_prefix_set: lookup("OUTPUT_PREFIX").is_some(),
             webex_api_url: env
                 .optional("WEBEX_API_URL")
                 .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
@@ -164,6 +168,44 @@ impl Config {
             identity: None,
             fields: Default::default(),
         })
+    }
+
+    /// Whether this environment may stand beside a document whose key prefix is `key_prefix`.
+    /// What a document says per stream (the organisations and the filters) may not also be set
+    /// here: it would be ambiguous. A stream's windows are the document's too (its defaults
+    /// where a stream sets none); `INITIAL_LOOKBACK_DAYS` and `BACKFILL_WINDOWS` stay the
+    /// environment's. And the document's key prefix must be the deployment's `OUTPUT_PREFIX`,
+    /// the prefix its roles cover.
+    pub fn beside_document(&self, key_prefix: &str) -> Result<(), ConfigError> {
+        let per_stream = [
+            ("ORG_IDS", self.orgs != Orgs::OfSecret),
+            (
+                "EVENT_CATEGORIES",
+                !self.filters.event_categories.is_empty(),
+            ),
+            ("RESOURCES", !self.filters.resources.is_empty()),
+            ("TYPES", !self.filters.types.is_empty()),
+        ];
+        if let Some((name, _)) = per_stream.into_iter().find(|(_, set)| *set) {
+            return Err(ConfigError {
+                name,
+                problem: format!(
+                    "is set beside {}: the document says it per stream; unset it",
+                    crate::document_location::VARIABLE
+                ),
+            });
+        }
+        if self.output_prefix_set && key_prefix != self.output_prefix {
+            return Err(ConfigError {
+                name: "OUTPUT_PREFIX",
+                problem: format!(
+                    "is {:?}, and the document's collector.key_prefix {key_prefix:?}: the \
+                     deployment's roles cover only its OUTPUT_PREFIX; set key_prefix = {:?}",
+                    self.output_prefix, self.output_prefix
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -402,6 +444,45 @@ mod tests {
             let err = config(&pairs).unwrap_err();
             assert_eq!(err.name, name, "{pairs:?}");
             assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn beside_a_document_the_per_stream_variables_are_refused_and_the_prefix_must_agree() {
+        let org = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn";
+        let refused = [
+            (vec![("ORG_IDS", org)], "webex/", "ORG_IDS"),
+            (vec![("ORG_IDS", "discover")], "webex/", "ORG_IDS"),
+            (
+                vec![("EVENT_CATEGORIES", "LOGINS")],
+                "webex/",
+                "EVENT_CATEGORIES",
+            ),
+            (vec![("RESOURCES", "messages")], "webex/", "RESOURCES"),
+            (vec![("TYPES", "deleted")], "webex/", "TYPES"),
+            (vec![("OUTPUT_PREFIX", "webex/")], "acme/", "OUTPUT_PREFIX"),
+            (vec![("OUTPUT_PREFIX", "")], "webex/", "OUTPUT_PREFIX"),
+        ];
+        for (pairs, key_prefix, name) in refused {
+            let err = config(&pairs)
+                .unwrap()
+                .beside_document(key_prefix)
+                .unwrap_err();
+            assert_eq!(err.name, name, "{pairs:?}");
+            assert!(err.problem.contains("COLLECTOR_CONFIG") || name == "OUTPUT_PREFIX");
+        }
+        let accepted = [
+            (vec![], "acme/"),
+            (vec![("ORG_IDS", " "), ("EVENT_CATEGORIES", "")], "webex/"),
+            (vec![("OUTPUT_PREFIX", "acme/")], "acme/"),
+            (
+                vec![("INITIAL_LOOKBACK_DAYS", "3"), ("BACKFILL_WINDOWS", "2")],
+                "webex/",
+            ),
+        ];
+        for (pairs, key_prefix) in accepted {
+            let c = config(&pairs).unwrap();
+            assert_eq!(c.beside_document(key_prefix), Ok(()), "{pairs:?}");
         }
     }
 

@@ -17,9 +17,9 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::{Config, ConfigError, Orgs};
+use crate::config::{Config, Orgs};
 use crate::document::{self, Document, Source};
-use crate::document_location::{DocumentLocation, VARIABLE};
+use crate::document_location::DocumentLocation;
 use crate::fanout::UnitMessage;
 use crate::wiring::{Parts, WiringError, run_once};
 
@@ -29,11 +29,6 @@ const UNITS_AT_ONCE: usize = 4;
 /// at twice its stop reserve before the deadline, so it would only take and give back its lease.
 /// A single unit always runs (and stops cleanly by itself).
 const MIN_UNIT_TIME: Duration = Duration::from_secs(4);
-/// What a document says per stream and the environment says for the one stream it configures:
-/// set beside a document, it would be ambiguous, so it is refused. A stream's windows are the
-/// document's too (its defaults where a stream sets none); `INITIAL_LOOKBACK_DAYS` and
-/// `BACKFILL_WINDOWS` stay the environment's.
-const STREAM_VARIABLES: [&str; 4] = ["ORG_IDS", "EVENT_CATEGORIES", "RESOURCES", "TYPES"];
 /// How much earlier than its `every` a stream is due again: a schedule's ticks wobble by
 /// seconds, and a stream whose interval is its function's schedule must not skip every other
 /// tick.
@@ -101,10 +96,8 @@ impl StreamUnits {
 }
 
 impl<C: Clock> StreamUnits<C> {
-    /// The units of `document` when there is one, otherwise of the environment alone.
-    /// Beside a document, what it says per stream may not also be set in the environment,
-    /// and its key prefix must be the deployment's (`OUTPUT_PREFIX`, the prefix its roles
-    /// cover).
+    /// The units of `document` when there is one, otherwise of the environment alone; see
+    /// [`Config::beside_document`] for what the environment may say beside a document.
     pub fn configured(
         preset: StreamId,
         config: &Config,
@@ -115,26 +108,7 @@ impl<C: Clock> StreamUnits<C> {
         let Some(document) = document else {
             return Self::new(preset, config, sdk, clock);
         };
-        let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-        if let Some(name) = STREAM_VARIABLES.into_iter().find(|name| set(name)) {
-            return Err(WiringError::Config(ConfigError {
-                name,
-                problem: format!(
-                    "is set beside {VARIABLE}: the document says it per stream; unset it"
-                ),
-            }));
-        }
-        let prefix = &document.collector.key_prefix;
-        if std::env::var("OUTPUT_PREFIX").is_ok() && *prefix != config.output_prefix {
-            return Err(WiringError::Config(ConfigError {
-                name: "OUTPUT_PREFIX",
-                problem: format!(
-                    "is {:?}, and the document's collector.key_prefix {prefix:?}: the \
-                     deployment's roles cover only its OUTPUT_PREFIX; set key_prefix = {:?}",
-                    config.output_prefix, config.output_prefix
-                ),
-            }));
-        }
+        config.beside_document(&document.collector.key_prefix)?;
         Self::of_document(preset, config, document, sdk, clock)
     }
 
