@@ -123,8 +123,13 @@ async fn scheduled<C: Clock>(
         return Ok(serde_json::json!({"stream": units.stream_name(), "units": 0}));
     }
     let single = list.len() == 1;
-    if !single && units.fans_out() {
-        units.enqueue(&list).await?;
+    // Several units, each named by a message (of an organisation id: a stream of its secret's
+    // organisation has that one unit), go to the queue.
+    let messages = (!single && units.fans_out())
+        .then(|| list.iter().map(UnitMessage::of).collect::<Option<Vec<_>>>())
+        .flatten();
+    if let Some(messages) = messages {
+        units.enqueue(&messages).await?;
         println!(
             "{}",
             crate::metrics::enqueued_line(units.stream_name(), list.len(), units.now())

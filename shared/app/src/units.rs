@@ -169,26 +169,13 @@ impl<C: Clock> StreamUnits<C> {
     }
 
     /// Sends one message per unit to the fan-out queue; `Ok` once SQS holds every one.
-    pub async fn enqueue(&self, units: &[Unit]) -> Result<(), CollectError> {
+    pub async fn enqueue(&self, units: &[UnitMessage]) -> Result<(), CollectError> {
         let Some(queue) = &self.queue else {
             return Err(CollectError::Config(
                 "FANOUT_QUEUE_URL is not set: there is no queue to send units to".into(),
             ));
         };
-        let bodies: Vec<String> = units
-            .iter()
-            .map(|unit| {
-                UnitMessage {
-                    stream: unit.stream.clone(),
-                    org_id: match &unit.org {
-                        UnitOrg::Id(id) => id.clone(),
-                        // Never several units of the secret's organisation; named all the same.
-                        UnitOrg::OfSecret => String::new(),
-                    },
-                }
-                .body()
-            })
-            .collect();
+        let bodies: Vec<String> = units.iter().map(UnitMessage::body).collect();
         queue.send_all(&bodies).await.map_err(|e| {
             CollectError::Store(collector_core::ports::StoreError::Unavailable {
                 operation: "SQS SendMessageBatch (fan-out)",
