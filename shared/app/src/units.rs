@@ -19,7 +19,6 @@ use tokio::time::Instant;
 
 use crate::config::{Config, Orgs};
 use crate::document::{self, Document, Source};
-use crate::document_location::DocumentLocation;
 use crate::fanout::UnitMessage;
 use crate::wiring::{Parts, WiringError, run_once};
 
@@ -78,13 +77,7 @@ impl StreamUnits {
     pub async fn from_env(preset: StreamId) -> Result<Self, WiringError> {
         let config = Config::from_env()?;
         let sdk = aws_adapters::sdk_config().await;
-        let document = match DocumentLocation::from_env()? {
-            Some(location) => {
-                let s3 = aws_adapters::s3_client(&sdk, config.s3_force_path_style);
-                location.load(&s3).await?
-            }
-            None => None,
-        };
+        let document = crate::document_location::load_from_env().await?;
         Self::configured(
             preset,
             &config,

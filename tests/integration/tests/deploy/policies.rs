@@ -642,14 +642,10 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
         &config_bucket,
         &[("S3_FORCE_PATH_STYLE", "true")],
     );
-    // GIVEN no collector document: the variables name the identities (so the document's
-    // variable, which names an object that is not there, is not the reader's to follow)
-    ensure!(read_document(&stack, &env).await?.is_none(), "a document?");
-    let config = IdentitiesConfig::from_lookup(|name| {
-        (name != COLLECTOR_CONFIG)
-            .then(|| env.get(name).cloned())
-            .flatten()
-    })?;
+    // GIVEN no collector document: the variables name the identities
+    let document = read_document(&stack, &env).await?;
+    ensure!(document.is_none(), "a document?");
+    let config = IdentitiesConfig::from_lookup(|name| env.get(name).cloned(), document.as_ref())?;
     let callback = Callback::new(
         &config,
         &stack.collector_sdk,
