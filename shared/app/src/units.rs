@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::config::{Config, Orgs};
 use crate::document::{self, Document, Source};
+use crate::due::{Claims, Due};
 use crate::fanout::UnitMessage;
 use crate::wiring::{Parts, WiringError, run_once};
 
@@ -28,10 +29,6 @@ const UNITS_AT_ONCE: usize = 4;
 /// at twice its stop reserve before the deadline, so it would only take and give back its lease.
 /// A single unit always runs (and stops cleanly by itself).
 const MIN_UNIT_TIME: Duration = Duration::from_secs(4);
-/// How much earlier than its `every` a stream is due again: a schedule's ticks wobble by
-/// seconds, and a stream whose interval is its function's schedule must not skip every other
-/// tick.
-const SCHEDULE_SLACK: Duration = Duration::from_secs(30);
 
 /// The streams one function collects, over all their organisations.
 #[derive(Debug)]
@@ -52,6 +49,14 @@ struct NamedStream<C> {
     /// A document's `every`; `None`: the function's schedule is the stream's interval.
     every: Option<Duration>,
     parts: Parts<C>,
+}
+
+/// The units of a scheduled run, and the claims it took for them: the run gives back those of
+/// the streams whose work failed.
+#[derive(Debug)]
+pub struct Scheduled<'a> {
+    pub units: Vec<Unit>,
+    pub claims: Claims<'a>,
 }
 
 /// What a run through the units did.
@@ -216,15 +221,27 @@ impl<C: Clock> StreamUnits<C> {
     /// The units of a scheduled run: those of every stream that is due. A stream configured
     /// by the environment runs on its function's schedule; a document's stream once its
     /// `every` has passed since its last scheduled run began, claimed in the state table so
-    /// that overlapping invocations do not both start it.
-    pub async fn scheduled_units(&self, deadline: Instant) -> Result<Vec<Unit>, CollectError> {
+    /// that overlapping invocations do not both start it (see [`crate::due`]). When listing the
+    /// units fails (discovery), every claim is given back: no stream did its work.
+    pub async fn scheduled_units(&self, deadline: Instant) -> Result<Scheduled<'_>, CollectError> {
+        let now = self.now();
         let mut due = Vec::new();
+        let mut claims = Claims::default();
         for stream in &self.streams {
-            if stream.is_due(self.now()).await {
-                due.push(stream);
+            match crate::due::claim(stream.parts.due(), &stream.name, stream.every, now).await {
+                Due::NotYet => continue,
+                Due::Claimed(claim) => claims.push(claim),
+                Due::Unclaimed => {}
+            }
+            due.push(stream);
+        }
+        match self.units_of(due, None, deadline).await {
+            Ok(units) => Ok(Scheduled { units, claims }),
+            Err(e) => {
+                claims.give_back(|_| true).await;
+                Err(e)
             }
         }
-        self.units_of(due, None, deadline).await
     }
 
     async fn units_of(
@@ -371,32 +388,6 @@ impl UnitsOutcome {
 }
 
 impl<C: Clock> NamedStream<C> {
-    /// Whether a scheduled run starts the stream now (see [`StreamUnits::scheduled_units`]).
-    /// When the state table cannot tell, it runs: a run too many costs requests, never events.
-    async fn is_due(&self, now: collector_core::Timestamp) -> bool {
-        let Some(every) = self.every else {
-            return true;
-        };
-        let interval = every.saturating_sub(SCHEDULE_SLACK.min(every / 2));
-        match self
-            .parts
-            .due()
-            .claim(&self.name, now.millis(), interval.as_millis() as i64)
-            .await
-        {
-            Ok(due) => {
-                if !due {
-                    tracing::info!(stream = %self.name, every = ?every, "not due yet");
-                }
-                due
-            }
-            Err(e) => {
-                tracing::warn!(stream = %self.name, error = %e, "whether the stream is due is unknown; running it");
-                true
-            }
-        }
-    }
-
     /// Every organisation the stream's identity may read.
     async fn discover(&self, deadline: Instant) -> Result<Vec<String>, CollectError> {
         let tokens = self.parts.tokens();
