@@ -166,7 +166,7 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     // The document's identities, followed as it changes: an identity added by a push can be
     // authorised at once.
     let live = Live::start(move |document| {
-        let config = IdentitiesConfig::with_document(document)?;
+        let config = IdentitiesConfig::from_env(document)?;
         Ok(Callback::new(&config, &sdk, Arc::new(SystemClock))?)
     })
     .await?;

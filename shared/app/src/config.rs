@@ -7,6 +7,7 @@ use collector_core::object::DEFAULT_PART_SIZE;
 use collector_core::stream::{COMPLIANCE_RESOURCES, COMPLIANCE_TYPES, Filters};
 use collector_core::window::WindowPolicy;
 
+use crate::document::Document;
 use crate::identities::Identities;
 
 pub const DEFAULT_OUTPUT_PREFIX: &str = "webex/";
@@ -61,6 +62,9 @@ pub struct Config {
     pub identity: Option<collector_core::IdentityName>,
     /// The stream's custom fields: only a document sets them.
     pub fields: collector_core::object::CustomFields,
+    /// Whether `OUTPUT_PREFIX` is set (even empty): the prefix the deployment's roles cover,
+    /// which a document's key prefix must then be.
+    pub output_prefix_set: bool,
 }
 
 /// The organisations of a stream configured by its environment.
@@ -95,6 +99,7 @@ impl Config {
             state_table: env.required("STATE_TABLE")?,
             output_bucket: env.required("OUTPUT_BUCKET")?,
             output_prefix: env.prefix("OUTPUT_PREFIX")?,
+            output_prefix_set: lookup("OUTPUT_PREFIX").is_some(),
             webex_api_url: env
                 .optional("WEBEX_API_URL")
                 .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
@@ -165,6 +170,44 @@ impl Config {
             fields: Default::default(),
         })
     }
+
+    /// Whether this environment may stand beside a document whose key prefix is `key_prefix`.
+    /// What a document says per stream (the organisations and the filters) may not also be set
+    /// here: it would be ambiguous. A stream's windows are the document's too (its defaults
+    /// where a stream sets none); `INITIAL_LOOKBACK_DAYS` and `BACKFILL_WINDOWS` stay the
+    /// environment's. And the document's key prefix must be the deployment's `OUTPUT_PREFIX`,
+    /// the prefix its roles cover.
+    pub fn beside_document(&self, key_prefix: &str) -> Result<(), ConfigError> {
+        let per_stream = [
+            ("ORG_IDS", self.orgs != Orgs::OfSecret),
+            (
+                "EVENT_CATEGORIES",
+                !self.filters.event_categories.is_empty(),
+            ),
+            ("RESOURCES", !self.filters.resources.is_empty()),
+            ("TYPES", !self.filters.types.is_empty()),
+        ];
+        if let Some((name, _)) = per_stream.into_iter().find(|(_, set)| *set) {
+            return Err(ConfigError {
+                name,
+                problem: format!(
+                    "is set beside {}: the document says it per stream; unset it",
+                    crate::document_location::VARIABLE
+                ),
+            });
+        }
+        if self.output_prefix_set && key_prefix != self.output_prefix {
+            return Err(ConfigError {
+                name: "OUTPUT_PREFIX",
+                problem: format!(
+                    "is {:?}, and the document's collector.key_prefix {key_prefix:?}: the \
+                     deployment's roles cover only its OUTPUT_PREFIX; set key_prefix = {:?}",
+                    self.output_prefix, self.output_prefix
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// What the OAuth callback and `webexctl` need: the deployment's identities (each one's secret)
@@ -178,53 +221,25 @@ pub struct IdentitiesConfig {
 }
 
 impl IdentitiesConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// From the process environment, beside the document `COLLECTOR_CONFIG` named (read by
+    /// [`crate::document_location`]).
+    pub fn from_env(document: Option<&Document>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok(), document)
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let env = Env(&lookup);
-        Ok(Self {
-            state_table: env.required("STATE_TABLE")?,
-            identities: Identities::from_lookup(&lookup)?,
-            webex_api_url: env
-                .optional("WEBEX_API_URL")
-                .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
-            s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
-        })
-    }
-}
-
-impl IdentitiesConfig {
-    /// [`IdentitiesConfig::from_env`], with the document read where the functions read it
-    /// when `COLLECTOR_CONFIG` names an S3 object (a file is read by `from_env` itself).
-    pub async fn load() -> Result<Self, crate::WiringError> {
-        let location = crate::document_location::DocumentLocation::from_env()?;
-        let Some(location) = location.filter(|l| l.bucket().is_some()) else {
-            return Ok(Self::from_env()?);
-        };
-        let s3 = crate::document_location::s3_client_from_env().await;
-        let document = location.load(&s3).await?;
-        Ok(Self::with_document(document.as_ref())?)
-    }
-
-    /// `document`'s identities; without one, the environment's (whatever `COLLECTOR_CONFIG`
-    /// says: its object is not there).
-    pub fn with_document(
-        document: Option<&crate::document::Document>,
+    /// Reads through `lookup`. The identities are `document`'s when there is one, otherwise
+    /// the environment's (`ADMIN_SECRET_ID`, `COMPLIANCE_SECRET_ID`).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        document: Option<&Document>,
     ) -> Result<Self, ConfigError> {
-        let lookup = |name: &str| {
-            (name != crate::document_location::VARIABLE)
-                .then(|| std::env::var(name).ok())
-                .flatten()
-        };
-        let Some(document) = document else {
-            return Self::from_lookup(lookup);
-        };
         let env = Env(&lookup);
         Ok(Self {
             state_table: env.required("STATE_TABLE")?,
-            identities: Identities::from_document(document),
+            identities: match document {
+                Some(document) => Identities::from_document(document),
+                None => Identities::from_lookup(&lookup)?,
+            },
             webex_api_url: env
                 .optional("WEBEX_API_URL")
                 .unwrap_or_else(|| webex_client::DEFAULT_API_URL.to_string()),
@@ -283,7 +298,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             .map(Duration::from_secs)
     }
 
-    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+    pub(crate) fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
         match self
             .optional(name)
             .map(|v| v.to_ascii_lowercase())
@@ -403,6 +418,75 @@ mod tests {
             assert_eq!(err.name, name, "{pairs:?}");
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn beside_a_document_the_per_stream_variables_are_refused_and_the_prefix_must_agree() {
+        let org = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn";
+        let refused = [
+            (vec![("ORG_IDS", org)], "webex/", "ORG_IDS"),
+            (vec![("ORG_IDS", "discover")], "webex/", "ORG_IDS"),
+            (
+                vec![("EVENT_CATEGORIES", "LOGINS")],
+                "webex/",
+                "EVENT_CATEGORIES",
+            ),
+            (vec![("RESOURCES", "messages")], "webex/", "RESOURCES"),
+            (vec![("TYPES", "deleted")], "webex/", "TYPES"),
+            (vec![("OUTPUT_PREFIX", "webex/")], "acme/", "OUTPUT_PREFIX"),
+            (vec![("OUTPUT_PREFIX", "")], "webex/", "OUTPUT_PREFIX"),
+        ];
+        for (pairs, key_prefix, name) in refused {
+            let err = config(&pairs)
+                .unwrap()
+                .beside_document(key_prefix)
+                .unwrap_err();
+            assert_eq!(err.name, name, "{pairs:?}");
+            assert!(err.problem.contains("COLLECTOR_CONFIG") || name == "OUTPUT_PREFIX");
+        }
+        let accepted = [
+            (vec![], "acme/"),
+            (vec![("ORG_IDS", " "), ("EVENT_CATEGORIES", "")], "webex/"),
+            (vec![("OUTPUT_PREFIX", "acme/")], "acme/"),
+            (
+                vec![("INITIAL_LOOKBACK_DAYS", "3"), ("BACKFILL_WINDOWS", "2")],
+                "webex/",
+            ),
+        ];
+        for (pairs, key_prefix) in accepted {
+            let c = config(&pairs).unwrap();
+            assert_eq!(c.beside_document(key_prefix), Ok(()), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn a_documents_identities_are_read_beside_the_environment_and_its_variables_are_not() {
+        let env = [("STATE_TABLE", "t")];
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let document = Document::parse(
+            r#"
+[identities.admin-partner]
+kind = "webex_oauth"
+secret = "webex/partner"
+
+[[streams]]
+name = "admin-audit-partner"
+source = "webex_admin_audit"
+identity = "admin-partner"
+orgs = ["Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn"]
+"#,
+        )
+        .unwrap();
+        let config = IdentitiesConfig::from_lookup(lookup, Some(&document)).unwrap();
+        assert_eq!(config.identities.names(), "admin-partner");
+        assert_eq!(config.state_table, "t");
+        // Without one, today's variables name them, and must be set.
+        let err = IdentitiesConfig::from_lookup(lookup, None).unwrap_err();
+        assert_eq!(err.name, "ADMIN_SECRET_ID");
     }
 
     #[test]

@@ -7,8 +7,9 @@
 
 use std::path::PathBuf;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Env};
 use crate::document::Document;
+use crate::wiring::WiringError;
 
 /// The variable that names the document.
 pub const VARIABLE: &str = "COLLECTOR_CONFIG";
@@ -79,18 +80,6 @@ impl DocumentLocation {
             .filter(|v| !v.trim().is_empty())
             .map(|v| Self::parse(&v))
             .transpose()
-    }
-
-    /// Reads and validates the document; `None` when the S3 object is not there: the
-    /// deployment has no document (yet, or any more), and its environment configures it.
-    pub async fn load(
-        &self,
-        s3: &aws_sdk_s3::Client,
-    ) -> Result<Option<Document>, DocumentLoadError> {
-        Ok(match self.fetch(s3, None).await? {
-            Fetched::Read { document, .. } => Some(document),
-            Fetched::Missing | Fetched::Unchanged => None,
-        })
     }
 
     /// The document, unless it is still at version `known` (S3's ETag), which costs one
@@ -196,11 +185,52 @@ impl DocumentLocation {
 }
 
 /// The S3 client a document is read and written with: the standard AWS configuration, and
-/// path-style addressing when `S3_FORCE_PATH_STYLE=true` (local emulators).
+/// path-style addressing when `S3_FORCE_PATH_STYLE` says so (local emulators), read as
+/// [`Config`](crate::config::Config) reads it (a value it refuses is refused there).
 pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
     let sdk = aws_adapters::sdk_config().await;
-    let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v.trim() == "true");
+    let lookup = |name: &str| std::env::var(name).ok();
+    let path_style = Env(&lookup).flag("S3_FORCE_PATH_STYLE").unwrap_or(false);
     aws_adapters::s3_client(&sdk, path_style)
+}
+
+/// The document `COLLECTOR_CONFIG` names, as read at start: the one place the functions and
+/// `webexctl` locate and read it. Everything else takes the `Option<&Document>` read here.
+#[derive(Debug)]
+pub struct Opened {
+    /// The document; `None`: the variable is not set, or its object is not there.
+    pub document: Option<Document>,
+    /// Its version (S3's ETag), to look for a change against.
+    pub version: Option<String>,
+    /// The S3 object to look at again before each invocation; a file is read once.
+    pub watched: Option<(DocumentLocation, aws_sdk_s3::Client)>,
+}
+
+impl Opened {
+    pub async fn from_env() -> Result<Self, WiringError> {
+        let Some(location) = DocumentLocation::from_env()? else {
+            return Ok(Self {
+                document: None,
+                version: None,
+                watched: None,
+            });
+        };
+        let s3 = s3_client_from_env().await;
+        let (document, version) = match location.fetch(&s3, None).await? {
+            Fetched::Read { document, version } => (Some(document), version),
+            Fetched::Missing | Fetched::Unchanged => (None, None),
+        };
+        Ok(Self {
+            document,
+            version,
+            watched: location.bucket().is_some().then_some((location, s3)),
+        })
+    }
+}
+
+/// The document `COLLECTOR_CONFIG` names, read once (`webexctl`'s commands).
+pub async fn load_from_env() -> Result<Option<Document>, WiringError> {
+    Ok(Opened::from_env().await?.document)
 }
 
 impl DocumentLocation {
@@ -225,6 +255,67 @@ impl std::fmt::Display for DocumentLocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client that is never sent anything: files are read without it.
+    fn offline_s3() -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .build(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_files_errors_name_the_file_and_each_key_path() {
+        let dir = std::env::temp_dir().join(format!("document-location-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fetch = |name: &str, text: Option<&str>| {
+            let path = dir.join(name);
+            if let Some(text) = text {
+                std::fs::write(&path, text).unwrap();
+            }
+            let location = DocumentLocation::File(path);
+            async move {
+                (
+                    location.to_string(),
+                    location.fetch(&offline_s3(), None).await,
+                )
+            }
+        };
+        let good = r#"
+[identities.admin]
+kind = "webex_oauth"
+secret = "webex/admin"
+
+[[streams]]
+name = "admin-audit"
+source = "webex_admin_audit"
+identity = "admin"
+orgs = ["Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn"]
+"#;
+        let (_, read) = fetch("good.toml", Some(good)).await;
+        assert!(
+            matches!(read, Ok(Fetched::Read { version: None, ref document }) if document.identities.len() == 1),
+            "{read:?}"
+        );
+        let (bad, read) = fetch(
+            "bad.toml",
+            Some(&good.replace("[identities.admin]", "[identities.Admin]")),
+        )
+        .await;
+        let said = read.unwrap_err().to_string();
+        assert!(
+            said.starts_with(VARIABLE) && said.contains(&bad) && said.contains("identities.Admin"),
+            "{said}"
+        );
+        let (missing, read) = fetch("missing.toml", None).await;
+        let said = read.unwrap_err().to_string();
+        assert!(
+            said.contains(&missing) && said.contains("No such file"),
+            "{said}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn names_an_object_or_a_file() {

@@ -4,6 +4,7 @@
 //! Duplicate or concurrent messages are harmless: the unit's lease and its conditional cursor
 //! make them so.
 
+use collector_core::{Unit, UnitOrg};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -70,6 +71,19 @@ fn text(record: &serde_json::Value, key: &str) -> String {
 }
 
 impl UnitMessage {
+    /// The message naming `unit`, when a message can: the queue names organisations by id.
+    /// The organisation of the secret is named by none; it is only ever a stream's one unit
+    /// (a document lists or discovers its organisations), which its scheduled run collects.
+    pub fn of(unit: &Unit) -> Option<Self> {
+        match &unit.org {
+            UnitOrg::Id(id) => Some(Self {
+                stream: unit.stream.clone(),
+                org_id: id.clone(),
+            }),
+            UnitOrg::OfSecret => None,
+        }
+    }
+
     /// The unit a body names, or why it names none. Whose stream it is, the function checks.
     pub fn parse(body: &str) -> Result<Self, String> {
         let message: UnitMessage = serde_json::from_str(body)
@@ -167,6 +181,22 @@ mod tests {
             let error = UnitMessage::parse(body).unwrap_err();
             assert!(error.contains(says), "{body}: {error}");
         }
+    }
+
+    #[test]
+    fn only_units_of_an_organisation_id_are_named_by_a_message() {
+        let of = |org| Unit {
+            stream: "admin-audit".into(),
+            org,
+        };
+        assert_eq!(
+            UnitMessage::of(&of(UnitOrg::Id(ORG.into()))),
+            Some(UnitMessage {
+                stream: "admin-audit".into(),
+                org_id: ORG.into()
+            })
+        );
+        assert_eq!(UnitMessage::of(&of(UnitOrg::OfSecret)), None);
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! Which identities a deployment has, and what each one's token must allow (DESIGN §7): from
-//! the collector document when `COLLECTOR_CONFIG` names one, otherwise from today's variables,
-//! which describe two: `admin` (`ADMIN_SECRET_ID`, both audits) and `compliance`
+//! the collector document when there is one, otherwise from today's variables, which describe
+//! two: `admin` (`ADMIN_SECRET_ID`, both audits) and `compliance`
 //! (`COMPLIANCE_SECRET_ID`, compliance events).
-
-use std::path::Path;
 
 use aws_adapters::SecretsManagerStore;
 use collector_core::IdentityName;
@@ -11,10 +9,7 @@ use collector_core::identity::IdentityUse;
 use collector_core::oauth::IdentitySecrets;
 
 use crate::config::{ConfigError, Env};
-use crate::document::{Document, LoadError, Orgs};
-
-/// The variable that names the collector document.
-pub const COLLECTOR_CONFIG: &str = "COLLECTOR_CONFIG";
+use crate::document::{Document, Orgs};
 
 /// One identity of the deployment: where its credential is, and what its streams need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,16 +36,10 @@ pub struct UnknownIdentity {
 }
 
 impl Identities {
-    /// From `COLLECTOR_CONFIG`'s document when it is set, otherwise from `ADMIN_SECRET_ID`,
+    /// The identities of a deployment without a document: `ADMIN_SECRET_ID`,
     /// `COMPLIANCE_SECRET_ID` and `ORG_IDS`, read through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        if let Some(path) = env.optional(COLLECTOR_CONFIG) {
-            return Self::from_file(Path::new(&path)).map_err(|e| ConfigError {
-                name: COLLECTOR_CONFIG,
-                problem: describe(&e),
-            });
-        }
         let admin = env.required("ADMIN_SECRET_ID")?;
         let compliance = env.required("COMPLIANCE_SECRET_ID")?;
         // Partner administrators' audits list the organisations they manage.
@@ -67,11 +56,6 @@ impl Identities {
                 secret_id: compliance,
             },
         ]))
-    }
-
-    /// The identities of the document at `path`; errors name the file and each key path.
-    pub fn from_file(path: &Path) -> Result<Self, LoadError> {
-        Document::load(path).map(|document| Self::from_document(&document))
     }
 
     /// The document's identities, each with the streams that read with it.
@@ -147,14 +131,6 @@ impl Identities {
         } else {
             names.join(", ")
         }
-    }
-}
-
-/// The error with its cause: "cannot read FILE" alone would not say why.
-fn describe(e: &LoadError) -> String {
-    match e {
-        LoadError::Read { source, .. } => format!("{e}: {source}"),
-        LoadError::Invalid { .. } => e.to_string(),
     }
 }
 
@@ -310,38 +286,5 @@ orgs = ["Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zaW0tb3Jn"]
                 .to_string()
                 .ends_with("has admin, compliance")
         );
-    }
-
-    #[test]
-    fn collector_config_names_a_document_file_and_its_errors_name_the_file_and_key() {
-        let dir = std::env::temp_dir().join(format!("identities-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let good = dir.join("good.toml");
-        std::fs::write(&good, DOCUMENT).unwrap();
-        let path = good.to_string_lossy().into_owned();
-        // The document wins: today's variables are not read beside it.
-        let identities = from_env(&[(COLLECTOR_CONFIG, &path)]).unwrap();
-        assert_eq!(identities.names(), "admin-partner, compliance, spare");
-
-        let bad = dir.join("bad.toml");
-        std::fs::write(
-            &bad,
-            DOCUMENT.replace("[identities.spare]", "[identities.Spare]"),
-        )
-        .unwrap();
-        let bad_path = bad.to_string_lossy().into_owned();
-        let err = from_env(&[(COLLECTOR_CONFIG, &bad_path)]).unwrap_err();
-        assert_eq!(err.name, COLLECTOR_CONFIG);
-        assert!(
-            err.problem.contains(&bad_path) && err.problem.contains("identities.Spare"),
-            "{err}"
-        );
-        let missing = dir.join("missing.toml").to_string_lossy().into_owned();
-        let err = from_env(&[(COLLECTOR_CONFIG, &missing)]).unwrap_err();
-        assert!(
-            err.problem.contains(&missing) && err.problem.contains("No such file"),
-            "{err}"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use collector_core::ports::Clock;
-use collector_core::{CollectError, ErrorKind, StreamId};
+use collector_core::{CollectError, ErrorKind, RunSummary, StreamId};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::time::Instant;
 
@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::fanout::{Invocation, QueueRecord, UnitMessage};
 use crate::live::Live;
 use crate::logging::{LogTarget, init_logging};
-use crate::units::{StreamUnits, UnitsOutcome};
+use crate::units::{Scheduled, StreamUnits, UnitsOutcome};
 use crate::wiring::WiringError;
 
 /// A failed run as Lambda reports it: `errorType` is the kind (`config`, `upstream`, ...), so
@@ -112,19 +112,33 @@ pub async fn handle<C: Clock>(
 /// sent to the fan-out queue when there is one; otherwise they are collected here, and the
 /// answer is every unit's outcome, failed only when none succeeded: an organisation in error is
 /// in `webexctl status` and in the `UnitsFailed` metric, and must not hold back the others'
-/// schedule.
+/// schedule. A stream whose work failed (the enqueue, or a unit another attempt may mend) gives
+/// back its due claim, so it runs at the next tick, not an `every` later (see [`crate::due`]).
 async fn scheduled<C: Clock>(
     units: &StreamUnits<C>,
     deadline: Instant,
 ) -> Result<serde_json::Value, RunError> {
-    let list = units.scheduled_units(deadline).await?;
+    let Scheduled {
+        units: list,
+        claims,
+    } = units.scheduled_units(deadline).await?;
     if list.is_empty() {
         // No stream due (they run less often than the schedule), or no organisation found.
         return Ok(serde_json::json!({"stream": units.stream_name(), "units": 0}));
     }
     let single = list.len() == 1;
-    if !single && units.fans_out() {
-        units.enqueue(&list).await?;
+    // Several units, each named by a message (of an organisation id: a stream of its secret's
+    // organisation has that one unit), go to the queue.
+    let messages = (!single && units.fans_out())
+        .then(|| list.iter().map(UnitMessage::of).collect::<Option<Vec<_>>>())
+        .flatten();
+    if let Some(messages) = messages {
+        if let Err(e) = units.enqueue(&messages).await {
+            // SQS may hold some of them; sent again at the next tick, they are harmless (the
+            // lease and the conditional cursor).
+            claims.give_back(|_| true).await;
+            return Err(e.into());
+        }
         println!(
             "{}",
             crate::metrics::enqueued_line(units.stream_name(), list.len(), units.now())
@@ -137,7 +151,15 @@ async fn scheduled<C: Clock>(
         );
         return Ok(serde_json::json!({"stream": units.stream_name(), "enqueued": list.len()}));
     }
-    let mut outcome = units.run(list, deadline).await;
+    let results = units.run_each(list, deadline).await;
+    claims
+        .give_back(|stream| {
+            results
+                .iter()
+                .any(|(unit, result)| unit.stream == stream && to_try_again(result))
+        })
+        .await;
+    let mut outcome = UnitsOutcome::of(results);
     // Lambda sends standard output to CloudWatch Logs, which turns these lines into metrics.
     for summary in &outcome.done {
         println!(
@@ -212,12 +234,7 @@ async fn queued<C: Clock>(
         .await;
     // In the order given: each result answers its message.
     for ((message_id, _), (_, result)) in work.iter().zip(&results) {
-        let again = match result {
-            None => true,
-            Some(Ok(_)) => false,
-            Some(Err(e)) => e.kind() != ErrorKind::Config,
-        };
-        if again {
+        if to_try_again(result) {
             retry.push(message_id.clone());
         }
     }
@@ -233,6 +250,18 @@ async fn queued<C: Clock>(
         crate::metrics::units_line(units.stream_name(), &outcome, units.now())
     );
     crate::fanout::batch_response(&retry)
+}
+
+/// Whether another attempt may mend what a unit's run did: not started before the deadline, or
+/// failed for Webex or AWS (unavailable, the deadline), not for its configuration (a 403, a
+/// revoked grant: recorded in status, tried again on the schedule). A queued message then comes
+/// back; a scheduled stream gives back its due claim.
+fn to_try_again(result: &Option<Result<RunSummary, CollectError>>) -> bool {
+    match result {
+        None => true,
+        Some(Ok(_)) => false,
+        Some(Err(e)) => e.kind() != ErrorKind::Config,
+    }
 }
 
 /// Lambda gives the deadline as epoch milliseconds; runs measure time monotonically.
@@ -257,6 +286,39 @@ pub(crate) fn deadline_of(deadline_ms: u64) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_another_attempt_may_mend_is_tried_again() {
+        use collector_core::ports::{SourceError, StoreError};
+        let cases = [
+            ("not started before the deadline", None, true),
+            (
+                "its configuration",
+                Some(CollectError::Config("403".into())),
+                false,
+            ),
+            (
+                "Webex unavailable",
+                Some(CollectError::Upstream(SourceError::Exhausted {
+                    attempts: 3,
+                    last: "HTTP 503".into(),
+                })),
+                true,
+            ),
+            (
+                "AWS unavailable",
+                Some(CollectError::Store(StoreError::Unavailable {
+                    operation: "DynamoDB GetItem",
+                    source: "timeout".into(),
+                })),
+                true,
+            ),
+        ];
+        for (name, error, again) in cases {
+            let result = error.map(Err);
+            assert_eq!(to_try_again(&result), again, "{name}");
+        }
+    }
 
     #[test]
     fn reads_epoch_deadlines_and_the_emulators_durations() {

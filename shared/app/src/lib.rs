@@ -5,6 +5,7 @@ pub mod callback;
 pub mod config;
 pub mod document;
 pub mod document_location;
+pub mod due;
 pub mod fanout;
 pub mod identities;
 pub mod lambda;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::document::Document;
-use crate::document_location::{DocumentLoadError, DocumentLocation, Fetched, s3_client_from_env};
+use crate::document_location::{DocumentLoadError, DocumentLocation, Fetched, Opened};
 use crate::wiring::WiringError;
 
 type Build<T> = Box<dyn Fn(Option<&Document>) -> Result<T, WiringError> + Send + Sync>;
@@ -26,18 +26,11 @@ impl<T> Live<T> {
     pub async fn start(
         build: impl Fn(Option<&Document>) -> Result<T, WiringError> + Send + Sync + 'static,
     ) -> Result<Self, WiringError> {
-        let (watched, version, document) = match DocumentLocation::from_env()? {
-            None => (None, None, None),
-            Some(location) => {
-                let s3 = s3_client_from_env().await;
-                let (version, document) = match location.fetch(&s3, None).await? {
-                    Fetched::Read { document, version } => (version, Some(document)),
-                    Fetched::Missing | Fetched::Unchanged => (None, None),
-                };
-                let watched = location.bucket().is_some().then_some((location, s3));
-                (watched, version, document)
-            }
-        };
+        let Opened {
+            document,
+            version,
+            watched,
+        } = Opened::from_env().await?;
         let value = build(document.as_ref())?;
         Ok(Self {
             watched,

@@ -106,7 +106,8 @@ pub struct Operator<C = SystemClock> {
 
 impl Operator<SystemClock> {
     pub async fn from_env() -> Result<Self, WiringError> {
-        let config = IdentitiesConfig::load().await?;
+        let document = crate::document_location::load_from_env().await?;
+        let config = IdentitiesConfig::from_env(document.as_ref())?;
         let sdk = aws_adapters::sdk_config().await;
         Self::new(config, &sdk, Arc::new(SystemClock))
     }

@@ -17,9 +17,9 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::{Config, ConfigError, Orgs};
+use crate::config::{Config, Orgs};
 use crate::document::{self, Document, Source};
-use crate::document_location::{DocumentLocation, VARIABLE};
+use crate::due::{Claims, Due};
 use crate::fanout::UnitMessage;
 use crate::wiring::{Parts, WiringError, run_once};
 
@@ -29,15 +29,6 @@ const UNITS_AT_ONCE: usize = 4;
 /// at twice its stop reserve before the deadline, so it would only take and give back its lease.
 /// A single unit always runs (and stops cleanly by itself).
 const MIN_UNIT_TIME: Duration = Duration::from_secs(4);
-/// What a document says per stream and the environment says for the one stream it configures:
-/// set beside a document, it would be ambiguous, so it is refused. A stream's windows are the
-/// document's too (its defaults where a stream sets none); `INITIAL_LOOKBACK_DAYS` and
-/// `BACKFILL_WINDOWS` stay the environment's.
-const STREAM_VARIABLES: [&str; 4] = ["ORG_IDS", "EVENT_CATEGORIES", "RESOURCES", "TYPES"];
-/// How much earlier than its `every` a stream is due again: a schedule's ticks wobble by
-/// seconds, and a stream whose interval is its function's schedule must not skip every other
-/// tick.
-const SCHEDULE_SLACK: Duration = Duration::from_secs(30);
 
 /// The streams one function collects, over all their organisations.
 #[derive(Debug)]
@@ -58,6 +49,14 @@ struct NamedStream<C> {
     /// A document's `every`; `None`: the function's schedule is the stream's interval.
     every: Option<Duration>,
     parts: Parts<C>,
+}
+
+/// The units of a scheduled run, and the claims it took for them: the run gives back those of
+/// the streams whose work failed.
+#[derive(Debug)]
+pub struct Scheduled<'a> {
+    pub units: Vec<Unit>,
+    pub claims: Claims<'a>,
 }
 
 /// What a run through the units did.
@@ -83,13 +82,7 @@ impl StreamUnits {
     pub async fn from_env(preset: StreamId) -> Result<Self, WiringError> {
         let config = Config::from_env()?;
         let sdk = aws_adapters::sdk_config().await;
-        let document = match DocumentLocation::from_env()? {
-            Some(location) => {
-                let s3 = aws_adapters::s3_client(&sdk, config.s3_force_path_style);
-                location.load(&s3).await?
-            }
-            None => None,
-        };
+        let document = crate::document_location::load_from_env().await?;
         Self::configured(
             preset,
             &config,
@@ -101,10 +94,8 @@ impl StreamUnits {
 }
 
 impl<C: Clock> StreamUnits<C> {
-    /// The units of `document` when there is one, otherwise of the environment alone.
-    /// Beside a document, what it says per stream may not also be set in the environment,
-    /// and its key prefix must be the deployment's (`OUTPUT_PREFIX`, the prefix its roles
-    /// cover).
+    /// The units of `document` when there is one, otherwise of the environment alone; see
+    /// [`Config::beside_document`] for what the environment may say beside a document.
     pub fn configured(
         preset: StreamId,
         config: &Config,
@@ -115,26 +106,7 @@ impl<C: Clock> StreamUnits<C> {
         let Some(document) = document else {
             return Self::new(preset, config, sdk, clock);
         };
-        let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-        if let Some(name) = STREAM_VARIABLES.into_iter().find(|name| set(name)) {
-            return Err(WiringError::Config(ConfigError {
-                name,
-                problem: format!(
-                    "is set beside {VARIABLE}: the document says it per stream; unset it"
-                ),
-            }));
-        }
-        let prefix = &document.collector.key_prefix;
-        if std::env::var("OUTPUT_PREFIX").is_ok() && *prefix != config.output_prefix {
-            return Err(WiringError::Config(ConfigError {
-                name: "OUTPUT_PREFIX",
-                problem: format!(
-                    "is {:?}, and the document's collector.key_prefix {prefix:?}: the \
-                     deployment's roles cover only its OUTPUT_PREFIX; set key_prefix = {:?}",
-                    config.output_prefix, config.output_prefix
-                ),
-            }));
-        }
+        config.beside_document(&document.collector.key_prefix)?;
         Self::of_document(preset, config, document, sdk, clock)
     }
 
@@ -195,26 +167,13 @@ impl<C: Clock> StreamUnits<C> {
     }
 
     /// Sends one message per unit to the fan-out queue; `Ok` once SQS holds every one.
-    pub async fn enqueue(&self, units: &[Unit]) -> Result<(), CollectError> {
+    pub async fn enqueue(&self, units: &[UnitMessage]) -> Result<(), CollectError> {
         let Some(queue) = &self.queue else {
             return Err(CollectError::Config(
                 "FANOUT_QUEUE_URL is not set: there is no queue to send units to".into(),
             ));
         };
-        let bodies: Vec<String> = units
-            .iter()
-            .map(|unit| {
-                UnitMessage {
-                    stream: unit.stream.clone(),
-                    org_id: match &unit.org {
-                        UnitOrg::Id(id) => id.clone(),
-                        // Never several units of the secret's organisation; named all the same.
-                        UnitOrg::OfSecret => String::new(),
-                    },
-                }
-                .body()
-            })
-            .collect();
+        let bodies: Vec<String> = units.iter().map(UnitMessage::body).collect();
         queue.send_all(&bodies).await.map_err(|e| {
             CollectError::Store(collector_core::ports::StoreError::Unavailable {
                 operation: "SQS SendMessageBatch (fan-out)",
@@ -262,15 +221,27 @@ impl<C: Clock> StreamUnits<C> {
     /// The units of a scheduled run: those of every stream that is due. A stream configured
     /// by the environment runs on its function's schedule; a document's stream once its
     /// `every` has passed since its last scheduled run began, claimed in the state table so
-    /// that overlapping invocations do not both start it.
-    pub async fn scheduled_units(&self, deadline: Instant) -> Result<Vec<Unit>, CollectError> {
+    /// that overlapping invocations do not both start it (see [`crate::due`]). When listing the
+    /// units fails (discovery), every claim is given back: no stream did its work.
+    pub async fn scheduled_units(&self, deadline: Instant) -> Result<Scheduled<'_>, CollectError> {
+        let now = self.now();
         let mut due = Vec::new();
+        let mut claims = Claims::default();
         for stream in &self.streams {
-            if stream.is_due(self.now()).await {
-                due.push(stream);
+            match crate::due::claim(stream.parts.due(), &stream.name, stream.every, now).await {
+                Due::NotYet => continue,
+                Due::Claimed(claim) => claims.push(claim),
+                Due::Unclaimed => {}
+            }
+            due.push(stream);
+        }
+        match self.units_of(due, None, deadline).await {
+            Ok(units) => Ok(Scheduled { units, claims }),
+            Err(e) => {
+                claims.give_back(|_| true).await;
+                Err(e)
             }
         }
-        self.units_of(due, None, deadline).await
     }
 
     async fn units_of(
@@ -417,32 +388,6 @@ impl UnitsOutcome {
 }
 
 impl<C: Clock> NamedStream<C> {
-    /// Whether a scheduled run starts the stream now (see [`StreamUnits::scheduled_units`]).
-    /// When the state table cannot tell, it runs: a run too many costs requests, never events.
-    async fn is_due(&self, now: collector_core::Timestamp) -> bool {
-        let Some(every) = self.every else {
-            return true;
-        };
-        let interval = every.saturating_sub(SCHEDULE_SLACK.min(every / 2));
-        match self
-            .parts
-            .due()
-            .claim(&self.name, now.millis(), interval.as_millis() as i64)
-            .await
-        {
-            Ok(due) => {
-                if !due {
-                    tracing::info!(stream = %self.name, every = ?every, "not due yet");
-                }
-                due
-            }
-            Err(e) => {
-                tracing::warn!(stream = %self.name, error = %e, "whether the stream is due is unknown; running it");
-                true
-            }
-        }
-    }
-
     /// Every organisation the stream's identity may read.
     async fn discover(&self, deadline: Instant) -> Result<Vec<String>, CollectError> {
         let tokens = self.parts.tokens();

@@ -300,6 +300,31 @@ impl DueLedger for DynamoStateStore {
             }
         })
     }
+
+    fn release<'a>(
+        &'a self,
+        stream: &'a str,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(&format!("due#{stream}")))
+                // Only this claim: an item moved since is another run's.
+                .condition_expression("next_at_ms = :claimed")
+                .expression_attribute_values(":claimed", n(now_ms + interval_ms))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) if is_condition_failure(&e) => Ok(()),
+                Err(e) => Err(unavailable("DynamoDB DeleteItem (stream due)", e)),
+            }
+        })
+    }
 }
 
 impl DynamoStateStore {

@@ -149,6 +149,12 @@ pub trait DueLedger: Send + Sync + std::fmt::Debug {
     /// processes asking at once, one is told `true`.
     fn claim<'a>(&'a self, stream: &'a str, now_ms: i64, interval_ms: i64)
     -> StoreFuture<'a, bool>;
+
+    /// Gives back the claim that `claim` with the same arguments took, so `stream` is due again
+    /// at once: the run it was claimed for did not do its work. A claim taken since (by another
+    /// process, once this one's interval had ended) is left alone.
+    fn release<'a>(&'a self, stream: &'a str, now_ms: i64, interval_ms: i64)
+    -> StoreFuture<'a, ()>;
 }
 
 /// Secrets Manager in production: one identity's OAuth secret.

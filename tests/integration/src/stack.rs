@@ -184,9 +184,10 @@ impl Stack {
 
     pub fn identities_config(&self) -> Result<collector_app::IdentitiesConfig> {
         let env = self.identities_env();
-        Ok(collector_app::IdentitiesConfig::from_lookup(|name| {
-            env.get(name).cloned()
-        })?)
+        Ok(collector_app::IdentitiesConfig::from_lookup(
+            |name| env.get(name).cloned(),
+            None,
+        )?)
     }
 
     pub fn operator(&self) -> Result<collector_app::operator::Operator<SimTime>> {

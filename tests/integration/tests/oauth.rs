@@ -286,13 +286,16 @@ orgs = "discover"
         compliance = stack.secret_id("compliance"),
     );
     let path = std::env::temp_dir().join(format!("collector-{}.toml", stack.table));
-    std::fs::write(&path, document)?;
+    std::fs::write(&path, &document)?;
     let mut env = stack.env.clone();
     env.insert(
         "COLLECTOR_CONFIG".into(),
         path.to_string_lossy().into_owned(),
     );
-    let config = IdentitiesConfig::from_lookup(|name| env.get(name).cloned())?;
+    // The callback is given the document as the functions read it; webexctl below reads the
+    // file itself.
+    let document = collector_app::document::Document::parse(&document)?;
+    let config = IdentitiesConfig::from_lookup(|name| env.get(name).cloned(), Some(&document))?;
     let callback = Callback::new(
         &config,
         &stack.collector_sdk,
@@ -742,7 +745,7 @@ async fn forged_and_broken_callbacks_get_a_4xx_page_and_change_nothing() -> Resu
     let mut outage_env = stack.identities_env();
     outage_env.insert("WEBEX_API_URL".into(), "http://127.0.0.1:9/v1".into());
     let outage = collector_app::callback::Callback::new(
-        &collector_app::IdentitiesConfig::from_lookup(|n| outage_env.get(n).cloned())?,
+        &collector_app::IdentitiesConfig::from_lookup(|n| outage_env.get(n).cloned(), None)?,
         &stack.collector_sdk,
         std::sync::Arc::new(integration_tests::stack::SimTime(stack.sim.clone())),
     )?;

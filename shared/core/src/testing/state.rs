@@ -271,6 +271,19 @@ impl DueLedger for MemoryState {
         }
         Box::pin(std::future::ready(Ok(due)))
     }
+
+    fn release<'a>(
+        &'a self,
+        stream: &'a str,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> StoreFuture<'a, ()> {
+        let mut items = lock(&self.items);
+        if items.due.get(stream) == Some(&(now_ms + interval_ms)) {
+            items.due.remove(stream);
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ pub const LOCAL_ONLY: [(&str, &str); 2] = [
 ];
 
 /// Where the collector document is. Every function reads it at cold start, from the process
-/// environment rather than through the config readers below (`DocumentLocation::from_env` in
-/// `live::Live::start`, which both `lambda::serve` and `callback::serve` start with); on AWS it
+/// environment rather than through the config readers below (`document_location::Opened::from_env`
+/// in `live::Live::start`, which both `lambda::serve` and `callback::serve` start with); on AWS it
 /// must name an S3 object, the template's `ConfigBucket`. The template's other variables are
 /// checked as a new stack reads them: no document pushed yet, so they configure the function.
 const DOCUMENT: &str = collector_app::document_location::VARIABLE;
@@ -72,7 +72,7 @@ pub fn cold_start(crate_name: &str, env: &BTreeMap<String, String>) -> Option<Co
             }
             return Some(ColdStart { read, outcome });
         }
-        (None, "oauth-callback") => IdentitiesConfig::from_lookup(lookup)
+        (None, "oauth-callback") => IdentitiesConfig::from_lookup(lookup, None)
             .map(drop)
             .map_err(|e| e.to_string())
             .and(document),

@@ -15,6 +15,7 @@ use aws_adapters::DynamoStateStore;
 use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext};
 use collector_app::document::{Document, Source};
 use collector_app::document_location::{DocumentLocation, Fetched, VARIABLE as COLLECTOR_CONFIG};
+use collector_app::fanout::UnitMessage;
 use collector_app::units::StreamUnits;
 use collector_app::{Config, Identities, IdentitiesConfig, Orgs, StreamId, run_once};
 use collector_core::identity::IdentityUse;
@@ -482,11 +483,12 @@ async fn collector_calls(
             Arc::new(SimTime(stack.sim.clone())),
         )?;
         let list = units.units(None, deadline()).await?;
+        let messages: Vec<UnitMessage> = list.iter().filter_map(UnitMessage::of).collect();
         ensure!(
-            list.len() == 2 && units.fans_out(),
+            messages.len() == 2 && units.fans_out(),
             "{stream}: two units to send"
         );
-        units.enqueue(&list).await?;
+        units.enqueue(&messages).await?;
     }
     let mut names = names(&stack, template, &config_bucket, false);
     names.queues.extend(queue);
@@ -640,14 +642,10 @@ async fn callback_calls(function: &Function, template: &Template) -> Result<Vec<
         &config_bucket,
         &[("S3_FORCE_PATH_STYLE", "true")],
     );
-    // GIVEN no collector document: the variables name the identities (so the document's
-    // variable, which names an object that is not there, is not the reader's to follow)
-    ensure!(read_document(&stack, &env).await?.is_none(), "a document?");
-    let config = IdentitiesConfig::from_lookup(|name| {
-        (name != COLLECTOR_CONFIG)
-            .then(|| env.get(name).cloned())
-            .flatten()
-    })?;
+    // GIVEN no collector document: the variables name the identities
+    let document = read_document(&stack, &env).await?;
+    ensure!(document.is_none(), "a document?");
+    let config = IdentitiesConfig::from_lookup(|name| env.get(name).cloned(), document.as_ref())?;
     let callback = Callback::new(
         &config,
         &stack.collector_sdk,

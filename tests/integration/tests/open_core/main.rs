@@ -3,6 +3,7 @@
 
 mod config_check;
 mod document;
+mod due;
 mod fanout;
 mod state;
 mod units;

@@ -659,7 +659,7 @@ async fn a_people_me_answer_over_its_cap_is_refused_and_the_secret_is_untouched(
     let mut env = stack.identities_env();
     env.insert("WEBEX_API_URL".into(), front.base_url.clone());
     let callback = collector_app::callback::Callback::new(
-        &collector_app::IdentitiesConfig::from_lookup(|n| env.get(n).cloned())?,
+        &collector_app::IdentitiesConfig::from_lookup(|n| env.get(n).cloned(), None)?,
         &stack.collector_sdk,
         Arc::new(SimTime(stack.sim.clone())),
     )?;
