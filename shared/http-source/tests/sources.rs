@@ -4,7 +4,6 @@
 //! what lies outside the window, a seen set, loops refused); the end-to-end runs through the
 //! collector and S3 are the integration suite's.
 
-
 // Helpers outside `#[test]` functions are test code too: a panic is how they report failure.
 #![allow(clippy::unwrap_used)]
 

@@ -14,7 +14,7 @@ use super::faults::Faults;
 use super::lock;
 use crate::event::{EventKey, RawEvent};
 use crate::ports::{Clock, EventSource, Page, PageRequest, PageTarget, SourceError};
-use crate::secret::{AccessToken, Credential};
+use crate::secret::Credential;
 use crate::source::{Position, QueryBounds, SourceSpec};
 use crate::time::Timestamp;
 
@@ -410,6 +410,7 @@ impl MemorySource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::AccessToken;
     use crate::stream::StreamId;
 
     fn t(s: u64) -> Timestamp {
