@@ -24,8 +24,7 @@ const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(600);
 /// Kept back before the deadline to abort an upload and write the cursor.
 const STOP_RESERVE: Duration = Duration::from_secs(2);
 
-pub type StreamCollector<C = SystemClock> =
-    Collector<DynamoStateStore, S3Sink, WebexClient, SecretsManagerStore, WebexClient, C>;
+pub type StreamCollector<C = SystemClock> = Collector<DynamoStateStore, S3Sink, WebexClient, C>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
@@ -178,7 +177,7 @@ impl<C: Clock> Parts<C> {
             self.state.clone(),
             self.sink.clone(),
             self.webex.clone(),
-            self.tokens(),
+            Arc::new(self.tokens()),
             self.clock.clone(),
         )
     }

@@ -3,6 +3,7 @@
 //! them together over the ports in [`ports`].
 
 pub mod collect;
+pub mod credentials;
 pub mod cursor;
 pub mod error;
 pub mod event;

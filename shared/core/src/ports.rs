@@ -21,7 +21,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type StoreFuture<'a, T> =
     std::pin::Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-pub trait Clock: Send + Sync {
+/// `'static`: a clock is shared by every part of a process (`Arc`), never borrowed.
+pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
 }
 

@@ -7,7 +7,7 @@ use crate::event::EventKey;
 use crate::object::read_back;
 use crate::page::PageShape;
 use crate::ports::{
-    Clock, CursorStore, EventSource, LeaseStore, ObjectSink, SecretStore, TokenIssuer,
+    Clock, CursorStore, EventSource, LeaseStore, ObjectSink,
 };
 use crate::time::Timestamp;
 
@@ -19,13 +19,11 @@ pub(super) struct Existing {
     pub recent: Vec<(EventKey, Timestamp)>,
 }
 
-impl<St, Sk, Src, Sec, Iss, Clk> Collector<St, Sk, Src, Sec, Iss, Clk>
+impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
 where
     St: CursorStore + LeaseStore,
     Sk: ObjectSink,
     Src: EventSource,
-    Sec: SecretStore,
-    Iss: TokenIssuer,
     Clk: Clock,
 {
     /// What the object at `object_key` holds, if there is one.

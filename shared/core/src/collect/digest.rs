@@ -6,8 +6,8 @@ use crate::cursor::{Cursor, CursorKey, DigestAt};
 use crate::error::CollectError;
 use crate::object::digest_key;
 use crate::ports::{
-    Clock, CursorStore, EventSource, LeaseStore, ObjectMeta, ObjectSink, PutOutcome, SecretStore,
-    SinkError, TokenIssuer,
+    Clock, CursorStore, EventSource, LeaseStore, ObjectMeta, ObjectSink, PutOutcome,
+    SinkError,
 };
 use crate::recent_ids::RecentIds;
 use crate::time::Timestamp;
@@ -16,13 +16,11 @@ use crate::time::Timestamp;
 /// request: at about 3 KB a write of either costs the same, and the item stays a few KB.
 pub const INLINE_DIGEST_MAX: usize = 3 * 1024;
 
-impl<St, Sk, Src, Sec, Iss, Clk> Collector<St, Sk, Src, Sec, Iss, Clk>
+impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
 where
     St: CursorStore + LeaseStore,
     Sk: ObjectSink,
     Src: EventSource,
-    Sec: SecretStore,
-    Iss: TokenIssuer,
     Clk: Clock,
 {
     /// The digest `cursor` names. A digest object that is gone while the cursor has moved on

@@ -19,10 +19,9 @@ use crate::event::EventKey;
 use crate::object::{ObjectWriter, object_key, object_meta};
 use crate::ports::{
     Clock, CursorStore, EventSource, LeaseStore, ObjectSink, Page, PageRequest, PageTarget,
-    PutOutcome, SecretStore, SourceError, TokenIssuer,
+    PutOutcome, SourceError,
 };
 use crate::recent_ids::RecentIds;
-use crate::secret::Credential;
 use crate::source::{PagingKind, Position, QueryBounds};
 use crate::time::Timestamp;
 use crate::window::Window;
@@ -121,13 +120,11 @@ pub(super) struct Run<'a> {
     pub deadline: Instant,
 }
 
-impl<St, Sk, Src, Sec, Iss, Clk> Collector<St, Sk, Src, Sec, Iss, Clk>
+impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
 where
     St: CursorStore + LeaseStore,
     Sk: ObjectSink,
     Src: EventSource,
-    Sec: SecretStore,
-    Iss: TokenIssuer,
     Clk: Clock,
 {
     pub(super) async fn collect_window(
@@ -377,26 +374,25 @@ where
         }
     }
 
-    /// One page, with a token refresh if Webex refuses the token before its recorded expiry.
+    /// One page, with another credential if the API refuses this one before its time.
     async fn fetch(&self, request: &PageRequest, deadline: Instant) -> Result<Page, CollectError> {
         let requests_until = deadline
             .checked_sub(self.settings.stop_reserve)
             .unwrap_or_else(Instant::now);
-        let mut token = Credential::Bearer(self.tokens.access_token(deadline).await?);
+        let mut credential = self.credentials.current(deadline).await?;
         let mut refreshed = false;
         loop {
             match self
                 .source
-                .fetch_page(&self.spec, &token, request, requests_until)
+                .fetch_page(&self.spec, &credential, request, requests_until)
                 .await
             {
                 Ok(page) => return Ok(page),
                 Err(SourceError::Unauthorized) if !refreshed => {
-                    if let Credential::Bearer(rejected) = &token {
-                        token = Credential::Bearer(
-                            self.tokens.replace_rejected(rejected, deadline).await?,
-                        );
-                    }
+                    credential = self
+                        .credentials
+                        .replace_rejected(&credential, deadline)
+                        .await?;
                     refreshed = true;
                 }
                 Err(e) => return Err(classify(&self.spec, &self.unit.stream, e)),

@@ -22,11 +22,11 @@ use tokio::time::Instant;
 use crate::cursor::{CursorKey, LastError, Status};
 use crate::error::{CollectError, ErrorKind};
 use crate::ports::{
-    Clock, CursorStore, EventSource, LeaseStore, ObjectSink, SecretStore, TokenIssuer,
+    Clock, CursorStore, EventSource, LeaseStore, ObjectSink,
 };
 use crate::source::SourceSpec;
 use crate::time::Timestamp;
-use crate::tokens::TokenManager;
+use crate::credentials::CredentialSource;
 use crate::window::WindowPolicy;
 
 pub use digest::INLINE_DIGEST_MAX;
@@ -115,24 +115,22 @@ pub enum UnitOrg {
 }
 
 #[derive(Debug)]
-pub struct Collector<St, Sk, Src, Sec, Iss, Clk> {
+pub struct Collector<St, Sk, Src, Clk> {
     spec: Arc<SourceSpec>,
     unit: Unit,
     settings: Settings,
     state: Arc<St>,
     sink: Sk,
     source: Src,
-    tokens: TokenManager<Sec, Iss, St, Clk>,
+    credentials: Arc<dyn CredentialSource>,
     clock: Arc<Clk>,
 }
 
-impl<St, Sk, Src, Sec, Iss, Clk> Collector<St, Sk, Src, Sec, Iss, Clk>
+impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
 where
     St: CursorStore + LeaseStore,
     Sk: ObjectSink,
     Src: EventSource,
-    Sec: SecretStore,
-    Iss: TokenIssuer,
     Clk: Clock,
 {
     #[allow(clippy::too_many_arguments)]
@@ -143,7 +141,7 @@ where
         state: Arc<St>,
         sink: Sk,
         source: Src,
-        tokens: TokenManager<Sec, Iss, St, Clk>,
+        credentials: Arc<dyn CredentialSource>,
         clock: Arc<Clk>,
     ) -> Self {
         Self {
@@ -153,7 +151,7 @@ where
             state,
             sink,
             source,
-            tokens,
+            credentials,
             clock,
         }
     }
@@ -166,8 +164,8 @@ where
         &self.unit
     }
 
-    pub fn tokens(&self) -> &TokenManager<Sec, Iss, St, Clk> {
-        &self.tokens
+    pub fn credentials(&self) -> &dyn CredentialSource {
+        &*self.credentials
     }
 
     /// Where the events come from (for the wiring's own housekeeping around a run).
@@ -181,8 +179,8 @@ where
 
     /// One invocation's work. Errors are also recorded in the cursor for `webexctl status`.
     pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
-        let secret = self.tokens.reload().await?;
-        let of_secret = secret.org_id.filter(|o| !o.trim().is_empty());
+        let facts = self.credentials.facts().await?;
+        let of_secret = facts.org_id.filter(|o| !o.trim().is_empty());
         let webex = self.spec.webex.map(|id| id.spec());
         let org_of_token = webex.is_some_and(|spec| !spec.takes_org_id);
         let org_id = match (&self.unit.org, of_secret) {
@@ -199,12 +197,12 @@ where
             (UnitOrg::OfSecret, None) => {
                 return Err(CollectError::Config(format!(
                     "the {} identity's secret has no org_id; set it with `webexctl auth init`",
-                    self.tokens.identity()
+                    self.credentials.identity()
                 )));
             }
         };
         if let (Some(scopes), Some(spec)) = (
-            secret.scopes.as_deref().filter(|s| !s.trim().is_empty()),
+            facts.scopes.as_deref().filter(|s| !s.trim().is_empty()),
             webex,
         ) {
             let needed = spec.scope;
@@ -213,7 +211,7 @@ where
                     "the secret for {} holds a token with the scopes {scopes:?}, without {needed}; point \
                      TOKEN_SECRET_ID at the {} identity's secret, or authorise it again with that scope",
                     self.unit.stream,
-                    self.tokens.identity()
+                    self.credentials.identity()
                 )));
             }
         }

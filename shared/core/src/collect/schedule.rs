@@ -14,7 +14,7 @@ use super::{Collector, INLINE_DIGEST_MAX, RunSummary, StopReason};
 use crate::cursor::{Cursor, CursorKey, DigestAt, RunStats, Status};
 use crate::error::CollectError;
 use crate::ports::{
-    Clock, CursorStore, EventSource, LeaseStore, ObjectSink, SecretStore, TokenIssuer,
+    Clock, CursorStore, EventSource, LeaseStore, ObjectSink,
 };
 use crate::recent_ids::RecentIds;
 use crate::window::Window;
@@ -26,13 +26,11 @@ enum Round {
     Split,
 }
 
-impl<St, Sk, Src, Sec, Iss, Clk> Collector<St, Sk, Src, Sec, Iss, Clk>
+impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
 where
     St: CursorStore + LeaseStore,
     Sk: ObjectSink,
     Src: EventSource,
-    Sec: SecretStore,
-    Iss: TokenIssuer,
     Clk: Clock,
 {
     pub(super) async fn collect(
@@ -42,7 +40,7 @@ where
         deadline: Instant,
     ) -> Result<StopReason, CollectError> {
         // An identity that cannot get a token fails here, before the cursor is touched.
-        self.tokens.access_token(deadline).await?;
+        self.credentials.current(deadline).await?;
         let mut cursor = self.state.load_cursor(key).await?.unwrap_or_default();
         summary.committed_until = cursor.committed_until;
         let mut written = self.load_digest(key, &cursor).await?;

@@ -21,8 +21,7 @@ use crate::stream::{Filters, StreamSpec};
 use crate::tokens::{IdentitySecret, TokenManager};
 use crate::window::WindowPolicy;
 
-pub type MemoryCollector =
-    Collector<MemoryState, MemorySink, MemorySource, MemorySecret, StaticIssuer, ManualClock>;
+pub type MemoryCollector = Collector<MemoryState, MemorySink, MemorySource, ManualClock>;
 
 /// The organisation of a [`World`]'s secret.
 pub const ORG_ID: &str = "ORG1";
@@ -142,7 +141,7 @@ impl World {
             self.state.clone(),
             self.sink.clone(),
             self.source.clone(),
-            tokens,
+            Arc::new(tokens),
             self.clock.clone(),
         )
     }
