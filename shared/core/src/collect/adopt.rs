@@ -6,9 +6,7 @@ use crate::error::CollectError;
 use crate::event::EventKey;
 use crate::object::read_back;
 use crate::page::PageShape;
-use crate::ports::{
-    Clock, CursorStore, EventSource, LeaseStore, ObjectSink,
-};
+use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink};
 use crate::time::Timestamp;
 
 /// What an existing object holds, for the commit and the digest.

@@ -6,8 +6,7 @@ use crate::cursor::{Cursor, CursorKey, DigestAt};
 use crate::error::CollectError;
 use crate::object::digest_key;
 use crate::ports::{
-    Clock, CursorStore, EventSource, LeaseStore, ObjectMeta, ObjectSink, PutOutcome,
-    SinkError,
+    Clock, CursorStore, EventSource, LeaseStore, ObjectMeta, ObjectSink, PutOutcome, SinkError,
 };
 use crate::recent_ids::RecentIds;
 use crate::time::Timestamp;

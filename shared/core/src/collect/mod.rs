@@ -19,14 +19,12 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::credentials::CredentialSource;
 use crate::cursor::{CursorKey, LastError, Status};
 use crate::error::{CollectError, ErrorKind};
-use crate::ports::{
-    Clock, CursorStore, EventSource, LeaseStore, ObjectSink,
-};
+use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink};
 use crate::source::SourceSpec;
 use crate::time::Timestamp;
-use crate::credentials::CredentialSource;
 use crate::window::WindowPolicy;
 
 pub use digest::INLINE_DIGEST_MAX;

@@ -13,9 +13,7 @@ use super::fetch::{Earlier, Run, WindowDone, WindowTask};
 use super::{Collector, INLINE_DIGEST_MAX, RunSummary, StopReason};
 use crate::cursor::{Cursor, CursorKey, DigestAt, RunStats, Status};
 use crate::error::CollectError;
-use crate::ports::{
-    Clock, CursorStore, EventSource, LeaseStore, ObjectSink,
-};
+use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink};
 use crate::recent_ids::RecentIds;
 use crate::window::Window;
 
