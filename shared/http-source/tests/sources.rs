@@ -309,19 +309,29 @@ async fn graph_throttling_without_retry_after_holds_the_identitys_budget() {
     assert!(limited > 0, "the throttle was met");
 }
 
+/// Secure Endpoint as the simulator serves it, under `/amp`.
+fn secure_endpoint_at(sim: &Simulator) -> SourceSpec {
+    secure_endpoint::source(
+        &format!("{}/amp", sim.origin()),
+        &secure_endpoint::EventFilters::default(),
+    )
+}
+
+/// The simulator's API client with `key`.
+fn secure_endpoint_key(key: &str) -> Credential {
+    Credential::Basic {
+        id: DEFAULT_SECURE_ENDPOINT_CLIENT_ID.to_string(),
+        key: ApiKey::new(key),
+    }
+}
+
 #[tokio::test]
 async fn secure_endpoint_keeps_big_ids_as_text_and_reads_from_the_start_only() {
     let sim = sim().await;
     let generated = sim.generate_api(Api::SecureEndpoint, spec(700));
     let http = HttpSource::new(None, quick()).unwrap();
-    let source = secure_endpoint::source(
-        &format!("{}/amp", sim.origin()),
-        &secure_endpoint::EventFilters::default(),
-    );
-    let credential = Credential::Basic {
-        id: DEFAULT_SECURE_ENDPOINT_CLIENT_ID.to_string(),
-        key: ApiKey::new(DEFAULT_SECURE_ENDPOINT_API_KEY),
-    };
+    let source = secure_endpoint_at(&sim);
+    let credential = secure_endpoint_key(DEFAULT_SECURE_ENDPOINT_API_KEY);
     let (from, to) = (NOW - 45 * 60_000, NOW - 15 * 60_000);
     sim.push_api_faults(
         Api::SecureEndpoint,
@@ -359,14 +369,8 @@ async fn secure_endpoint_offsets_repeat_what_arrives_meanwhile_and_the_seen_set_
     let sim = sim().await;
     sim.generate_api(Api::SecureEndpoint, spec(300));
     let http = HttpSource::new(None, quick()).unwrap();
-    let source = secure_endpoint::source(
-        &format!("{}/amp", sim.origin()),
-        &secure_endpoint::EventFilters::default(),
-    );
-    let credential = Credential::Basic {
-        id: DEFAULT_SECURE_ENDPOINT_CLIENT_ID.to_string(),
-        key: ApiKey::new(DEFAULT_SECURE_ENDPOINT_API_KEY),
-    };
+    let source = secure_endpoint_at(&sim);
+    let credential = secure_endpoint_key(DEFAULT_SECURE_ENDPOINT_API_KEY);
     // The first page, then new events at the head, then the rest.
     let first = PageRequest {
         target: PageTarget::Query {
@@ -415,14 +419,8 @@ async fn secure_endpoint_rate_limit_headers_hold_requests_until_the_reset() {
     let http = HttpSource::new(None, quick())
         .unwrap()
         .with_budget(RequestBudget::per_minute(6000));
-    let source = secure_endpoint::source(
-        &format!("{}/amp", sim.origin()),
-        &secure_endpoint::EventFilters::default(),
-    );
-    let credential = Credential::Basic {
-        id: DEFAULT_SECURE_ENDPOINT_CLIENT_ID.to_string(),
-        key: ApiKey::new(DEFAULT_SECURE_ENDPOINT_API_KEY),
-    };
+    let source = secure_endpoint_at(&sim);
+    let credential = secure_endpoint_key(DEFAULT_SECURE_ENDPOINT_API_KEY);
     // Two requests, the second answered with no requests left: the run ends for want of time
     // (the reset is most of an hour away) without sending a third that would earn a 429.
     let e = read_window(&http, &source, &credential, bounds(NOW - HOUR_MS, NOW), 100)
@@ -432,10 +430,7 @@ async fn secure_endpoint_rate_limit_headers_hold_requests_until_the_reset() {
     let sent = sim.requests().len();
     assert_eq!(sent, 2, "no request after the budget was spent");
     // A wrong key is 401, for the collector to read the secret again once.
-    let wrong = Credential::Basic {
-        id: DEFAULT_SECURE_ENDPOINT_CLIENT_ID.to_string(),
-        key: ApiKey::new("wrong"),
-    };
+    let wrong = secure_endpoint_key("wrong");
     let fresh = HttpSource::new(None, quick()).unwrap();
     let e = read_window(&fresh, &source, &wrong, bounds(NOW - HOUR_MS, NOW), 100)
         .await
