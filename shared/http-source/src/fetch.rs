@@ -387,7 +387,7 @@ impl HttpSource {
                 // Compared as it would be requested: with the page size we ask for now.
                 lower_size(&mut url, size, max);
             }
-            if url == *fetched {
+            if same_page(&url, fetched) {
                 return Err(SourceError::Unacceptable(format!(
                     "{}'s {} leads back to the page it came with; paging would loop",
                     rule.who, rule.what
@@ -478,8 +478,25 @@ fn next_rule(source: &SourceSpec) -> NextRule<'_> {
     }
 }
 
+/// Whether two URLs ask for the same page: the same place and the same query once decoded (we
+/// write queries by RFC 3986, an API's links may use form encoding: `%3A` and `:` are one).
+fn same_page(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path() == b.path()
+        && a.query_pairs().eq(b.query_pairs())
+}
+
 /// After a shrink we ask for smaller pages, also on the links the API built with the old size.
+/// A link that needs no change is left exactly as the API wrote it.
 fn lower_size(url: &mut reqwest::Url, name: &str, max: u32) {
+    let too_large = |(k, v): &(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)| {
+        k == name && v.parse::<u32>().is_ok_and(|current| current > max)
+    };
+    if !url.query_pairs().any(|pair| too_large(&pair)) {
+        return;
+    }
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
@@ -566,6 +583,23 @@ mod tests {
             lower_size(&mut url, "max", max);
             assert_eq!(url.as_str(), expected);
         }
+    }
+
+    #[test]
+    fn a_page_is_the_same_however_its_query_is_encoded() {
+        let url = |text: &str| reqwest::Url::parse(text).unwrap();
+        let ours =
+            url("http://127.0.0.1:9/v1/events?from=2026-11-22T10:15:00.000Z&q=a+b%2Bc&max=5");
+        let form =
+            url("http://127.0.0.1:9/v1/events?from=2026-11-22T10%3A15%3A00.000Z&q=a%20b%2Bc&max=5");
+        assert!(same_page(&ours, &form));
+        let other =
+            url("http://127.0.0.1:9/v1/events?from=2026-11-22T10:15:00.000Z&q=a+b%2Bc&max=6");
+        assert!(!same_page(&ours, &other));
+        assert!(!same_page(
+            &ours,
+            &url("http://127.0.0.1:9/v1/people?from=2026-11-22T10:15:00.000Z&q=a+b%2Bc&max=5")
+        ));
     }
 
     #[test]
