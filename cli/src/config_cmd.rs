@@ -118,6 +118,8 @@ struct StreamRow {
     types: Vec<String>,
     /// Requests per page of a window: one per filter combination the API needs.
     queries_per_window: usize,
+    /// What a query asks and how its answer is read.
+    request: String,
     fields: BTreeMap<String, String>,
     fields_key: Option<String>,
     settle_lag_seconds: u64,
@@ -198,7 +200,11 @@ impl StreamRow {
             event_categories: stream.filters.event_categories.clone(),
             resources: stream.filters.resources.clone(),
             types: stream.filters.types.clone(),
-            queries_per_window: stream.source.spec().filter_queries(&stream.filters).len(),
+            queries_per_window: stream
+                .source
+                .webex_spec()
+                .map_or(1, |spec| spec.filter_queries(&stream.filters).len()),
+            request: stream.source.spec().describe(),
             fields: stream.fields.clone(),
             fields_key: stream.fields_key.clone(),
             settle_lag_seconds: window.settle_lag.as_secs(),
@@ -322,6 +328,14 @@ fn human(file: &Path, report: &Report) -> String {
                 windows,
             ]
         }),
+    ));
+    out.push_str("\n\n");
+    out.push_str(&table::render(
+        &["STREAM", "REQUEST"],
+        report
+            .streams
+            .iter()
+            .map(|s| vec![s.name.clone(), s.request.clone()]),
     ));
     out.push_str("\n\n");
     out.push_str(&table::render(

@@ -9,7 +9,7 @@ use collector_core::identity::IdentityUse;
 use collector_core::oauth::IdentitySecrets;
 
 use crate::config::{ConfigError, Env};
-use crate::document::{Document, Orgs};
+use crate::document::{Document, IdentityKind, Orgs};
 
 /// One identity of the deployment: where its credential is, and what its streams need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,12 +58,14 @@ impl Identities {
         ]))
     }
 
-    /// The document's identities, each with the streams that read with it.
+    /// The document's Webex identities (the ones `webexctl auth` and the callback authorise),
+    /// each with the streams that read with it.
     pub fn from_document(document: &Document) -> Self {
         Self(
             document
                 .identities
                 .iter()
+                .filter(|identity| identity.kind == IdentityKind::WebexOauth)
                 // A validated document's names pass the same rule.
                 .filter_map(|identity| {
                     let name = IdentityName::parse(&identity.name).ok()?;
@@ -73,7 +75,9 @@ impl Identities {
                         .iter()
                         .filter(|s| s.identity == identity.name)
                     {
-                        used.add(stream.source.spec().id, stream.orgs == Orgs::Discover);
+                        if let Some(id) = stream.source.webex() {
+                            used.add(id, stream.orgs == Orgs::Discover);
+                        }
                     }
                     Some(ConfiguredIdentity {
                         name,

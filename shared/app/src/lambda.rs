@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use collector_core::ports::Clock;
-use collector_core::{CollectError, ErrorKind, RunSummary, StreamId};
+use collector_core::{CollectError, ErrorKind, RunSummary};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tokio::time::Instant;
 
@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::fanout::{Invocation, QueueRecord, UnitMessage};
 use crate::live::Live;
 use crate::logging::{LogTarget, init_logging};
-use crate::units::{Scheduled, StreamUnits, UnitsOutcome};
+use crate::units::{Scheduled, Selection, StreamUnits, UnitsOutcome};
 use crate::wiring::WiringError;
 
 /// A failed run as Lambda reports it: `errorType` is the kind (`config`, `upstream`, ...), so
@@ -48,10 +48,11 @@ impl From<RunError> for Diagnostic {
 
 /// A collector function's whole `main`: logging, the stream's units built at cold start (and
 /// again when the document changes), then the Lambda runtime loop.
-pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
+pub async fn serve(selection: impl Into<Selection>) -> Result<(), lambda_runtime::Error> {
+    let selection = selection.into();
     crate::return_large_buffers_to_the_system();
     init_logging(LogTarget::Stdout);
-    let live = match start(stream).await {
+    let live = match start(selection).await {
         Ok(live) => live,
         Err(e) => {
             // Before the runtime loop: Lambda reports the failed initialisation, and the log
@@ -78,12 +79,12 @@ pub async fn serve(stream: StreamId) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-async fn start(stream: StreamId) -> Result<Live<StreamUnits>, WiringError> {
+async fn start(selection: Selection) -> Result<Live<StreamUnits>, WiringError> {
     let config = Config::from_env()?;
     let sdk = aws_adapters::sdk_config().await;
     let clock = Arc::new(SystemClock);
     Live::start(move |document| {
-        StreamUnits::configured(stream, &config, document, &sdk, clock.clone())
+        StreamUnits::configured(selection, &config, document, &sdk, clock.clone())
     })
     .await
 }

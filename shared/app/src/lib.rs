@@ -3,6 +3,7 @@
 
 pub mod callback;
 pub mod config;
+pub mod credentials;
 pub mod document;
 pub mod document_location;
 pub mod due;

@@ -30,10 +30,42 @@ const UNITS_AT_ONCE: usize = 4;
 /// A single unit always runs (and stops cleanly by itself).
 const MIN_UNIT_TIME: Duration = Duration::from_secs(4);
 
+/// Which streams a function collects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Those of one Webex preset (its function: `admin-audit`, ...).
+    Webex(StreamId),
+    /// Every stream that does not read Webex (the `http-sources` function).
+    OtherSources,
+}
+
+impl Selection {
+    /// The function that collects them: its metrics' `Function` dimension.
+    pub fn name(self) -> &'static str {
+        match self {
+            Selection::Webex(id) => id.name(),
+            Selection::OtherSources => "http-sources",
+        }
+    }
+
+    pub fn holds(self, source: &Source) -> bool {
+        match self {
+            Selection::Webex(id) => source.webex() == Some(id),
+            Selection::OtherSources => source.webex().is_none(),
+        }
+    }
+}
+
+impl From<StreamId> for Selection {
+    fn from(id: StreamId) -> Self {
+        Selection::Webex(id)
+    }
+}
+
 /// The streams one function collects, over all their organisations.
 #[derive(Debug)]
 pub struct StreamUnits<C = SystemClock> {
-    preset: StreamId,
+    selection: Selection,
     streams: Vec<NamedStream<C>>,
     /// Where a run that owns several units sends them (`FANOUT_QUEUE_URL`).
     queue: Option<aws_adapters::SqsQueue>,
@@ -79,12 +111,12 @@ pub struct UnitFailure {
 impl StreamUnits {
     /// The units from the process environment, the document it names (read once) and the
     /// standard AWS configuration: `webexctl collect`'s.
-    pub async fn from_env(preset: StreamId) -> Result<Self, WiringError> {
+    pub async fn from_env(selection: impl Into<Selection>) -> Result<Self, WiringError> {
         let config = Config::from_env()?;
         let sdk = aws_adapters::sdk_config().await;
         let document = crate::document_location::load_from_env().await?;
         Self::configured(
-            preset,
+            selection,
             &config,
             document.as_ref(),
             &sdk,
@@ -97,17 +129,26 @@ impl<C: Clock> StreamUnits<C> {
     /// The units of `document` when there is one, otherwise of the environment alone; see
     /// [`Config::beside_document`] for what the environment may say beside a document.
     pub fn configured(
-        preset: StreamId,
+        selection: impl Into<Selection>,
         config: &Config,
         document: Option<&Document>,
         sdk: &aws_config::SdkConfig,
         clock: Arc<C>,
     ) -> Result<Self, WiringError> {
+        let selection = selection.into();
         let Some(document) = document else {
-            return Self::new(preset, config, sdk, clock);
+            return match selection {
+                Selection::Webex(preset) => Self::new(preset, config, sdk, clock),
+                Selection::OtherSources => Err(WiringError::Config(crate::ConfigError {
+                    name: "COLLECTOR_CONFIG",
+                    problem: "is not set: the http-sources function collects the streams of a \
+                              collector document (docs/sources.md)"
+                        .to_string(),
+                })),
+            };
         };
         config.beside_document(&document.collector.key_prefix)?;
-        Self::of_document(preset, config, document, sdk, clock)
+        Self::of_document(selection, config, document, sdk, clock)
     }
 
     /// One stream configured by the environment alone.
@@ -118,7 +159,7 @@ impl<C: Clock> StreamUnits<C> {
         clock: Arc<C>,
     ) -> Result<Self, WiringError> {
         Ok(Self {
-            preset,
+            selection: Selection::Webex(preset),
             streams: vec![NamedStream {
                 name: preset.name().to_string(),
                 orgs: config.orgs.clone(),
@@ -130,31 +171,53 @@ impl<C: Clock> StreamUnits<C> {
         })
     }
 
-    /// Every stream of `document` whose source is `preset`, with what the environment says
-    /// for all of them (the table, the bucket, the API, the queue).
+    /// Every stream of `document` that `selection` holds, with what the environment says for
+    /// all of them (the table, the bucket, the API, the queue).
     pub fn of_document(
-        preset: StreamId,
+        selection: impl Into<Selection>,
         base: &Config,
         document: &Document,
         sdk: &aws_config::SdkConfig,
         clock: Arc<C>,
     ) -> Result<Self, WiringError> {
+        let selection = selection.into();
         let streams = document
             .streams
             .iter()
-            .filter(|stream| stream.source == Source::Preset(preset))
+            .filter(|stream| selection.holds(&stream.source))
             .map(|stream| {
                 let config = stream_config(base, document, stream);
+                let parts = match (stream.source.webex(), document.identity(&stream.identity)) {
+                    (Some(preset), _) => Parts::new(preset, &config, sdk, clock.clone())?,
+                    (None, Some(identity)) => Parts::of_source(
+                        &stream.name,
+                        stream.source.spec(),
+                        identity,
+                        &config,
+                        sdk,
+                        clock.clone(),
+                    )?,
+                    // The validator has checked that the identity exists.
+                    (None, None) => {
+                        return Err(WiringError::Config(crate::ConfigError {
+                            name: "COLLECTOR_CONFIG",
+                            problem: format!(
+                                "the {} stream's identity {} is not in the document",
+                                stream.name, stream.identity
+                            ),
+                        }));
+                    }
+                };
                 Ok(NamedStream {
                     name: stream.name.clone(),
                     orgs: config.orgs.clone(),
                     every: Some(stream.every),
-                    parts: Parts::new(preset, &config, sdk, clock.clone())?,
+                    parts,
                 })
             })
             .collect::<Result<Vec<_>, WiringError>>()?;
         Ok(Self {
-            preset,
+            selection,
             streams,
             queue: queue(base, sdk),
             clock,
@@ -278,7 +341,7 @@ impl<C: Clock> StreamUnits<C> {
         {
             return Err(CollectError::Config(format!(
                 "{org} is not one of the {} stream's organisations (ORG_IDS)",
-                self.preset.name()
+                self.selection.name()
             )));
         }
         Ok(units)
@@ -334,7 +397,9 @@ impl<C: Clock> StreamUnits<C> {
             {
                 continue;
             }
-            let tokens = parts.tokens();
+            let Some(tokens) = parts.tokens() else {
+                continue;
+            };
             if tokens.reload().await.is_err() {
                 continue;
             }
@@ -345,9 +410,9 @@ impl<C: Clock> StreamUnits<C> {
         expiries
     }
 
-    /// The function's preset: its metrics' `Function` dimension.
+    /// The function's name: its metrics' `Function` dimension.
     pub fn stream_name(&self) -> &'static str {
-        self.preset.name()
+        self.selection.name()
     }
 
     pub fn now(&self) -> collector_core::Timestamp {
@@ -390,12 +455,15 @@ impl UnitsOutcome {
 impl<C: Clock> NamedStream<C> {
     /// Every organisation the stream's identity may read.
     async fn discover(&self, deadline: Instant) -> Result<Vec<String>, CollectError> {
-        let tokens = self.parts.tokens();
+        let name = &self.name;
+        let (Some(tokens), Some(webex)) = (self.parts.tokens(), self.parts.webex()) else {
+            return Err(CollectError::Config(format!(
+                "the {name} stream does not read Webex: list its organisations"
+            )));
+        };
         tokens.reload().await?;
         let token = tokens.access_token(deadline).await?;
-        let name = &self.name;
-        self.parts
-            .webex
+        webex
             .organizations(&token, deadline)
             .await
             .map_err(|e| match e {

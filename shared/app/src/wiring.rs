@@ -14,6 +14,8 @@ use collector_core::{
 };
 use tokio::time::Instant;
 use tracing::Instrument;
+use collector_core::credentials::CredentialSource;
+use http_source::HttpSource;
 use webex_client::{RequestBudget, RetryPolicy, WebexClient};
 
 use crate::config::{Config, ConfigError, Orgs};
@@ -24,7 +26,8 @@ const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(600);
 /// Kept back before the deadline to abort an upload and write the cursor.
 const STOP_RESERVE: Duration = Duration::from_secs(2);
 
-pub type StreamCollector<C = SystemClock> = Collector<DynamoStateStore, S3Sink, WebexClient, C>;
+/// Every stream's collector, whatever its source: pages are read by the generic HTTP client.
+pub type StreamCollector<C = SystemClock> = Collector<DynamoStateStore, S3Sink, HttpSource, C>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
@@ -46,20 +49,34 @@ pub fn build_collector<C: Clock>(
     Ok(Parts::new(stream, config, sdk, clock)?.collector(Unit::of_secret(stream)))
 }
 
-/// What every unit of a stream is collected with: one Webex client (so one request budget), the
-/// stores and the settings; each unit gets its own collector from them.
+/// What every unit of a stream is collected with: one HTTP client (so one request budget), the
+/// identity's credentials, the stores and the settings; each unit gets its own collector from
+/// them.
 #[derive(Debug)]
 pub(crate) struct Parts<C> {
     /// What the stream's units read: built once, shared by every unit's collector.
     source: Arc<SourceSpec>,
     /// Whose secret the stream reads with: the document's identity, or the stream's default.
     pub identity: IdentityName,
-    pub webex: WebexClient,
+    pages: HttpSource,
+    access: Access,
     state: Arc<DynamoStateStore>,
-    secrets: SecretsManagerStore,
     sink: S3Sink,
     settings: Settings,
     pub clock: Arc<C>,
+}
+
+/// How a stream's requests prove their identity.
+#[derive(Debug)]
+enum Access {
+    /// Webex OAuth: each collector keeps the rotating token under the token lock (and Webex
+    /// lists a partner's organisations).
+    Webex {
+        webex: WebexClient,
+        secrets: SecretsManagerStore,
+    },
+    /// Any other kind: one source of credentials for all the stream's units (one token cache).
+    Other(Arc<dyn CredentialSource>),
 }
 
 impl<C: Clock> Parts<C> {
@@ -125,43 +142,94 @@ impl<C: Clock> Parts<C> {
         Ok(Self {
             source: Arc::new(stream.source()),
             identity,
-            webex,
-            state,
-            secrets: SecretsManagerStore::new(
-                aws_sdk_secretsmanager::Client::new(sdk),
-                &config.token_secret_id,
-            ),
-            sink: S3Sink::new(
-                aws_adapters::s3_client(sdk, config.s3_force_path_style),
-                &config.output_bucket,
-            ),
-            settings: Settings {
-                policy: config.policy,
-                page_size: config.page_size.unwrap_or(spec.max_page),
-                key_prefix: config.output_prefix.clone(),
-                part_size: config.part_size,
-                stop_reserve: STOP_RESERVE,
-                queries: spec.filter_queries(&config.filters),
-                concurrent_windows: config.backfill_windows,
-                max_window_events: config.max_window_events,
-                collector_version: env!("CARGO_PKG_VERSION"),
-                fields: config.fields.clone(),
+            pages: webex.pages().clone(),
+            access: Access::Webex {
+                webex,
+                secrets: SecretsManagerStore::new(
+                    aws_sdk_secretsmanager::Client::new(sdk),
+                    &config.token_secret_id,
+                ),
             },
+            state,
+            sink: sink(config, sdk),
+            settings: settings(config, spec.max_page, spec.filter_queries(&config.filters)),
             clock,
         })
     }
 
-    /// The stream's token keeper: each collector has its own (they share the secret and its
-    /// token lock, so their refreshes never race).
-    pub fn tokens(&self) -> StreamTokens<C> {
+    /// The parts of a document stream that does not read Webex: `source` read with
+    /// `identity`, whose request pace is `pace#sources#{identity}` (a name no Webex identity's
+    /// pace takes, so the deployed role can tell them apart).
+    pub fn of_source(
+        stream: &str,
+        source: SourceSpec,
+        identity: &crate::document::Identity,
+        config: &Config,
+        sdk: &aws_config::SdkConfig,
+        clock: Arc<C>,
+    ) -> Result<Self, WiringError> {
+        let state = Arc::new(DynamoStateStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &config.state_table,
+        ));
+        let budget = RequestBudget::per_minute(identity.max_requests_per_minute)
+            .shared(state.clone(), &format!("sources#{}", identity.name));
+        let pages = HttpSource::new(None, RetryPolicy::default())?.with_budget(budget);
+        let credentials = crate::credentials::of_identity(
+            identity,
+            stream,
+            &aws_sdk_secretsmanager::Client::new(sdk),
+            &pages,
+        )
+        .ok_or_else(|| {
+            WiringError::Config(ConfigError {
+                name: "COLLECTOR_CONFIG",
+                problem: format!(
+                    "identity {} is a Webex identity; the {} source reads with another kind",
+                    identity.name, source.name
+                ),
+            })
+        })?;
+        let max_size = source.paging.max_size;
+        Ok(Self {
+            source: Arc::new(source),
+            identity: credentials.identity().clone(),
+            pages,
+            access: Access::Other(credentials),
+            state,
+            sink: sink(config, sdk),
+            // One query a window: the request template holds any filter.
+            settings: settings(config, max_size, vec![Vec::new()]),
+            clock,
+        })
+    }
+
+    /// A Webex stream's token keeper: each collector has its own (they share the secret and
+    /// its token lock, so their refreshes never race). `None` for other sources.
+    pub fn tokens(&self) -> Option<StreamTokens<C>> {
+        let Access::Webex { webex, secrets } = &self.access else {
+            return None;
+        };
+        Some(self.token_manager(webex, secrets))
+    }
+
+    fn token_manager(&self, webex: &WebexClient, secrets: &SecretsManagerStore) -> StreamTokens<C> {
         TokenManager::new(
             self.identity.clone(),
-            self.secrets.clone(),
-            self.webex.clone(),
+            secrets.clone(),
+            webex.clone(),
             self.state.clone(),
             self.clock.clone(),
             TOKEN_REFRESH_MARGIN,
         )
+    }
+
+    /// The Webex client of a Webex stream (organisation discovery).
+    pub fn webex(&self) -> Option<&WebexClient> {
+        match &self.access {
+            Access::Webex { webex, .. } => Some(webex),
+            Access::Other(_) => None,
+        }
     }
 
     /// When the stream's scheduled runs are due (its units share the state table).
@@ -170,16 +238,46 @@ impl<C: Clock> Parts<C> {
     }
 
     pub fn collector(&self, unit: Unit) -> StreamCollector<C> {
+        let credentials: Arc<dyn CredentialSource> = match &self.access {
+            Access::Webex { webex, secrets } => Arc::new(self.token_manager(webex, secrets)),
+            Access::Other(credentials) => credentials.clone(),
+        };
         Collector::new(
             self.source.clone(),
             unit,
             self.settings.clone(),
             self.state.clone(),
             self.sink.clone(),
-            self.webex.clone(),
-            Arc::new(self.tokens()),
+            self.pages.clone(),
+            credentials,
             self.clock.clone(),
         )
+    }
+}
+
+fn sink(config: &Config, sdk: &aws_config::SdkConfig) -> S3Sink {
+    S3Sink::new(
+        aws_adapters::s3_client(sdk, config.s3_force_path_style),
+        &config.output_bucket,
+    )
+}
+
+fn settings(
+    config: &Config,
+    max_page: u32,
+    queries: Vec<Vec<(&'static str, String)>>,
+) -> Settings {
+    Settings {
+        policy: config.policy,
+        page_size: config.page_size.unwrap_or(max_page),
+        key_prefix: config.output_prefix.clone(),
+        part_size: config.part_size,
+        stop_reserve: STOP_RESERVE,
+        queries,
+        concurrent_windows: config.backfill_windows,
+        max_window_events: config.max_window_events,
+        collector_version: env!("CARGO_PKG_VERSION"),
+        fields: config.fields.clone(),
     }
 }
 

@@ -30,6 +30,14 @@ impl SecretsManagerStore {
     /// The secret's current value, `None` when there is no such secret yet (`webexctl auth
     /// init` then creates it).
     pub async fn current(&self) -> Result<Option<IdentitySecret>, StoreError> {
+        self.current_as().await
+    }
+
+    /// The secret's current value read as `T` (the secret of an identity that is not Webex's:
+    /// `{"id", "key"}`, ...), `None` when there is no such secret.
+    pub async fn current_as<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Option<T>, StoreError> {
         let output = match self
             .client
             .get_secret_value()

@@ -219,7 +219,7 @@ where
         )
         .await
         .map_err(|e| match e {
-            TokenError::InvalidGrant(_) | TokenError::InvalidClient(_) => {
+            TokenError::InvalidGrant(_) | TokenError::InvalidClient(_) | TokenError::Refused(_) => {
                 CallbackError::CodeRefused(identity.clone())
             }
             TokenError::Failed(_) => CallbackError::WebexUnavailable,

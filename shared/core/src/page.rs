@@ -24,7 +24,7 @@ pub enum EventId {
 }
 
 /// Where the items are and how each is read (`[streams.items]`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Items {
     pub path: JsonPath,
     /// A page without `path` holds no items (some APIs leave an empty array out), rather than
@@ -36,7 +36,7 @@ pub struct Items {
 }
 
 /// Places in a page the paging reads.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HintPaths {
     pub next: Option<JsonPath>,
     pub cursor: Option<JsonPath>,
@@ -112,6 +112,13 @@ pub struct PageShape {
     item: PathSet,
 }
 
+/// Two shapes are one when they read the same places: the compiled sets follow from them.
+impl PartialEq for PageShape {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items && self.hints == other.hints
+    }
+}
+
 impl PageShape {
     pub fn new(items: Items, hints: HintPaths) -> Self {
         let given = [&hints.next, &hints.cursor, &hints.total, &hints.has_more];
@@ -155,6 +162,10 @@ impl PageShape {
             )
         });
         &WEBEX
+    }
+
+    pub fn hint_paths(&self) -> &HintPaths {
+        &self.hints
     }
 
     pub fn items(&self) -> &Items {

@@ -311,6 +311,10 @@ pub enum TokenError {
     InvalidGrant(String),
     #[error("invalid_client: {0} (check client_id and client_secret)")]
     InvalidClient(String),
+    /// The endpoint refused the request as configured (its scope, resource or form): a
+    /// person must change the configuration.
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Failed(String),
 }

@@ -245,6 +245,7 @@ where
                     "Webex refused the {} identity's client credentials ({reason}); fix client_id/client_secret with `webexctl auth init`",
                     self.identity
                 )),
+                TokenError::Refused(reason) => CollectError::Config(reason),
                 failed @ TokenError::Failed(_) => CollectError::TokenEndpoint(failed),
             })?;
         secret.apply(grant, self.clock.now());

@@ -185,7 +185,7 @@ impl ClientCredentials {
                             | "invalid_request"
                             | "invalid_grant",
                         ) => {
-                            return Err(TokenError::Failed(format!(
+                            return Err(TokenError::Refused(format!(
                                 "the token endpoint refused identity {identity}'s request ({code}: \
                                  {description}); check its scope, resource and form"
                             )));

@@ -47,6 +47,11 @@ impl WebexClient {
         self.http.release_budget().await;
     }
 
+    /// The client that reads event pages, within this client's budget: a collector's source.
+    pub fn pages(&self) -> &HttpSource {
+        &self.http
+    }
+
     fn endpoint(&self, path: &str) -> String {
         self.http.endpoint(path)
     }

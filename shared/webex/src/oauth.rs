@@ -255,7 +255,7 @@ mod tests {
             let got = match refusal(status, body.as_bytes()) {
                 TokenError::InvalidGrant(_) => "invalid_grant",
                 TokenError::InvalidClient(_) => "invalid_client",
-                TokenError::Failed(_) => "failed",
+                TokenError::Refused(_) | TokenError::Failed(_) => "failed",
             };
             assert_eq!(got, expected, "{status} {body}");
         }

@@ -73,7 +73,7 @@ fn is_field_key_byte(b: u8) -> bool {
 /// `Some(None)` when unset, `None` after an error.
 pub(super) fn fields_key_of(
     table: &Table<'_, RawStream>,
-    source: Option<Source>,
+    source: Option<&Source>,
     fields: Option<&BTreeMap<String, String>>,
     errors: &mut Errors<'_>,
 ) -> Option<Option<String>> {
@@ -86,9 +86,9 @@ pub(super) fn fields_key_of(
         Some(format!(
             "{text:?} is not a key name: 1 to {MAX_NAME_CHARS} of a-z, 0-9, _ and -, e.g. \"collector\""
         ))
-    } else if let Some(source) = source.filter(|s| s.event_keys().contains(&text.as_str())) {
+    } else if let Some(source) = source.filter(|s| s.event_keys().contains(text)) {
         Some(format!(
-            "{text:?} is a key of every {} event, which must stay as Webex wrote it; \
+            "{text:?} is a key of every {} event, which must stay as the API wrote it; \
              choose another, e.g. \"collector\"",
             source.name()
         ))

@@ -14,7 +14,7 @@ use super::validate::Table;
 
 pub(super) fn filters_of(
     table: &Table<'_, RawStream>,
-    source: Option<Source>,
+    source: Option<&Source>,
     errors: &mut Errors<'_>,
 ) -> Option<Filters> {
     let raw = &table.read.value;
@@ -39,7 +39,24 @@ pub(super) fn filters_of(
         // Which filters apply depends on the source, which is reported already.
         return None;
     };
-    let spec = source.spec();
+    let Some(spec) = source.webex_spec() else {
+        // The other sources' filters are keys of their own (event_types) or in the request.
+        for (key, field) in [
+            ("event_categories", &raw.event_categories),
+            ("resources", &raw.resources),
+            ("types", &raw.types),
+        ] {
+            if let Some(field) = field {
+                errors.at(
+                    &table.key(key),
+                    field.span(),
+                    format!("only Webex streams take this filter, not {}", source.name()),
+                );
+                ok = false;
+            }
+        }
+        return ok.then(Filters::default);
+    };
     let takes = match spec.filter_kind {
         FilterKind::Categories => "event_categories",
         FilterKind::ResourcesAndTypes => "resources and types",

@@ -8,14 +8,18 @@ mod duration;
 mod errors;
 mod fields;
 mod filters;
+mod http;
 mod identities;
 mod org_id;
 mod raw;
 mod read;
 mod source;
+mod stream_source;
 mod streams;
 mod validate;
 
+#[cfg(test)]
+mod sources_tests;
 #[cfg(test)]
 mod tests;
 
@@ -28,7 +32,8 @@ use collector_core::stream::Filters;
 pub use duration::{DURATION_EXAMPLE, format_duration, parse_duration};
 pub use errors::{DocumentError, DocumentErrors};
 pub use org_id::{OrgIdProblem, check_org_id};
-pub use source::{PRESETS, Source};
+pub use source::{Families, PRESETS, Source};
+pub use streams::NO_ORG;
 
 /// The interval of a stream that does not set `every`: the template's default schedule.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(10 * 60);
@@ -39,7 +44,7 @@ pub const MAX_EVERY: Duration = Duration::from_secs(24 * 3600);
 pub const MIN_MAX_WINDOW_EVENTS: u64 = 1000;
 
 /// A validated document: everything a deployment collects, and with what.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Document {
     pub collector: Collector,
     /// In document order.
@@ -75,28 +80,51 @@ pub struct Identity {
     pub max_requests_per_minute: u32,
 }
 
-/// How an identity authenticates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How an identity authenticates. Its secret holds only secret values; everything else is
+/// here.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdentityKind {
     /// Webex OAuth: authorization code and a rotating refresh token (the `admin` and
     /// `compliance` identities of a deployment without a document); the callback fills the
     /// secret.
     WebexOauth,
+    /// OAuth 2.0 client credentials (RFC 6749 §4.4): secret `{"client_id", "client_secret"}`.
+    OauthClientCredentials(TokenEndpoint),
+    /// HTTP Basic: secret `{"id", "key"}`.
+    Basic,
+    /// A header holding a key: secret `{"key"}`, sent as `header: {prefix}{key}`.
+    ApiKey { header: String, prefix: String },
+}
+
+/// Where an `oauth_client_credentials` identity gets its tokens, and what it asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenEndpoint {
+    pub token_url: String,
+    /// `scope` or `resource`, then the extra form fields, in document order.
+    pub form: Vec<(String, String)>,
+    /// The client's id and secret in HTTP Basic rather than in the form.
+    pub basic_auth: bool,
+    /// The Entra tenant, when `tenant` gave the token URL: a Graph stream's organisation.
+    pub tenant: Option<String>,
 }
 
 impl IdentityKind {
-    /// Every kind a document may use today.
-    pub const SUPPORTED: [IdentityKind; 1] = [IdentityKind::WebexOauth];
+    /// The name of every kind a document may use.
+    pub const NAMES: [&'static str; 4] =
+        ["webex_oauth", "oauth_client_credentials", "basic", "api_key"];
 
-    pub const fn name(self) -> &'static str {
+    pub const fn name(&self) -> &'static str {
         match self {
             IdentityKind::WebexOauth => "webex_oauth",
+            IdentityKind::OauthClientCredentials(_) => "oauth_client_credentials",
+            IdentityKind::Basic => "basic",
+            IdentityKind::ApiKey { .. } => "api_key",
         }
     }
 }
 
 /// A source read with an identity for some organisations, on an interval.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Stream {
     /// `[a-z0-9-]+`, unique: the key prefix, the cursor key, the metric dimension.
     pub name: String,
@@ -140,14 +168,14 @@ pub struct WindowSettings {
 
 /// One unit of work: a stream and one of its organisations. Cursor, lease, objects, metrics
 /// and status are per unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Unit<'a> {
     pub stream: &'a Stream,
     pub org: UnitOrg<'a>,
 }
 
 /// The organisation of a unit of work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum UnitOrg<'a> {
     /// A listed organisation id.
     Id(&'a str),

@@ -112,7 +112,7 @@ pub(super) fn unknown_key(name: &str, expected: &[&str]) -> String {
 }
 
 /// The expected key at most two edits from `name`, if one is.
-fn closest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
+pub(super) fn closest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
     expected
         .iter()
         .map(|candidate| (edit_distance(name, candidate), *candidate))
@@ -181,7 +181,19 @@ mod tests {
     fn the_keys_come_from_serde() {
         assert_eq!(
             keys_of::<RawIdentity>(),
-            ["kind", "secret", "max_requests_per_minute"]
+            [
+                "kind",
+                "secret",
+                "max_requests_per_minute",
+                "token_url",
+                "tenant",
+                "scope",
+                "resource",
+                "form",
+                "client_auth",
+                "header",
+                "prefix"
+            ]
         );
     }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use toml::Spanned;
-use toml::de::DeValue;
+use toml::de::{DeTable, DeValue};
 
 use super::errors::{Errors, index_path};
 use super::fields::{fields_key_of, fields_of};
@@ -12,10 +12,11 @@ use super::filters::filters_of;
 use super::org_id::{OrgIdProblem, check_org_id};
 use super::raw::{RawOrgs, RawStream};
 use super::read::read_table;
-use super::source::{Families, source_names};
+use super::source::Families;
+use super::stream_source::source_of;
 use super::validate::{MAX_NAME_CHARS, Table, article, as_table, is_name};
 use super::{
-    DEFAULT_EVERY, MAX_EVERY, MIN_EVERY, MIN_MAX_WINDOW_EVENTS, Orgs, Source, Stream,
+    IdentityKind, DEFAULT_EVERY, MAX_EVERY, MIN_EVERY, MIN_MAX_WINDOW_EVENTS, Orgs, Source, Stream,
     WindowSettings,
 };
 use crate::config::{
@@ -28,9 +29,12 @@ const MAX_LAG: Duration = Duration::from_secs(24 * 3600);
 const MAX_SPAN: Duration = Duration::from_secs(365 * 24 * 3600);
 const ORG_ID_EXPLAINED: &str = "base64 of ciscospark://…/ORGANIZATION/…";
 
+/// The identities a stream may name: each name, with its kind when it passed its checks.
+pub(super) type Known<'a> = [(&'a str, Option<&'a IdentityKind>)];
+
 pub(super) fn read_streams(
     value: &Spanned<DeValue<'_>>,
-    identities: Option<&[&str]>,
+    identities: Option<&Known<'_>>,
     errors: &mut Errors<'_>,
 ) -> Vec<Option<Stream>> {
     let DeValue::Array(items) = value.get_ref() else {
@@ -57,14 +61,14 @@ pub(super) fn read_streams(
         .enumerate()
         .map(|(i, item)| {
             let path = index_path("streams", i);
-            let table = as_table(&path, item, "a table: [[streams]]", errors)?;
-            let read = read_table::<RawStream>(&path, item.span(), table, errors)?;
+            let stream = as_table(&path, item, "a table: [[streams]]", errors)?;
+            let read = read_table::<RawStream>(&path, item.span(), stream, errors)?;
             let table = Table {
                 path,
                 span: item.span(),
                 read: &read,
             };
-            stream_of(&table, identities, &mut names, errors)
+            stream_of(&table, stream, identities, &mut names, errors)
         })
         .collect()
 }
@@ -72,7 +76,8 @@ pub(super) fn read_streams(
 /// `identities`: the names defined, `None` when they could not be read.
 fn stream_of(
     table: &Table<'_, RawStream>,
-    identities: Option<&[&str]>,
+    stream: &DeTable<'_>,
+    identities: Option<&Known<'_>>,
     names: &mut HashMap<String, String>,
     errors: &mut Errors<'_>,
 ) -> Option<Stream> {
@@ -105,25 +110,7 @@ fn stream_of(
             names.insert(text.clone(), table.path.clone());
             Some(text.clone())
         });
-    let source = table
-        .required(
-            errors,
-            &raw.source,
-            "source",
-            &format!("one of {}", source_names()),
-        )
-        .and_then(|source| {
-            let text = source.get_ref();
-            let found = Source::parse(text);
-            if found.is_none() {
-                errors.at(
-                    &table.key("source"),
-                    source.span(),
-                    format!("unknown source {text:?}; one of {}", source_names()),
-                );
-            }
-            found
-        });
+    let source = source_of(table, stream, errors);
     let identity = table
         .required(
             errors,
@@ -136,13 +123,32 @@ fn stream_of(
             let Some(identities) = identities else {
                 return Some(text.clone());
             };
-            if identities.contains(&text.as_str()) {
+            if let Some((_, kind)) = identities.iter().find(|(name, _)| name == text) {
+                if let (Some(kind), Some(source)) = (kind, &source)
+                    && !source.accepts(kind)
+                {
+                    let reads = source.reads_with().map_or_else(
+                        || "an oauth_client_credentials, basic or api_key identity".to_string(),
+                        |kind| format!("{} identity", article(kind)),
+                    );
+                    errors.at(
+                        &table.key("identity"),
+                        identity.span(),
+                        format!(
+                            "{text:?} is {} identity; {} reads with {reads}",
+                            article(kind.name()),
+                            source.name()
+                        ),
+                    );
+                    return None;
+                }
                 return Some(text.clone());
             }
-            let defined = if identities.is_empty() {
+            let names: Vec<&str> = identities.iter().map(|(name, _)| *name).collect();
+            let defined = if names.is_empty() {
                 format!("none is defined; add an [identities.{text}] table")
             } else {
-                format!("defined: {}", identities.join(", "))
+                format!("defined: {}", names.join(", "))
             };
             errors.at(
                 &table.key("identity"),
@@ -151,20 +157,25 @@ fn stream_of(
             );
             None
         });
-    if let (Some(name), Some(identity), Some(source)) = (&name, &identity, source) {
+    if let (Some(name), Some(identity), Some(source)) = (&name, &identity, &source) {
         family_rules(table, name, identity, source, errors);
     }
-    let orgs = table
-        .required(
-            errors,
-            &raw.orgs,
-            "orgs",
-            "\"discover\" or a list of Webex organisation ids",
-        )
-        .and_then(|orgs| orgs_of(table, orgs, source, errors));
-    let filters = filters_of(table, source, errors);
+    let orgs = match &source {
+        Some(source) if source.webex().is_none() => other_orgs_of(table, source, errors),
+        // A source named but in error (reported): whether orgs are required depends on it.
+        None if raw.source.is_some() => None,
+        _ => table
+            .required(
+                errors,
+                &raw.orgs,
+                "orgs",
+                "\"discover\" or a list of Webex organisation ids",
+            )
+            .and_then(|orgs| orgs_of(table, orgs, source.as_ref(), errors)),
+    };
+    let filters = filters_of(table, source.as_ref(), errors);
     let fields = fields_of(table, errors);
-    let fields_key = fields_key_of(table, source, fields.as_ref(), errors);
+    let fields_key = fields_key_of(table, source.as_ref(), fields.as_ref(), errors);
     let every = table.duration(
         errors,
         &raw.every,
@@ -172,7 +183,7 @@ fn stream_of(
         DEFAULT_EVERY,
         (MIN_EVERY, MAX_EVERY),
     );
-    let window = window_of(table, source, errors);
+    let window = window_of(table, source.as_ref(), errors);
     Some(Stream {
         name: name?,
         source: source?,
@@ -192,7 +203,7 @@ fn family_rules(
     table: &Table<'_, RawStream>,
     name: &str,
     identity: &str,
-    source: Source,
+    source: &Source,
     errors: &mut Errors<'_>,
 ) {
     let families = source.families();
@@ -204,22 +215,23 @@ fn family_rules(
             &table.key("name"),
             span(&raw.name),
             format!(
-                "{name:?}: a {} stream is named {stream:?} or begins with \"{stream}-\" (the \
+                "{name:?}: {} stream is named {stream:?} or begins with \"{stream}-\" (the \
                  deployed function's role covers only those keys)",
-                source.name(),
+                article(source.name()),
                 stream = families.stream,
             ),
         );
     }
-    if !Families::holds(families.identity, identity) {
+    if let Some(family) = families.identity
+        && !Families::holds(family, identity)
+    {
         errors.at(
             &table.key("identity"),
             span(&raw.identity),
             format!(
-                "{identity:?} cannot read a {} stream: its identity is named {family:?} or \
+                "{identity:?} cannot read {} stream: its identity is named {family:?} or \
                  begins with \"{family}-\" (the deployed function may use only those secrets)",
-                source.name(),
-                family = families.identity,
+                article(source.name()),
             ),
         );
     }
@@ -228,13 +240,13 @@ fn family_rules(
 fn orgs_of(
     table: &Table<'_, RawStream>,
     orgs: &Spanned<RawOrgs>,
-    source: Option<Source>,
+    source: Option<&Source>,
     errors: &mut Errors<'_>,
 ) -> Option<Orgs> {
     let path = table.key("orgs");
     // Compliance events are those of the token's organisation, whatever org is asked for:
     // two units would collect the same events twice.
-    let one_org_only = source.filter(|s| !s.spec().takes_org_id);
+    let one_org_only = source.filter(|s| s.webex_spec().is_some_and(|w| !w.takes_org_id));
     match orgs.get_ref() {
         RawOrgs::Word(word) if word == "discover" => {
             if let Some(source) = one_org_only {
@@ -316,7 +328,7 @@ fn orgs_of(
 
 fn window_of(
     table: &Table<'_, RawStream>,
-    source: Option<Source>,
+    source: Option<&Source>,
     errors: &mut Errors<'_>,
 ) -> Option<WindowSettings> {
     let raw = &table.read.value;
@@ -345,7 +357,7 @@ fn window_of(
             MAX_SPAN - overlap.unwrap_or(MAX_LAG),
         ),
     );
-    let max_page = source.map(|s| s.spec().max_page);
+    let max_page = source.map(Source::max_page);
     let page_size = table.number(
         errors,
         &raw.page_size,
@@ -374,3 +386,79 @@ fn window_of(
         max_window_events: max_window_events.ok()?.map(|n| n as u64),
     })
 }
+
+/// The organisations of a stream that does not read Webex. Without `orgs`, one unit under
+/// organisation `-`; an `http` stream may list ids of its own API (one unit each), and then
+/// must send `{org}`, or every unit would read the same events.
+fn other_orgs_of(
+    table: &Table<'_, RawStream>,
+    source: &Source,
+    errors: &mut Errors<'_>,
+) -> Option<Orgs> {
+    let raw = &table.read.value;
+    let Some(orgs) = &raw.orgs else {
+        return (!table.read.rejected("orgs")).then(|| Orgs::List(vec![NO_ORG.to_string()]));
+    };
+    let path = table.key("orgs");
+    let Source::Http(spec) = source else {
+        errors.at(
+            &path,
+            orgs.span(),
+            format!(
+                "{} streams have one unit; remove orgs (a second tenant or account is a second \
+                 stream with its own identity)",
+                source.name()
+            ),
+        );
+        return None;
+    };
+    let RawOrgs::List(ids) = orgs.get_ref() else {
+        errors.at(
+            &path,
+            orgs.span(),
+            "an http stream lists its organisations, e.g. orgs = [\"eu\", \"us\"]; \
+             discovering them is Webex's",
+        );
+        return None;
+    };
+    let mut ok = !ids.is_empty();
+    if ids.is_empty() {
+        errors.at(&path, orgs.span(), "is empty; list ids, or remove orgs");
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        let text = id.get_ref();
+        let valid = (1..=128).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        let problem = if !valid {
+            Some(format!("{text:?} is not an id: 1 to 128 of A-Z, a-z, 0-9 and ._:-"))
+        } else {
+            seen.get(text.as_str())
+                .map(|first| format!("{text:?} is already listed at orgs[{first}]"))
+        };
+        if let Some(problem) = problem {
+            errors.at(&index_path(&path, i), id.span(), problem);
+            ok = false;
+        } else {
+            seen.insert(text, i);
+        }
+    }
+    if ids.len() > 1 && !spec.request.uses(collector_core::source::Placeholder::Org) {
+        errors.at(
+            &path,
+            orgs.span(),
+            format!(
+                "{} organisations are listed but {{org}} is never used, so every unit would \
+                 read the same events; use {{org}} in request.url or request.query",
+                ids.len()
+            ),
+        );
+        ok = false;
+    }
+    ok.then(|| Orgs::List(ids.iter().map(|id| id.get_ref().clone()).collect()))
+}
+
+/// The organisation of a stream's one unit when its API has none.
+pub const NO_ORG: &str = "-";

@@ -116,7 +116,7 @@ fn each_mistake_is_reported_at_its_key_path() {
                 admin("")
             ),
             "identities.extra.scope",
-            "unknown key; expected one of kind, secret, max_requests_per_minute",
+            "is not used with kind = \"webex_oauth\"; only oauth_client_credentials identities take it",
         ),
         (
             "unknown key in the collector table",
@@ -215,7 +215,7 @@ fn each_mistake_is_reported_at_its_key_path() {
             "unknown source",
             admin("source = \"webex_admin\""),
             "streams[1].source",
-            "unknown source \"webex_admin\"; one of webex_admin_audit, webex_security_audit, webex_compliance_events",
+            "unknown source \"webex_admin\"; one of http, azure_graph, cisco_secure_endpoint, webex_admin_audit, webex_security_audit, webex_compliance_events",
         ),
         (
             "missing source",
@@ -223,16 +223,16 @@ fn each_mistake_is_reported_at_its_key_path() {
                 "name = \"x\"\nidentity = \"admin-partner\"\n{orgs}"
             )),
             "streams[1].source",
-            "is required; one of webex_admin_audit",
+            "is required; one of http, azure_graph, cisco_secure_endpoint, webex_admin_audit",
         ),
         (
-            "identity kind not supported yet",
+            "client credentials without a token endpoint",
             format!(
                 "{}\n[identities.entra]\nkind = \"oauth_client_credentials\"\nsecret = \"entra\"\n",
                 admin("")
             ),
-            "identities.entra.kind",
-            "kind \"oauth_client_credentials\" is not supported yet; supported: webex_oauth",
+            "identities.entra.token_url",
+            "is required: the token endpoint's URL, or tenant = \"…\" for Microsoft Entra",
         ),
         (
             "unknown identity kind",
@@ -241,7 +241,7 @@ fn each_mistake_is_reported_at_its_key_path() {
                 admin("")
             ),
             "identities.x.kind",
-            "unknown kind \"oauth\"; supported: webex_oauth",
+            "unknown kind \"oauth\"; one of webex_oauth, oauth_client_credentials, basic, api_key",
         ),
         (
             "bad identity name",
@@ -451,7 +451,7 @@ fn every_mistake_is_reported_in_document_order() {
     let text = format!(
         r#"
 [identities.admin-partner]
-kind = "basic"
+kind = "oauth"
 secret = "webex/partner"
 colour = "blue"
 
@@ -640,6 +640,12 @@ fn the_sample_is_valid_and_shows_every_key() {
                 "compliance",
                 ORG_A.to_string()
             ),
+            ("entra-signins", "azure_graph", "entra", "-".to_string()),
+            ("secure-endpoint", "cisco_secure_endpoint", "amp", "-".to_string()),
+            ("http-acme", "http", "acme", "-".to_string()),
+            ("http-logs", "http", "amp", "eu".to_string()),
+            ("http-logs", "http", "amp", "us".to_string()),
+            ("http-search", "http", "search", "-".to_string()),
         ]
     );
     let names: Vec<&str> = document
@@ -647,17 +653,36 @@ fn the_sample_is_valid_and_shows_every_key() {
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    assert_eq!(names, ["admin", "compliance", "admin-partner"]);
-    // Every key the document takes appears in the sample, so that it documents them all.
+    assert_eq!(
+        names,
+        [
+            "admin",
+            "compliance",
+            "admin-partner",
+            "entra",
+            "amp",
+            "acme",
+            "search",
+            "legacy"
+        ]
+    );
+    // Every key the document takes appears in the sample, so that it documents them all (a
+    // stream's sub-tables as [streams.KEY]).
     for keys in [
         read::keys_of::<raw::RawCollector>(),
         read::keys_of::<raw::RawIdentity>(),
         read::keys_of::<raw::RawStream>(),
+        read::keys_of::<raw::RawRequest>(),
+        read::keys_of::<raw::RawPaging>(),
+        read::keys_of::<raw::RawItems>(),
+        read::keys_of::<raw::RawRateLimit>(),
     ] {
         for key in keys {
             assert!(
-                text.lines()
-                    .any(|l| l.trim_start().starts_with(&format!("{key} = "))),
+                text.lines().any(|l| {
+                    let l = l.trim_start();
+                    l.starts_with(&format!("{key} = ")) || l == format!("[streams.{key}]")
+                }),
                 "the sample does not show {key}"
             );
         }

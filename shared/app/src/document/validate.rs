@@ -45,11 +45,13 @@ pub(super) fn document(text: &str) -> Result<Document, DocumentErrors> {
         Some(value) => read_identities(value, &mut errors),
         None => Some(Vec::new()),
     };
-    let identity_names: Option<Vec<&str>> = identities
-        .as_ref()
-        .map(|all| all.iter().map(|(name, _)| name.as_str()).collect());
+    let known: Option<Vec<_>> = identities.as_ref().map(|all| {
+        all.iter()
+            .map(|(name, identity)| (name.as_str(), identity.as_ref().map(|i| &i.kind)))
+            .collect()
+    });
     let streams = match streams {
-        Some(value) => read_streams(value, identity_names.as_deref(), &mut errors),
+        Some(value) => read_streams(value, known.as_deref(), &mut errors),
         None => {
             errors.missing(
                 "streams",

@@ -395,7 +395,14 @@ where
                         .await?;
                     refreshed = true;
                 }
-                Err(e) => return Err(classify(&self.spec, &self.unit.stream, e)),
+                Err(e) => {
+                    return Err(classify(
+                        &self.spec,
+                        &self.unit.stream,
+                        self.credentials.identity(),
+                        e,
+                    ));
+                }
             }
         }
     }

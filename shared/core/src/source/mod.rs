@@ -120,7 +120,7 @@ pub struct Quirks {
     pub retry_423: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SourceSpec {
     /// The source's name in documents (`http`, `azure_graph`, `webex_admin_audit`).
     pub name: String,
@@ -141,6 +141,54 @@ pub struct SourceSpec {
 }
 
 impl SourceSpec {
+    /// One line that says what a query asks and how it reads the answer, for `webexctl config
+    /// check`: `GET https://api.example.com/v1/audit?since={from}&until={to} · next_url $.next
+    /// · items $.results · id $.id · time $.occurred_at (rfc3339)`.
+    pub fn describe(&self) -> String {
+        let request = &self.request;
+        let method = match request.method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        };
+        let query: Vec<String> = request
+            .query
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let url = if query.is_empty() {
+            request.url.to_string()
+        } else {
+            format!("{}?{}", request.url, query.join("&"))
+        };
+        let hint = |path: &Option<JsonPath>| path.as_ref().map_or(String::new(), |p| p.to_string());
+        let paging = match self.paging.kind {
+            PagingKind::None => "no paging".to_string(),
+            PagingKind::Link => "Link header".to_string(),
+            PagingKind::NextUrl => format!("next_url {}", hint(&self.page.hint_paths().next)),
+            PagingKind::Offset => "offset".to_string(),
+            PagingKind::Cursor => format!("cursor {}", hint(&self.page.hint_paths().cursor)),
+            PagingKind::LinkOrOffset => "Link header or offset".to_string(),
+        };
+        let items = self.page.items();
+        let id = match &items.id {
+            crate::page::EventId::Paths(paths) => paths
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" + "),
+            crate::page::EventId::Hash => "hash of the item".to_string(),
+        };
+        let start_only = if request.start_only {
+            " (start only)"
+        } else {
+            ""
+        };
+        format!(
+            "{method} {url}{start_only} · {paging} · items {} · id {id} · time {} ({})",
+            items.path, items.time, items.time_format
+        )
+    }
+
     /// The first request of a query, or the next at an offset or with a cursor.
     pub fn render(&self, bounds: &QueryBounds, page_size: u32, position: &Position) -> Rendered {
         self.request

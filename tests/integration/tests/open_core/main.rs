@@ -5,5 +5,6 @@ mod config_check;
 mod document;
 mod due;
 mod fanout;
+mod sources;
 mod state;
 mod units;

@@ -1,0 +1,386 @@
+//! Sources that do not read Webex, configured in a collector document and collected as the
+//! `http-sources` function collects them: Microsoft Graph sign-ins and directory audits,
+//! Cisco Secure Endpoint events, and three general APIs (a next URL with an API key, offset
+//! paging with Basic, a cursor in a JSON body with client credentials), each with its own
+//! identity read from Secrets Manager. Every event lands in S3 once, byte for byte, through
+//! shared timestamps, late events, throttling, an expiring token, 5xx and truncated pages; a
+//! wrong secret and a licence refusal stop only their own streams, with a configuration error
+//! that names the stream, the identity and the fix.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use collector_app::document::Document;
+use collector_app::units::{Selection, StreamUnits, UnitsOutcome};
+use collector_core::StreamId;
+use integration_tests::aws;
+use integration_tests::stack::{SimTime, Stack, StackOptions};
+use serde_json::json;
+use tokio::time::Instant;
+use webex_sim::{
+    Api, ApiEvent, DEFAULT_GENERAL_A_API_KEY, DEFAULT_GENERAL_B_PASSWORD, DEFAULT_GENERAL_B_USER,
+    DEFAULT_GENERAL_C_CLIENT_ID, DEFAULT_GENERAL_C_CLIENT_SECRET, DEFAULT_GRAPH_CLIENT_ID,
+    DEFAULT_GRAPH_CLIENT_SECRET, DEFAULT_GRAPH_TENANT, DEFAULT_SECURE_ENDPOINT_API_KEY,
+    DEFAULT_SECURE_ENDPOINT_CLIENT_ID, Fault, GenerateSpec, Simulator, Throttle,
+};
+
+const MINUTE: i64 = 60_000;
+
+/// The six streams, each on its simulated API, and the stream each one's events land under.
+const STREAMS: [(&str, Api); 6] = [
+    ("entra-signins", Api::GraphSignIns),
+    ("entra-audits", Api::GraphDirectoryAudits),
+    ("secure-endpoint", Api::SecureEndpoint),
+    ("http-acme", Api::GeneralA),
+    ("http-logs", Api::GeneralB),
+    ("http-search", Api::GeneralC),
+];
+
+/// The document a deployment would write for the simulator's APIs.
+fn document(sim: &Simulator, prefix: &str) -> String {
+    let origin = sim.origin();
+    let tenant = DEFAULT_GRAPH_TENANT;
+    format!(
+        r#"
+[identities.entra]
+kind = "oauth_client_credentials"
+secret = "{prefix}/entra"
+token_url = "{origin}/login/{tenant}/oauth2/v2.0/token"
+scope = "https://graph.microsoft.com/.default"
+max_requests_per_minute = 600
+
+[identities.amp]
+kind = "basic"
+secret = "{prefix}/amp"
+
+[identities.acme]
+kind = "api_key"
+secret = "{prefix}/acme"
+header = "X-Api-Key"
+max_requests_per_minute = 600
+
+[identities.logs]
+kind = "basic"
+secret = "{prefix}/logs"
+max_requests_per_minute = 600
+
+[identities.search]
+kind = "oauth_client_credentials"
+secret = "{prefix}/search"
+token_url = "{origin}/gen-c/oauth/token"
+max_requests_per_minute = 600
+
+[[streams]]
+name = "entra-signins"
+source = "azure_graph"
+identity = "entra"
+resource = "auditLogs/signIns"
+api_url = "{origin}/graph/v1.0"
+page_size = 50
+{windows}
+
+[[streams]]
+name = "entra-audits"
+source = "azure_graph"
+identity = "entra"
+resource = "auditLogs/directoryAudits"
+api_url = "{origin}/graph/v1.0"
+page_size = 50
+{windows}
+
+[[streams]]
+name = "secure-endpoint"
+source = "cisco_secure_endpoint"
+identity = "amp"
+api_url = "{origin}/amp"
+page_size = 100
+{windows}
+
+[[streams]]
+name = "http-acme"
+source = "http"
+identity = "acme"
+page_size = 40
+{windows}
+
+[streams.request]
+url = "{origin}/gen-a/api/v2/audit"
+query = {{ since = "{{from}}", until = "{{to}}" }}
+time_format = "rfc3339_ms"
+
+[streams.paging]
+kind = "next_url"
+next = "next"
+size_param = "page_size"
+max_size = 200
+
+[streams.items]
+path = "results"
+id = "id"
+time = "occurred_at"
+
+[[streams]]
+name = "http-logs"
+source = "http"
+identity = "logs"
+{windows}
+
+[streams.request]
+url = "{origin}/gen-b/rest/logs"
+query = {{ start = "{{from}}", end = "{{to}}" }}
+time_format = "epoch_s"
+
+[streams.paging]
+kind = "offset"
+size_param = "limit"
+offset_param = "offset"
+max_size = 500
+
+[streams.items]
+path = "$"
+id = ["source", "seq"]
+time = "timestamp"
+time_format = "epoch_ms"
+
+[[streams]]
+name = "http-search"
+source = "http"
+identity = "search"
+page_size = 60
+{windows}
+
+[streams.request]
+method = "POST"
+url = "{origin}/gen-c/v1/events/search"
+body = {{ from = "{{from}}", to = "{{to}}", limit = "{{page_size}}", cursor = "{{cursor}}" }}
+time_format = "rfc3339_ms"
+
+[streams.paging]
+kind = "cursor"
+cursor = "meta.next_cursor"
+has_more = "meta.has_more"
+max_size = 200
+
+[streams.items]
+path = "data.events"
+id_hash = true
+time = "occurred_at"
+"#,
+        windows = "settle_lag = \"2m\"\noverlap = \"15m\"\nmax_window = \"6h\"",
+    )
+}
+
+/// Each identity's secret, holding only what the credential needs.
+async fn create_secrets(stack: &Stack, prefix: &str) -> Result<()> {
+    let secrets = [
+        (
+            "entra",
+            json!({"client_id": DEFAULT_GRAPH_CLIENT_ID, "client_secret": DEFAULT_GRAPH_CLIENT_SECRET}),
+        ),
+        (
+            "amp",
+            json!({"id": DEFAULT_SECURE_ENDPOINT_CLIENT_ID, "key": DEFAULT_SECURE_ENDPOINT_API_KEY}),
+        ),
+        ("acme", json!({"key": DEFAULT_GENERAL_A_API_KEY})),
+        (
+            "logs",
+            json!({"id": DEFAULT_GENERAL_B_USER, "key": DEFAULT_GENERAL_B_PASSWORD}),
+        ),
+        (
+            "search",
+            json!({"client_id": DEFAULT_GENERAL_C_CLIENT_ID, "client_secret": DEFAULT_GENERAL_C_CLIENT_SECRET}),
+        ),
+    ];
+    for (name, value) in secrets {
+        aws::create_secret(&stack.sdk, &format!("{prefix}/{name}"), &value).await?;
+    }
+    Ok(())
+}
+
+fn options() -> StackOptions {
+    let mut options = StackOptions::default();
+    options.env.retain(|(k, _)| *k != "INITIAL_LOOKBACK_DAYS");
+    options.env.push(("INITIAL_LOOKBACK_DAYS", "1".into()));
+    options
+}
+
+/// The units of the document's non-Webex streams, as the function builds them at cold start.
+fn units(stack: &Stack, document: &Document) -> Result<StreamUnits<SimTime>> {
+    Ok(StreamUnits::of_document(
+        Selection::OtherSources,
+        &stack.config(StreamId::AdminAudit)?,
+        document,
+        &stack.collector_sdk,
+        Arc::new(SimTime(stack.sim.clone())),
+    )?)
+}
+
+/// One run through every unit, as a scheduled invocation makes it.
+async fn run(units: &StreamUnits<SimTime>) -> Result<UnitsOutcome> {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let list = units.units(None, deadline).await?;
+    Ok(units.run(list, deadline).await)
+}
+
+/// Every line the stream wrote, as text, sorted.
+async fn lines_of(stack: &Stack, stream: &str) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for object in stack.objects_of(stream).await? {
+        for line in object.lines() {
+            lines.push(String::from_utf8(line).context("UTF-8")?);
+        }
+    }
+    lines.sort();
+    Ok(lines)
+}
+
+fn sorted_json(events: &[ApiEvent]) -> Vec<String> {
+    let mut json: Vec<String> = events.iter().map(|e| e.json.clone()).collect();
+    json.sort();
+    json
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_source_lands_every_event_once_byte_for_byte_through_faults_and_late_events()
+-> Result<()> {
+    // GIVEN six APIs with events over the last hour, some sharing timestamps and some
+    // arriving up to ten minutes late; Graph throttles at five requests per two seconds and
+    // answers 429 without Retry-After, and its tokens live five minutes
+    let stack = Stack::start(options()).await?;
+    let sim = &stack.sim;
+    sim.configure_apis(|apis| {
+        apis.graph.throttle = Some(Throttle {
+            requests: 5,
+            per: Duration::from_secs(2),
+        });
+        apis.graph.retry_after = false;
+        apis.graph.token_ttl = Duration::from_secs(300);
+    });
+    let now = sim.now_ms();
+    let spec = |count| GenerateSpec {
+        shared_timestamp_fraction: 0.3,
+        late_fraction: 0.2,
+        max_lateness: Duration::from_secs(600),
+        ..GenerateSpec::new(count, now - 60 * MINUTE, now)
+    };
+    let mut generated: HashMap<&str, Vec<ApiEvent>> = HashMap::new();
+    for (name, api) in STREAMS {
+        generated.insert(name, sim.generate_api(api, spec(240)));
+    }
+    let prefix = format!("sources-{}", stack.table);
+    create_secrets(&stack, &prefix).await?;
+    let document = Document::parse(&document(sim, &prefix))?;
+    let units = units(&stack, &document)?;
+    // AND faults on every API: 5xx and pages cut off halfway
+    for (_, api) in STREAMS {
+        sim.push_api_faults(api, [Fault::ServerError(500), Fault::Truncated]);
+    }
+    sim.push_api_faults(Api::SecureEndpoint, [Fault::ServerError(503)]);
+    // WHEN the function runs every two minutes of the simulator's clock for half an hour
+    for round in 0..15 {
+        let outcome = run(&units).await?;
+        ensure!(
+            outcome.failed.is_empty(),
+            "round {round}: {:?}",
+            outcome.failed
+        );
+        sim.advance(Duration::from_secs(120));
+    }
+    // THEN every event of every API is in S3 once, byte for byte as the API served it
+    for (name, api) in STREAMS {
+        let want = sorted_json(&generated[name]);
+        let got = lines_of(&stack, name).await?;
+        assert_eq!(got.len(), want.len(), "{name}: events written");
+        assert!(got == want, "{name}: the lines differ from what {api:?} served");
+    }
+    // AND Secure Endpoint's ids, beyond 2^53, are the digits the API sent
+    let ids: Vec<&str> = generated["secure-endpoint"]
+        .iter()
+        .map(|e| e.key.as_str())
+        .collect();
+    assert!(ids.iter().all(|id| id.parse::<u64>().is_ok_and(|n| n > 1 << 53)));
+    let lines = lines_of(&stack, "secure-endpoint").await?.join("\n");
+    for id in ids {
+        assert!(lines.contains(&format!("\"id\":{id},")), "{id} intact");
+    }
+    // AND the faults were met: Graph throttled us and its token expired on the way
+    let requests = sim.requests();
+    let graph_429 = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/graph/") && r.status == 429)
+        .count();
+    ensure!(graph_429 > 0, "Graph never throttled the run");
+    let tokens = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+        .count();
+    ensure!(tokens >= 2, "one Graph token for half an hour: {tokens}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_and_a_licence_refusal_stop_only_their_streams_and_say_what_to_fix()
+-> Result<()> {
+    // GIVEN a tenant without Entra ID P1/P2 (sign-ins refused, directory audits served), and
+    // the cursor API's client secret wrong in its secret
+    let stack = Stack::start(options()).await?;
+    let sim = &stack.sim;
+    sim.configure_apis(|apis| apis.graph.tenants[0].premium = false);
+    let now = sim.now_ms();
+    for (_, api) in STREAMS {
+        sim.generate_api(api, GenerateSpec::new(50, now - 60 * MINUTE, now - 10 * MINUTE));
+    }
+    let prefix = format!("sources-{}", stack.table);
+    create_secrets(&stack, &prefix).await?;
+    aws_sdk_secretsmanager::Client::new(&stack.sdk)
+        .put_secret_value()
+        .secret_id(format!("{prefix}/search"))
+        .secret_string(
+            json!({"client_id": DEFAULT_GENERAL_C_CLIENT_ID, "client_secret": "wrong-secret"})
+                .to_string(),
+        )
+        .send()
+        .await?;
+    let document = Document::parse(&document(sim, &prefix))?;
+    let units = units(&stack, &document)?;
+    // WHEN the function runs
+    let outcome = run(&units).await?;
+    // THEN the two streams failed with configuration errors that name the stream, the
+    // identity and the fix
+    let failed: HashMap<&str, (&str, &str)> = outcome
+        .failed
+        .iter()
+        .map(|f| (f.stream.as_str(), (f.kind, f.error.as_str())))
+        .collect();
+    assert_eq!(failed.len(), 2, "{:?}", outcome.failed);
+    let (kind, error) = failed["entra-signins"];
+    assert_eq!(kind, "config");
+    for words in [
+        "licence",
+        "stream entra-signins",
+        "identity entra",
+        "Microsoft Entra ID P1 or P2",
+    ] {
+        assert!(error.contains(words), "{words:?} in {error}");
+    }
+    let (kind, error) = failed["http-search"];
+    assert_eq!(kind, "config");
+    for words in [
+        "identity search",
+        "client id or secret for the http-search stream",
+        &format!("secret {prefix}/search"),
+    ] {
+        assert!(error.contains(words), "{words:?} in {error}");
+    }
+    assert!(!error.contains("wrong-secret"), "{error}");
+    // AND every other stream collected its events
+    assert_eq!(outcome.done.len(), 4, "{:?}", outcome.done);
+    for name in ["entra-audits", "secure-endpoint", "http-acme", "http-logs"] {
+        assert_eq!(lines_of(&stack, name).await?.len(), 50, "{name}");
+    }
+    assert!(lines_of(&stack, "entra-signins").await?.is_empty());
+    assert!(lines_of(&stack, "http-search").await?.is_empty());
+    Ok(())
+}
