@@ -4,13 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use collector_app::StreamId;
 use collector_app::metrics::{emf_line, enqueued_line, refresh_line, units_line};
-use collector_app::units::UnitsOutcome;
+use collector_app::units::{Selection, UnitsOutcome};
 use collector_core::{IdentityName, RunSummary, StopReason, Timestamp};
 use serde_yaml::Value;
 
-use crate::environment::check_environment;
+use crate::environment::{check_environment, selection_of};
 use crate::template::{Template, repo_root, tagged};
 
 fn function_crates() -> BTreeSet<String> {
@@ -20,6 +19,15 @@ fn function_crates() -> BTreeSet<String> {
         .filter(|e| e.path().join("Cargo.toml").exists())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
+}
+
+/// Whether a collector's scheduled run sends its units to a queue of its own: a Webex preset's
+/// over several organisations, and `http-sources`, whose document names several streams.
+fn fans_out(selection: Selection) -> bool {
+    match selection {
+        Selection::Webex(stream) => stream.spec().takes_org_id,
+        Selection::OtherSources => true,
+    }
 }
 
 #[test]
@@ -74,10 +82,10 @@ fn functions_are_built_by_cargo_lambda_for_arm64_and_wired_to_their_triggers() {
             .as_mapping()
             .expect("Events");
         let kinds: Vec<&str> = events.values().filter_map(|e| e["Type"].as_str()).collect();
-        if let Some(stream) = StreamId::parse(&crate_name) {
-            if stream.spec().takes_org_id {
-                // Several organisations: the schedule sends them to the function's own queue,
-                // which hands them back one per run, at most FanOutConcurrency at once.
+        if let Some(selection) = selection_of(&crate_name) {
+            if fans_out(selection) {
+                // Several units: the schedule sends them to the function's own queue, which
+                // hands them back one per run, at most FanOutConcurrency at once.
                 assert_eq!(
                     kinds,
                     ["Schedule", "SQS"],
@@ -160,9 +168,9 @@ fn each_function_is_set_exactly_the_variables_it_reads_and_accepts_their_default
 
 /// The metrics a collector run emits in embedded metric format: namespace, and each metric
 /// with the names of the dimensions of each set it is emitted under, read off real lines.
-fn emitted_metrics(stream: StreamId) -> (String, Vec<(Vec<String>, String)>) {
+fn emitted_metrics(selection: Selection) -> (String, Vec<(Vec<String>, String)>) {
     let now = Timestamp::from_millis(1_795_000_000_000);
-    let function = stream.name();
+    let function = selection.name();
     // A document's stream of the function, under a name of its own.
     let summary = RunSummary {
         stream: format!("{function}-partner"),
@@ -174,14 +182,17 @@ fn emitted_metrics(stream: StreamId) -> (String, Vec<(Vec<String>, String)>) {
         committed_until: Some(now),
         stopped: StopReason::CaughtUp,
     };
-    let identity = IdentityName::from_static(stream.spec().default_identity);
-    // A run through several units adds one line of its own; each identity one line.
-    let lines = [
+    // A run through several units adds one line of its own; each Webex identity one line (the
+    // other sources' identities hold no refresh token).
+    let mut lines = vec![
         emf_line(&summary, function, now),
         units_line(function, &UnitsOutcome::default(), now),
         enqueued_line(function, 2, now),
-        refresh_line(function, &identity, now, now),
     ];
+    if let Selection::Webex(stream) = selection {
+        let identity = IdentityName::from_static(stream.spec().default_identity);
+        lines.push(refresh_line(function, &identity, now, now));
+    }
     let mut namespace = String::new();
     let mut metrics = Vec::new();
     for line in lines {
@@ -204,7 +215,7 @@ fn emitted_metrics(stream: StreamId) -> (String, Vec<(Vec<String>, String)>) {
                 for dimension in &dimensions {
                     assert!(
                         line.get(dimension).is_some_and(|v| v.is_string()),
-                        "{stream}: the line declares the dimension {dimension} without its value"
+                        "{function}: the line declares the dimension {dimension} without its value"
                     );
                 }
                 metrics.extend(
@@ -277,17 +288,31 @@ fn every_collector_is_watched_on_the_metrics_it_emits_and_every_function_on_its_
             "{}: no errors alarm",
             function.logical_id
         );
-        let Some(stream) = StreamId::parse(&function.crate_name) else {
+        let Some(selection) = selection_of(&function.crate_name) else {
             continue;
         };
-        let (namespace, metrics) = emitted_metrics(stream);
-        // Lag, failed units and refresh tokens per function, whatever streams and identities
-        // a document gives it (the alarms cannot know their names).
-        let watched = [
-            ("LagSeconds", "Function", stream.name()),
-            ("RefreshTokenDaysLeft", "Function", stream.name()),
-            ("UnitsFailed", "Function", stream.name()),
+        let (namespace, metrics) = emitted_metrics(selection);
+        let name = selection.name();
+        // Lag, failed units and (Webex identities') refresh tokens per function, whatever
+        // streams and identities a document gives it (the alarms cannot know their names).
+        let mut watched = vec![
+            ("LagSeconds", "Function", name),
+            ("UnitsFailed", "Function", name),
         ];
+        let refresh = ("RefreshTokenDaysLeft", "Function", name);
+        if matches!(selection, Selection::Webex(_)) {
+            watched.push(refresh);
+        } else {
+            // It would wait for data forever: no identity of these sources reports one.
+            assert!(
+                !has(
+                    &namespace,
+                    refresh.0,
+                    &[(refresh.1.to_string(), refresh.2.to_string())]
+                ),
+                "{name}: a refresh-token alarm, and its identities hold no refresh token"
+            );
+        }
         for (metric, dimension, value) in watched {
             assert!(
                 metrics
@@ -301,10 +326,17 @@ fn every_collector_is_watched_on_the_metrics_it_emits_and_every_function_on_its_
                     metric,
                     &[(dimension.to_string(), value.to_string())]
                 ),
-                "{stream}: no {metric} alarm on {dimension} {value} in {namespace}"
+                "{name}: no {metric} alarm on {dimension} {value} in {namespace}"
             );
         }
-        for alarm in alarms.iter().filter(|a| a.namespace == namespace) {
+        // Its own alarms (and any not per function) are on what its runs emit.
+        let its_own = |a: &&Alarm| {
+            a.namespace == namespace
+                && a.dimensions
+                    .iter()
+                    .all(|(n, v)| n != "Function" || v == name)
+        };
+        for alarm in alarms.iter().filter(its_own) {
             let names: Vec<String> = alarm.dimensions.iter().map(|(n, _)| n.clone()).collect();
             assert!(
                 metrics
@@ -328,8 +360,8 @@ fn every_fan_out_queue_has_a_watched_dead_letter_queue() {
         .collect();
     assert_eq!(
         sources.len(),
-        2,
-        "admin and security audit each have a queue"
+        3,
+        "admin audit, security audit and http-sources each have a queue"
     );
     for (id, queue) in sources {
         let target = template

@@ -1,6 +1,7 @@
 //! The Glue tables of the template, and a check of one NDJSON line against a table's columns
 //! the way the Hive JSON SerDe reads it: keys matched without case, a declared type per value,
-//! `null` for anything absent.
+//! `null` for anything absent; or, for a table of raw lines, the way the text SerDe reads it:
+//! one string column, the whole line.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,8 @@ pub struct Table {
     pub columns: Vec<(String, HiveType)>,
     pub partition_keys: Vec<String>,
     pub serde: String,
+    /// The SerDe's parameters (`serialization.format`, ...).
+    pub serde_parameters: BTreeMap<String, String>,
     pub location: String,
     pub parameters: BTreeMap<String, String>,
 }
@@ -67,11 +70,18 @@ impl Table {
             .iter()
             .map(|(k, v)| Ok((text(k)?, text(v)?)))
             .collect::<Result<_, &str>>()?;
+        let serde_parameters = storage["SerdeInfo"]["Parameters"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| Ok((text(k)?, text(v)?)))
+            .collect::<Result<_, &str>>()?;
         Ok(Table {
             name: text(&input["Name"])?,
             columns,
             partition_keys,
             serde: text(&storage["SerdeInfo"]["SerializationLibrary"])?,
+            serde_parameters,
             location: text(&storage["Location"])?,
             parameters,
         })
@@ -90,6 +100,46 @@ impl Table {
             Err(e) => problems.push(format!("not JSON: {e}")),
         }
         problems
+    }
+
+    /// What a table of one string column, read by the text SerDe (`LazySimpleSerDe`), would get
+    /// wrong reading `line` as one row: a byte that ends the column (its field delimiter) or the
+    /// row (Hadoop's line reader ends one at `\r` too), or text the JSON functions cannot read.
+    pub fn check_raw_line(&self, line: &[u8]) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.columns != [("line".to_string(), HiveType::String)] {
+            problems.push(format!("{}: not one column `line string`", self.name));
+        }
+        let ends = [
+            (self.field_delimiter(), "the field delimiter"),
+            (b'\r', "a line end"),
+            (b'\n', "a line end"),
+        ];
+        for (byte, what) in ends {
+            if line.contains(&byte) {
+                problems.push(format!("holds {what} ({byte:#04x}): the row would end there"));
+            }
+        }
+        if let Err(e) = serde_json::from_slice::<Json>(line) {
+            problems.push(format!("not JSON: {e}"));
+        }
+        problems
+    }
+
+    /// The text SerDe's field delimiter: `field.delim`, else `serialization.format`, else
+    /// `\001`; a number is the byte of that value, other text its first character (Hive's
+    /// `LazyUtils.getByte`).
+    fn field_delimiter(&self) -> u8 {
+        let parameter = self
+            .serde_parameters
+            .get("field.delim")
+            .or_else(|| self.serde_parameters.get("serialization.format"));
+        match parameter {
+            Some(text) => text
+                .parse::<u8>()
+                .unwrap_or_else(|_| text.bytes().next().unwrap_or(1)),
+            None => 1,
+        }
     }
 }
 
@@ -238,6 +288,7 @@ mod tests {
             ],
             partition_keys: vec![],
             serde: String::new(),
+            serde_parameters: BTreeMap::new(),
             location: String::new(),
             parameters: BTreeMap::new(),
         };
@@ -253,6 +304,35 @@ mod tests {
         ];
         for (line, expected) in cases {
             assert_eq!(table.check_line(line.as_bytes()), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn raw_lines_are_checked_as_the_text_serde_reads_them() {
+        let table = Table {
+            name: "raw".into(),
+            columns: vec![("line".into(), HiveType::String)],
+            partition_keys: vec![],
+            serde: String::new(),
+            serde_parameters: BTreeMap::from([("serialization.format".into(), "1".into())]),
+            location: String::new(),
+            parameters: BTreeMap::new(),
+        };
+        let cases: [(&[u8], usize); 4] = [
+            (br#"{"id":"a","note":"a\tb \u0001 c"}"#, 0),
+            // A raw control character: the delimiter, and not JSON either.
+            (b"{\"id\":\"a\x01b\"}", 2),
+            (b"{\"id\":1}\r", 1),
+            (b"not json", 1),
+        ];
+        for (line, expected) in cases {
+            let problems = table.check_raw_line(line);
+            assert_eq!(
+                problems.len(),
+                expected,
+                "{}: {problems:?}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 }

@@ -5,6 +5,10 @@
 //! runs twice: configured by its variables (no collector document: reading it answers 404), and
 //! by a document whose streams and identities are named in the function's families but not as
 //! its defaults (`admin-audit-partner` read with `admin-partner`), as the validator allows.
+//! `http-sources`, which collects only a document's streams, finds none at its cold start, then
+//! runs with a document of a stream in each of its families (`entra-signins`,
+//! `secure-endpoint-eu`, `http-acme`), each read with an identity whose secret is the
+//! deployment's `{stack}/sources/{identity}`, through its fan-out queue.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext
 use collector_app::document::{Document, Source};
 use collector_app::document_location::{DocumentLocation, Fetched, VARIABLE as COLLECTOR_CONFIG};
 use collector_app::fanout::UnitMessage;
-use collector_app::units::StreamUnits;
+use collector_app::units::{Selection, StreamUnits};
 use collector_app::{Config, Identities, IdentitiesConfig, Orgs, StreamId, run_once};
 use collector_core::identity::IdentityUse;
 use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
@@ -26,7 +30,11 @@ use integration_tests::stack::{SIM_CLIENT_ID, SimTime, sim_org_id, sim_stream, s
 use integration_tests::{Stack, StackOptions};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use tokio::time::Instant;
-use webex_sim::GenerateSpec;
+use webex_sim::{
+    Api, DEFAULT_GENERAL_A_API_KEY, DEFAULT_GRAPH_CLIENT_ID, DEFAULT_GRAPH_CLIENT_SECRET,
+    DEFAULT_GRAPH_TENANT, DEFAULT_SECURE_ENDPOINT_API_KEY, DEFAULT_SECURE_ENDPOINT_CLIENT_ID,
+    GenerateSpec,
+};
 
 use crate::aws_calls::{CONFIG_BUCKET, EVENTS_BUCKET, Names, STATE_TABLE, requests};
 use crate::iam::{Request, check_policy};
@@ -59,6 +67,18 @@ fn document_stream(stream: StreamId) -> (&'static str, &'static str) {
 /// The document's identities: one of each family.
 const DOCUMENT_IDENTITIES: [&str; 2] = ["admin-partner", "compliance-legal"];
 
+/// The streams of `http-sources`' document: one in each of its families, none under the
+/// family's bare name, and the simulated API each reads.
+const SOURCE_STREAMS: [(&str, Api); 3] = [
+    ("entra-signins", Api::GraphSignIns),
+    ("secure-endpoint-eu", Api::SecureEndpoint),
+    ("http-acme", Api::GeneralA),
+];
+
+/// Their identities, in the order of [`SOURCE_STREAMS`]: names of their own, as the validator
+/// allows for the sources' identities.
+const SOURCE_IDENTITIES: [&str; 3] = ["entra-contoso", "amp", "acme"];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_audit_role_allows_exactly_what_its_runs_ask_of_aws() -> Result<()> {
     collector_policy(StreamId::AdminAudit).await
@@ -72,6 +92,16 @@ async fn the_security_audit_role_allows_exactly_what_its_runs_ask_of_aws() -> Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compliance_events_role_allows_exactly_what_its_runs_ask_of_aws() -> Result<()> {
     collector_policy(StreamId::ComplianceEvents).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_sources_role_allows_exactly_what_its_runs_ask_of_aws() -> Result<()> {
+    let template = Template::load();
+    let function = function(&template, Selection::OtherSources.name())?;
+    let mut requests = sources_calls(&function, &template).await?;
+    requests.extend(event_source_calls(&function));
+    assert_policy(&function, requests);
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +120,8 @@ fn every_function_has_a_policy_test() {
     for function in template.functions().expect("functions") {
         assert!(
             StreamId::parse(&function.crate_name).is_some()
-                || function.crate_name == "oauth-callback",
+                || function.crate_name == "oauth-callback"
+                || function.crate_name == Selection::OtherSources.name(),
             "{}: no test above runs it against its policy",
             function.crate_name
         );
@@ -125,6 +156,10 @@ fn each_role_refuses_what_belongs_to_another_family() {
         )
     };
     let read_secret = |arn: String| Request::new("secretsmanager:GetSecretValue", arn);
+    // A secret of the sources' identities, as the deployment names them.
+    let source_secret = |identity: &str| {
+        format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{STACK}/sources/{identity}-Xy12Zw")
+    };
     let collectors_share = |stream: &str, identity: &str| {
         vec![
             (read_secret(secret(identity, "Xy12Zw")), true),
@@ -192,6 +227,11 @@ fn each_role_refuses_what_belongs_to_another_family() {
             (event_object("compliance-events"), false),
             (event_object("security-audit"), false),
             (event_object("partner-admin-audit"), false),
+            // The other sources' secrets, streams and paces.
+            (read_secret(source_secret("entra")), false),
+            (item("cursor#entra-signins#-"), false),
+            (item("pace#sources#amp"), false),
+            (event_object("http-acme"), false),
         ],
     );
     add(
@@ -206,6 +246,9 @@ fn each_role_refuses_what_belongs_to_another_family() {
             (item("cursor#compliance-events#O"), false),
             (item("lock#token#compliance"), false),
             (event_object("admin-audit"), false),
+            (read_secret(source_secret("acme")), false),
+            (item("lease#secure-endpoint#-"), false),
+            (event_object("secure-endpoint"), false),
         ],
     );
     add(
@@ -221,6 +264,64 @@ fn each_role_refuses_what_belongs_to_another_family() {
             (item("lock#token#admin"), false),
             (item("pace#admin"), false),
             (event_object("admin-audit"), false),
+            (read_secret(source_secret("amp")), false),
+            (item("due#http-acme"), false),
+            (event_object("entra-signins"), false),
+        ],
+    );
+    add(
+        "http-sources",
+        vec![
+            (read_secret(source_secret("entra")), true),
+            (read_secret(source_secret("secure-endpoint-eu")), true),
+            (item("cursor#entra-signins#-"), true),
+            (item("lease#entra#-"), true),
+            (item("due#entra-audits"), true),
+            (item("cursor#secure-endpoint#-"), true),
+            (item("lease#secure-endpoint-eu#-"), true),
+            (item("due#secure-endpoint"), true),
+            (item("cursor#http-acme#eu"), true),
+            (item("lease#http#-"), true),
+            (item("due#http-logs"), true),
+            (item("pace#sources#entra"), true),
+            (event_object("entra-signins"), true),
+            (event_object("secure-endpoint-eu"), true),
+            (event_object("http-acme"), true),
+            (
+                Request::new(
+                    "s3:GetObject",
+                    format!("arn:aws:s3:::{CONFIG_BUCKET}/collector.toml"),
+                ),
+                true,
+            ),
+            // Webex's: its identities' secrets (a source identity's name under webex/ too),
+            // token locks and paces, and its streams.
+            (read_secret(secret("admin", "Xy12Zw")), false),
+            (read_secret(secret("compliance-legal", "Xy12Zw")), false),
+            (read_secret(secret("entra", "Xy12Zw")), false),
+            (item("lock#token#entra"), false),
+            (item("lock#token#admin"), false),
+            (item("pace#entra"), false),
+            (item("pace#admin"), false),
+            (item("cursor#admin-audit#O"), false),
+            (item("lease#security-audit#O"), false),
+            (item("due#compliance-events"), false),
+            (event_object("admin-audit"), false),
+            (event_object("compliance-events"), false),
+            // Names outside its families, and its secrets written: it only reads them.
+            (item("cursor#graph-signins#-"), false),
+            (event_object("signins"), false),
+            (
+                Request::new("secretsmanager:PutSecretValue", source_secret("entra")),
+                false,
+            ),
+            // Another stack's secret of the same name.
+            (
+                read_secret(format!(
+                    "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other/sources/entra-Xy12Zw"
+                )),
+                false,
+            ),
         ],
     );
     add(
@@ -229,6 +330,7 @@ fn each_role_refuses_what_belongs_to_another_family() {
             (read_secret(secret("admin-partner", "Xy12Zw")), true),
             (read_secret(secret("compliance-legal", "Xy12Zw")), true),
             (read_secret(secret("partner", "Xy12Zw")), false),
+            (read_secret(source_secret("entra")), false),
             (
                 Request::new(
                     "dynamodb:PutItem",
@@ -290,22 +392,30 @@ async fn collector_policy(stream: StreamId) -> Result<()> {
     let function = function(&template, stream.name())?;
     let mut requests = collector_calls(stream, &function, &template).await?;
     requests.extend(document_calls(stream, &function, &template).await?);
-    // What Lambda's event source mapping does with the role: poll the fan-out queue, delete
-    // what the function finished, read the queue's attributes.
-    if let Some(queue) = fan_out_queue(&function) {
-        for action in [
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
-            "sqs:GetQueueAttributes",
-        ] {
-            requests.push(Request::new(
-                action,
-                format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
-            ));
-        }
-    }
+    requests.extend(event_source_calls(&function));
     assert_policy(&function, requests);
     Ok(())
+}
+
+/// What Lambda's event source mapping does with the role of a function with a fan-out queue:
+/// poll the queue, delete what the function finished, read the queue's attributes.
+fn event_source_calls(function: &Function) -> Vec<Request> {
+    let Some(queue) = fan_out_queue(function) else {
+        return Vec::new();
+    };
+    [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    ]
+    .into_iter()
+    .map(|action| {
+        Request::new(
+            action,
+            format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
+        )
+    })
+    .collect()
 }
 
 /// The logical id of the queue the template gives the function as `FANOUT_QUEUE_URL`.
@@ -604,6 +714,251 @@ async fn pushed_document(stack: &mut Stack, env: &BTreeMap<String, String>) -> R
         .store(&text, &integration_tests::aws::s3(&stack.sdk))
         .await
         .map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
+/// `http-sources` as Lambda runs it, through the proxy. Its cold start finds no document and the
+/// function does not start (it has nothing to collect). Then, with a document pushed: a first
+/// run whose uploads cannot complete (as if it were killed there), a scheduled run that sends
+/// each stream to the fan-out queue, and the queue's runs, which abort the unfinished uploads
+/// and collect every stream.
+async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<Request>> {
+    let (stack, config_bucket) = proxied_stack().await?;
+    let (queue_url, queue_id) = test_queue(&stack, function)
+        .await?
+        .context("http-sources has no fan-out queue")?;
+    // One window at a time: a stream's run stops at its first upload that fails.
+    let local = [
+        ("INITIAL_LOOKBACK_DAYS", "1"),
+        ("BACKFILL_WINDOWS", "1"),
+        ("S3_FORCE_PATH_STYLE", "true"),
+        ("FANOUT_QUEUE_URL", queue_url.as_str()),
+    ];
+    let env = deployed_env(function, &stack, template, &config_bucket, &local);
+    let config = || Config::from_lookup(|name| env.get(name).cloned());
+    let clock = || Arc::new(SimTime(stack.sim.clone()));
+    // GIVEN no document yet: the cold start finds none, and the function does not start
+    ensure!(read_document(&stack, &env).await?.is_none(), "a document?");
+    let refused = StreamUnits::configured(
+        Selection::OtherSources,
+        &config()?,
+        None,
+        &stack.collector_sdk,
+        clock(),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    ensure!(
+        refused.contains(COLLECTOR_CONFIG),
+        "it starts without a document: {refused:?}"
+    );
+    // AND then a document with a stream of each family, its identities' secrets in place, and
+    // a day of events on each API
+    let prefix = format!("sources-{}", stack.table);
+    create_source_secrets(&stack, &prefix).await?;
+    let location = DocumentLocation::parse(env.get(COLLECTOR_CONFIG).context(COLLECTOR_CONFIG)?)?;
+    location
+        .store(
+            &sources_document(&stack.sim.origin(), &prefix),
+            &integration_tests::aws::s3(&stack.sdk),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+    stack.sim.configure_apis(|apis| apis.graph.throttle = None);
+    let now = stack.sim.now_ms();
+    let mut generated = BTreeMap::new();
+    for (name, api) in SOURCE_STREAMS {
+        let events = stack
+            .sim
+            .generate_api(api, GenerateSpec::new(120, now - 23 * HOUR, now - 30 * MIN));
+        generated.insert(name, events.len());
+    }
+    // WHEN the function starts (reading the document) and its first run cannot complete an
+    // upload: every object is uploaded in parts here, however small
+    let document = read_document(&stack, &env)
+        .await?
+        .context("no document read")?;
+    let mut in_parts = config()?;
+    in_parts.part_size = 1;
+    let first = StreamUnits::configured(
+        Selection::OtherSources,
+        &in_parts,
+        Some(&document),
+        &stack.collector_sdk,
+        clock(),
+    )?;
+    let proxy = stack.proxy.as_ref().context("proxy")?;
+    proxy.set_rule(|call| {
+        (call.method == "POST" && call.query.contains("uploadId=")).then_some(Fault::Refuse(500))
+    });
+    let deadline = || Instant::now() + Duration::from_secs(120);
+    let list = first.units(None, deadline()).await?;
+    let outcome = first.run(list, deadline()).await;
+    proxy.clear_rule();
+    ensure!(
+        outcome.failed.len() == SOURCE_STREAMS.len(),
+        "every stream's upload was cut off: {outcome:?}"
+    );
+    ensure!(
+        stack.open_uploads().await? == SOURCE_STREAMS.len(),
+        "an unfinished upload is left per stream"
+    );
+    // THEN, after the next cold start, the scheduled run sends each stream to the queue
+    let units = StreamUnits::configured(
+        Selection::OtherSources,
+        &config()?,
+        Some(&document),
+        &stack.collector_sdk,
+        clock(),
+    )?;
+    let mut context = LambdaContext::default();
+    // Milliseconds left, as a deadline before the year 2000 is read.
+    context.deadline = 120_000;
+    let scheduled =
+        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let answer = collector_app::lambda::handle(&units, LambdaEvent::new(scheduled, context))
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.kind, e.message))?;
+    ensure!(answer["enqueued"] == SOURCE_STREAMS.len(), "{answer}");
+    // AND the queue's runs abort the unfinished uploads and collect every event once
+    let units = &units;
+    let drained = integration_tests::event_source::drain(
+        &aws_sdk_sqs::Client::new(&stack.sdk),
+        &queue_url,
+        1,
+        Duration::from_secs(300),
+        move |event| async move {
+            let mut context = LambdaContext::default();
+            context.deadline = 120_000;
+            collector_app::lambda::handle(units, LambdaEvent::new(event, context))
+                .await
+                .map_err(|e| format!("{}: {}", e.kind, e.message))
+        },
+    )
+    .await?;
+    ensure!(
+        drained.deleted == SOURCE_STREAMS.len() && drained.returned == 0,
+        "{drained:?}"
+    );
+    for (name, count) in &generated {
+        let mut lines = 0;
+        for object in stack.objects_of(name).await? {
+            lines += object.lines().len();
+        }
+        ensure!(lines == *count, "{name}: {lines} lines of {count} events");
+    }
+    ensure!(
+        stack.open_uploads().await? == 0,
+        "an unfinished upload is left"
+    );
+    let mut names = names(&stack, template, &config_bucket, false);
+    names.queues.insert(queue_url, queue_id);
+    for identity in SOURCE_IDENTITIES {
+        names.secrets.insert(
+            format!("{prefix}/{identity}"),
+            secret_arn(&format!("{STACK}/sources/{identity}")),
+        );
+    }
+    let all = calls_so_far(&stack, &names)?;
+    for expected in [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+        "sqs:SendMessage",
+        "secretsmanager:GetSecretValue",
+    ] {
+        ensure!(
+            all.iter().any(|r| r.action == expected),
+            "http-sources: the scenario never needed {expected}"
+        );
+    }
+    ensure!(
+        reads_the_document(&all, true),
+        "http-sources: the document was not read, missing and then there"
+    );
+    Ok(all)
+}
+
+/// `http-sources`' document: [`SOURCE_STREAMS`] on the simulator's APIs, read with
+/// [`SOURCE_IDENTITIES`], whose secrets are named `{prefix}/{identity}`.
+fn sources_document(origin: &str, prefix: &str) -> String {
+    let tenant = DEFAULT_GRAPH_TENANT;
+    let windows = "settle_lag = \"2m\"\noverlap = \"15m\"\nmax_window = \"6h\"";
+    format!(
+        r#"
+[identities.entra-contoso]
+kind = "oauth_client_credentials"
+secret = "{prefix}/entra-contoso"
+token_url = "{origin}/login/{tenant}/oauth2/v2.0/token"
+scope = "https://graph.microsoft.com/.default"
+max_requests_per_minute = 600
+
+[identities.amp]
+kind = "basic"
+secret = "{prefix}/amp"
+max_requests_per_minute = 600
+
+[identities.acme]
+kind = "api_key"
+secret = "{prefix}/acme"
+header = "X-Api-Key"
+max_requests_per_minute = 600
+
+[[streams]]
+name = "entra-signins"
+source = "azure_graph"
+identity = "entra-contoso"
+resource = "auditLogs/signIns"
+api_url = "{origin}/graph/v1.0"
+page_size = 50
+{windows}
+
+[[streams]]
+name = "secure-endpoint-eu"
+source = "cisco_secure_endpoint"
+identity = "amp"
+api_url = "{origin}/amp"
+page_size = 100
+{windows}
+
+[[streams]]
+name = "http-acme"
+source = "http"
+identity = "acme"
+page_size = 40
+{windows}
+
+[streams.request]
+url = "{origin}/gen-a/api/v2/audit"
+query = {{ since = "{{from}}", until = "{{to}}" }}
+time_format = "rfc3339_ms"
+
+[streams.paging]
+kind = "next_url"
+next = "next"
+size_param = "page_size"
+max_size = 200
+
+[streams.items]
+path = "results"
+id = "id"
+time = "occurred_at"
+"#
+    )
+}
+
+/// Each of [`SOURCE_IDENTITIES`]' secrets, holding only what its credential needs.
+async fn create_source_secrets(stack: &Stack, prefix: &str) -> Result<()> {
+    let values = [
+        serde_json::json!({"client_id": DEFAULT_GRAPH_CLIENT_ID, "client_secret": DEFAULT_GRAPH_CLIENT_SECRET}),
+        serde_json::json!({"id": DEFAULT_SECURE_ENDPOINT_CLIENT_ID, "key": DEFAULT_SECURE_ENDPOINT_API_KEY}),
+        serde_json::json!({"key": DEFAULT_GENERAL_A_API_KEY}),
+    ];
+    for (identity, value) in SOURCE_IDENTITIES.into_iter().zip(values) {
+        integration_tests::aws::create_secret(&stack.sdk, &format!("{prefix}/{identity}"), &value)
+            .await?;
+    }
     Ok(())
 }
 
