@@ -36,7 +36,9 @@ pub struct ConfigError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    pub token_secret_id: String,
+    /// The Webex identity's secret of a function configured by its environment alone; a
+    /// document names each identity's secret, and `http-sources` reads only documents.
+    pub token_secret_id: Option<String>,
     pub state_table: String,
     pub output_bucket: String,
     pub output_prefix: String,
@@ -95,7 +97,7 @@ impl Config {
             MAX_SPAN_SECONDS - overlap.as_secs(),
         )?;
         Ok(Self {
-            token_secret_id: env.required("TOKEN_SECRET_ID")?,
+            token_secret_id: env.optional("TOKEN_SECRET_ID"),
             state_table: env.required("STATE_TABLE")?,
             output_bucket: env.required("OUTPUT_BUCKET")?,
             output_prefix: env.prefix("OUTPUT_PREFIX")?,

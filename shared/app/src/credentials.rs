@@ -272,7 +272,10 @@ impl ClientCredentialSource {
                 if !changed {
                     return Err(self.refused());
                 }
-                client.token(deadline).await.map_err(|e| self.token_error(e))
+                client
+                    .token(deadline)
+                    .await
+                    .map_err(|e| self.token_error(e))
             }
             other => other.map_err(|e| self.token_error(e)),
         }

@@ -88,8 +88,10 @@ impl UnitMessage {
     pub fn parse(body: &str) -> Result<Self, String> {
         let message: UnitMessage = serde_json::from_str(body)
             .map_err(|e| format!("the message is not a unit of work: {e}"))?;
-        crate::document::check_org_id(&message.org_id)
-            .map_err(|_| "the message's org_id is not one Webex organisation id".to_string())?;
+        // A Webex organisation id, or an id an `http` stream lists (`eu`, `-`): never a list.
+        if !crate::document::is_unit_org(&message.org_id) {
+            return Err("the message's org_id is not one organisation id".to_string());
+        }
         Ok(message)
     }
 

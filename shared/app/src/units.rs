@@ -141,8 +141,9 @@ impl<C: Clock> StreamUnits<C> {
                 Selection::Webex(preset) => Self::new(preset, config, sdk, clock),
                 Selection::OtherSources => Err(WiringError::Config(crate::ConfigError {
                     name: "COLLECTOR_CONFIG",
-                    problem: "is not set: the http-sources function collects the streams of a \
-                              collector document (docs/sources.md)"
+                    problem: "names no document (unset, or nothing pushed there yet): the \
+                              http-sources function collects the streams of a collector \
+                              document; push one with `webexctl config push` (docs/sources.md)"
                         .to_string(),
                 })),
             };
@@ -497,7 +498,7 @@ fn stream_config(base: &Config, document: &Document, stream: &document::Stream) 
     let identity = document.identity(&stream.identity);
     let window = &stream.window;
     Config {
-        token_secret_id: identity.map_or_else(String::new, |i| i.secret.clone()),
+        token_secret_id: identity.map(|i| i.secret.clone()),
         identity: collector_core::IdentityName::parse(&stream.identity).ok(),
         output_prefix: document.collector.key_prefix.clone(),
         policy: WindowPolicy {

@@ -7,15 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_adapters::{DynamoStateStore, S3Sink, SecretsManagerStore};
+use collector_core::credentials::CredentialSource;
 use collector_core::ports::{Clock, SystemClock};
 use collector_core::tokens::TokenManager;
 use collector_core::{
     CollectError, Collector, IdentityName, RunSummary, Settings, StreamId, Unit, source::SourceSpec,
 };
+use http_source::HttpSource;
 use tokio::time::Instant;
 use tracing::Instrument;
-use collector_core::credentials::CredentialSource;
-use http_source::HttpSource;
 use webex_client::{RequestBudget, RetryPolicy, WebexClient};
 
 use crate::config::{Config, ConfigError, Orgs};
@@ -139,6 +139,10 @@ impl<C: Clock> Parts<C> {
                 }
                 other => WiringError::Webex(other),
             })?;
+        let secret_id = config.token_secret_id.as_deref().ok_or(ConfigError {
+            name: "TOKEN_SECRET_ID",
+            problem: "is required but not set".into(),
+        })?;
         Ok(Self {
             source: Arc::new(stream.source()),
             identity,
@@ -147,7 +151,7 @@ impl<C: Clock> Parts<C> {
                 webex,
                 secrets: SecretsManagerStore::new(
                     aws_sdk_secretsmanager::Client::new(sdk),
-                    &config.token_secret_id,
+                    secret_id,
                 ),
             },
             state,
@@ -262,11 +266,7 @@ fn sink(config: &Config, sdk: &aws_config::SdkConfig) -> S3Sink {
     )
 }
 
-fn settings(
-    config: &Config,
-    max_page: u32,
-    queries: Vec<Vec<(&'static str, String)>>,
-) -> Settings {
+fn settings(config: &Config, max_page: u32, queries: Vec<Vec<(&'static str, String)>>) -> Settings {
     Settings {
         policy: config.policy,
         page_size: config.page_size.unwrap_or(max_page),

@@ -74,6 +74,8 @@ pub fn object_meta(
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CustomFields {
     pub fields: Vec<(String, String)>,
+    /// The key each line holds the fields under, if any.
+    line_key: Option<String>,
     /// `{"key":{...},` to open each line with; `None`: lines exactly as Webex sent them.
     line_prefix: Option<Vec<u8>>,
 }
@@ -97,8 +99,14 @@ impl CustomFields {
         });
         Self {
             fields,
+            line_key: line_key.map(str::to_string),
             line_prefix,
         }
+    }
+
+    /// The key each line holds the fields under, if any: a line read back skips it.
+    pub fn line_key(&self) -> Option<&str> {
+        self.line_key.as_deref()
     }
 
     /// The line to write for an event's JSON object: the fields first, then the event's own

@@ -28,8 +28,14 @@ const UNSENT_PAGE_SIZE: u32 = 1000;
 /// Headers the identity or the connection sets: a document that sets them would send a
 /// credential in the clear or break the request.
 const OUR_HEADERS: [(&str, &str); 6] = [
-    ("authorization", "credentials come from the stream's identity"),
-    ("proxy-authorization", "credentials come from the stream's identity"),
+    (
+        "authorization",
+        "credentials come from the stream's identity",
+    ),
+    (
+        "proxy-authorization",
+        "credentials come from the stream's identity",
+    ),
     ("cookie", "credentials come from the stream's identity"),
     ("host", "the URL names the host"),
     ("content-length", "the collector sets it"),
@@ -112,7 +118,12 @@ fn sub_table<T: DeserializeOwned>(
         }
         return None;
     };
-    let sub = as_table(&sub_path, value, &format!("a table: [streams.{key}]"), errors)?;
+    let sub = as_table(
+        &sub_path,
+        value,
+        &format!("a table: [streams.{key}]"),
+        errors,
+    )?;
     read_table::<T>(&sub_path, value.span(), sub, errors).map(|read| (read, value.span()))
 }
 
@@ -312,7 +323,9 @@ fn request_of(table: &Table<'_, RawRequest>, errors: &mut Errors<'_>) -> Option<
         (true, true) => {
             errors.at(
                 &table.key("start_only"),
-                raw.start_only.as_ref().map_or(table.span.clone(), Spanned::span),
+                raw.start_only
+                    .as_ref()
+                    .map_or(table.span.clone(), Spanned::span),
                 "{to} is used, but request.start_only = true says the API takes no end",
             );
             ok = false;
@@ -362,7 +375,12 @@ fn body_of(
             for (name, value) in form.get_ref() {
                 fields.push((
                     name.clone(),
-                    parse_template(&key_path(&path, name), value.span(), value.get_ref(), errors)?,
+                    parse_template(
+                        &key_path(&path, name),
+                        value.span(),
+                        value.get_ref(),
+                        errors,
+                    )?,
                 ));
             }
             Some(Some(Body::Form(fields)))

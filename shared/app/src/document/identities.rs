@@ -212,7 +212,9 @@ fn api_key_of(table: &Table<'_, RawIdentity>, errors: &mut Errors<'_>) -> Option
     let problem = if !is_token {
         Some(format!("{name:?} is not an HTTP header name"))
     } else if NOT_KEY_HEADERS.contains(&lower.as_str()) {
-        Some(format!("{name:?} cannot carry a key; name the header the API reads it from"))
+        Some(format!(
+            "{name:?} cannot carry a key; name the header the API reads it from"
+        ))
     } else {
         None
     };
@@ -263,7 +265,10 @@ fn token_endpoint_of(
                 errors.at(
                     &table.key("token_url"),
                     url.span(),
-                    format!("{:?} {reason}", http_source::without_password(url.get_ref())),
+                    format!(
+                        "{:?} {reason}",
+                        http_source::without_password(url.get_ref())
+                    ),
                 );
                 return None;
             }
@@ -285,7 +290,10 @@ fn token_endpoint_of(
                 );
                 return None;
             }
-            (ENTRA_TOKEN_URL.replace("{tenant}", text), Some(text.clone()))
+            (
+                ENTRA_TOKEN_URL.replace("{tenant}", text),
+                Some(text.clone()),
+            )
         }
         (None, None) => {
             if !table.read.rejected("token_url") && !table.read.rejected("tenant") {

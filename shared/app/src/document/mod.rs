@@ -31,7 +31,7 @@ use collector_core::stream::Filters;
 
 pub use duration::{DURATION_EXAMPLE, format_duration, parse_duration};
 pub use errors::{DocumentError, DocumentErrors};
-pub use org_id::{OrgIdProblem, check_org_id};
+pub use org_id::{OrgIdProblem, check_org_id, is_listed_org, is_unit_org};
 pub use source::{Families, PRESETS, Source};
 pub use streams::NO_ORG;
 
@@ -110,8 +110,12 @@ pub struct TokenEndpoint {
 
 impl IdentityKind {
     /// The name of every kind a document may use.
-    pub const NAMES: [&'static str; 4] =
-        ["webex_oauth", "oauth_client_credentials", "basic", "api_key"];
+    pub const NAMES: [&'static str; 4] = [
+        "webex_oauth",
+        "oauth_client_credentials",
+        "basic",
+        "api_key",
+    ];
 
     pub const fn name(&self) -> &'static str {
         match self {

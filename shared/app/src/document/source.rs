@@ -4,9 +4,9 @@
 //! collection path.
 
 use collector_core::StreamId;
+use collector_core::source::SourceSpec;
 use collector_core::source::azure_graph::{self, Resource};
 use collector_core::source::secure_endpoint::{self, EventFilters};
-use collector_core::source::SourceSpec;
 use collector_core::stream::StreamSpec;
 
 use super::IdentityKind;
@@ -19,7 +19,10 @@ pub enum Source {
     /// Microsoft Graph's audit logs (`source = "azure_graph"`).
     AzureGraph { resource: Resource, api_url: String },
     /// Cisco Secure Endpoint's events (`source = "cisco_secure_endpoint"`).
-    SecureEndpoint { api_url: String, filters: EventFilters },
+    SecureEndpoint {
+        api_url: String,
+        filters: EventFilters,
+    },
     /// Any paged JSON API, described by the stream's `request`, `paging`, `items` and
     /// `rate_limit` tables.
     Http(Box<SourceSpec>),

@@ -146,7 +146,13 @@ fn presets_and_http_streams_become_sources_the_collector_reads() {
 
     let graph = spec("entra-signins");
     assert_eq!(graph.name, "azure_graph");
-    assert!(graph.request.url.to_string().ends_with("/v1.0/auditLogs/signIns"));
+    assert!(
+        graph
+            .request
+            .url
+            .to_string()
+            .ends_with("/v1.0/auditLogs/signIns")
+    );
     let entra = document.identity("entra").unwrap();
     let IdentityKind::OauthClientCredentials(endpoint) = &entra.kind else {
         panic!("{entra:?}");
@@ -180,7 +186,10 @@ fn presets_and_http_streams_become_sources_the_collector_reads() {
     );
 
     let acme = spec("http-acme");
-    assert_eq!(acme.display, "api.acme.example", "messages name the API's host");
+    assert_eq!(
+        acme.display, "api.acme.example",
+        "messages name the API's host"
+    );
     assert_eq!(acme.paging.kind, PagingKind::NextUrl);
     assert_eq!(acme.paging.params.size.as_deref(), Some("page_size"));
     assert_eq!(acme.request.time_format, TimeFormat::Rfc3339Ms);
@@ -230,7 +239,12 @@ fn presets_and_http_streams_become_sources_the_collector_reads() {
 
     // Without orgs, each of these streams is one unit under organisation "-".
     for stream in &document.streams {
-        assert_eq!(stream.orgs, Orgs::List(vec![NO_ORG.to_string()]), "{}", stream.name);
+        assert_eq!(
+            stream.orgs,
+            Orgs::List(vec![NO_ORG.to_string()]),
+            "{}",
+            stream.name
+        );
     }
 }
 
@@ -247,7 +261,10 @@ fn each_mistake_in_a_source_is_named_by_its_key_path() {
     let cases: Vec<(&str, String, &str, &str)> = vec![
         (
             "a JSON path that does not parse",
-            with("id = [\"source\", \"seq\"]", "id = [\"source\", \"data.[0]\"]"),
+            with(
+                "id = [\"source\", \"seq\"]",
+                "id = [\"source\", \"data.[0]\"]",
+            ),
             "streams[3].items.id[1]",
             "\"data.[0]\" is not a JSON path",
         ),
@@ -259,13 +276,19 @@ fn each_mistake_in_a_source_is_named_by_its_key_path() {
         ),
         (
             "{from} never used",
-            with("query = { since = \"{from}\", until = \"{to}\" }", "query = { until = \"{to}\" }"),
+            with(
+                "query = { since = \"{from}\", until = \"{to}\" }",
+                "query = { until = \"{to}\" }",
+            ),
             "streams[2].request",
             "{from} is never used, so the API would not be asked for a window",
         ),
         (
             "{to} never used",
-            with("query = { start = \"{from}\", end = \"{to}\" }", "query = { start = \"{from}\" }"),
+            with(
+                "query = { start = \"{from}\", end = \"{to}\" }",
+                "query = { start = \"{from}\" }",
+            ),
             "streams[3].request",
             "{to} is never used, so every request reads up to the present",
         ),
@@ -283,7 +306,10 @@ fn each_mistake_in_a_source_is_named_by_its_key_path() {
         ),
         (
             "a paging key of another kind",
-            with("offset_param = \"offset\"", "offset_param = \"offset\"\nnext = \"next\""),
+            with(
+                "offset_param = \"offset\"",
+                "offset_param = \"offset\"\nnext = \"next\"",
+            ),
             "streams[3].paging.next",
             "is not used with kind = \"offset\"; remove it, or set kind = \"next_url\"",
         ),
@@ -301,13 +327,19 @@ fn each_mistake_in_a_source_is_named_by_its_key_path() {
         ),
         (
             "a preset key on another source",
-            with("region = \"eu\"", "region = \"eu\"\nresource = \"auditLogs/signIns\""),
+            with(
+                "region = \"eu\"",
+                "region = \"eu\"\nresource = \"auditLogs/signIns\"",
+            ),
             "streams[1].resource",
             "only azure_graph streams take resource",
         ),
         (
             "a resource Graph does not list",
-            with("resource = \"auditLogs/signIns\"", "resource = \"auditLogs/signins\""),
+            with(
+                "resource = \"auditLogs/signIns\"",
+                "resource = \"auditLogs/signins\"",
+            ),
             "streams[0].resource",
             "\"auditLogs/signins\" is not one of auditLogs/signIns, auditLogs/directoryAudits",
         ),
@@ -340,7 +372,10 @@ fn each_mistake_in_a_source_is_named_by_its_key_path() {
         ),
         (
             "scope and resource",
-            with("scope = \"events.read\"", "scope = \"events.read\"\nresource = \"x\""),
+            with(
+                "scope = \"events.read\"",
+                "scope = \"events.read\"\nresource = \"x\"",
+            ),
             "identities.search.resource",
             "give scope or resource, not both",
         ),
@@ -361,13 +396,19 @@ fn each_mistake_in_a_source_is_named_by_its_key_path() {
         ),
         (
             "an http stream without its items",
-            with("[streams.items]\npath = \"results\"\nid = \"id\"\ntime = \"occurred_at\"\n", ""),
+            with(
+                "[streams.items]\npath = \"results\"\nid = \"id\"\ntime = \"occurred_at\"\n",
+                "",
+            ),
             "streams[2].items",
             "is required with source = \"http\": add a [streams.items] table",
         ),
         (
             "two organisations and no {org}",
-            with("identity = \"acme\"\n", "identity = \"acme\"\norgs = [\"eu\", \"us\"]\n"),
+            with(
+                "identity = \"acme\"\n",
+                "identity = \"acme\"\norgs = [\"eu\", \"us\"]\n",
+            ),
             "streams[2].orgs",
             "2 organisations are listed but {org} is never used",
         ),

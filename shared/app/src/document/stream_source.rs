@@ -71,7 +71,11 @@ pub(super) fn source_of(
     source.filter(|_| ok)
 }
 
-fn api_url_of(table: &Table<'_, RawStream>, default: &str, errors: &mut Errors<'_>) -> Option<String> {
+fn api_url_of(
+    table: &Table<'_, RawStream>,
+    default: &str,
+    errors: &mut Errors<'_>,
+) -> Option<String> {
     let Some(url) = &table.read.value.api_url else {
         return (!table.read.rejected("api_url")).then(|| default.to_string());
     };
@@ -81,7 +85,10 @@ fn api_url_of(table: &Table<'_, RawStream>, default: &str, errors: &mut Errors<'
             errors.at(
                 &table.key("api_url"),
                 url.span(),
-                format!("{:?} {reason}", http_source::without_password(url.get_ref())),
+                format!(
+                    "{:?} {reason}",
+                    http_source::without_password(url.get_ref())
+                ),
             );
             None
         }

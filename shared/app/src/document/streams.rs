@@ -9,14 +9,14 @@ use toml::de::{DeTable, DeValue};
 use super::errors::{Errors, index_path};
 use super::fields::{fields_key_of, fields_of};
 use super::filters::filters_of;
-use super::org_id::{OrgIdProblem, check_org_id};
+use super::org_id::{OrgIdProblem, check_org_id, is_listed_org};
 use super::raw::{RawOrgs, RawStream};
 use super::read::read_table;
 use super::source::Families;
 use super::stream_source::source_of;
 use super::validate::{MAX_NAME_CHARS, Table, article, as_table, is_name};
 use super::{
-    IdentityKind, DEFAULT_EVERY, MAX_EVERY, MIN_EVERY, MIN_MAX_WINDOW_EVENTS, Orgs, Source, Stream,
+    DEFAULT_EVERY, IdentityKind, MAX_EVERY, MIN_EVERY, MIN_MAX_WINDOW_EVENTS, Orgs, Source, Stream,
     WindowSettings,
 };
 use crate::config::{
@@ -428,12 +428,10 @@ fn other_orgs_of(
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, id) in ids.iter().enumerate() {
         let text = id.get_ref();
-        let valid = (1..=128).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-        let problem = if !valid {
-            Some(format!("{text:?} is not an id: 1 to 128 of A-Z, a-z, 0-9 and ._:-"))
+        let problem = if !is_listed_org(text) {
+            Some(format!(
+                "{text:?} is not an id: 1 to 128 of A-Z, a-z, 0-9 and ._:-"
+            ))
         } else {
             seen.get(text.as_str())
                 .map(|first| format!("{text:?} is already listed at orgs[{first}]"))

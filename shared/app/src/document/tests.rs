@@ -641,7 +641,12 @@ fn the_sample_is_valid_and_shows_every_key() {
                 ORG_A.to_string()
             ),
             ("entra-signins", "azure_graph", "entra", "-".to_string()),
-            ("secure-endpoint", "cisco_secure_endpoint", "amp", "-".to_string()),
+            (
+                "secure-endpoint",
+                "cisco_secure_endpoint",
+                "amp",
+                "-".to_string()
+            ),
             ("http-acme", "http", "acme", "-".to_string()),
             ("http-logs", "http", "amp", "eu".to_string()),
             ("http-logs", "http", "amp", "us".to_string()),

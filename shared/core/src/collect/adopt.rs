@@ -5,7 +5,6 @@ use super::Collector;
 use crate::error::CollectError;
 use crate::event::EventKey;
 use crate::object::read_back;
-use crate::page::PageShape;
 use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink};
 use crate::time::Timestamp;
 
@@ -34,7 +33,10 @@ where
             return Ok(None);
         };
         let mut recent = Vec::new();
-        let events = read_back(&body, PageShape::webex(), None, |key, created| {
+        // Read as the stream's own items, custom fields skipped: a key is what it was written as.
+        let shape = &self.spec.page;
+        let fields_key = self.settings.fields.line_key();
+        let events = read_back(&body, shape, fields_key, |key, created| {
             if created >= horizon {
                 recent.push((key, created));
             }

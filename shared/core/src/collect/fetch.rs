@@ -102,15 +102,17 @@ impl Earlier {
 }
 
 /// What a window has written so far.
-struct Fill<'a, S: ObjectSink> {
-    window: Window,
-    writer: ObjectWriter<'a, S>,
-    /// Every id written, for events Webex repeats across pages.
-    seen: HashSet<EventKey>,
+pub(super) struct Fill<'a, S: ObjectSink> {
+    pub window: Window,
+    pub writer: ObjectWriter<'a, S>,
+    /// Every id written, for events an API repeats across pages.
+    pub seen: HashSet<EventKey>,
     /// Written events the next window's overlap may return again.
-    recent: Vec<(EventKey, Timestamp)>,
-    horizon: Timestamp,
-    cap: Option<u64>,
+    pub recent: Vec<(EventKey, Timestamp)>,
+    pub horizon: Timestamp,
+    pub cap: Option<u64>,
+    /// An earlier run's object is this window's: what a scan reads for it is dropped.
+    pub adopted: bool,
 }
 
 /// The run's shared switches and counters, as one window sees them.
@@ -165,17 +167,18 @@ where
             recent: Vec::new(),
             horizon,
             cap,
+            adopted: false,
         };
         let query_from = window.query_from(reach_back);
         let overlap_later = query_from < window.from && earlier.now().is_none();
         let fetched = async {
             if overlap_later {
-                self.fetch_range(key, &mut fill, (window.from, window.to), None, &run)
+                self.fetch_range(key, one(&mut fill), (window.from, window.to), None, &run)
                     .await?;
                 let written = earlier.wait().await?;
                 self.fetch_range(
                     key,
-                    &mut fill,
+                    one(&mut fill),
                     (query_from, window.from),
                     Some(&written),
                     &run,
@@ -185,7 +188,7 @@ where
                 let written = earlier.now().cloned();
                 self.fetch_range(
                     key,
-                    &mut fill,
+                    one(&mut fill),
                     (query_from, window.to),
                     written.as_ref(),
                     &run,
@@ -249,13 +252,15 @@ where
         }
     }
 
-    /// Every page of every query of the window for events created in `[from, to)`. Events
-    /// outside it are dropped: another range or window fetches them. Events before the window
-    /// are its overlap, written only if `written` (what the windows before wrote) lacks them.
-    async fn fetch_range(
+    /// Every page of every query for events created in `[from, to)`, each into the fill whose
+    /// window holds it (`fills` in time order, adjacent: one window, or a start-only scan's).
+    /// Events outside the range are dropped: another range or window fetches them. Events
+    /// before the first window are its overlap, written only if `written` (what the windows
+    /// before wrote) lacks them.
+    pub(super) async fn fetch_range(
         &self,
         key: &CursorKey,
-        fill: &mut Fill<'_, Sk>,
+        fills: &mut [Fill<'_, Sk>],
         (from, to): (Timestamp, Timestamp),
         written: Option<&RecentIds>,
         run: &Run<'_>,
@@ -297,6 +302,13 @@ where
                 run.pages.fetch_add(1, Ordering::Relaxed);
                 for event in page.events {
                     if event.created < from || event.created >= to {
+                        continue;
+                    }
+                    let at = fills.partition_point(|f| f.window.to <= event.created);
+                    let Some(fill) = fills.get_mut(at) else {
+                        continue;
+                    };
+                    if fill.adopted {
                         continue;
                     }
                     if event.created < fill.window.from
@@ -406,4 +418,9 @@ where
             }
         }
     }
+}
+
+/// A window's fill as the one `fetch_range` routes to.
+fn one<'f, 'a, S: ObjectSink>(fill: &'f mut Fill<'a, S>) -> &'f mut [Fill<'a, S>] {
+    std::slice::from_mut(fill)
 }

@@ -9,6 +9,7 @@ mod adopt;
 mod classify;
 mod digest;
 mod fetch;
+mod scan;
 mod schedule;
 #[cfg(test)]
 mod tests;

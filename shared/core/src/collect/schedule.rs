@@ -17,11 +17,12 @@ use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink};
 use crate::recent_ids::RecentIds;
 use crate::window::Window;
 
-/// How a round of windows ended: the run stops, or a window was split and the run goes on
-/// with its first half.
-enum Round {
+/// How a round of windows ended: the run stops, a window was split and the run goes on with
+/// its first half, or (a start-only scan) its windows are committed and the run goes on.
+pub(super) enum Round {
     Stopped(StopReason),
     Split,
+    Next,
 }
 
 impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
@@ -70,8 +71,9 @@ where
                 .await?;
             match round {
                 Round::Stopped(reason) => return Ok(reason),
-                // The half was never started: it has no object.
-                Round::Split => resumed = 0,
+                // The half was never started: it has no object; a scan's windows are all
+                // committed.
+                Round::Split | Round::Next => resumed = 0,
             }
         }
     }
@@ -89,6 +91,11 @@ where
         started: Instant,
         deadline: Instant,
     ) -> Result<Round, CollectError> {
+        if self.spec.request.start_only {
+            return self
+                .scan_round(key, cursor, written, resumed, summary, started, deadline)
+                .await;
+        }
         let stop = AtomicBool::new(false);
         let pages = AtomicU64::new(summary.pages);
         let mut in_flight = FuturesOrdered::new();
@@ -195,7 +202,7 @@ where
     /// Replaces the first pending window by its first `half`, and keeps windows that short
     /// until quieter ones let them grow back. The windows after it have no object (objects are
     /// finished in order), so they are dropped and chosen again after the half.
-    async fn shorten(
+    pub(super) async fn shorten(
         &self,
         key: &CursorKey,
         cursor: &mut Cursor,
@@ -206,7 +213,7 @@ where
         self.save(key, cursor).await
     }
 
-    async fn commit(
+    pub(super) async fn commit(
         &self,
         key: &CursorKey,
         cursor: &mut Cursor,

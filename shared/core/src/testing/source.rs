@@ -289,8 +289,14 @@ impl MemorySource {
         if let Some(message) = refusal {
             return Err(SourceError::Forbidden { message });
         }
-        let (from, to) = (bounds.from, bounds.to);
         let now = self.inner.clock.now();
+        // An API without an end bound answers up to now, whatever the query's window.
+        let to = if source.request.start_only {
+            Timestamp::from_millis(i64::MAX)
+        } else {
+            bounds.to
+        };
+        let from = bounds.from;
         let all = lock(&self.inner.events);
         let first = all.partition_point(|e| e.created < from);
         let last = all.partition_point(|e| e.created < to).max(first);

@@ -57,6 +57,8 @@ pub fn test_settings(spec: &StreamSpec) -> Settings {
 #[derive(Debug)]
 pub struct World {
     pub spec: StreamSpec,
+    /// The API takes a start and no end (`request.start_only`): it answers up to now.
+    pub start_only: bool,
     /// The preset's stream in the secret's organisation unless a test names others.
     pub unit: Unit,
     pub settings: Settings,
@@ -95,6 +97,7 @@ impl World {
         };
         Self {
             spec,
+            start_only: false,
             unit: Unit::of_secret(spec.id),
             settings,
             state: Arc::new(MemoryState::new(faults.clone())),
@@ -112,6 +115,7 @@ impl World {
     pub fn beside(&self, spec: StreamSpec, unit: Unit, settings: Settings) -> Self {
         Self {
             spec,
+            start_only: self.start_only,
             unit,
             settings,
             clock: self.clock.clone(),
@@ -134,8 +138,10 @@ impl World {
             self.clock.clone(),
             Duration::from_secs(600),
         );
+        let mut source = self.spec.id.source();
+        source.request.start_only = self.start_only;
         Collector::new(
-            Arc::new(self.spec.id.source()),
+            Arc::new(source),
             self.unit.clone(),
             self.settings.clone(),
             self.state.clone(),

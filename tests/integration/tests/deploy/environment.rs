@@ -36,7 +36,10 @@ const DOCUMENT: &str = collector_app::document_location::VARIABLE;
 /// not read Webex (`units::stream_config`, `wiring::Parts::of_source`): the `http-sources`
 /// function, whose streams are always a document's, rightly leaves them unset.
 const DOCUMENT_SAYS: [(&str, &str); 7] = [
-    ("TOKEN_SECRET_ID", "each stream's identity names its own secret"),
+    (
+        "TOKEN_SECRET_ID",
+        "each stream's identity names its own secret",
+    ),
     ("WEBEX_API_URL", "its sources' URLs are their own"),
     (
         "SETTLE_LAG_SECONDS",

@@ -117,7 +117,9 @@ impl Table {
         ];
         for (byte, what) in ends {
             if line.contains(&byte) {
-                problems.push(format!("holds {what} ({byte:#04x}): the row would end there"));
+                problems.push(format!(
+                    "holds {what} ({byte:#04x}): the row would end there"
+                ));
             }
         }
         if let Err(e) = serde_json::from_slice::<Json>(line) {

@@ -69,7 +69,7 @@ const DOCUMENT_IDENTITIES: [&str; 2] = ["admin-partner", "compliance-legal"];
 
 /// The streams of `http-sources`' document: one in each of its families, none under the
 /// family's bare name, and the simulated API each reads.
-const SOURCE_STREAMS: [(&str, Api); 3] = [
+pub(crate) const SOURCE_STREAMS: [(&str, Api); 3] = [
     ("entra-signins", Api::GraphSignIns),
     ("secure-endpoint-eu", Api::SecureEndpoint),
     ("http-acme", Api::GeneralA),
@@ -158,7 +158,9 @@ fn each_role_refuses_what_belongs_to_another_family() {
     let read_secret = |arn: String| Request::new("secretsmanager:GetSecretValue", arn);
     // A secret of the sources' identities, as the deployment names them.
     let source_secret = |identity: &str| {
-        format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{STACK}/sources/{identity}-Xy12Zw")
+        format!(
+            "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{STACK}/sources/{identity}-Xy12Zw"
+        )
     };
     let collectors_share = |stream: &str, identity: &str| {
         vec![
@@ -882,7 +884,7 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
 
 /// `http-sources`' document: [`SOURCE_STREAMS`] on the simulator's APIs, read with
 /// [`SOURCE_IDENTITIES`], whose secrets are named `{prefix}/{identity}`.
-fn sources_document(origin: &str, prefix: &str) -> String {
+pub(crate) fn sources_document(origin: &str, prefix: &str) -> String {
     let tenant = DEFAULT_GRAPH_TENANT;
     let windows = "settle_lag = \"2m\"\noverlap = \"15m\"\nmax_window = \"6h\"";
     format!(
@@ -949,7 +951,7 @@ time = "occurred_at"
 }
 
 /// Each of [`SOURCE_IDENTITIES`]' secrets, holding only what its credential needs.
-async fn create_source_secrets(stack: &Stack, prefix: &str) -> Result<()> {
+pub(crate) async fn create_source_secrets(stack: &Stack, prefix: &str) -> Result<()> {
     let values = [
         serde_json::json!({"client_id": DEFAULT_GRAPH_CLIENT_ID, "client_secret": DEFAULT_GRAPH_CLIENT_SECRET}),
         serde_json::json!({"id": DEFAULT_SECURE_ENDPOINT_CLIENT_ID, "key": DEFAULT_SECURE_ENDPOINT_API_KEY}),

@@ -1,17 +1,23 @@
 //! What the collectors write, read through the Glue tables the template declares: every object
-//! lies in a partition Athena projects, and every line parses with the declared columns.
+//! lies in a partition Athena projects, and every line parses with the declared columns (or,
+//! in the raw table of the other sources, is one whole row).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use collector_app::StreamId;
-use integration_tests::stack::sim_stream;
+use collector_app::document::Document;
+use collector_app::units::{Selection, StreamUnits};
+use integration_tests::stack::{SimTime, sim_stream};
 use integration_tests::{Stack, StackOptions};
+use tokio::time::Instant;
 use webex_sim::GenerateSpec;
 
 use crate::aws_calls::EVENTS_BUCKET;
 use crate::glue::Table;
+use crate::policies::{SOURCE_STREAMS, create_source_secrets, sources_document};
 use crate::template::Template;
 
 const MIN: i64 = 60_000;
@@ -69,6 +75,77 @@ async fn objects_of_every_stream_read_with_the_glue_columns_declared_for_it() ->
             "{name}: {lines} lines of {} events",
             events.len()
         );
+    }
+    Ok(())
+}
+
+/// The streams of `http-sources` have no table of their own in the template (a document names
+/// them): every one is in `http_sources_raw`, one row per event, its stream and organisation
+/// partitions like its time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_of_every_other_source_are_rows_of_the_raw_table() -> Result<()> {
+    let tables = Table::all(&Template::load());
+    let table = tables
+        .iter()
+        .find(|t| t.name == "http_sources_raw")
+        .context("no Glue table http_sources_raw")?;
+    ensure!(
+        table.serde == "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+        "http_sources_raw: the checks here are the text SerDe's"
+    );
+    // GIVEN a day of events on each API that a stream of http-sources reads
+    let stack = Stack::start(StackOptions::default()).await?;
+    stack.sim.configure_apis(|apis| apis.graph.throttle = None);
+    let prefix = format!("sources-{}", stack.table);
+    create_source_secrets(&stack, &prefix).await?;
+    let document = Document::parse(&sources_document(&stack.sim.origin(), &prefix))?;
+    let now = stack.sim.now_ms();
+    let mut generated = BTreeMap::new();
+    for (name, api) in SOURCE_STREAMS {
+        let events = stack
+            .sim
+            .generate_api(api, GenerateSpec::new(300, now - 23 * HOUR, now - 10 * MIN));
+        generated.insert(name, events.len());
+    }
+    // WHEN the function has collected them
+    let units = StreamUnits::of_document(
+        Selection::OtherSources,
+        &stack.config(StreamId::AdminAudit)?,
+        &document,
+        &stack.collector_sdk,
+        Arc::new(SimTime(stack.sim.clone())),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let list = units.units(None, deadline).await?;
+    let outcome = units.run(list, deadline).await;
+    ensure!(outcome.failed.is_empty(), "{outcome:?}");
+    // THEN Athena finds each object in the partition of its stream and organisation, and reads
+    // each line as one row
+    for (name, count) in &generated {
+        let objects = stack.objects_of(name).await?;
+        ensure!(!objects.is_empty(), "{name}: nothing written");
+        let mut rows = 0;
+        for object in &objects {
+            let partition = partition_of(table, &object.key)
+                .with_context(|| format!("http_sources_raw: {}", object.key))?;
+            ensure!(partition["stream"] == *name, "{}", object.key);
+            ensure!(
+                partition["org"] == object.metadata["org-id"],
+                "{}",
+                object.key
+            );
+            for line in object.lines() {
+                let problems = table.check_raw_line(&line);
+                ensure!(
+                    problems.is_empty(),
+                    "{name}: {} reads wrong: {problems:#?}\n{}",
+                    object.key,
+                    String::from_utf8_lossy(&line)
+                );
+                rows += 1;
+            }
+        }
+        ensure!(rows == *count, "{name}: {rows} rows of {count} events");
     }
     Ok(())
 }

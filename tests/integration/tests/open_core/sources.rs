@@ -293,14 +293,20 @@ async fn every_source_lands_every_event_once_byte_for_byte_through_faults_and_la
         let want = sorted_json(&generated[name]);
         let got = lines_of(&stack, name).await?;
         assert_eq!(got.len(), want.len(), "{name}: events written");
-        assert!(got == want, "{name}: the lines differ from what {api:?} served");
+        assert!(
+            got == want,
+            "{name}: the lines differ from what {api:?} served"
+        );
     }
     // AND Secure Endpoint's ids, beyond 2^53, are the digits the API sent
     let ids: Vec<&str> = generated["secure-endpoint"]
         .iter()
         .map(|e| e.key.as_str())
         .collect();
-    assert!(ids.iter().all(|id| id.parse::<u64>().is_ok_and(|n| n > 1 << 53)));
+    assert!(
+        ids.iter()
+            .all(|id| id.parse::<u64>().is_ok_and(|n| n > 1 << 53))
+    );
     let lines = lines_of(&stack, "secure-endpoint").await?.join("\n");
     for id in ids {
         assert!(lines.contains(&format!("\"id\":{id},")), "{id} intact");
@@ -330,7 +336,10 @@ async fn a_wrong_secret_and_a_licence_refusal_stop_only_their_streams_and_say_wh
     sim.configure_apis(|apis| apis.graph.tenants[0].premium = false);
     let now = sim.now_ms();
     for (_, api) in STREAMS {
-        sim.generate_api(api, GenerateSpec::new(50, now - 60 * MINUTE, now - 10 * MINUTE));
+        sim.generate_api(
+            api,
+            GenerateSpec::new(50, now - 60 * MINUTE, now - 10 * MINUTE),
+        );
     }
     let prefix = format!("sources-{}", stack.table);
     create_secrets(&stack, &prefix).await?;

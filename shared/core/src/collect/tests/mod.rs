@@ -7,6 +7,7 @@ mod faults;
 mod in_flight;
 mod random;
 mod split;
+mod start_only;
 
 use std::sync::Arc;
 use std::time::Duration;

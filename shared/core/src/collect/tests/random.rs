@@ -9,14 +9,15 @@ fn verbose() -> bool {
     std::env::var("RANDOM_VERBOSE").is_ok()
 }
 
-/// One random case; what is wrong, if anything.
-async fn case(seed: u64) -> Result<(), String> {
+/// One random case, its API taking a start and no end when `start_only`; what is wrong, if
+/// anything.
+async fn case(seed: u64, start_only: bool) -> Result<(), String> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let pick = |rng: &mut fastrand::Rng, from: &[u64]| from[rng.usize(..from.len())];
     let settle = Duration::from_secs(pick(&mut rng, &[60, 300]));
     let overlap = Duration::from_secs(pick(&mut rng, &[120, 300, 900]));
     let lookback = Duration::from_secs(pick(&mut rng, &[1800, 3600, 7200]));
-    let world = world("12:00:00", |s| {
+    let mut world = world("12:00:00", |s| {
         s.policy.settle_lag = settle;
         s.policy.overlap = overlap;
         s.policy.max_window = Duration::from_secs(pick(&mut rng, &[60, 120, 300, 600, 1800]));
@@ -32,6 +33,7 @@ async fn case(seed: u64) -> Result<(), String> {
             ];
         }
     });
+    world.start_only = start_only;
     world.source.set_order(if rng.bool() {
         Order::NewestFirst
     } else {
@@ -168,10 +170,10 @@ async fn case(seed: u64) -> Result<(), String> {
     checked(&world, Uploads::LeftByDroppedWindows)
 }
 
-async fn cases(seeds: std::ops::Range<u64>) {
+async fn cases(seeds: std::ops::Range<u64>, start_only: bool) {
     let mut failures = Vec::new();
     for seed in seeds {
-        if let Err(e) = case(seed).await {
+        if let Err(e) = case(seed, start_only).await {
             failures.push(format!("seed {seed}: {e}"));
         }
     }
@@ -180,11 +182,17 @@ async fn cases(seeds: std::ops::Range<u64>) {
 
 #[tokio::test(start_paused = true)]
 async fn exactly_once_over_random_cases() {
-    cases(0..15).await;
+    cases(0..15, false).await;
+}
+
+/// The same cases for an API that takes a start and no end: one scan per round.
+#[tokio::test(start_paused = true)]
+async fn exactly_once_over_random_start_only_cases() {
+    cases(0..15, true).await;
 }
 
 /// `RANDOM_SEED=7 RANDOM_VERBOSE=1 cargo test -p collector-core one_random -- --ignored
-/// --nocapture` to replay one.
+/// --nocapture` to replay one (`RANDOM_START_ONLY=1` for the start-only cases).
 #[tokio::test(start_paused = true)]
 #[ignore = "replays the case of RANDOM_SEED"]
 async fn one_random_case() {
@@ -192,12 +200,14 @@ async fn one_random_case() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    if let Err(e) = case(seed).await {
+    let start_only = std::env::var("RANDOM_START_ONLY").is_ok();
+    if let Err(e) = case(seed, start_only).await {
         panic!("seed {seed}: {e}");
     }
 }
 
-/// `RANDOM_CASES=5000 cargo test -p collector-core many_random -- --ignored` when hunting.
+/// `RANDOM_CASES=5000 cargo test -p collector-core many_random -- --ignored` when hunting
+/// (`RANDOM_START_ONLY=1` for the start-only cases).
 #[tokio::test(start_paused = true)]
 #[ignore = "slow: thousands of random cases, for hunting"]
 async fn many_random_cases() {
@@ -205,5 +215,5 @@ async fn many_random_cases() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(2_000);
-    cases(1_000..1_000 + n).await;
+    cases(1_000..1_000 + n, std::env::var("RANDOM_START_ONLY").is_ok()).await;
 }
