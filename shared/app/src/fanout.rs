@@ -172,13 +172,25 @@ mod tests {
             (r#"{"stream":"admin-audit"}"#, "missing field `org_id`"),
             (
                 r#"{"stream":"admin-audit","org_id":"x y"}"#,
-                "org_id is not one Webex organisation id",
+                "org_id is not one organisation id",
+            ),
+            (
+                r#"{"stream":"admin-audit","org_id":"a,b"}"#,
+                "org_id is not one organisation id",
             ),
             (
                 &format!(r#"{{"stream":"admin-audit","org_id":"{ORG}","extra":1}}"#),
                 "unknown field",
             ),
         ];
+        // An http stream's own organisations, and the one of a stream without any.
+        for org in ["eu", "-", "tenant:1.a"] {
+            let body = format!(r#"{{"stream":"http-logs","org_id":"{org}"}}"#);
+            assert_eq!(
+                UnitMessage::parse(&body).map(|m| m.org_id),
+                Ok(org.to_string())
+            );
+        }
         for (body, says) in refused {
             let error = UnitMessage::parse(body).unwrap_err();
             assert!(error.contains(says), "{body}: {error}");

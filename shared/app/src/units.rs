@@ -505,7 +505,9 @@ fn stream_config(base: &Config, document: &Document, stream: &document::Stream) 
             settle_lag: window.settle_lag,
             overlap: window.overlap,
             max_window: window.max_window,
-            initial_lookback: base.policy.initial_lookback,
+            initial_lookback: window
+                .initial_lookback
+                .unwrap_or(base.policy.initial_lookback),
         },
         page_size: Some(window.page_size),
         filters: stream.filters.clone(),

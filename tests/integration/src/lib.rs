@@ -11,6 +11,7 @@ pub mod fault_proxy;
 pub mod lambda_api;
 pub mod logs;
 pub mod soak;
+pub mod sources;
 pub mod stack;
 pub mod verify;
 

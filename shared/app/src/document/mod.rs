@@ -168,6 +168,9 @@ pub struct WindowSettings {
     pub page_size: u32,
     /// Split a window that holds more events than this; `None`: split on time only.
     pub max_window_events: Option<u64>,
+    /// How far back a unit with no cursor starts; `None`: the environment's
+    /// `INITIAL_LOOKBACK_DAYS`.
+    pub initial_lookback: Option<Duration>,
 }
 
 /// One unit of work: a stream and one of its organisations. Cursor, lease, objects, metrics

@@ -54,6 +54,7 @@ pub(super) struct RawStream {
     pub max_window: Option<Spanned<RawDuration>>,
     pub page_size: Option<Spanned<i64>>,
     pub max_window_events: Option<Spanned<i64>>,
+    pub initial_lookback: Option<Spanned<RawDuration>>,
     // azure_graph
     pub resource: Option<Spanned<String>>,
     // azure_graph and cisco_secure_endpoint

@@ -445,3 +445,52 @@ fn each_mistake_in_a_source_is_named_by_its_key_path() {
     .unwrap_err();
     assert!(!errors.to_string().contains("hunter2"), "{errors}");
 }
+
+/// The TOML blocks of `docs/sources.md` between two of its headings, as one document; a
+/// placeholder of the Logz.io page (`<<AZURE_AD_TENANT_ID>>`) as a plain value.
+fn blocks_between(start: &str, end: &str) -> String {
+    let page = include_str!("../../../../docs/sources.md");
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("no heading {start}"));
+    let to = from
+        + page[from..]
+            .find(end)
+            .unwrap_or_else(|| panic!("no heading {end}"));
+    let mut text = String::new();
+    let mut inside = false;
+    for line in page[from..to].lines() {
+        match (inside, line.trim_start()) {
+            (false, "```toml") => inside = true,
+            (true, "```") => inside = false,
+            (true, _) => {
+                let mut line = line.to_string();
+                while let (Some(open), Some(close)) = (line.find("<<"), line.find(">>")) {
+                    let name = line[open + 2..close].to_ascii_lowercase().replace('_', "-");
+                    line.replace_range(open..close + 2, &name);
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            _ => {}
+        }
+    }
+    text
+}
+
+#[test]
+fn the_examples_of_docs_sources_md_are_valid_documents() {
+    for (start, end, streams) in [
+        ("## Identities", "### Request:", 1),
+        ("## Presets", "## Names, deployment", 2),
+        (
+            "## The Logz.io fetcher's examples",
+            "## What `webexctl config check`",
+            4,
+        ),
+    ] {
+        let text = blocks_between(start, end);
+        let document = Document::parse(&text).unwrap_or_else(|e| panic!("{start}:\n{e}\n{text}"));
+        assert_eq!(document.streams.len(), streams, "{start}");
+    }
+}

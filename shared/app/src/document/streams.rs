@@ -27,6 +27,9 @@ use crate::config::{
 /// most a year.
 const MAX_LAG: Duration = Duration::from_secs(24 * 3600);
 const MAX_SPAN: Duration = Duration::from_secs(365 * 24 * 3600);
+/// A new unit reaches back a minute at least, a year at most.
+const MIN_LOOKBACK: Duration = Duration::from_secs(60);
+const MAX_LOOKBACK: Duration = MAX_SPAN;
 const ORG_ID_EXPLAINED: &str = "base64 of ciscospark://…/ORGANIZATION/…";
 
 /// The identities a stream may name: each name, with its kind when it passed its checks.
@@ -374,6 +377,19 @@ fn window_of(
         (MIN_MAX_WINDOW_EVENTS as i64, i64::MAX),
         "",
     );
+    // APIs keep their history for different times (Entra sign-ins: 30 days).
+    let initial_lookback = match &raw.initial_lookback {
+        None => (!table.read.rejected("initial_lookback")).then_some(None),
+        Some(_) => table
+            .duration(
+                errors,
+                &raw.initial_lookback,
+                "initial_lookback",
+                MAX_LOOKBACK,
+                (MIN_LOOKBACK, MAX_LOOKBACK),
+            )
+            .map(Some),
+    };
     Some(WindowSettings {
         settle_lag: settle_lag?,
         overlap: overlap?,
@@ -384,6 +400,7 @@ fn window_of(
             None => max_page?,
         },
         max_window_events: max_window_events.ok()?.map(|n| n as u64),
+        initial_lookback: initial_lookback?,
     })
 }
 

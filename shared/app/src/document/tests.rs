@@ -558,6 +558,7 @@ max_window_events = 50000
             max_window: Duration::from_secs(3600),
             page_size: 200,
             max_window_events: None,
+            initial_lookback: None,
         }
     );
     let security = document.stream("security-audit").unwrap();
@@ -570,6 +571,7 @@ max_window_events = 50000
             max_window: Duration::from_secs(6 * 3600),
             page_size: 500,
             max_window_events: Some(50_000),
+            initial_lookback: None,
         }
     );
 

@@ -203,13 +203,32 @@ where
             Ok(())
         }
         .await;
-        let Fill { writer, recent, .. } = fill;
         if let Err(e) = fetched {
-            if let Err(abort) = writer.abort().await {
+            if let Err(abort) = fill.writer.abort().await {
                 tracing::warn!(error = %abort, "could not abort the upload; the next run cleans it up");
             }
             return Err(e);
         }
+        let (window, events, object, recent) = self.finish_fill(key, fill).await?;
+        self.hand_on(window, events, object, recent, earlier, hand_on)
+            .await
+    }
+
+    /// The object of a filled window, finished: `(window, events, written now, recent ids)`;
+    /// when another run wrote the window first, what that object holds.
+    pub(super) async fn finish_fill(
+        &self,
+        key: &CursorKey,
+        fill: Fill<'_, Sk>,
+    ) -> Result<(Window, u64, bool, Vec<(EventKey, Timestamp)>), CollectError> {
+        let Fill {
+            window,
+            writer,
+            recent,
+            horizon,
+            ..
+        } = fill;
+        let object_key = object_key(&self.settings.key_prefix, &key.stream, &key.org_id, &window);
         let events = writer.events();
         let meta = object_meta(
             &key.stream,
@@ -220,14 +239,10 @@ where
             &self.settings.fields,
         );
         match writer.finish(&meta).await? {
-            None => {
-                self.hand_on(window, events, false, recent, earlier, hand_on)
-                    .await
-            }
+            None => Ok((window, events, false, recent)),
             Some(PutOutcome::Written) => {
                 tracing::debug!(key = %object_key, events, "object written");
-                self.hand_on(window, events, true, recent, earlier, hand_on)
-                    .await
+                Ok((window, events, true, recent))
             }
             // Another run wrote this window first: what counts is what that object holds.
             Some(PutOutcome::AlreadyExists) => {
@@ -239,15 +254,7 @@ where
                                 "object {object_key} vanished while adopting it"
                             ))
                         })?;
-                self.hand_on(
-                    window,
-                    existing.events,
-                    false,
-                    existing.recent,
-                    earlier,
-                    hand_on,
-                )
-                .await
+                Ok((window, existing.events, false, existing.recent))
             }
         }
     }

@@ -20,11 +20,9 @@ use super::schedule::Round;
 use super::{Collector, RunSummary, StopReason};
 use crate::cursor::{Cursor, CursorKey};
 use crate::error::CollectError;
-use crate::event::EventKey;
-use crate::object::{ObjectWriter, object_key, object_meta};
-use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink, PutOutcome};
+use crate::object::{ObjectWriter, object_key};
+use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink};
 use crate::recent_ids::RecentIds;
-use crate::time::Timestamp;
 use crate::window::Window;
 
 impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
@@ -181,46 +179,6 @@ where
             adopted: existing.is_some(),
         };
         Ok((fill, existing))
-    }
-
-    /// The object of a filled window, finished: `(window, events, written now, recent ids)`.
-    async fn finish_fill(
-        &self,
-        key: &CursorKey,
-        fill: Fill<'_, Sk>,
-    ) -> Result<(Window, u64, bool, Vec<(EventKey, Timestamp)>), CollectError> {
-        let Fill {
-            window,
-            writer,
-            recent,
-            horizon,
-            ..
-        } = fill;
-        let object_key = object_key(&self.settings.key_prefix, &key.stream, &key.org_id, &window);
-        let events = writer.events();
-        let meta = object_meta(
-            &key.stream,
-            &key.org_id,
-            &window,
-            events,
-            self.settings.collector_version,
-            &self.settings.fields,
-        );
-        match writer.finish(&meta).await? {
-            None => Ok((window, events, false, recent)),
-            Some(PutOutcome::Written) => Ok((window, events, true, recent)),
-            Some(PutOutcome::AlreadyExists) => {
-                let existing =
-                    self.read_existing(&object_key, horizon)
-                        .await?
-                        .ok_or_else(|| {
-                            CollectError::Config(format!(
-                                "object {object_key} vanished while adopting it"
-                            ))
-                        })?;
-                Ok((window, existing.events, false, existing.recent))
-            }
-        }
     }
 
     /// A window of the scan held more events than a window may: the windows before it are

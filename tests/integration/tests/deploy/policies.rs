@@ -6,8 +6,8 @@
 //! by a document whose streams and identities are named in the function's families but not as
 //! its defaults (`admin-audit-partner` read with `admin-partner`), as the validator allows.
 //! `http-sources`, which collects only a document's streams, finds none at its cold start, then
-//! runs with a document of a stream in each of its families (`entra-signins`,
-//! `secure-endpoint-eu`, `http-acme`), each read with an identity whose secret is the
+//! runs with a document of streams in each of its families (`integration_tests::sources`:
+//! `entra-…`, `secure-endpoint-eu`, `http-…`), each read with an identity whose secret is the
 //! deployment's `{stack}/sources/{identity}`, through its fan-out queue.
 
 use std::collections::BTreeMap;
@@ -26,15 +26,12 @@ use collector_core::identity::IdentityUse;
 use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
 use collector_core::{IdentityName, StopReason, Timestamp};
 use integration_tests::fault_proxy::Fault;
+use integration_tests::sources;
 use integration_tests::stack::{SIM_CLIENT_ID, SimTime, sim_org_id, sim_stream, stream_scope};
 use integration_tests::{Stack, StackOptions};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use tokio::time::Instant;
-use webex_sim::{
-    Api, DEFAULT_GENERAL_A_API_KEY, DEFAULT_GRAPH_CLIENT_ID, DEFAULT_GRAPH_CLIENT_SECRET,
-    DEFAULT_GRAPH_TENANT, DEFAULT_SECURE_ENDPOINT_API_KEY, DEFAULT_SECURE_ENDPOINT_CLIENT_ID,
-    GenerateSpec,
-};
+use webex_sim::GenerateSpec;
 
 use crate::aws_calls::{CONFIG_BUCKET, EVENTS_BUCKET, Names, STATE_TABLE, requests};
 use crate::iam::{Request, check_policy};
@@ -66,18 +63,6 @@ fn document_stream(stream: StreamId) -> (&'static str, &'static str) {
 
 /// The document's identities: one of each family.
 const DOCUMENT_IDENTITIES: [&str; 2] = ["admin-partner", "compliance-legal"];
-
-/// The streams of `http-sources`' document: one in each of its families, none under the
-/// family's bare name, and the simulated API each reads.
-pub(crate) const SOURCE_STREAMS: [(&str, Api); 3] = [
-    ("entra-signins", Api::GraphSignIns),
-    ("secure-endpoint-eu", Api::SecureEndpoint),
-    ("http-acme", Api::GeneralA),
-];
-
-/// Their identities, in the order of [`SOURCE_STREAMS`]: names of their own, as the validator
-/// allows for the sources' identities.
-const SOURCE_IDENTITIES: [&str; 3] = ["entra-contoso", "amp", "acme"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_audit_role_allows_exactly_what_its_runs_ask_of_aws() -> Result<()> {
@@ -758,11 +743,11 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
     // AND then a document with a stream of each family, its identities' secrets in place, and
     // a day of events on each API
     let prefix = format!("sources-{}", stack.table);
-    create_source_secrets(&stack, &prefix).await?;
+    sources::create_secrets(&stack.sdk, &prefix).await?;
     let location = DocumentLocation::parse(env.get(COLLECTOR_CONFIG).context(COLLECTOR_CONFIG)?)?;
     location
         .store(
-            &sources_document(&stack.sim.origin(), &prefix),
+            &sources::document(&stack.sim.origin(), &prefix),
             &integration_tests::aws::s3(&stack.sdk),
         )
         .await
@@ -770,7 +755,7 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
     stack.sim.configure_apis(|apis| apis.graph.throttle = None);
     let now = stack.sim.now_ms();
     let mut generated = BTreeMap::new();
-    for (name, api) in SOURCE_STREAMS {
+    for (name, api) in sources::STREAMS {
         let events = stack
             .sim
             .generate_api(api, GenerateSpec::new(120, now - 23 * HOUR, now - 30 * MIN));
@@ -799,11 +784,11 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
     let outcome = first.run(list, deadline()).await;
     proxy.clear_rule();
     ensure!(
-        outcome.failed.len() == SOURCE_STREAMS.len(),
+        outcome.failed.len() == sources::STREAMS.len(),
         "every stream's upload was cut off: {outcome:?}"
     );
     ensure!(
-        stack.open_uploads().await? == SOURCE_STREAMS.len(),
+        stack.open_uploads().await? == sources::STREAMS.len(),
         "an unfinished upload is left per stream"
     );
     // THEN, after the next cold start, the scheduled run sends each stream to the queue
@@ -822,7 +807,7 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
     let answer = collector_app::lambda::handle(&units, LambdaEvent::new(scheduled, context))
         .await
         .map_err(|e| anyhow::anyhow!("{}: {}", e.kind, e.message))?;
-    ensure!(answer["enqueued"] == SOURCE_STREAMS.len(), "{answer}");
+    ensure!(answer["enqueued"] == sources::STREAMS.len(), "{answer}");
     // AND the queue's runs abort the unfinished uploads and collect every event once
     let units = &units;
     let drained = integration_tests::event_source::drain(
@@ -840,7 +825,7 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
     )
     .await?;
     ensure!(
-        drained.deleted == SOURCE_STREAMS.len() && drained.returned == 0,
+        drained.deleted == sources::STREAMS.len() && drained.returned == 0,
         "{drained:?}"
     );
     for (name, count) in &generated {
@@ -856,7 +841,7 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
     );
     let mut names = names(&stack, template, &config_bucket, false);
     names.queues.insert(queue_url, queue_id);
-    for identity in SOURCE_IDENTITIES {
+    for identity in sources::IDENTITIES {
         names.secrets.insert(
             format!("{prefix}/{identity}"),
             secret_arn(&format!("{STACK}/sources/{identity}")),
@@ -880,88 +865,6 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
         "http-sources: the document was not read, missing and then there"
     );
     Ok(all)
-}
-
-/// `http-sources`' document: [`SOURCE_STREAMS`] on the simulator's APIs, read with
-/// [`SOURCE_IDENTITIES`], whose secrets are named `{prefix}/{identity}`.
-pub(crate) fn sources_document(origin: &str, prefix: &str) -> String {
-    let tenant = DEFAULT_GRAPH_TENANT;
-    let windows = "settle_lag = \"2m\"\noverlap = \"15m\"\nmax_window = \"6h\"";
-    format!(
-        r#"
-[identities.entra-contoso]
-kind = "oauth_client_credentials"
-secret = "{prefix}/entra-contoso"
-token_url = "{origin}/login/{tenant}/oauth2/v2.0/token"
-scope = "https://graph.microsoft.com/.default"
-max_requests_per_minute = 600
-
-[identities.amp]
-kind = "basic"
-secret = "{prefix}/amp"
-max_requests_per_minute = 600
-
-[identities.acme]
-kind = "api_key"
-secret = "{prefix}/acme"
-header = "X-Api-Key"
-max_requests_per_minute = 600
-
-[[streams]]
-name = "entra-signins"
-source = "azure_graph"
-identity = "entra-contoso"
-resource = "auditLogs/signIns"
-api_url = "{origin}/graph/v1.0"
-page_size = 50
-{windows}
-
-[[streams]]
-name = "secure-endpoint-eu"
-source = "cisco_secure_endpoint"
-identity = "amp"
-api_url = "{origin}/amp"
-page_size = 100
-{windows}
-
-[[streams]]
-name = "http-acme"
-source = "http"
-identity = "acme"
-page_size = 40
-{windows}
-
-[streams.request]
-url = "{origin}/gen-a/api/v2/audit"
-query = {{ since = "{{from}}", until = "{{to}}" }}
-time_format = "rfc3339_ms"
-
-[streams.paging]
-kind = "next_url"
-next = "next"
-size_param = "page_size"
-max_size = 200
-
-[streams.items]
-path = "results"
-id = "id"
-time = "occurred_at"
-"#
-    )
-}
-
-/// Each of [`SOURCE_IDENTITIES`]' secrets, holding only what its credential needs.
-pub(crate) async fn create_source_secrets(stack: &Stack, prefix: &str) -> Result<()> {
-    let values = [
-        serde_json::json!({"client_id": DEFAULT_GRAPH_CLIENT_ID, "client_secret": DEFAULT_GRAPH_CLIENT_SECRET}),
-        serde_json::json!({"id": DEFAULT_SECURE_ENDPOINT_CLIENT_ID, "key": DEFAULT_SECURE_ENDPOINT_API_KEY}),
-        serde_json::json!({"key": DEFAULT_GENERAL_A_API_KEY}),
-    ];
-    for (identity, value) in SOURCE_IDENTITIES.into_iter().zip(values) {
-        integration_tests::aws::create_secret(&stack.sdk, &format!("{prefix}/{identity}"), &value)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Creates each document identity's secret as `webexctl auth init` leaves it (the simulator's

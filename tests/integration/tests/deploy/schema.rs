@@ -17,8 +17,8 @@ use webex_sim::GenerateSpec;
 
 use crate::aws_calls::EVENTS_BUCKET;
 use crate::glue::Table;
-use crate::policies::{SOURCE_STREAMS, create_source_secrets, sources_document};
 use crate::template::Template;
+use integration_tests::sources;
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -97,11 +97,11 @@ async fn objects_of_every_other_source_are_rows_of_the_raw_table() -> Result<()>
     let stack = Stack::start(StackOptions::default()).await?;
     stack.sim.configure_apis(|apis| apis.graph.throttle = None);
     let prefix = format!("sources-{}", stack.table);
-    create_source_secrets(&stack, &prefix).await?;
-    let document = Document::parse(&sources_document(&stack.sim.origin(), &prefix))?;
+    sources::create_secrets(&stack.sdk, &prefix).await?;
+    let document = Document::parse(&sources::document(&stack.sim.origin(), &prefix))?;
     let now = stack.sim.now_ms();
     let mut generated = BTreeMap::new();
-    for (name, api) in SOURCE_STREAMS {
+    for (name, api) in sources::STREAMS {
         let events = stack
             .sim
             .generate_api(api, GenerateSpec::new(300, now - 23 * HOUR, now - 10 * MIN));

@@ -15,189 +15,13 @@ use anyhow::{Context, Result, ensure};
 use collector_app::document::Document;
 use collector_app::units::{Selection, StreamUnits, UnitsOutcome};
 use collector_core::StreamId;
-use integration_tests::aws;
+use integration_tests::sources::{STREAMS, create_secrets, document};
 use integration_tests::stack::{SimTime, Stack, StackOptions};
 use serde_json::json;
 use tokio::time::Instant;
-use webex_sim::{
-    Api, ApiEvent, DEFAULT_GENERAL_A_API_KEY, DEFAULT_GENERAL_B_PASSWORD, DEFAULT_GENERAL_B_USER,
-    DEFAULT_GENERAL_C_CLIENT_ID, DEFAULT_GENERAL_C_CLIENT_SECRET, DEFAULT_GRAPH_CLIENT_ID,
-    DEFAULT_GRAPH_CLIENT_SECRET, DEFAULT_GRAPH_TENANT, DEFAULT_SECURE_ENDPOINT_API_KEY,
-    DEFAULT_SECURE_ENDPOINT_CLIENT_ID, Fault, GenerateSpec, Simulator, Throttle,
-};
+use webex_sim::{Api, ApiEvent, DEFAULT_GENERAL_C_CLIENT_ID, Fault, GenerateSpec, Throttle};
 
 const MINUTE: i64 = 60_000;
-
-/// The six streams, each on its simulated API, and the stream each one's events land under.
-const STREAMS: [(&str, Api); 6] = [
-    ("entra-signins", Api::GraphSignIns),
-    ("entra-audits", Api::GraphDirectoryAudits),
-    ("secure-endpoint", Api::SecureEndpoint),
-    ("http-acme", Api::GeneralA),
-    ("http-logs", Api::GeneralB),
-    ("http-search", Api::GeneralC),
-];
-
-/// The document a deployment would write for the simulator's APIs.
-fn document(sim: &Simulator, prefix: &str) -> String {
-    let origin = sim.origin();
-    let tenant = DEFAULT_GRAPH_TENANT;
-    format!(
-        r#"
-[identities.entra]
-kind = "oauth_client_credentials"
-secret = "{prefix}/entra"
-token_url = "{origin}/login/{tenant}/oauth2/v2.0/token"
-scope = "https://graph.microsoft.com/.default"
-max_requests_per_minute = 600
-
-[identities.amp]
-kind = "basic"
-secret = "{prefix}/amp"
-
-[identities.acme]
-kind = "api_key"
-secret = "{prefix}/acme"
-header = "X-Api-Key"
-max_requests_per_minute = 600
-
-[identities.logs]
-kind = "basic"
-secret = "{prefix}/logs"
-max_requests_per_minute = 600
-
-[identities.search]
-kind = "oauth_client_credentials"
-secret = "{prefix}/search"
-token_url = "{origin}/gen-c/oauth/token"
-max_requests_per_minute = 600
-
-[[streams]]
-name = "entra-signins"
-source = "azure_graph"
-identity = "entra"
-resource = "auditLogs/signIns"
-api_url = "{origin}/graph/v1.0"
-page_size = 50
-{windows}
-
-[[streams]]
-name = "entra-audits"
-source = "azure_graph"
-identity = "entra"
-resource = "auditLogs/directoryAudits"
-api_url = "{origin}/graph/v1.0"
-page_size = 50
-{windows}
-
-[[streams]]
-name = "secure-endpoint"
-source = "cisco_secure_endpoint"
-identity = "amp"
-api_url = "{origin}/amp"
-page_size = 100
-{windows}
-
-[[streams]]
-name = "http-acme"
-source = "http"
-identity = "acme"
-page_size = 40
-{windows}
-
-[streams.request]
-url = "{origin}/gen-a/api/v2/audit"
-query = {{ since = "{{from}}", until = "{{to}}" }}
-time_format = "rfc3339_ms"
-
-[streams.paging]
-kind = "next_url"
-next = "next"
-size_param = "page_size"
-max_size = 200
-
-[streams.items]
-path = "results"
-id = "id"
-time = "occurred_at"
-
-[[streams]]
-name = "http-logs"
-source = "http"
-identity = "logs"
-{windows}
-
-[streams.request]
-url = "{origin}/gen-b/rest/logs"
-query = {{ start = "{{from}}", end = "{{to}}" }}
-time_format = "epoch_s"
-
-[streams.paging]
-kind = "offset"
-size_param = "limit"
-offset_param = "offset"
-max_size = 500
-
-[streams.items]
-path = "$"
-id = ["source", "seq"]
-time = "timestamp"
-time_format = "epoch_ms"
-
-[[streams]]
-name = "http-search"
-source = "http"
-identity = "search"
-page_size = 60
-{windows}
-
-[streams.request]
-method = "POST"
-url = "{origin}/gen-c/v1/events/search"
-body = {{ from = "{{from}}", to = "{{to}}", limit = "{{page_size}}", cursor = "{{cursor}}" }}
-time_format = "rfc3339_ms"
-
-[streams.paging]
-kind = "cursor"
-cursor = "meta.next_cursor"
-has_more = "meta.has_more"
-max_size = 200
-
-[streams.items]
-path = "data.events"
-id_hash = true
-time = "occurred_at"
-"#,
-        windows = "settle_lag = \"2m\"\noverlap = \"15m\"\nmax_window = \"6h\"",
-    )
-}
-
-/// Each identity's secret, holding only what the credential needs.
-async fn create_secrets(stack: &Stack, prefix: &str) -> Result<()> {
-    let secrets = [
-        (
-            "entra",
-            json!({"client_id": DEFAULT_GRAPH_CLIENT_ID, "client_secret": DEFAULT_GRAPH_CLIENT_SECRET}),
-        ),
-        (
-            "amp",
-            json!({"id": DEFAULT_SECURE_ENDPOINT_CLIENT_ID, "key": DEFAULT_SECURE_ENDPOINT_API_KEY}),
-        ),
-        ("acme", json!({"key": DEFAULT_GENERAL_A_API_KEY})),
-        (
-            "logs",
-            json!({"id": DEFAULT_GENERAL_B_USER, "key": DEFAULT_GENERAL_B_PASSWORD}),
-        ),
-        (
-            "search",
-            json!({"client_id": DEFAULT_GENERAL_C_CLIENT_ID, "client_secret": DEFAULT_GENERAL_C_CLIENT_SECRET}),
-        ),
-    ];
-    for (name, value) in secrets {
-        aws::create_secret(&stack.sdk, &format!("{prefix}/{name}"), &value).await?;
-    }
-    Ok(())
-}
 
 fn options() -> StackOptions {
     let mut options = StackOptions::default();
@@ -270,8 +94,8 @@ async fn every_source_lands_every_event_once_byte_for_byte_through_faults_and_la
         generated.insert(name, sim.generate_api(api, spec(240)));
     }
     let prefix = format!("sources-{}", stack.table);
-    create_secrets(&stack, &prefix).await?;
-    let document = Document::parse(&document(sim, &prefix))?;
+    create_secrets(&stack.sdk, &prefix).await?;
+    let document = Document::parse(&document(&sim.origin(), &prefix))?;
     let units = units(&stack, &document)?;
     // AND faults on every API: 5xx and pages cut off halfway
     for (_, api) in STREAMS {
@@ -299,7 +123,7 @@ async fn every_source_lands_every_event_once_byte_for_byte_through_faults_and_la
         );
     }
     // AND Secure Endpoint's ids, beyond 2^53, are the digits the API sent
-    let ids: Vec<&str> = generated["secure-endpoint"]
+    let ids: Vec<&str> = generated["secure-endpoint-eu"]
         .iter()
         .map(|e| e.key.as_str())
         .collect();
@@ -307,7 +131,7 @@ async fn every_source_lands_every_event_once_byte_for_byte_through_faults_and_la
         ids.iter()
             .all(|id| id.parse::<u64>().is_ok_and(|n| n > 1 << 53))
     );
-    let lines = lines_of(&stack, "secure-endpoint").await?.join("\n");
+    let lines = lines_of(&stack, "secure-endpoint-eu").await?.join("\n");
     for id in ids {
         assert!(lines.contains(&format!("\"id\":{id},")), "{id} intact");
     }
@@ -369,7 +193,7 @@ async fn a_wrong_secret_and_a_licence_refusal_stop_only_their_streams_and_say_wh
     for words in [
         "licence",
         "stream entra-signins",
-        "identity entra",
+        "identity entra-contoso",
         "Microsoft Entra ID P1 or P2",
     ] {
         assert!(error.contains(words), "{words:?} in {error}");
@@ -386,7 +210,12 @@ async fn a_wrong_secret_and_a_licence_refusal_stop_only_their_streams_and_say_wh
     assert!(!error.contains("wrong-secret"), "{error}");
     // AND every other stream collected its events
     assert_eq!(outcome.done.len(), 4, "{:?}", outcome.done);
-    for name in ["entra-audits", "secure-endpoint", "http-acme", "http-logs"] {
+    for name in [
+        "entra-audits",
+        "secure-endpoint-eu",
+        "http-acme",
+        "http-logs",
+    ] {
         assert_eq!(lines_of(&stack, name).await?.len(), 50, "{name}");
     }
     assert!(lines_of(&stack, "entra-signins").await?.is_empty());
