@@ -177,7 +177,7 @@ impl<C: Clock> Parts<C> {
             &config.state_table,
         ));
         let budget = RequestBudget::per_minute(identity.max_requests_per_minute)
-            .shared(state.clone(), &format!("sources#{}", identity.name));
+            .shared(state.clone(), format!("sources#{}", identity.name));
         let pages = HttpSource::new(None, RetryPolicy::default())?.with_budget(budget);
         let credentials = crate::credentials::of_identity(
             identity,

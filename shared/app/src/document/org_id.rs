@@ -27,6 +27,21 @@ pub fn check_org_id(org_id: &str) -> Result<(), OrgIdProblem> {
     Ok(())
 }
 
+/// An organisation id an `http` stream lists: an id of its own API (`eu`, `tenant-1`), 1 to 128
+/// of A-Z, a-z, 0-9 and `._:-`.
+pub fn is_listed_org(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
+/// The organisation of any unit of work: a Webex organisation id, or one a stream of another
+/// source lists (its `-` when it has none).
+pub fn is_unit_org(text: &str) -> bool {
+    check_org_id(text).is_ok() || is_listed_org(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,19 +57,4 @@ mod tests {
             assert_eq!(check_org_id(bad), Err(OrgIdProblem::NotAnId), "{bad:?}");
         }
     }
-}
-
-/// An organisation id an `http` stream lists: an id of its own API (`eu`, `tenant-1`), 1 to 128
-/// of A-Z, a-z, 0-9 and `._:-`.
-pub fn is_listed_org(text: &str) -> bool {
-    (1..=128).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-}
-
-/// The organisation of any unit of work: a Webex organisation id, or one a stream of another
-/// source lists (its `-` when it has none).
-pub fn is_unit_org(text: &str) -> bool {
-    check_org_id(text).is_ok() || is_listed_org(text)
 }

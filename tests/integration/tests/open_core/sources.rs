@@ -101,7 +101,13 @@ async fn every_source_lands_every_event_once_byte_for_byte_through_faults_and_la
     for (_, api) in STREAMS {
         sim.push_api_faults(api, [Fault::ServerError(500), Fault::Truncated]);
     }
-    sim.push_api_faults(Api::SecureEndpoint, [Fault::ServerError(503)]);
+    sim.push_api_faults(
+        Api::SecureEndpoint,
+        [
+            Fault::ServerError(503),
+            Fault::TooManyRequests { retry_after_s: 1 },
+        ],
+    );
     // WHEN the function runs every two minutes of the simulator's clock for half an hour
     for round in 0..15 {
         let outcome = run(&units).await?;
@@ -142,6 +148,12 @@ async fn every_source_lands_every_event_once_byte_for_byte_through_faults_and_la
         .filter(|r| r.path.starts_with("/graph/") && r.status == 429)
         .count();
     ensure!(graph_429 > 0, "Graph never throttled the run");
+    ensure!(
+        requests
+            .iter()
+            .any(|r| r.path.starts_with("/amp/") && r.status == 429),
+        "Secure Endpoint never answered 429"
+    );
     let tokens = requests
         .iter()
         .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
@@ -166,7 +178,7 @@ async fn a_wrong_secret_and_a_licence_refusal_stop_only_their_streams_and_say_wh
         );
     }
     let prefix = format!("sources-{}", stack.table);
-    create_secrets(&stack, &prefix).await?;
+    create_secrets(&stack.sdk, &prefix).await?;
     aws_sdk_secretsmanager::Client::new(&stack.sdk)
         .put_secret_value()
         .secret_id(format!("{prefix}/search"))
@@ -176,7 +188,7 @@ async fn a_wrong_secret_and_a_licence_refusal_stop_only_their_streams_and_say_wh
         )
         .send()
         .await?;
-    let document = Document::parse(&document(sim, &prefix))?;
+    let document = Document::parse(&document(&sim.origin(), &prefix))?;
     let units = units(&stack, &document)?;
     // WHEN the function runs
     let outcome = run(&units).await?;
