@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use integration_tests::cli::{Printed, webexctl};
 
 const ORG: &str =
@@ -57,7 +57,7 @@ async fn the_sample_passes_and_prints_its_units_of_work() -> Result<()> {
     assert_eq!(printed.code, Some(0), "{}", printed.all());
     let out = &printed.stdout;
     assert!(
-        out.contains("valid; 3 streams, 4 units of work, 3 identities"),
+        out.contains("valid; 8 streams, 10 units of work, 8 identities"),
         "{out}"
     );
     for (stream, source, org) in [
@@ -68,6 +68,9 @@ async fn the_sample_passes_and_prints_its_units_of_work() -> Result<()> {
         ),
         ("security-audit", "webex_security_audit", ORG),
         ("compliance-events", "webex_compliance_events", ORG),
+        ("entra-signins", "azure_graph", "-"),
+        ("secure-endpoint", "cisco_secure_endpoint", "-"),
+        ("http-logs", "http", "eu"),
     ] {
         assert!(
             out.lines()
@@ -82,10 +85,23 @@ async fn the_sample_passes_and_prints_its_units_of_work() -> Result<()> {
     assert_eq!(json.code, Some(0), "{}", json.all());
     let report: serde_json::Value = serde_json::from_str(&json.stdout)?;
     let units = report["units"].as_array().cloned().unwrap_or_default();
-    assert_eq!(units.len(), 4, "{report:#}");
+    assert_eq!(units.len(), 10, "{report:#}");
     assert_eq!(units[0]["discover_via"], "admin-partner");
     assert_eq!(units[1]["org"], ORG);
     assert_eq!(units[1]["every_seconds"], 900);
+    // AND each stream's query as it will be asked
+    let streams = report["streams"].as_array().cloned().unwrap_or_default();
+    let acme = streams
+        .iter()
+        .find(|s| s["name"] == "http-acme")
+        .context("no http-acme")?;
+    assert_eq!(
+        acme["request"],
+        "GET https://api.acme.example/v1/audit?kind=login&kind=admin&since={from}&until={to} · \
+         next_url $.links.next · items $.data · id $.actor.id + $.uuid · time $.published \
+         (rfc3339)",
+        "{acme:#}"
+    );
     Ok(())
 }
 
@@ -97,7 +113,7 @@ async fn a_document_with_several_mistakes_exits_2_naming_every_key_path() -> Res
         &format!(
             r#"
 [identities.admin-partner]
-kind = "api_key"
+kind = "oauth"
 secret = "webex/partner"
 
 [[streams]]
@@ -128,7 +144,7 @@ every = 5
         .filter_map(|l| l.strip_prefix("error: "))
         .collect();
     let expected = [
-        "identities.admin-partner.kind: kind \"api_key\" is not supported yet; supported: webex_oauth",
+        "identities.admin-partner.kind: unknown kind \"oauth\"; one of webex_oauth, oauth_client_credentials, basic, api_key",
         "streams[0].identity: no identity \"partnr\" (defined: admin-partner)",
         "streams[0].orgs[1]: \"abc d\" is not a Webex organisation id",
         "streams[0].evry: unknown key (did you mean every?)",
