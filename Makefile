@@ -51,8 +51,9 @@ deploy: build
 ## End-to-end benchmark: release builds, arm64 artifacts, the criterion hot path, then
 ## `webexctl collect` against the simulator and moto for 20k to 2M events; writes
 ## docs/benchmarks.md. About 10 minutes with warm builds; not part of `make test`.
+## BASELINE=COMMIT compares the Webex scenarios with that commit's webexctl, same run.
 bench:
-	bash scripts/bench.sh
+	BASELINE=$(BASELINE) bash scripts/bench.sh
 
 fmt:
 	$(CARGO) fmt --all

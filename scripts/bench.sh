@@ -4,6 +4,9 @@
 # into docs/benchmarks.md. Extra arguments go to `bench run`, e.g.
 #   bash scripts/bench.sh --only 20k --no-write
 # Not part of `make test`: a cold release build alone takes 10-15 minutes on two cores.
+# BASELINE=COMMIT also builds that commit's webexctl (a worktree, BASELINE_TREE or under .local/,
+# with its own target: another 10-15 minutes cold) and runs every Webex scenario but the backfill with it too, just
+# before the current one, for a before-and-after table (`make bench BASELINE=698e064`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -28,8 +31,18 @@ cargo lambda build --release "--$arch" --output-format zip --lambda-dir "$target
 echo "== hot path: cargo bench -p collector-core --bench hot_path"
 cargo bench -p collector-core --bench hot_path -- --warm-up-time 1 --measurement-time 3
 
+baseline=()
+if [ -n "${BASELINE:-}" ]; then
+  commit=$(git rev-parse --short "$BASELINE^{commit}")
+  tree=${BASELINE_TREE:-.local/baseline-$commit}
+  echo "== baseline: webexctl at $commit ($tree)"
+  [ -d "$tree" ] || git worktree add --detach "$tree" "$commit"
+  (cd "$tree" && CARGO_TARGET_DIR="$PWD/target" cargo build --release -p webexctl)
+  baseline=(--baseline-bin-dir "$tree/target/release" --baseline-commit "$commit")
+fi
+
 echo "== end to end (webexctl collect against webex-sim and moto)"
-bash scripts/with-moto.sh "$target/release/bench" run \
+bash scripts/with-moto.sh "$target/release/bench" run "${baseline[@]}" \
   --bin-dir "$target/release" --lambda-dir "$target/lambda" --criterion-dir "$target/criterion" \
   --artifact-note "\`cargo lambda build --release --$arch --output-format zip\` (scripts/bench.sh)." \
   "$@"

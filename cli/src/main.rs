@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use collector_app::operator::Operator;
-use collector_app::units::StreamUnits;
+use collector_app::units::{Selection, StreamUnits};
 use collector_app::{LogTarget, StreamId, init_logging, return_large_buffers_to_the_system};
 use collector_core::IdentityName;
 use collector_core::secret::ClientSecret;
@@ -34,9 +34,11 @@ enum Command {
     /// Run one collector once, exactly as its Lambda would, configured by the same environment
     /// variables; prints one JSON summary line.
     Collect {
-        /// admin-audit, security-audit or compliance-events
-        #[arg(long, value_parser = parse_stream)]
-        stream: StreamId,
+        /// admin-audit, security-audit or compliance-events (every stream of that preset), or
+        /// the name of a collector document's stream of another source (azure_graph,
+        /// cisco_secure_endpoint, http).
+        #[arg(long)]
+        stream: String,
         /// Only this organisation (one of ORG_IDS, or discovered); every one otherwise.
         #[arg(long, value_name = "ORG_ID")]
         org: Option<String>,
@@ -138,13 +140,6 @@ struct StatusArgs {
     output: Output,
 }
 
-fn parse_stream(name: &str) -> Result<StreamId, String> {
-    StreamId::parse(name).ok_or_else(|| {
-        let names: Vec<_> = StreamId::ALL.iter().map(|s| s.name()).collect();
-        format!("unknown stream {name:?}; one of {}", names.join(", "))
-    })
-}
-
 fn parse_identity(name: &str) -> Result<IdentityName, String> {
     IdentityName::parse(name).map_err(|e| e.to_string())
 }
@@ -158,7 +153,7 @@ async fn main() -> ExitCode {
             stream,
             org,
             deadline_seconds,
-        } => collect(stream, org.as_deref(), deadline_seconds).await,
+        } => collect(&stream, org.as_deref(), deadline_seconds).await,
         Command::Auth(command) => auth(command).await,
         Command::Status(args) => status(args).await,
         Command::Config(ConfigCommand::Check { file, output }) => {
@@ -178,9 +173,23 @@ async fn main() -> ExitCode {
 
 /// Every unit of the stream (or the one `--org`), a few at a time: one JSON summary line per
 /// unit that ran; a line on standard error per unit that failed.
-async fn collect(stream: StreamId, org: Option<&str>, deadline_seconds: u64) -> Result<ExitCode> {
+async fn collect(stream: &str, org: Option<&str>, deadline_seconds: u64) -> Result<ExitCode> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(deadline_seconds);
-    let units = StreamUnits::from_env(stream).await?;
+    let units = match StreamId::parse(stream) {
+        Some(preset) => StreamUnits::from_env(preset).await?,
+        None => {
+            let mut units = StreamUnits::from_env(Selection::OtherSources).await?;
+            if !units.keep_only(stream) {
+                let presets: Vec<_> = StreamId::ALL.iter().map(|s| s.name()).collect();
+                anyhow::bail!(
+                    "the collector document has no stream {stream:?} of another source; Webex \
+                     streams are collected by their preset: {}",
+                    presets.join(", ")
+                );
+            }
+            units
+        }
+    };
     let failed = |kind: &str, org: Option<&str>, error: &str| {
         let org = org
             .map(|o| format!(" ({})", table::escape(o)))

@@ -225,6 +225,13 @@ impl<C: Clock> StreamUnits<C> {
         })
     }
 
+    /// Keeps only the stream named `name` (`webexctl collect --stream NAME`); `false` when
+    /// there is none.
+    pub fn keep_only(&mut self, name: &str) -> bool {
+        self.streams.retain(|stream| stream.name == name);
+        !self.streams.is_empty()
+    }
+
     /// Whether a run through several units sends them to the fan-out queue.
     pub fn fans_out(&self) -> bool {
         self.queue.is_some()

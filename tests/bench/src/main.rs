@@ -28,7 +28,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use collector_core::StreamId;
 
-use crate::scenario::{Bins, Scenario};
+use crate::scenario::{Bins, Collects, Scenario};
 use crate::store::LocalAws;
 
 const FUNCTIONS: [&str; 4] = [
@@ -67,6 +67,13 @@ struct RunArgs {
     /// Where the host release binaries are (webexctl, webex-sim, the functions).
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
+    /// Where a webexctl built from an earlier commit is: every Webex scenario but the backfill
+    /// then runs with it too, just before the current one, and the report compares their CPU.
+    #[arg(long)]
+    baseline_bin_dir: Option<PathBuf>,
+    /// The commit the baseline was built from, for the report.
+    #[arg(long, default_value = "an earlier commit")]
+    baseline_commit: String,
     /// Where `cargo lambda build --output-format zip` put the artifacts.
     #[arg(long, default_value = "target/lambda")]
     lambda_dir: PathBuf,
@@ -131,6 +138,8 @@ fn scenarios(args: &RunArgs) -> Vec<Scenario> {
         Scenario::throughput(StreamId::AdminAudit, n(200_000), 200),
         // The other end of density: a million events within three minutes.
         Scenario::dense(n(1_000_000), 180),
+        // A document's stream of another source, through the same machinery.
+        Scenario::http(n(200_000)),
         // Last: it runs at the rate limit, so it takes longest.
         Scenario::backfill(n(2_000_000), args.backfill_windows, args.backfill_budget),
     ];
@@ -141,6 +150,12 @@ fn scenarios(args: &RunArgs) -> Vec<Scenario> {
                     .only
                     .iter()
                     .any(|o| s.name == *o || s.name.split(' ').any(|word| word == o))
+        })
+        .flat_map(|s| {
+            let compared = args.baseline_bin_dir.is_some()
+                && matches!(s.collects, Collects::Webex(_))
+                && !s.is_backfill();
+            compared.then(|| s.before()).into_iter().chain([s])
         })
         .collect()
 }
@@ -153,6 +168,11 @@ async fn run(args: RunArgs) -> Result<()> {
     let bins = Bins {
         webexctl: executable(&args.bin_dir, "webexctl")?,
         webex_sim: executable(&args.bin_dir, "webex-sim")?,
+        baseline: args
+            .baseline_bin_dir
+            .as_deref()
+            .map(|dir| executable(dir, "webexctl"))
+            .transpose()?,
     };
     let aws = LocalAws::connect().await?;
     let moto_pid = procs::find_moto(&aws.endpoint);
@@ -215,6 +235,7 @@ async fn run(args: RunArgs) -> Result<()> {
         cold_starts: &cold_starts,
         criterion: &criterion,
         concurrent_windows,
+        baseline_commit: &args.baseline_commit,
         elapsed: started.elapsed(),
         load_at_end: report::load_average(),
     }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use crate::artifacts::{Artifact, MAX_ZIP_BYTES};
 use crate::coldstart::ColdStart;
 use crate::criterion::Throughput;
-use crate::scenario::{BACKFILL_EVENTS_PER_SECOND, EVENTS_PER_SECOND, Outcome, count};
+use crate::scenario::{BACKFILL_EVENTS_PER_SECOND, Collects, EVENTS_PER_SECOND, Outcome, count};
 
 pub const BEGIN: &str =
     "<!-- bench:begin: written by `make bench` (tests/bench); edit outside these markers -->";
@@ -19,6 +19,8 @@ pub const END: &str = "<!-- bench:end -->";
 
 /// Peak RSS at the largest N may be at most this much above the smallest (issue 6).
 const FLAT_RSS_TOLERANCE: f64 = 0.10;
+/// How much more CPU per event a change may cost the Webex streams (issue 15).
+const BEFORE_AFTER_TOLERANCE: f64 = 0.10;
 /// A backfill should reach this share of `limit x page size`.
 const BACKFILL_TARGET: f64 = 0.90;
 
@@ -106,6 +108,8 @@ pub struct Report<'a> {
     pub criterion: &'a [Throughput],
     /// Whether the collector read `BACKFILL_WINDOWS` when this ran.
     pub concurrent_windows: bool,
+    /// What the `(before)` scenarios ran (`--baseline-commit`).
+    pub baseline_commit: &'a str,
     pub elapsed: Duration,
     pub load_at_end: String,
 }
@@ -148,6 +152,7 @@ impl Report<'_> {
         );
         md.push('\n');
         self.end_to_end(&mut md);
+        self.before_and_after(&mut md);
         self.backfill(&mut md);
         self.artifacts(&mut md);
         self.cold_starts(&mut md);
@@ -269,7 +274,9 @@ impl Report<'_> {
             .filter(|o| {
                 !o.scenario.is_backfill()
                     && !o.scenario.is_dense()
-                    && o.scenario.stream == collector_core::StreamId::ComplianceEvents
+                    && !o.scenario.baseline
+                    && o.scenario.collects
+                        == Collects::Webex(collector_core::StreamId::ComplianceEvents)
             })
             .collect();
         if let (Some(small), Some(large)) = (
@@ -296,6 +303,60 @@ impl Report<'_> {
                 }
             );
         }
+    }
+
+    /// Each scenario run with the baseline webexctl just before the current one: CPU per
+    /// million events before and after, and whether the change stays within the tolerance.
+    fn before_and_after(&self, md: &mut String) {
+        let pairs: Vec<(&Outcome, &Outcome)> = self
+            .outcomes
+            .iter()
+            .filter(|o| o.scenario.baseline)
+            .filter_map(|before| {
+                let name = before.scenario.name.strip_suffix(" (before)")?;
+                let after = self
+                    .outcomes
+                    .iter()
+                    .find(|o| !o.scenario.baseline && o.scenario.name == name)?;
+                Some((before, after))
+            })
+            .collect();
+        if pairs.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "### Before and after
+
+Each scenario ran twice in this run, one right after the              other on the same simulator backlog: first with webexctl built from {} (before),              then with this commit's (after). CPU is webexctl's user + system time per million              events; the change must stay within {:.0}%.
+",
+            self.baseline_commit,
+            BEFORE_AFTER_TOLERANCE * 100.0
+        );
+        let _ = writeln!(
+            md,
+            "| scenario | CPU s per M before | CPU s per M after | change | peak RSS MiB before | after | within {:.0}% |",
+            BEFORE_AFTER_TOLERANCE * 100.0
+        );
+        let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|---|");
+        for (before, after) in pairs {
+            let (b, a) = (before.cpu_s_per_million(), after.cpu_s_per_million());
+            let change = a / b - 1.0;
+            let _ = writeln!(
+                md,
+                "| {} | {b:.2} | {a:.2} | {:+.1}% | {:.1} | {:.1} | {} |",
+                after.scenario.name,
+                change * 100.0,
+                before.collector.max_rss_kib as f64 / 1024.0,
+                after.collector.max_rss_kib as f64 / 1024.0,
+                if change <= BEFORE_AFTER_TOLERANCE {
+                    "yes"
+                } else {
+                    "NO"
+                }
+            );
+        }
+        md.push('\n');
     }
 
     fn backfill(&self, md: &mut String) {

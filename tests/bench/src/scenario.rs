@@ -36,10 +36,36 @@ const MAX_DENSE_RSS_KIB: u64 = 64 * 1024;
 /// Generous: a run that takes this long is broken, not slow.
 const RUN_TIMEOUT: Duration = Duration::from_secs(45 * 60);
 
+/// What a scenario collects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collects {
+    /// A Webex stream configured by the environment, as its function is.
+    Webex(StreamId),
+    /// A collector document's `http` stream, as the http-sources function collects it: the
+    /// simulator's general API A (a JSON next URL, an API key header, pages up to 200).
+    HttpNextUrl,
+}
+
+/// The document stream of [`Collects::HttpNextUrl`] and its identity's secret.
+const HTTP_STREAM: &str = "http-acme";
+const HTTP_SECRET: &str = "sources/acme";
+
+impl Collects {
+    /// The `--stream` webexctl takes, and the first part of every object key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Collects::Webex(stream) => stream.name(),
+            Collects::HttpNextUrl => HTTP_STREAM,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: String,
-    pub stream: StreamId,
+    pub collects: Collects,
+    /// Run with the baseline webexctl (`--baseline-bin-dir`): the figures before a change.
+    pub baseline: bool,
     pub events: u64,
     /// Events per second of history (see [`EVENTS_PER_SECOND`]).
     pub density: f64,
@@ -56,7 +82,8 @@ impl Scenario {
     pub fn throughput(stream: StreamId, events: u64, page_size: u32) -> Self {
         Self {
             name: format!("{} {}", stream.name(), count(events)),
-            stream,
+            collects: Collects::Webex(stream),
+            baseline: false,
             events,
             density: EVENTS_PER_SECOND,
             page_size,
@@ -72,13 +99,33 @@ impl Scenario {
     pub fn dense(events: u64, span_seconds: u64) -> Self {
         Self {
             name: format!("dense compliance-events {}", count(events)),
-            stream: StreamId::ComplianceEvents,
+            collects: Collects::Webex(StreamId::ComplianceEvents),
+            baseline: false,
             events,
             density: events as f64 / span_seconds as f64,
             page_size: 1000,
             page_latency_ms: 0,
             rate_limit_per_minute: None,
             env: vec![("MAX_REQUESTS_PER_MINUTE", "6000".to_owned())],
+        }
+    }
+
+    /// A throughput run of a document's `http` stream, pages of 200 (its API's largest).
+    pub fn http(events: u64) -> Self {
+        Self {
+            name: format!("{HTTP_STREAM} {}", count(events)),
+            collects: Collects::HttpNextUrl,
+            page_size: 200,
+            ..Self::throughput(StreamId::AdminAudit, events, 200)
+        }
+    }
+
+    /// The same scenario run with the baseline webexctl.
+    pub fn before(&self) -> Self {
+        Self {
+            name: format!("{} (before)", self.name),
+            baseline: true,
+            ..self.clone()
         }
     }
 
@@ -92,7 +139,8 @@ impl Scenario {
     pub fn backfill(events: u64, windows: u32, budget: u32) -> Self {
         Self {
             name: format!("backfill compliance-events {}", count(events)),
-            stream: StreamId::ComplianceEvents,
+            collects: Collects::Webex(StreamId::ComplianceEvents),
+            baseline: false,
             events,
             density: BACKFILL_EVENTS_PER_SECOND,
             page_size: 1000,
@@ -148,6 +196,8 @@ pub fn count(n: u64) -> String {
 pub struct Bins {
     pub webexctl: PathBuf,
     pub webex_sim: PathBuf,
+    /// A webexctl built from an earlier commit, for before-and-after figures.
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -204,70 +254,98 @@ pub async fn run(
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    let stream = scenario.stream;
-    // The sim's `--refresh-token` takes the names of the default identities.
-    let identity = stream.spec().default_identity;
-    let (bucket, table, secret) = ("bench-events", "bench-state", format!("webex/{identity}"));
-    let refresh_token = format!("bench-refresh-{identity}");
-
+    let (bucket, table) = ("bench-events", "bench-state");
     aws.reset().await?;
     let mut sim_args = vec![
         "--port".to_owned(),
         "0".to_owned(),
         "--seed".to_owned(),
         SEED.to_string(),
-        "--events".to_owned(),
-        scenario.events.to_string(),
-        "--streams".to_owned(),
-        stream.name().to_owned(),
         "--days".to_owned(),
         format!("{:.6}", scenario.span_seconds() / 86_400.0),
         "--end-offset-seconds".to_owned(),
         END_OFFSET_SECONDS.to_string(),
-        // Pages in no particular order, as Webex documents none.
-        "--order".to_owned(),
-        "shuffled".to_owned(),
-        "--refresh-token".to_owned(),
-        format!("{identity}={refresh_token}"),
         "--page-latency-ms".to_owned(),
         scenario.page_latency_ms.to_string(),
     ];
     if let Some(limit) = scenario.rate_limit_per_minute {
         sim_args.extend(["--rate-limit-per-minute".to_owned(), limit.to_string()]);
     }
-    let sim = Sim::start(
-        &bins.webex_sim,
-        &sim_args,
-        &work.join(format!("{slug}.sim.log")),
-    )
-    .await?;
-    let secret_value = serde_json::json!({
-        "client_id": webex_sim::DEFAULT_CLIENT_ID,
-        "client_secret": webex_sim::DEFAULT_CLIENT_SECRET,
-        "redirect_uri": "http://127.0.0.1/oauth/callback",
-        "org_id": webex_sim::DEFAULT_ORG_ID,
-        "scopes": stream.spec().scope,
-        "refresh_token": refresh_token,
-    });
-    aws.prepare(bucket, table, &[(secret.clone(), secret_value)])
-        .await?;
-
-    let mut env: Vec<(String, String)> = [
-        ("TOKEN_SECRET_ID", secret),
-        ("STATE_TABLE", table.to_owned()),
-        ("OUTPUT_BUCKET", bucket.to_owned()),
-        ("OUTPUT_PREFIX", "webex/".to_owned()),
-        ("WEBEX_API_URL", sim.base_url.clone()),
-        ("S3_FORCE_PATH_STYLE", "true".to_owned()),
-        ("PAGE_SIZE", scenario.page_size.to_string()),
+    let mut env: Vec<(String, String)> = vec![
+        ("STATE_TABLE".to_owned(), table.to_owned()),
+        ("OUTPUT_BUCKET".to_owned(), bucket.to_owned()),
+        ("OUTPUT_PREFIX".to_owned(), "webex/".to_owned()),
+        ("S3_FORCE_PATH_STYLE".to_owned(), "true".to_owned()),
+        ("PAGE_SIZE".to_owned(), scenario.page_size.to_string()),
         (
-            "INITIAL_LOOKBACK_DAYS",
+            "INITIAL_LOOKBACK_DAYS".to_owned(),
             scenario.lookback_days().to_string(),
         ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    ];
+    let (sim, secret) = match scenario.collects {
+        Collects::Webex(stream) => {
+            // The sim's `--refresh-token` takes the names of the default identities.
+            let identity = stream.spec().default_identity;
+            let refresh_token = format!("bench-refresh-{identity}");
+            sim_args.extend([
+                "--events".to_owned(),
+                scenario.events.to_string(),
+                "--streams".to_owned(),
+                stream.name().to_owned(),
+                // Pages in no particular order, as Webex documents none.
+                "--order".to_owned(),
+                "shuffled".to_owned(),
+                "--refresh-token".to_owned(),
+                format!("{identity}={refresh_token}"),
+            ]);
+            let sim = Sim::start(
+                &bins.webex_sim,
+                &sim_args,
+                &work.join(format!("{slug}.sim.log")),
+            )
+            .await?;
+            let secret = format!("webex/{identity}");
+            env.extend([
+                ("TOKEN_SECRET_ID".to_owned(), secret.clone()),
+                ("WEBEX_API_URL".to_owned(), sim.base_url.clone()),
+            ]);
+            let value = serde_json::json!({
+                "client_id": webex_sim::DEFAULT_CLIENT_ID,
+                "client_secret": webex_sim::DEFAULT_CLIENT_SECRET,
+                "redirect_uri": "http://127.0.0.1/oauth/callback",
+                "org_id": webex_sim::DEFAULT_ORG_ID,
+                "scopes": stream.spec().scope,
+                "refresh_token": refresh_token,
+            });
+            (sim, (secret, value))
+        }
+        Collects::HttpNextUrl => {
+            sim_args.extend([
+                "--events".to_owned(),
+                "0".to_owned(),
+                "--api-events".to_owned(),
+                scenario.events.to_string(),
+                "--apis".to_owned(),
+                webex_sim::Api::GeneralA.name().to_owned(),
+            ]);
+            let sim = Sim::start(
+                &bins.webex_sim,
+                &sim_args,
+                &work.join(format!("{slug}.sim.log")),
+            )
+            .await?;
+            let document = work.join(format!("{slug}.toml"));
+            std::fs::write(&document, http_document(&sim.base_url, scenario.page_size))
+                .with_context(|| format!("cannot write {}", document.display()))?;
+            env.push((
+                "COLLECTOR_CONFIG".to_owned(),
+                document.display().to_string(),
+            ));
+            let value = serde_json::json!({"key": webex_sim::DEFAULT_GENERAL_A_API_KEY});
+            (sim, (HTTP_SECRET.to_owned(), value))
+        }
+    };
+    aws.prepare(bucket, table, &[secret]).await?;
     env.extend(
         scenario
             .env
@@ -290,12 +368,16 @@ pub async fn run(
     let sim_cpu_before = cpu_seconds(sim.pid())?;
     let moto_before = moto_pid.and_then(|pid| cpu_seconds(pid).ok());
     let stdout = work.join(format!("{slug}.webexctl.out"));
+    let webexctl = match (&bins.baseline, scenario.baseline) {
+        (Some(baseline), true) => baseline,
+        _ => &bins.webexctl,
+    };
     let collected = measured(Job {
-        program: &bins.webexctl,
+        program: webexctl,
         args: vec![
             "collect".to_owned(),
             "--stream".to_owned(),
-            stream.name().to_owned(),
+            scenario.collects.name().to_owned(),
             // Far beyond any scenario: the run ends because it caught up.
             "--deadline-seconds".to_owned(),
             "3000".to_owned(),
@@ -354,7 +436,7 @@ pub async fn run(
         ));
     }
     let landed = aws
-        .landed(bucket, "webex/")
+        .landed(bucket, "webex/", scenario.collects)
         .await
         .context("reading back what landed in S3")?;
     if landed.events != scenario.events || landed.distinct != scenario.events {
@@ -376,4 +458,40 @@ pub async fn run(
         largest_item_bytes,
         problems,
     })
+}
+
+/// The collector document of [`Collects::HttpNextUrl`]: the simulator's general API A at
+/// `base_url`'s origin, with the collector's default windows.
+fn http_document(base_url: &str, page_size: u32) -> String {
+    let origin = base_url.trim_end_matches('/').trim_end_matches("/v1");
+    format!(
+        r#"[identities.acme]
+kind = "api_key"
+secret = "{HTTP_SECRET}"
+header = "X-Api-Key"
+max_requests_per_minute = 6000
+
+[[streams]]
+name = "{HTTP_STREAM}"
+source = "http"
+identity = "acme"
+page_size = {page_size}
+
+[streams.request]
+url = "{origin}/gen-a/api/v2/audit"
+query = {{ since = "{{from}}", until = "{{to}}" }}
+time_format = "rfc3339_ms"
+
+[streams.paging]
+kind = "next_url"
+next = "next"
+size_param = "page_size"
+max_size = 200
+
+[streams.items]
+path = "results"
+id = "id"
+time = "occurred_at"
+"#
+    )
 }

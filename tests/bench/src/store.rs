@@ -10,6 +10,8 @@ use anyhow::{Context, Result, bail};
 use collector_core::event::EventKey;
 use collector_core::page::PageShape;
 use integration_tests::aws;
+
+use crate::scenario::Collects;
 use tokio::task::JoinSet;
 
 /// Downloads at once when reading objects back: moto serves them one Python thread each.
@@ -77,8 +79,9 @@ impl LocalAws {
         Ok(())
     }
 
-    /// Every object under `prefix`, read back and counted line by line.
-    pub async fn landed(&self, bucket: &str, prefix: &str) -> Result<Landed> {
+    /// Every object under `prefix`, read back and counted line by line: Webex events by their
+    /// ids, another source's by their bytes.
+    pub async fn landed(&self, bucket: &str, prefix: &str, collects: Collects) -> Result<Landed> {
         let mut keys = Vec::new();
         let mut landed = Landed::default();
         let mut token = None;
@@ -126,7 +129,9 @@ impl LocalAws {
                         .await
                         .with_context(|| format!("read {key}"))?
                         .into_bytes();
-                    found.extend(event_keys(&body).with_context(|| format!("object {key}"))?);
+                    found.extend(
+                        event_keys(&body, collects).with_context(|| format!("object {key}"))?,
+                    );
                 }
                 anyhow::Ok(found)
             });
@@ -195,7 +200,7 @@ fn attribute_bytes(value: &aws_sdk_dynamodb::types::AttributeValue) -> usize {
 }
 
 /// The event key of every line of a gzip NDJSON object.
-fn event_keys(body: &[u8]) -> Result<Vec<EventKey>> {
+fn event_keys(body: &[u8], collects: Collects) -> Result<Vec<EventKey>> {
     let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(body));
     let mut keys = Vec::new();
     for line in reader.split(b'\n') {
@@ -203,9 +208,13 @@ fn event_keys(body: &[u8]) -> Result<Vec<EventKey>> {
         if line.is_empty() {
             continue;
         }
-        match PageShape::webex().parse_line(&line, None) {
-            Ok((key, _)) => keys.push(key),
-            Err(e) => bail!("line {} is not an event: {e}", keys.len() + 1),
+        match collects {
+            Collects::Webex(_) => match PageShape::webex().parse_line(&line, None) {
+                Ok((key, _)) => keys.push(key),
+                Err(e) => bail!("line {} is not an event: {e}", keys.len() + 1),
+            },
+            // Each generated item's bytes are unique: a repeated line is a repeated event.
+            Collects::HttpNextUrl => keys.push(EventKey::of_bytes(&line)),
         }
     }
     Ok(keys)
@@ -224,8 +233,13 @@ mod tests {
             b"{\"id\":\"a\",\"created\":\"2026-11-22T10:00:00Z\"}\n{\"id\":\"b\",\"created\":\"2026-11-22T10:00:01Z\"}\n",
         )
         .unwrap();
-        let keys = event_keys(&gzip.finish().unwrap()).unwrap();
+        let body = gzip.finish().unwrap();
+        let webex = Collects::Webex(collector_core::StreamId::AdminAudit);
+        let keys = event_keys(&body, webex).unwrap();
         assert_eq!(keys, [EventKey::of("a"), EventKey::of("b")]);
-        assert!(event_keys(b"not gzip").is_err());
+        assert!(event_keys(b"not gzip", webex).is_err());
+        let by_bytes = event_keys(&body, Collects::HttpNextUrl).unwrap();
+        assert_eq!(by_bytes.len(), 2);
+        assert_ne!(by_bytes[0], by_bytes[1]);
     }
 }

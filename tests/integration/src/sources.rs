@@ -25,8 +25,35 @@ pub const STREAMS: [(&str, Api); 6] = [
 /// Their identities: names of their own, as the validator allows for these sources.
 pub const IDENTITIES: [&str; 5] = ["entra-contoso", "amp", "acme", "logs", "search"];
 
+/// The windows of [`document`]'s streams.
+pub const WINDOWS: &str = "settle_lag = \"2m\"\noverlap = \"15m\"\nmax_window = \"6h\"";
+
 /// The document, each identity's secret named `{prefix}/{identity}`; the APIs at `origin`.
 pub fn document(origin: &str, prefix: &str) -> String {
+    let names: Vec<&str> = STREAMS.iter().map(|(name, _)| *name).collect();
+    document_of(origin, prefix, &names, WINDOWS)
+}
+
+/// The document with only the streams `names`, each with the window keys `windows`; every
+/// identity either way.
+pub fn document_of(origin: &str, prefix: &str, names: &[&str], windows: &str) -> String {
+    const STREAM: &str = "\n[[streams]]\n";
+    let whole = whole_document(origin, prefix, windows);
+    let mut blocks = whole.split(STREAM);
+    let mut text = blocks.next().unwrap_or_default().to_string();
+    for block in blocks {
+        if names
+            .iter()
+            .any(|name| block.starts_with(&format!("name = \"{name}\"")))
+        {
+            text.push_str(STREAM);
+            text.push_str(block);
+        }
+    }
+    text
+}
+
+fn whole_document(origin: &str, prefix: &str, windows: &str) -> String {
     let tenant = DEFAULT_GRAPH_TENANT;
     format!(
         r#"
@@ -154,7 +181,6 @@ path = "data.events"
 id_hash = true
 time = "occurred_at"
 "#,
-        windows = "settle_lag = \"2m\"\noverlap = \"15m\"\nmax_window = \"6h\"",
     )
 }
 

@@ -84,14 +84,15 @@ pub fn assert_exactly_once(objects: &[StoredObject], expected: &[SimEvent]) {
 /// metadata that agrees with the key and the body.
 pub fn assert_layout(objects: &[StoredObject], stream: StreamId, org_id: &str, version: &str) {
     assert!(!objects.is_empty(), "no objects to check");
-    let problems = layout_problems(objects, stream, org_id, version);
+    let problems = layout_problems(objects, stream.name(), org_id, version);
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
-/// What [`assert_layout`] checks, as a list of what is wrong.
+/// What [`assert_layout`] checks, as a list of what is wrong; `name` is the stream's (a
+/// document names its streams).
 pub fn layout_problems(
     objects: &[StoredObject],
-    stream: StreamId,
+    name: &str,
     org_id: &str,
     version: &str,
 ) -> Vec<String> {
@@ -107,7 +108,6 @@ pub fn layout_problems(
             continue;
         };
         let (date, hour) = from.date_and_hour();
-        let name = stream.name();
         let expected_key = format!(
             "webex/{name}/org={org_id}/dt={date}/hour={hour}/{name}_{}_{}.ndjson.gz",
             from.to_compact(),

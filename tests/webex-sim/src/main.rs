@@ -96,6 +96,10 @@ struct Args {
     /// the same days as the Webex events. They answer with none when 0.
     #[arg(long, default_value_t = 0)]
     api_events: usize,
+    /// The other APIs that get `--api-events` (comma-separated names, e.g. `graph-signins`);
+    /// all six by default.
+    #[arg(long, value_delimiter = ',', value_parser = parse_api)]
+    apis: Vec<Api>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -195,7 +199,10 @@ async fn main() -> anyhow::Result<()> {
             count: args.api_events,
             ..history.clone()
         };
-        for api in Api::ALL {
+        for api in Api::ALL
+            .into_iter()
+            .filter(|a| args.apis.is_empty() || args.apis.contains(a))
+        {
             sim.generate_api(api, spec.clone());
         }
     }
@@ -223,6 +230,16 @@ fn parse_stream(name: &str) -> Result<Stream, String> {
                 "unknown stream '{name}', expected one of {}",
                 names.join(", ")
             )
+        })
+}
+
+fn parse_api(name: &str) -> Result<Api, String> {
+    Api::ALL
+        .into_iter()
+        .find(|a| a.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<_> = Api::ALL.iter().map(|a| a.name()).collect();
+            format!("unknown API '{name}', expected one of {}", names.join(", "))
         })
 }
 

@@ -14,7 +14,7 @@ use collector_core::{CollectError, ErrorKind, StopReason, StreamId, Timestamp};
 use tokio::time::Instant;
 
 use super::play::{CatchPanic, Played, UnitEvents, authorise, short};
-use super::scenario::Scenario;
+use super::scenario::{Scenario, Target};
 use crate::Stack;
 use crate::stack::SimTime;
 use crate::verify::{StoredObject, layout_problems};
@@ -80,38 +80,48 @@ pub async fn catch_up_and_check(
     findings.problems.extend(played.problems.iter().cloned());
     // Past every lease and token lock a killed or abandoned run may have left.
     stack.sim.advance(Duration::from_secs(120));
-    let settle_lag = Duration::from_secs(scenario.settings.settle_lag_s);
-    let until = played
+    let settle_lag = Duration::from_secs(scenario.settings.settle_lag_s).as_millis() as i64;
+    let webex = played
         .expected
         .iter()
         .flat_map(|unit| &unit.events)
-        .map(|e| (e.created_ms + settle_lag.as_millis() as i64).max(e.visible_at_ms))
+        .map(|e| (e.created_ms, e.visible_at_ms));
+    let sources = played
+        .source_events
+        .iter()
+        .flat_map(|stream| &stream.events)
+        .map(|e| (e.time_ms, e.visible_at_ms));
+    let until = webex
+        .chain(sources)
+        .map(|(created, visible)| (created + settle_lag).max(visible))
         .max()
         .unwrap_or(0)
         + 1_000;
-    for stream in &scenario.streams {
-        let mut caught_up = catch_up(stack, scenario, *stream, until).await;
-        if let Err(CatchUpError::Reauthorise(_)) = &caught_up {
+    let targets = scenario.targets();
+    for target in &targets {
+        let mut caught_up = catch_up(stack, scenario, *target, until).await;
+        if let (Err(CatchUpError::Reauthorise(_)), Target::Webex(stream)) = (&caught_up, target) {
             let identity = stream.spec().default_identity;
             findings
                 .token_losses
                 .push(token_loss(stack, identity, played).await?);
             authorise(stack, scenario, identity).await?;
-            caught_up = catch_up(stack, scenario, *stream, until).await;
+            caught_up = catch_up(stack, scenario, *target, until).await;
         }
         if let Err(problem) = caught_up {
-            findings.problems.push(format!("{stream}: {problem}"));
+            findings.problems.push(format!("{target}: {problem}"));
         }
     }
-    if scenario.streams.len() > 1 {
+    if targets.len() > 1 {
         // The later stream's catch-up may have moved the clock on: one more run each brings
         // every cursor to the same settled time.
-        for stream in &scenario.streams {
-            if let Err(problem) = catch_up(stack, scenario, *stream, until).await {
-                findings.problems.push(format!("{stream}: {problem}"));
+        for target in &targets {
+            if let Err(problem) = catch_up(stack, scenario, *target, until).await {
+                findings.problems.push(format!("{target}: {problem}"));
             }
         }
     }
+    super::sources::check(stack, scenario, &played.source_events, &mut findings).await?;
     for stream in &scenario.streams {
         let units: Vec<&UnitEvents> = played
             .expected
@@ -140,7 +150,10 @@ pub async fn catch_up_and_check(
                 .push(token_loss(stack, identity, played).await?);
         }
     }
-    let secrets = stack.known_secrets().await?;
+    let mut secrets = stack.known_secrets().await?;
+    if scenario.sources.is_some() {
+        secrets.extend(super::sources::secret_values());
+    }
     if let Some(secret) = secrets
         .iter()
         .filter(|s| s.len() >= 8)
@@ -225,14 +238,26 @@ pub async fn token_loss(stack: &Stack, identity: &str, played: &Played) -> Resul
 async fn run_direct(
     stack: &Stack,
     scenario: &Scenario,
-    stream: StreamId,
+    target: Target,
 ) -> Result<UnitsOutcome, CollectError> {
+    let wiring = |e: collector_app::WiringError| CollectError::Config(e.to_string());
+    let deadline = Instant::now() + CATCH_UP_BUDGET;
+    let stream = match (target, &scenario.sources) {
+        (Target::Webex(stream), _) => stream,
+        (Target::Sources, Some(sources)) => {
+            let units = super::sources::units(stack, scenario, sources, &stack.sdk, None)
+                .map_err(|e| CollectError::Config(format!("{e:#}")))?;
+            let list = units.units(None, deadline).await?;
+            return Ok(units.run(list, deadline).await);
+        }
+        (Target::Sources, None) => {
+            return Err(CollectError::Config("the scenario has no sources".into()));
+        }
+    };
     let config = stack
         .config(stream)
         .map_err(|e| CollectError::Config(format!("{e:#}")))?;
     let clock = Arc::new(SimTime(stack.sim.clone()));
-    let deadline = Instant::now() + CATCH_UP_BUDGET;
-    let wiring = |e: collector_app::WiringError| CollectError::Config(e.to_string());
     if scenario.orgs.is_some() {
         let units = StreamUnits::new(stream, &config, &stack.sdk, clock).map_err(wiring)?;
         let list = units.units(None, deadline).await?;
@@ -252,12 +277,12 @@ async fn run_direct(
 async fn catch_up(
     stack: &Stack,
     scenario: &Scenario,
-    stream: StreamId,
+    target: Target,
     until: i64,
 ) -> Result<(), CatchUpError> {
     let mut failures = 0;
     for _ in 0..CATCH_UP_RUNS {
-        let run = CatchPanic(Box::pin(run_direct(stack, scenario, stream)));
+        let run = CatchPanic(Box::pin(run_direct(stack, scenario, target)));
         let Ok(result) = run.await else {
             return Err(CatchUpError::Failed("a catch-up run panicked".into()));
         };
@@ -369,16 +394,21 @@ async fn check_stream(
         for problem in tally.problems.iter().take(3) {
             findings.problems.push(format!("{name}: {problem}"));
         }
-        for problem in layout_problems(&objects, stream, &unit.org_id, env!("CARGO_PKG_VERSION"))
-            .into_iter()
-            .take(3)
+        for problem in layout_problems(
+            &objects,
+            stream.name(),
+            &unit.org_id,
+            env!("CARGO_PKG_VERSION"),
+        )
+        .into_iter()
+        .take(3)
         {
             findings.problems.push(format!("{name}: {problem}"));
         }
         cursor_problems(
             stack,
             scenario,
-            stream,
+            stream.name(),
             &unit.org_id,
             &name,
             &objects,
@@ -418,10 +448,10 @@ async fn check_stream(
 
 /// The cursor is where the catch-up left it: nothing pending, committed up to the settled time,
 /// and its digest holds every written event the next window's overlap will return.
-async fn cursor_problems(
+pub(super) async fn cursor_problems(
     stack: &Stack,
     scenario: &Scenario,
-    stream: StreamId,
+    stream: &str,
     org_id: &str,
     name: &str,
     objects: &[StoredObject],
@@ -432,7 +462,7 @@ async fn cursor_problems(
         &stack.table,
     );
     let key = CursorKey {
-        stream: stream.name().to_string(),
+        stream: stream.to_string(),
         org_id: org_id.to_string(),
     };
     let Some(cursor) = store.load_cursor(&key).await? else {

@@ -8,6 +8,7 @@ pub mod check;
 pub mod play;
 pub mod report;
 pub mod scenario;
+pub mod sources;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -98,11 +99,12 @@ pub async fn soak(options: SoakOptions, mut on_outcome: impl FnMut(&Outcome)) ->
 /// One scenario from its seed to its outcome; a panic or a hang becomes a failed outcome.
 pub async fn scenario_outcome(seed: u64, part_size: Option<usize>) -> (Outcome, Vec<&'static str>) {
     let scenario = Scenario::generate(seed, part_size.is_some());
-    let streams = scenario.streams.iter().map(|s| s.name()).collect();
+    let streams = scenario.stream_names();
     let mut outcome = Outcome {
         seed,
         description: scenario.to_string(),
         multi_org: scenario.orgs.is_some(),
+        other_sources: scenario.sources.is_some(),
         ..Outcome::default()
     };
     let started = Instant::now();
@@ -197,6 +199,9 @@ async fn play_and_check(scenario: Scenario, part_size: Option<usize>) -> Result<
             .or_default() += 1;
     }
     let findings = check::catch_up_and_check(&stack, &scenario, &played).await?;
+    if scenario.sources.is_some() {
+        let _ = std::fs::remove_file(sources::document_path(&stack));
+    }
     Ok(Done {
         played,
         findings,

@@ -16,7 +16,8 @@ use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use webex_sim::{GenerateSpec, ORGANIZATIONS_SCOPE, SimEvent, SimOrg};
 
-use super::scenario::{AwsFaults, LOOKBACK, Scenario, Step};
+use super::scenario::{AwsFaults, LOOKBACK, Scenario, Step, Target};
+use super::sources::StreamEvents;
 use crate::fault_proxy::Service;
 use crate::stack::{SimTime, sim_org_id, sim_stream};
 use crate::{Stack, webexctl_path};
@@ -59,6 +60,8 @@ pub struct Played {
     /// What playing found wrong when it was true (a refusal that stopped another unit, a
     /// refused unit not recorded in error), one line each.
     pub problems: Vec<String>,
+    /// Every event of every stream of other sources.
+    pub source_events: Vec<StreamEvents>,
 }
 
 const MIN: i64 = 60_000;
@@ -66,8 +69,13 @@ const MIN: i64 = 60_000;
 /// Creates the organisations and their history, then plays the steps with the faults on.
 pub async fn play(stack: &Stack, scenario: &Scenario, part_size: Option<usize>) -> Result<Played> {
     register_orgs(stack, scenario);
+    if let Some(sources) = &scenario.sources {
+        super::sources::prepare(stack, scenario, sources).await?;
+    }
+    let (expected, source_events) = history(stack, scenario);
     let mut played = Played {
-        expected: history(stack, scenario),
+        expected,
+        source_events,
         ..Played::default()
     };
     for identity in identities(scenario) {
@@ -131,7 +139,7 @@ pub async fn play(stack: &Stack, scenario: &Scenario, part_size: Option<usize>) 
                 .await?
             }
             Step::Advance { by, new_events } => {
-                advance(stack, scenario, *by, *new_events, &mut played.expected)
+                advance(stack, scenario, *by, *new_events, &mut played)
             }
         }
     }
@@ -279,8 +287,8 @@ pub fn short(org_id: &str) -> &str {
 }
 
 /// The events already there when the scenario starts, per unit (and, listing customers, the
-/// secret's organisation's, which no unit may collect).
-fn history(stack: &Stack, scenario: &Scenario) -> Vec<UnitEvents> {
+/// secret's organisation's, which no unit may collect), and per stream of other sources.
+fn history(stack: &Stack, scenario: &Scenario) -> (Vec<UnitEvents>, Vec<StreamEvents>) {
     let now = stack.sim.now_ms();
     // History starts late enough in the lookback that a first window chosen after every clock
     // move still covers it.
@@ -308,9 +316,13 @@ fn history(stack: &Stack, scenario: &Scenario) -> Vec<UnitEvents> {
         to_ms: spec.from_ms + 102 * MIN,
         ..spec.clone()
     };
+    if let Some(sources) = &scenario.sources {
+        let events = super::sources::history(stack, sources, &spec, &[&burst, &dense]);
+        return (Vec::new(), events);
+    }
     let home = sim_org_id(&stack.sim);
     let Some(orgs) = &scenario.orgs else {
-        return scenario
+        let units = scenario
             .streams
             .iter()
             .map(|stream| {
@@ -327,6 +339,7 @@ fn history(stack: &Stack, scenario: &Scenario) -> Vec<UnitEvents> {
                 }
             })
             .collect();
+        return (units, Vec::new());
     };
     let mut expected = Vec::new();
     for stream in &scenario.streams {
@@ -364,7 +377,7 @@ fn history(stack: &Stack, scenario: &Scenario) -> Vec<UnitEvents> {
             });
         }
     }
-    expected
+    (expected, Vec::new())
 }
 
 /// The clock moves on by `by`; events created meanwhile (some visible only later) arrive in
@@ -374,7 +387,7 @@ fn advance(
     scenario: &Scenario,
     by: Duration,
     new_events: usize,
-    expected: &mut [UnitEvents],
+    played: &mut Played,
 ) {
     let now = stack.sim.now_ms();
     let spec = GenerateSpec {
@@ -386,7 +399,8 @@ fn advance(
         max_lateness: scenario.events.max_lateness,
     };
     if new_events > 0 {
-        for unit in expected.iter_mut() {
+        super::sources::advance(stack, &spec, &mut played.source_events);
+        for unit in played.expected.iter_mut() {
             unit.events.extend(stack.sim.generate_for_org(
                 &unit.org_id,
                 sim_stream(unit.stream),
@@ -474,30 +488,31 @@ async fn runs(
         stack, scenario, ..
     } = context;
     let mut started = Vec::new();
-    let mut streams = Vec::new();
-    for stream in &scenario.streams {
+    let mut targets = Vec::new();
+    let all = scenario.targets();
+    for target in &all {
         for i in 0..count {
-            let abandon = if i == 0 && *stream == scenario.streams[0] {
+            let abandon = if i == 0 && *target == all[0] {
                 drop_after
             } else {
                 None
             };
             let run = Run {
-                stream: *stream,
+                target: *target,
                 part_size,
                 budget,
                 abandon,
                 only,
             };
             started.push(run_in_process(stack, scenario, run));
-            streams.push(*stream);
+            targets.push(*target);
         }
     }
     if count > 1 {
         played.concurrent += 1;
     }
     let results = join_all(started).await;
-    for (stream, result) in streams.into_iter().zip(results) {
+    for (target, result) in targets.into_iter().zip(results) {
         played.runs += 1;
         match result? {
             Err(panic) => played.panics.push(panic),
@@ -519,7 +534,7 @@ async fn runs(
                 }
                 for failure in outcome.failed {
                     if failure.error.contains("HTTP 403") {
-                        forbidden(context, stream, &failure.org_id, played);
+                        forbidden(context, target, &failure.org_id, played);
                     }
                     played.run_errors.push(failure.error);
                 }
@@ -530,8 +545,14 @@ async fn runs(
 }
 
 /// A unit a run reported refused (403): the refused organisation while it is refused, and
-/// never another (Webex's random faults have no 403).
-fn forbidden(context: &StepContext<'_>, stream: StreamId, org_id: &str, played: &mut Played) {
+/// never another (the random faults have no 403).
+fn forbidden(context: &StepContext<'_>, target: Target, org_id: &str, played: &mut Played) {
+    let Target::Webex(stream) = target else {
+        played
+            .problems
+            .push("a run of the other sources reported a refusal (403), which no API made".into());
+        return;
+    };
     if context.refused.as_deref() == Some(org_id) {
         played.forbidden.push((stream, org_id.to_string()));
     } else {
@@ -544,7 +565,7 @@ fn forbidden(context: &StepContext<'_>, stream: StreamId, org_id: &str, played: 
 
 /// One run in this process: what it collects and how it ends.
 struct Run<'a> {
-    stream: StreamId,
+    target: Target,
     part_size: Option<usize>,
     budget: Duration,
     /// Abandoned (its future dropped) after this long.
@@ -561,14 +582,33 @@ type RunResult = Result<Option<Result<UnitsOutcome, CollectError>>, String>;
 /// One run as its Lambda would do it: the secret's organisation, or through the units (every
 /// one, or the one a queued message names); `None` when it was abandoned after `abandon`.
 async fn run_in_process(stack: &Stack, scenario: &Scenario, run: Run<'_>) -> Result<RunResult> {
-    let mut config = stack.config(run.stream)?;
+    let deadline = Instant::now() + run.budget;
+    let stream = match (run.target, &scenario.sources) {
+        (Target::Webex(stream), _) => stream,
+        (Target::Sources, Some(sources)) => {
+            let units = super::sources::units(
+                stack,
+                scenario,
+                sources,
+                &stack.collector_sdk,
+                run.part_size,
+            )?;
+            return Ok(CatchPanic(Box::pin(async move {
+                let list = units.units(None, deadline).await?;
+                Ok(units.run(list, deadline).await)
+            }))
+            .await_within(run.abandon)
+            .await);
+        }
+        (Target::Sources, None) => anyhow::bail!("the scenario has no sources"),
+    };
+    let mut config = stack.config(stream)?;
     if let Some(part_size) = run.part_size {
         config.part_size = part_size;
     }
-    let deadline = Instant::now() + run.budget;
     let ran = if scenario.orgs.is_some() {
         let units = StreamUnits::new(
-            run.stream,
+            stream,
             &config,
             &stack.collector_sdk,
             Arc::new(SimTime(stack.sim.clone())),
@@ -581,7 +621,7 @@ async fn run_in_process(stack: &Stack, scenario: &Scenario, run: Run<'_>) -> Res
         .await_within(run.abandon)
         .await
     } else {
-        let collector = stack.collector_with(run.stream, &config)?;
+        let collector = stack.collector_with(stream, &config)?;
         CatchPanic(Box::pin(async move {
             run_once(&collector, deadline)
                 .await
@@ -650,7 +690,20 @@ async fn processes(
         Some(proxy) => proxy.url(),
         None => crate::aws::endpoint()?,
     };
-    let stream = scenario.streams[0];
+    // One stream: a Webex stream configured by the environment, or the first of the
+    // document's other sources, named.
+    let (name, env) = match &scenario.sources {
+        Some(sources) => {
+            let mut env = stack.stream_env(StreamId::AdminAudit);
+            let document = super::sources::document_path(stack);
+            env.insert("COLLECTOR_CONFIG".into(), document.display().to_string());
+            (sources.streams[0], env)
+        }
+        None => (
+            scenario.streams[0].name(),
+            stack.stream_env(scenario.streams[0]),
+        ),
+    };
     let mut started = Vec::new();
     for kill in kill_after {
         let mut command = tokio::process::Command::new(&webexctl);
@@ -658,12 +711,12 @@ async fn processes(
             .args([
                 "collect",
                 "--stream",
-                stream.name(),
+                name,
                 "--deadline-seconds",
                 &deadline_s.to_string(),
             ])
             .args(only.map(|org| ["--org", org]).into_iter().flatten())
-            .envs(stack.stream_env(stream))
+            .envs(&env)
             // The process reaches the emulator through the fault proxy too.
             .env("AWS_ENDPOINT_URL", &endpoint)
             .env(

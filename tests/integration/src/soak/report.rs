@@ -14,14 +14,16 @@ pub struct Outcome {
     pub description: String,
     /// The scenario collects several organisations, one unit of work each.
     pub multi_org: bool,
+    /// The scenario collects a document's streams of other sources.
+    pub other_sources: bool,
     pub played: Played,
     pub findings: Findings,
-    /// Webex faults the simulator served, by kind.
+    /// Faults the simulator served (Webex's, or the other APIs'), by kind.
     pub webex_faults: BTreeMap<String, u64>,
     /// AWS faults the proxy injected, by kind and by service.
     pub aws_faults: BTreeMap<String, u64>,
     pub aws_services: BTreeMap<String, u64>,
-    /// Event-page requests Webex saw while the faults were on.
+    /// Event-page requests the simulator saw while the faults were on.
     pub webex_requests: u64,
     /// Multipart uploads the collectors started, with faults and without.
     pub multipart_uploads: u64,
@@ -58,7 +60,7 @@ impl Outcome {
             n => format!(" units-refused-403={n}"),
         };
         format!(
-            "seed={} {verdict} {:.1}s (play {:.1}s) events={} webex-requests={} webex-faults={webex} aws-faults={aws} kills={} dropped={} multipart-uploads={}{in_flight}{forbidden} | {}",
+            "seed={} {verdict} {:.1}s (play {:.1}s) events={} sim-requests={} sim-faults={webex} aws-faults={aws} kills={} dropped={} multipart-uploads={}{in_flight}{forbidden} | {}",
             self.seed,
             self.elapsed.as_secs_f64(),
             self.playing.as_secs_f64(),
@@ -134,6 +136,7 @@ pub struct Summary {
     /// one.
     pub multi_org: u64,
     pub forbidden: u64,
+    pub other_sources: u64,
     pub expected: u64,
     pub lost: u64,
     pub duplicates: u64,
@@ -172,6 +175,7 @@ impl Summary {
         self.concurrent += p.concurrent;
         self.multipart_uploads += outcome.multipart_uploads;
         self.multi_org += u64::from(outcome.multi_org);
+        self.other_sources += u64::from(outcome.other_sources);
         self.forbidden += p.forbidden.len() as u64;
         let f = &outcome.findings;
         self.expected += f.expected;
@@ -216,7 +220,7 @@ impl Summary {
                     streams.join(", ")
                 ),
             ),
-            ("Webex faults injected", join(&self.webex_faults)),
+            ("Webex and API faults injected", join(&self.webex_faults)),
             ("AWS faults injected", join(&self.aws_faults)),
             ("AWS faults by service", join(&self.aws_services)),
             (
@@ -245,6 +249,10 @@ impl Summary {
                     "{} ({} units reported refused (403) while refused)",
                     self.multi_org, self.forbidden
                 ),
+            ),
+            (
+                "scenarios of a document's other sources (Graph, Secure Endpoint, general APIs)",
+                self.other_sources.to_string(),
             ),
             ("events expected", self.expected.to_string()),
             ("events lost", self.lost.to_string()),
@@ -288,7 +296,7 @@ mod tests {
         summary.add(&outcome, &["admin-audit"]);
         let table = summary.table();
         assert!(
-            table.contains("| Webex faults injected | 2 (423 Retry-After: 2) |"),
+            table.contains("| Webex and API faults injected | 2 (423 Retry-After: 2) |"),
             "{table}"
         );
         assert!(

@@ -39,6 +39,22 @@ pub struct Scenario {
     pub access_token_stored: bool,
     /// Several customer organisations, one unit of work each; `None`: the secret's own.
     pub orgs: Option<MultiOrg>,
+    /// A collector document's streams of other sources (Graph, Secure Endpoint, the general
+    /// APIs), collected as the http-sources function collects them; `streams` is then empty.
+    pub sources: Option<Sources>,
+}
+
+/// A scenario of the document's other sources: which of them, and how their APIs behave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sources {
+    /// Names from [`crate::sources::STREAMS`], in its order.
+    pub streams: Vec<&'static str>,
+    /// Graph's throttle: this many requests per second, answered 429 beyond it.
+    pub graph_throttle: Option<u32>,
+    /// Whether Graph's 429s carry `Retry-After`.
+    pub graph_retry_after: bool,
+    /// How long Graph's and general C's tokens live, in sim time.
+    pub token_ttl: Duration,
 }
 
 /// A partner administrator's customer organisations, collected by the admin (and security)
@@ -258,6 +274,7 @@ impl Scenario {
             steps,
             access_token_stored: false,
             orgs: None,
+            sources: None,
         };
         // Drawn last, so that the draws before it give the same scenario as before it existed.
         scenario.access_token_stored = rng.f64() < 0.7;
@@ -274,7 +291,35 @@ impl Scenario {
             let orgs = multi_org(&mut rng, scenario.events.history, &mut scenario.steps);
             scenario.orgs = Some(orgs);
         }
+        if rng.f64() < SOURCES_SHARE {
+            scenario.sources = Some(sources(&mut rng));
+            scenario.streams.clear();
+            scenario.orgs = None;
+            for step in &mut scenario.steps {
+                match step {
+                    Step::Runs { org, .. } | Step::Processes { org, .. } => *org = None,
+                    Step::Advance { .. } => {}
+                }
+            }
+        }
         scenario
+    }
+
+    /// What a run of this scenario collects: each Webex stream on its own, or every one of
+    /// the document's other sources at once.
+    pub fn targets(&self) -> Vec<Target> {
+        match &self.sources {
+            Some(_) => vec![Target::Sources],
+            None => self.streams.iter().map(|s| Target::Webex(*s)).collect(),
+        }
+    }
+
+    /// The names of the streams it collects.
+    pub fn stream_names(&self) -> Vec<&'static str> {
+        match &self.sources {
+            Some(sources) => sources.streams.clone(),
+            None => self.streams.iter().map(|s| s.name()).collect(),
+        }
     }
 
     /// The collector's environment for this scenario.
@@ -330,6 +375,47 @@ impl Scenario {
                 _ => Duration::ZERO,
             })
             .sum()
+    }
+}
+
+/// What one run collects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A Webex stream configured by the environment (its units when it has organisations).
+    Webex(StreamId),
+    /// The document's streams of other sources, as the http-sources function runs them.
+    Sources,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Webex(stream) => stream.fmt(f),
+            Target::Sources => f.write_str("sources"),
+        }
+    }
+}
+
+/// The scenarios that collect the document's other sources instead of a Webex stream.
+const SOURCES_SHARE: f64 = 0.3;
+
+/// One to three of the six other sources, and how their APIs behave.
+fn sources(rng: &mut Rng) -> Sources {
+    let mut streams: Vec<&'static str> = crate::sources::STREAMS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|_| rng.f64() < 0.35)
+        .take(3)
+        .collect();
+    if streams.is_empty() {
+        let all = crate::sources::STREAMS;
+        streams.push(all[rng.usize(..all.len())].0);
+    }
+    Sources {
+        streams,
+        graph_throttle: (rng.f64() < 0.5).then(|| rng.u32(5..=20)),
+        graph_retry_after: rng.bool(),
+        token_ttl: Duration::from_secs(pick(rng, &[300, 900, 3_599])),
     }
 }
 
@@ -475,23 +561,45 @@ fn aws_faults(rng: &mut Rng) -> AwsFaults {
 impl fmt::Display for Scenario {
     /// One line: what a reader needs to see what the scenario did.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let streams: Vec<&str> = self.streams.iter().map(|s| s.name()).collect();
+        let s = &self.settings;
+        match &self.sources {
+            Some(sources) => {
+                write!(
+                    f,
+                    "sources={} token-ttl={}s",
+                    sources.streams.join("+"),
+                    sources.token_ttl.as_secs()
+                )?;
+                if let Some(per_second) = sources.graph_throttle {
+                    let retry_after = if sources.graph_retry_after {
+                        ""
+                    } else {
+                        " no-retry-after"
+                    };
+                    write!(f, " graph-throttle={per_second}/s{retry_after}")?;
+                }
+            }
+            None => {
+                let streams: Vec<&str> = self.streams.iter().map(|s| s.name()).collect();
+                write!(
+                    f,
+                    "{} {:?}{} rotate={} page={}",
+                    streams.join("+"),
+                    self.order,
+                    if self.admin_link_header {
+                        ""
+                    } else {
+                        " no-link"
+                    },
+                    self.rotate_refresh_tokens,
+                    s.page_size,
+                )?;
+            }
+        }
         write!(
             f,
-            "{} {:?}{} rotate={} page={} window={}s lag={}s overlap={}s backfill={}",
-            streams.join("+"),
-            self.order,
-            if self.admin_link_header {
-                ""
-            } else {
-                " no-link"
-            },
-            self.rotate_refresh_tokens,
-            self.settings.page_size,
-            self.settings.max_window_s,
-            self.settings.settle_lag_s,
-            self.settings.overlap_s,
-            self.settings.backfill_windows,
+            " window={}s lag={}s overlap={}s backfill={}",
+            s.max_window_s, s.settle_lag_s, s.overlap_s, s.backfill_windows,
         )?;
         if self.small_parts {
             f.write_str(" multipart")?;
@@ -597,7 +705,10 @@ mod tests {
     fn seeds_cover_every_stream_order_token_behaviour_and_step() {
         let scenarios: Vec<Scenario> = (0..200).map(|s| Scenario::generate(s, true)).collect();
         for stream in StreamId::ALL {
-            assert!(scenarios.iter().any(|s| s.streams[0] == stream), "{stream}");
+            assert!(
+                scenarios.iter().any(|s| s.streams.first() == Some(&stream)),
+                "{stream}"
+            );
         }
         assert!(scenarios.iter().any(|s| s.order == Order::Shuffled));
         assert!(scenarios.iter().any(|s| s.order == Order::NewestFirst));
@@ -618,6 +729,38 @@ mod tests {
                 .iter()
                 .any(|step| matches!(step, Step::Runs { count: 3, .. }))
         }));
+    }
+
+    #[test]
+    fn a_third_of_the_scenarios_collect_other_sources_and_every_one_is_drawn() {
+        let scenarios: Vec<Scenario> = (0..400).map(|s| Scenario::generate(s, true)).collect();
+        let sources: Vec<&Sources> = scenarios
+            .iter()
+            .filter_map(|s| s.sources.as_ref())
+            .collect();
+        let share = sources.len() as f64 / scenarios.len() as f64;
+        assert!((0.2..0.4).contains(&share), "{share}");
+        for (name, _) in crate::sources::STREAMS {
+            assert!(sources.iter().any(|s| s.streams.contains(&name)), "{name}");
+        }
+        assert!(sources.iter().any(|s| s.streams.len() >= 2));
+        assert!(sources.iter().any(|s| s.graph_throttle.is_some()));
+        for s in scenarios.iter().filter(|s| s.sources.is_some()) {
+            assert!(s.streams.is_empty() && s.orgs.is_none(), "seed {}", s.seed);
+            assert_eq!(s.targets(), [Target::Sources]);
+            assert!(s.to_string().starts_with("sources="), "{s}");
+        }
+        assert!(
+            scenarios
+                .iter()
+                .any(|s| s.sources.is_some() && s.uses_processes()),
+            "some kill webexctl"
+        );
+        assert!(
+            scenarios
+                .iter()
+                .any(|s| s.sources.is_some() && s.aws_faults.is_some()),
+        );
     }
 
     #[test]
@@ -645,6 +788,7 @@ mod tests {
         let scenarios: Vec<Scenario> = (0..400).map(|s| Scenario::generate(s, true)).collect();
         let (audit, compliance): (Vec<&Scenario>, Vec<&Scenario>) = scenarios
             .iter()
+            .filter(|s| s.sources.is_none())
             .partition(|s| s.streams[0] != StreamId::ComplianceEvents);
         assert!(compliance.iter().all(|s| s.orgs.is_none()));
         let multi: Vec<(&Scenario, &MultiOrg)> = audit

@@ -96,6 +96,18 @@ impl Api {
         }
     }
 
+    /// Its name on `webex-sim`'s command line (`--apis`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::GraphSignIns => "graph-signins",
+            Api::GraphDirectoryAudits => "graph-directory-audits",
+            Api::SecureEndpoint => "secure-endpoint",
+            Api::GeneralA => "general-a",
+            Api::GeneralB => "general-b",
+            Api::GeneralC => "general-c",
+        }
+    }
+
     /// Graph's two resources hold events per tenant.
     pub fn is_graph(self) -> bool {
         matches!(self, Api::GraphSignIns | Api::GraphDirectoryAudits)
