@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use aws_adapters::SecretsManagerStore;
-use collector_core::credentials::{CredentialFuture, CredentialSource, IdentityFacts};
+use collector_core::credentials::{CredentialFuture, CredentialSource};
 use collector_core::event::EventKey;
 use collector_core::ports::{StoreError, TokenError};
 use collector_core::secret::{AccessToken, ApiKey, ClientSecret, Credential};
@@ -150,10 +150,6 @@ impl StaticKey {
 impl CredentialSource for StaticKey {
     fn identity(&self) -> &IdentityName {
         &self.secret.identity
-    }
-
-    fn facts(&self) -> CredentialFuture<'_, IdentityFacts> {
-        Box::pin(async { Ok(IdentityFacts::default()) })
     }
 
     fn current(&self, _deadline: Instant) -> CredentialFuture<'_, Credential> {
@@ -308,10 +304,6 @@ impl ClientCredentialSource {
 impl CredentialSource for ClientCredentialSource {
     fn identity(&self) -> &IdentityName {
         &self.secret.identity
-    }
-
-    fn facts(&self) -> CredentialFuture<'_, IdentityFacts> {
-        Box::pin(async { Ok(IdentityFacts::default()) })
     }
 
     fn current(&self, deadline: Instant) -> CredentialFuture<'_, Credential> {

@@ -32,8 +32,10 @@ pub trait CredentialSource: Send + Sync {
     fn identity(&self) -> &IdentityName;
 
     /// Reads the identity afresh at the start of a run (its secret may have changed since the
-    /// process started).
-    fn facts(&self) -> CredentialFuture<'_, IdentityFacts>;
+    /// process started). Only Webex identities know anything a run needs.
+    fn facts(&self) -> CredentialFuture<'_, IdentityFacts> {
+        Box::pin(async { Ok(IdentityFacts::default()) })
+    }
 
     /// A credential that is good for a while yet.
     fn current(&self, deadline: Instant) -> CredentialFuture<'_, Credential>;

@@ -63,9 +63,9 @@ pub enum CollectError {
     },
     #[error("configuration error: {0}")]
     Config(String),
-    #[error("Webex request failed: {0}")]
+    #[error("the API request failed: {0}")]
     Upstream(#[source] SourceError),
-    #[error("Webex token endpoint failed: {0}")]
+    #[error("the token endpoint failed: {0}")]
     TokenEndpoint(#[source] TokenError),
     #[error("state store failed: {0}")]
     Store(#[source] StoreError),

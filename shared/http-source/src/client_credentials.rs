@@ -140,9 +140,11 @@ impl ClientCredentials {
                     Some(self.request.client_secret.secret()),
                 );
             }
-            let reason = match builder.send().await {
-                Err(e) if e.is_timeout() => "timed out".to_string(),
-                Err(_) => "connection failed".to_string(),
+            // What to say if this was the last attempt, and how long the endpoint asked us
+            // to wait (`None`: our own backoff).
+            let (reason, wait) = match builder.send().await {
+                Err(e) if e.is_timeout() => ("timed out".to_string(), None),
+                Err(_) => ("connection failed".to_string(), None),
                 Ok(response) => {
                     let status = response.status();
                     let wait = retry_after(
@@ -191,26 +193,12 @@ impl ClientCredentials {
                             )));
                         }
                         (429 | 500..=599, _) => {
-                            let wait = match wait {
-                                Ok(RetryAfter::Wait(wait)) => Some(wait),
-                                Ok(RetryAfter::Backoff) => None,
+                            let reason = format!("the token endpoint answered HTTP {status}");
+                            match wait {
+                                Ok(RetryAfter::Wait(wait)) => (reason, Some(wait)),
+                                Ok(RetryAfter::Backoff) => (reason, None),
                                 Err(absurd) => return Err(TokenError::Failed(absurd.to_string())),
-                            };
-                            if attempt < self.http.retry().max_attempts {
-                                let wait =
-                                    wait.unwrap_or_else(|| self.http.retry().backoff(attempt));
-                                let Some(resume) =
-                                    resume_at(Instant::now(), wait, MIN_REQUEST_TIME, deadline)
-                                else {
-                                    return Err(TokenError::Failed(format!(
-                                        "the token endpoint answered HTTP {status}; no time left to \
-                                         try again"
-                                    )));
-                                };
-                                tokio::time::sleep_until(resume).await;
-                                continue;
                             }
-                            format!("HTTP {status}")
                         }
                         (status, _) => {
                             return Err(TokenError::Failed(format!(
@@ -226,9 +214,8 @@ impl ClientCredentials {
                     "no token for identity {identity} after {attempt} attempts; last: {reason}"
                 )));
             }
-            let backoff = self.http.retry().backoff(attempt);
-            let Some(resume) = resume_at(Instant::now(), backoff, MIN_REQUEST_TIME, deadline)
-            else {
+            let wait = wait.unwrap_or_else(|| self.http.retry().backoff(attempt));
+            let Some(resume) = resume_at(Instant::now(), wait, MIN_REQUEST_TIME, deadline) else {
                 return Err(TokenError::Failed(format!(
                     "no token for identity {identity}: {reason}; no time left to try again"
                 )));

@@ -541,14 +541,11 @@ fn error_message(source: &SourceSpec, body: &[u8]) -> String {
         return "no error message".to_string();
     };
     let message: String = message.chars().take(300).collect();
-    let reference = source.error_message.reference.as_ref().and_then(|path| {
-        let name = path.to_string();
-        let name = name
-            .rsplit(['.', '\''])
-            .find(|s| !s.is_empty() && *s != "]")
-            .unwrap_or("reference");
-        Some(format!("{name} {}", text_at(body, path)?))
-    });
+    let reference = source
+        .error_message
+        .reference
+        .as_ref()
+        .and_then(|(label, path)| Some(format!("{label} {}", text_at(body, path)?)));
     match reference {
         Some(reference) => format!("{message} ({reference})"),
         None => message,

@@ -71,6 +71,10 @@ struct RunArgs {
     /// then runs with it too, just before the current one, and the report compares their CPU.
     #[arg(long)]
     baseline_bin_dir: Option<PathBuf>,
+    /// Runs of each binary per compared scenario (before, after, after, before, ...); the
+    /// dense scenario, five minutes a run, has one of each.
+    #[arg(long, default_value_t = 2)]
+    baseline_rounds: u32,
     /// The commit the baseline was built from, for the report.
     #[arg(long, default_value = "an earlier commit")]
     baseline_commit: String,
@@ -155,7 +159,11 @@ fn scenarios(args: &RunArgs) -> Vec<Scenario> {
             let compared = args.baseline_bin_dir.is_some()
                 && matches!(s.collects, Collects::Webex(_))
                 && !s.is_backfill();
-            compared.then(|| s.before()).into_iter().chain([s])
+            match compared {
+                true if s.is_dense() => s.compared(1),
+                true => s.compared(args.baseline_rounds),
+                false => vec![s],
+            }
         })
         .collect()
 }

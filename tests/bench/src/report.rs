@@ -305,50 +305,67 @@ impl Report<'_> {
         }
     }
 
-    /// Each scenario run with the baseline webexctl just before the current one: CPU per
-    /// million events before and after, and whether the change stays within the tolerance.
+    /// Each compared scenario's runs with the baseline webexctl and with this one: CPU per
+    /// million events of each run and their means, and whether the change stays within the
+    /// tolerance.
     fn before_and_after(&self, md: &mut String) {
-        let pairs: Vec<(&Outcome, &Outcome)> = self
-            .outcomes
-            .iter()
-            .filter(|o| o.scenario.baseline)
-            .filter_map(|before| {
-                let name = before.scenario.name.strip_suffix(" (before)")?;
-                let after = self
-                    .outcomes
-                    .iter()
-                    .find(|o| !o.scenario.baseline && o.scenario.name == name)?;
-                Some((before, after))
-            })
-            .collect();
-        if pairs.is_empty() {
+        let mut compared: Vec<&str> = Vec::new();
+        for o in self.outcomes {
+            if let Some(name) = o.scenario.compared_as.as_deref()
+                && !compared.contains(&name)
+            {
+                compared.push(name);
+            }
+        }
+        if compared.is_empty() {
             return;
         }
         let _ = writeln!(
             md,
-            "### Before and after
-
-Each scenario ran twice in this run, one right after the              other on the same simulator backlog: first with webexctl built from {} (before),              then with this commit's (after). CPU is webexctl's user + system time per million              events; the change must stay within {:.0}%.
-",
+            "### Before and after\n\nEach scenario ran with webexctl built from {} (before) and \
+             with this commit's (after), in rounds one right after the other on the same \
+             simulator backlog (before, after, then after, before, ...), so that a drift in the \
+             machine's speed weighs on both. CPU is webexctl's user + system time per million \
+             events, each run's and the mean; the change of the means must stay within {:.0}%.\n",
             self.baseline_commit,
             BEFORE_AFTER_TOLERANCE * 100.0
         );
         let _ = writeln!(
             md,
-            "| scenario | CPU s per M before | CPU s per M after | change | peak RSS MiB before | after | within {:.0}% |",
+            "| scenario | CPU s per M before (runs) | after (runs) | before, mean | after, mean | change | within {:.0}% |",
             BEFORE_AFTER_TOLERANCE * 100.0
         );
         let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|---|");
-        for (before, after) in pairs {
-            let (b, a) = (before.cpu_s_per_million(), after.cpu_s_per_million());
+        for name in compared {
+            let side = |baseline: bool| -> Vec<f64> {
+                self.outcomes
+                    .iter()
+                    .filter(|o| {
+                        o.scenario.compared_as.as_deref() == Some(name)
+                            && o.scenario.baseline == baseline
+                    })
+                    .map(Outcome::cpu_s_per_million)
+                    .collect()
+            };
+            let (before, after) = (side(true), side(false));
+            if before.is_empty() || after.is_empty() {
+                continue;
+            }
+            let mean = |runs: &[f64]| runs.iter().sum::<f64>() / runs.len() as f64;
+            let list = |runs: &[f64]| {
+                runs.iter()
+                    .map(|c| format!("{c:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let (b, a) = (mean(&before), mean(&after));
             let change = a / b - 1.0;
             let _ = writeln!(
                 md,
-                "| {} | {b:.2} | {a:.2} | {:+.1}% | {:.1} | {:.1} | {} |",
-                after.scenario.name,
+                "| {name} | {} | {} | {b:.2} | {a:.2} | {:+.1}% | {} |",
+                list(&before),
+                list(&after),
                 change * 100.0,
-                before.collector.max_rss_kib as f64 / 1024.0,
-                after.collector.max_rss_kib as f64 / 1024.0,
                 if change <= BEFORE_AFTER_TOLERANCE {
                     "yes"
                 } else {

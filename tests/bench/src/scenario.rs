@@ -66,6 +66,9 @@ pub struct Scenario {
     pub collects: Collects,
     /// Run with the baseline webexctl (`--baseline-bin-dir`): the figures before a change.
     pub baseline: bool,
+    /// The name shared by every run of a scenario compared before and after; `None` when it
+    /// is not compared.
+    pub compared_as: Option<String>,
     pub events: u64,
     /// Events per second of history (see [`EVENTS_PER_SECOND`]).
     pub density: f64,
@@ -84,6 +87,7 @@ impl Scenario {
             name: format!("{} {}", stream.name(), count(events)),
             collects: Collects::Webex(stream),
             baseline: false,
+            compared_as: None,
             events,
             density: EVENTS_PER_SECOND,
             page_size,
@@ -101,6 +105,7 @@ impl Scenario {
             name: format!("dense compliance-events {}", count(events)),
             collects: Collects::Webex(StreamId::ComplianceEvents),
             baseline: false,
+            compared_as: None,
             events,
             density: events as f64 / span_seconds as f64,
             page_size: 1000,
@@ -120,13 +125,31 @@ impl Scenario {
         }
     }
 
-    /// The same scenario run with the baseline webexctl.
-    pub fn before(&self) -> Self {
-        Self {
-            name: format!("{} (before)", self.name),
-            baseline: true,
-            ..self.clone()
-        }
+    /// The runs that compare this scenario before and after, `rounds` of each binary, in the
+    /// order before, after, after, before, ... so that a drift in the machine's speed over the
+    /// rounds weighs on both alike.
+    pub fn compared(&self, rounds: u32) -> Vec<Self> {
+        let run = |baseline: bool, round: u32| {
+            let side = if baseline { "before" } else { "" };
+            let variant = match (side, round) {
+                ("", 1) => String::new(),
+                (side, 1) => format!(" ({side})"),
+                ("", round) => format!(" (round {round})"),
+                (side, round) => format!(" ({side}, round {round})"),
+            };
+            Self {
+                name: format!("{}{variant}", self.name),
+                baseline,
+                compared_as: Some(self.name.clone()),
+                ..self.clone()
+            }
+        };
+        (1..=rounds.max(1))
+            .flat_map(|round| {
+                let before_first = round % 2 == 1;
+                [run(before_first, round), run(!before_first, round)]
+            })
+            .collect()
     }
 
     pub fn is_dense(&self) -> bool {
@@ -141,6 +164,7 @@ impl Scenario {
             name: format!("backfill compliance-events {}", count(events)),
             collects: Collects::Webex(StreamId::ComplianceEvents),
             baseline: false,
+            compared_as: None,
             events,
             density: BACKFILL_EVENTS_PER_SECOND,
             page_size: 1000,
@@ -494,4 +518,28 @@ id = "id"
 time = "occurred_at"
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compared_rounds_alternate_which_binary_runs_first() {
+        let runs = Scenario::throughput(StreamId::AdminAudit, 200_000, 200).compared(2);
+        let names: Vec<(&str, bool)> = runs.iter().map(|r| (r.name.as_str(), r.baseline)).collect();
+        assert_eq!(
+            names,
+            [
+                ("admin-audit 200k (before)", true),
+                ("admin-audit 200k", false),
+                ("admin-audit 200k (round 2)", false),
+                ("admin-audit 200k (before, round 2)", true),
+            ]
+        );
+        assert!(
+            runs.iter()
+                .all(|r| r.compared_as.as_deref() == Some("admin-audit 200k"))
+        );
+    }
 }

@@ -5,8 +5,8 @@
 use anyhow::Result;
 use integration_tests::soak::{SoakOptions, emulator_part_size, scenario_seed, soak};
 
-/// The subset has SIGKILLed processes, abandoned runs, runs started at once, all three streams
-/// and every kind of fault (asserted below).
+/// The subset has SIGKILLed processes, abandoned runs, runs started at once, all three Webex
+/// streams, the document's other sources and every kind of fault (asserted below).
 const SUBSET_BASE_SEED: u64 = 20_261_122;
 const SUBSET_SCENARIOS: u64 = 40;
 
@@ -69,7 +69,20 @@ async fn a_seeded_subset_of_the_fault_soak_loses_and_duplicates_nothing() -> Res
         summary.webex_faults
     );
     assert!(summary.aws_faults.len() >= 6, "{:?}", summary.aws_faults);
-    assert_eq!(summary.streams.len(), 3, "{:?}", summary.streams);
+    for stream in collector_core::StreamId::ALL {
+        assert!(
+            summary.streams.contains_key(stream.name()),
+            "{stream}: {:?}",
+            summary.streams
+        );
+    }
+    // And the document's other sources, several of their six streams.
+    assert!(summary.other_sources >= 5, "{}", summary.other_sources);
+    let sources = integration_tests::sources::STREAMS
+        .iter()
+        .filter(|(name, _)| summary.streams.contains_key(name))
+        .count();
+    assert!(sources >= 4, "{:?}", summary.streams);
     Ok(())
 }
 

@@ -71,7 +71,7 @@ pub(super) fn source_of(
         None => Some(RateLimitHeaders::standard()),
     };
     let (request, (paging, hints), items, rate_limit) = (request?, paging?, items?, rate_limit?);
-    let display = reqwest_host(&request.url).unwrap_or_else(|| "the API".to_string());
+    let display = host_of(&request.url).unwrap_or_else(|| "the API".to_string());
     Some(SourceSpec {
         name: super::source::HTTP.to_string(),
         display,
@@ -497,17 +497,7 @@ fn paging_of(
         has_more: json_path("has_more", &raw.has_more),
     };
     let in_body = |placeholder| {
-        request.is_some_and(|r| {
-            r.body.as_ref().is_some_and(|_| {
-                RequestTemplate {
-                    query: Vec::new(),
-                    headers: Vec::new(),
-                    url: Template::text(""),
-                    ..r.clone()
-                }
-                .uses(placeholder)
-            })
-        })
+        request.is_some_and(|r| r.body.as_ref().is_some_and(|body| body.uses(placeholder)))
     };
     let mut require = |key: &str, present: bool, what: &str| {
         if !present && !table.read.rejected(key) {
@@ -707,7 +697,7 @@ fn rate_limit_of(
 }
 
 /// The host a template URL names, for messages ("api.example.com refused ...").
-fn reqwest_host(url: &Template) -> Option<String> {
+fn host_of(url: &Template) -> Option<String> {
     let text = url.as_plain()?;
     let rest = text.split_once("://")?.1;
     Some(rest.split(['/', ':']).next()?.to_string())

@@ -84,7 +84,8 @@ pub struct Refusal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorMessage {
     pub paths: Vec<JsonPath>,
-    pub reference: Option<JsonPath>,
+    /// A reference to quote beside it ("trackingId 4a1…"): its label and where it is.
+    pub reference: Option<(&'static str, JsonPath)>,
 }
 
 impl ErrorMessage {

@@ -114,17 +114,26 @@ impl Values for Now<'_> {
     }
 }
 
+impl Body {
+    /// Whether the body uses `placeholder`.
+    pub fn uses(&self, placeholder: Placeholder) -> bool {
+        match self {
+            Body::Json(value) => value.uses(placeholder),
+            Body::Form(fields) => fields.iter().any(|(_, t)| t.uses(placeholder)),
+        }
+    }
+}
+
 impl RequestTemplate {
     /// Whether any part of the request uses `placeholder`.
     pub fn uses(&self, placeholder: Placeholder) -> bool {
         self.url.uses(placeholder)
             || self.query.iter().any(|(_, t)| t.uses(placeholder))
             || self.headers.iter().any(|(_, t)| t.uses(placeholder))
-            || match &self.body {
-                Some(Body::Json(value)) => value.uses(placeholder),
-                Some(Body::Form(fields)) => fields.iter().any(|(_, t)| t.uses(placeholder)),
-                None => false,
-            }
+            || self
+                .body
+                .as_ref()
+                .is_some_and(|body| body.uses(placeholder))
     }
 
     /// The request for `bounds` at `position`, asking for `page_size` items. A key whose value

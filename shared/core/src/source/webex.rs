@@ -61,7 +61,7 @@ impl StreamId {
             forbidden_fix: Some(spec.forbidden_fix.to_string()),
             error_message: ErrorMessage {
                 paths: vec![path("message")],
-                reference: Some(path("trackingId")),
+                reference: Some(("trackingId", path("trackingId"))),
             },
             quirks: Quirks {
                 shrink_on_504: true,

@@ -15,11 +15,14 @@ use anyhow::{Context, Result, ensure};
 use collector_app::document::Document;
 use collector_app::units::{Selection, StreamUnits, UnitsOutcome};
 use collector_core::StreamId;
+use integration_tests::cli::webexctl;
 use integration_tests::sources::{STREAMS, create_secrets, document};
 use integration_tests::stack::{SimTime, Stack, StackOptions};
 use serde_json::json;
 use tokio::time::Instant;
-use webex_sim::{Api, ApiEvent, DEFAULT_GENERAL_C_CLIENT_ID, Fault, GenerateSpec, Throttle};
+use webex_sim::{
+    Api, ApiEvent, ClockMode, DEFAULT_GENERAL_C_CLIENT_ID, Fault, GenerateSpec, SimConfig, Throttle,
+};
 
 const MINUTE: i64 = 60_000;
 
@@ -223,5 +226,56 @@ async fn a_wrong_secret_and_a_licence_refusal_stop_only_their_streams_and_say_wh
     }
     assert!(lines_of(&stack, "entra-signins").await?.is_empty());
     assert!(lines_of(&stack, "http-search").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webexctl_collects_one_document_stream_by_its_name_and_says_which_it_has() -> Result<()> {
+    // GIVEN the document in a file, and events in every API
+    // (webexctl runs on the real clock: so does the simulator.)
+    let mut options = options();
+    options.sim = SimConfig {
+        clock: ClockMode::System,
+        ..SimConfig::default()
+    };
+    let stack = Stack::start(options).await?;
+    let sim = &stack.sim;
+    let now = sim.now_ms();
+    let mut generated = HashMap::new();
+    for (name, api) in STREAMS {
+        let spec = GenerateSpec::new(30, now - 60 * MINUTE, now - 10 * MINUTE);
+        generated.insert(name, sim.generate_api(api, spec));
+    }
+    let prefix = format!("sources-{}", stack.table);
+    create_secrets(&stack.sdk, &prefix).await?;
+    let file = std::env::temp_dir().join(format!("{prefix}.toml"));
+    std::fs::write(&file, document(&sim.origin(), &prefix))?;
+    let mut env = stack.stream_env(StreamId::AdminAudit);
+    env.insert("COLLECTOR_CONFIG".into(), file.display().to_string());
+    // WHEN webexctl collects the Secure Endpoint stream by its name, then a name the document
+    // does not have
+    let one = webexctl(&env, &["collect", "--stream", "secure-endpoint-eu"], "").await?;
+    let unknown = webexctl(&env, &["collect", "--stream", "entra-sign-ins"], "").await?;
+    std::fs::remove_file(&file)?;
+    // THEN that stream, and no other, holds every event its API served
+    assert_eq!(one.code, Some(0), "{}", one.stderr);
+    let summary: serde_json::Value = serde_json::from_str(one.stdout.trim())?;
+    assert_eq!(summary["stream"], "secure-endpoint-eu");
+    assert_eq!(
+        lines_of(&stack, "secure-endpoint-eu").await?,
+        sorted_json(&generated["secure-endpoint-eu"])
+    );
+    for (name, _) in STREAMS.iter().filter(|(n, _)| *n != "secure-endpoint-eu") {
+        assert!(lines_of(&stack, name).await?.is_empty(), "{name}");
+    }
+    // AND the unknown name is refused with what to use instead
+    assert_eq!(unknown.code, Some(2), "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("the collector document has no stream \"entra-sign-ins\" of another source"),
+        "{}",
+        unknown.stderr
+    );
     Ok(())
 }
