@@ -1,7 +1,8 @@
 //! `webexctl config check FILE`: the collector document read as the functions will read it.
 //! A valid document prints its units of work and a summary per stream and identity; an invalid
 //! one prints every mistake, one per line, and exits with 2. `webexctl config push FILE` checks
-//! the same way, then writes the document where the functions read it.
+//! the same way, then writes the document where the functions read it; `webexctl config tables
+//! FILE` checks it, then writes its streams' Glue tables (both with `push --tables`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,28 +16,34 @@ use serde::Serialize;
 
 use collector_app::document_location::{DocumentLocation, VARIABLE, s3_client_from_env};
 
-use crate::table;
+use crate::{table, tables_cmd};
 
 /// The exit status of a document that is not valid, as for every configuration error.
 const INVALID: u8 = 2;
 
 pub fn check(file: &Path, json: bool) -> Result<ExitCode> {
-    report(file, json).map(|(code, _)| code)
+    Ok(match report(file, json)? {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(code) => code,
+    })
 }
 
-/// Checks `file`, and writes it to `COLLECTOR_CONFIG` when it is valid.
-pub async fn push(file: &Path) -> Result<ExitCode> {
+/// Checks `file`, and writes it to `COLLECTOR_CONFIG` when it is valid; then, given the Glue
+/// database, its streams' tables.
+pub async fn push(file: &Path, tables_in: Option<&str>) -> Result<ExitCode> {
     let Some(location) = DocumentLocation::from_env()? else {
         anyhow::bail!(
             "{VARIABLE} is not set: set it to where the functions read the document (the stack's \
              CollectorConfig output, s3://BUCKET/KEY)"
         );
     };
-    let (code, valid) = report(file, false)?;
-    if !valid {
-        eprintln!("nothing was written to {location}");
-        return Ok(code);
-    }
+    let document = match report(file, false)? {
+        Ok(document) => document,
+        Err(code) => {
+            eprintln!("nothing was written to {location}");
+            return Ok(code);
+        }
+    };
     let text = std::fs::read_to_string(file)?;
     let s3 = s3_client_from_env().await;
     location
@@ -44,42 +51,57 @@ pub async fn push(file: &Path) -> Result<ExitCode> {
         .await
         .map_err(anyhow::Error::msg)?;
     println!("written to {location}; each function follows it from its next invocation");
-    Ok(ExitCode::SUCCESS)
+    match tables_in {
+        Some(database) => tables_cmd::write(&document, database).await,
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
-/// Prints the check of `file`; the exit status, and whether the document is valid.
-fn report(file: &Path, json: bool) -> Result<(ExitCode, bool)> {
-    let code = match Document::load(file) {
-        Ok(document) => {
-            let report = Report::of(&document);
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{}", human(file, &report));
-            }
-            return Ok((ExitCode::SUCCESS, true));
+/// Checks `file`, then writes its streams' tables to the Glue `database`.
+pub async fn tables(file: &Path, database: &str) -> Result<ExitCode> {
+    match load(file, false)? {
+        Ok(document) => tables_cmd::write(&document, database).await,
+        Err(code) => Ok(code),
+    }
+}
+
+/// Prints the check of `file`; the document when it is valid, else the exit status.
+fn report(file: &Path, json: bool) -> Result<Result<Document, ExitCode>> {
+    let loaded = load(file, json)?;
+    if let Ok(document) = &loaded {
+        let report = Report::of(document);
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{}", human(file, &report));
         }
-        Err(LoadError::Invalid { errors, .. }) => {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&Invalid::of(&errors))?);
-            } else {
-                for error in &errors {
-                    // The problem quotes what the document holds: escaped, like every cell.
-                    eprintln!("error: {}", table::escape(&error.to_string()));
-                }
-                eprintln!(
-                    "{}: {} {}; the document is not valid",
-                    table::escape(&file.display().to_string()),
-                    errors.len(),
-                    if errors.len() == 1 { "error" } else { "errors" }
-                );
-            }
-            ExitCode::from(INVALID)
-        }
+    }
+    Ok(loaded)
+}
+
+/// The document in `file`, or its mistakes printed and the exit status.
+fn load(file: &Path, json: bool) -> Result<Result<Document, ExitCode>> {
+    let errors = match Document::load(file) {
+        Ok(document) => return Ok(Ok(document)),
+        Err(LoadError::Invalid { errors, .. }) => errors,
         // Names the file; `main` prints it with its cause.
         Err(read @ LoadError::Read { .. }) => return Err(read.into()),
     };
-    Ok((code, false))
+    if json {
+        println!("{}", serde_json::to_string_pretty(&Invalid::of(&errors))?);
+    } else {
+        for error in &errors {
+            // The problem quotes what the document holds: escaped, like every cell.
+            eprintln!("error: {}", table::escape(&error.to_string()));
+        }
+        eprintln!(
+            "{}: {} {}; the document is not valid",
+            table::escape(&file.display().to_string()),
+            errors.len(),
+            if errors.len() == 1 { "error" } else { "errors" }
+        );
+    }
+    Ok(Err(ExitCode::from(INVALID)))
 }
 
 #[derive(Serialize)]

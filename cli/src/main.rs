@@ -3,6 +3,7 @@
 
 mod config_cmd;
 mod table;
+mod tables_cmd;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -71,7 +72,37 @@ enum ConfigCommand {
     /// Validate a document, then write it where the functions read it (COLLECTOR_CONFIG:
     /// s3://BUCKET/KEY, the stack's CollectorConfig output). They read it at their next cold
     /// start; an invalid document is never written.
-    Push { file: PathBuf },
+    Push {
+        file: PathBuf,
+        /// Then write the streams' Glue tables too, as `config tables` does.
+        #[arg(long)]
+        tables: bool,
+        #[command(flatten)]
+        glue: Glue,
+    },
+    /// Validate a document, then write a Glue table for each of its streams that the template
+    /// has none for, named by the stream (entra-signins: entra_signins), and `stream_fields`
+    /// for the streams with fields_key. Tables not written by webexctl are never changed.
+    Tables {
+        file: PathBuf,
+        #[command(flatten)]
+        glue: Glue,
+    },
+}
+
+#[derive(Args)]
+struct Glue {
+    /// The Glue database: the stack's GlueDatabase output.
+    #[arg(long, env = "GLUE_DATABASE", value_name = "NAME")]
+    database: Option<String>,
+}
+
+impl Glue {
+    fn database(&self) -> Result<&str> {
+        self.database.as_deref().context(
+            "no Glue database: set GLUE_DATABASE or --database to the stack's GlueDatabase output",
+        )
+    }
 }
 
 #[derive(Subcommand)]
@@ -159,7 +190,17 @@ async fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check { file, output }) => {
             config_cmd::check(&file, output.json)
         }
-        Command::Config(ConfigCommand::Push { file }) => config_cmd::push(&file).await,
+        Command::Config(ConfigCommand::Push { file, tables, glue }) => {
+            async {
+                // Asked before the document is written, so that a push is all or nothing.
+                let database = if tables { Some(glue.database()?) } else { None };
+                config_cmd::push(&file, database).await
+            }
+            .await
+        }
+        Command::Config(ConfigCommand::Tables { file, glue }) => {
+            async { config_cmd::tables(&file, glue.database()?).await }.await
+        }
     };
     match outcome {
         Ok(code) => code,

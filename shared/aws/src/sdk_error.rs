@@ -4,6 +4,8 @@
 use std::error::Error;
 use std::fmt;
 
+use collector_core::ports::StoreError;
+
 #[derive(Debug)]
 pub struct AwsCallError(Box<dyn Error + Send + Sync>);
 
@@ -22,5 +24,16 @@ impl fmt::Display for AwsCallError {
 impl Error for AwsCallError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&*self.0)
+    }
+}
+
+/// A store call that failed in AWS, with its operation named.
+pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(
+    operation: &'static str,
+    e: E,
+) -> StoreError {
+    StoreError::Unavailable {
+        operation,
+        source: Box::new(AwsCallError::new(e)),
     }
 }

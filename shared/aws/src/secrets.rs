@@ -5,7 +5,7 @@ use aws_sdk_secretsmanager::Client;
 use collector_core::ports::{SecretStore, StoreError};
 use collector_core::tokens::IdentitySecret;
 
-use crate::sdk_error::AwsCallError;
+use crate::sdk_error::unavailable;
 
 #[derive(Clone, Debug)]
 pub struct SecretsManagerStore {
@@ -109,15 +109,5 @@ impl SecretStore for SecretsManagerStore {
             .await
             .map_err(|e| unavailable("Secrets Manager PutSecretValue", e))?;
         Ok(())
-    }
-}
-
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(
-    operation: &'static str,
-    e: E,
-) -> StoreError {
-    StoreError::Unavailable {
-        operation,
-        source: Box::new(AwsCallError::new(e)),
     }
 }

@@ -18,6 +18,7 @@ pub mod recent_ids;
 pub mod secret;
 pub mod source;
 pub mod stream;
+pub mod table;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;

@@ -1,7 +1,8 @@
 //! The Glue tables of the template, and a check of one NDJSON line against a table's columns
 //! the way the Hive JSON SerDe reads it: keys matched without case, a declared type per value,
 //! `null` for anything absent; or, for a table of raw lines, the way the text SerDe reads it:
-//! one string column, the whole line.
+//! one string column, the whole line. Also the few calls of Glue's JSON API the tests make on
+//! the local stack to set up and read back a catalogue (the code under test uses the SDK).
 
 use std::collections::BTreeMap;
 
@@ -45,6 +46,23 @@ impl Table {
                     .and_then(|v| v.ok_or_else(|| "empty TableInput".to_string()))
                     .unwrap_or_else(|e| panic!("{id}: {e}"));
                 Table::from_input(&input).unwrap_or_else(|e| panic!("{id}: {e}"))
+            })
+            .collect()
+    }
+
+    /// Every table of the Glue `database` on the local stack.
+    pub async fn all_in(endpoint: &str, database: &str) -> Result<Vec<Table>, String> {
+        let listed = call(
+            endpoint,
+            "GetTables",
+            serde_json::json!({ "DatabaseName": database }),
+        )
+        .await?;
+        let list = listed["TableList"].as_array().ok_or("no TableList")?;
+        list.iter()
+            .map(|table| {
+                let input = serde_yaml::to_value(table).map_err(|e| e.to_string())?;
+                Table::from_input(&input)
             })
             .collect()
     }
@@ -143,6 +161,30 @@ impl Table {
             None => 1,
         }
     }
+}
+
+/// One call of Glue's JSON API (`AWSGlue.{operation}`) on the local stack at `endpoint`.
+pub async fn call(endpoint: &str, operation: &str, body: Json) -> Result<Json, String> {
+    let answer = reqwest::Client::new()
+        .post(endpoint)
+        .header("X-Amz-Target", format!("AWSGlue.{operation}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        // The emulator routes by the credential scope's service and checks no signature.
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/glue/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("Glue {operation}: {e}"))?;
+    let status = answer.status();
+    let text = answer.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("Glue {operation}: {status} {text}"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("Glue {operation}: {e}: {text}"))
 }
 
 /// A Hive type name as Glue stores it: `string`, `array<string>`, `struct<a:string,b:int>`, ...

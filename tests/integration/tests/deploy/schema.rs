@@ -16,9 +16,11 @@ use tokio::time::Instant;
 use webex_sim::GenerateSpec;
 
 use crate::aws_calls::EVENTS_BUCKET;
-use crate::glue::Table;
+use crate::glue::{self, Table};
 use crate::template::Template;
-use integration_tests::sources;
+use collector_core::table::OURS;
+use integration_tests::{cli, sources};
+use serde_json::json;
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -81,16 +83,18 @@ async fn objects_of_every_stream_read_with_the_glue_columns_declared_for_it() ->
 
 /// The streams of `http-sources` have no table of their own in the template (a document names
 /// them): every one is in `http_sources_raw`, one row per event, its stream and organisation
-/// partitions like its time.
+/// partitions like its time. And each is read by the table `webexctl config tables` writes for
+/// it (typed columns where the source's items are known), its custom fields by
+/// `stream_fields`; a table that is not ours is left alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn objects_of_every_other_source_are_rows_of_the_raw_table() -> Result<()> {
+async fn objects_of_every_other_source_are_rows_of_the_raw_table_and_of_their_own() -> Result<()> {
     let tables = Table::all(&Template::load());
     let table = tables
         .iter()
         .find(|t| t.name == "http_sources_raw")
         .context("no Glue table http_sources_raw")?;
     ensure!(
-        table.serde == "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+        table.serde == TEXT_SERDE,
         "http_sources_raw: the checks here are the text SerDe's"
     );
     // GIVEN a day of events on each API that a stream of http-sources reads
@@ -98,7 +102,18 @@ async fn objects_of_every_other_source_are_rows_of_the_raw_table() -> Result<()>
     stack.sim.configure_apis(|apis| apis.graph.throttle = None);
     let prefix = format!("sources-{}", stack.table);
     sources::create_secrets(&stack.sdk, &prefix).await?;
-    let document = Document::parse(&sources::document(&stack.sim.origin(), &prefix))?;
+    // Two streams write custom fields on their lines: one typed, one raw.
+    let fields = "fields = { team = \"secops\" }\nfields_key = \"collector\"\n";
+    let text = sources::document(&stack.sim.origin(), &prefix)
+        .replace(
+            "name = \"entra-signins\"\n",
+            &format!("name = \"entra-signins\"\n{fields}"),
+        )
+        .replace(
+            "name = \"http-acme\"\n",
+            &format!("name = \"http-acme\"\n{fields}"),
+        );
+    let document = Document::parse(&text)?;
     let now = stack.sim.now_ms();
     let mut generated = BTreeMap::new();
     for (name, api) in sources::STREAMS {
@@ -146,6 +161,160 @@ async fn objects_of_every_other_source_are_rows_of_the_raw_table() -> Result<()>
             }
         }
         ensure!(rows == *count, "{name}: {rows} rows of {count} events");
+    }
+    stream_tables_read_the_objects(&stack, &text, &generated).await
+}
+
+/// The second half of the test above: `webexctl config tables` in a catalogue holding the
+/// template's raw table, one foreign table under a stream's table name and one of ours for a
+/// stream that has left the document.
+const TEXT_SERDE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
+
+async fn stream_tables_read_the_objects(
+    stack: &Stack,
+    document: &str,
+    generated: &BTreeMap<&str, usize>,
+) -> Result<()> {
+    let endpoint = stack.sdk.endpoint_url().context("no local AWS endpoint")?;
+    let database = format!("glue-{}", stack.table);
+    let call = |operation: &'static str, body: serde_json::Value| async move {
+        glue::call(endpoint, operation, body)
+            .await
+            .map_err(anyhow::Error::msg)
+    };
+    call(
+        "CreateDatabase",
+        json!({ "DatabaseInput": { "Name": database } }),
+    )
+    .await?;
+    let template = Template::load();
+    let raw = template
+        .resources("AWS::Glue::Table")
+        .into_iter()
+        .find(|(_, r)| r["Properties"]["TableInput"]["Name"] == "http_sources_raw")
+        .context("no http_sources_raw")?
+        .1;
+    let raw = template
+        .resolve(&raw["Properties"]["TableInput"])
+        .map_err(anyhow::Error::msg)?
+        .context("empty TableInput")?;
+    let foreign = json!({
+        "Name": "http_logs",
+        "StorageDescriptor": { "Columns": [{ "Name": "x", "Type": "string" }], "Location": "s3://elsewhere/", "SerdeInfo": { "SerializationLibrary": TEXT_SERDE } },
+        "PartitionKeys": [],
+        "Parameters": { "owner": "someone else" },
+    });
+    let gone = json!({
+        "Name": "old_stream",
+        "StorageDescriptor": { "Columns": [{ "Name": "line", "Type": "string" }], "Location": "s3://EventsBucket/webex/old-stream/", "SerdeInfo": { "SerializationLibrary": TEXT_SERDE } },
+        "PartitionKeys": [],
+        "Parameters": { OURS: "old-stream" },
+    });
+    for input in [serde_json::to_value(raw)?, foreign, gone] {
+        let body = json!({ "DatabaseName": database, "TableInput": input });
+        call("CreateTable", body).await?;
+    }
+    let file = std::env::temp_dir().join(format!("{database}.toml"));
+    std::fs::write(&file, document)?;
+    let file = file.to_string_lossy();
+    let mut env = cli::env(stack);
+    env.insert("GLUE_DATABASE".into(), database.clone());
+
+    // WHEN webexctl writes the document's tables, twice (the second time with the push)
+    let first = cli::webexctl(&env, &["config", "tables", &file], "").await?;
+    env.insert(
+        "COLLECTOR_CONFIG".into(),
+        format!("s3://{}/tables/collector.toml", stack.bucket),
+    );
+    let second = cli::webexctl(&env, &["config", "push", "--tables", &file], "").await?;
+
+    // THEN it created every table but the foreign one's, then replaced them; it said so
+    let mut ours: Vec<String> = generated
+        .keys()
+        .map(|name| name.replace('-', "_"))
+        .collect();
+    ours.retain(|name| name != "http_logs");
+    ours.push("stream_fields".into());
+    for (run, verb) in [(&first, "created"), (&second, "replaced")] {
+        ensure!(
+            run.code == Some(1),
+            "a foreign table is not written: {run:#?}"
+        );
+        for name in &ours {
+            let line = format!("{verb} {database}.{name}\n");
+            ensure!(run.stdout.contains(&line), "no {line:?} in {run:#?}");
+        }
+        let refused = format!("not written: {database}.http_logs exists");
+        ensure!(run.stderr.contains(&refused), "{run:#?}");
+        let left = format!("left {database}.old_stream: its stream is no longer");
+        ensure!(run.stdout.contains(&left), "{run:#?}");
+    }
+    ensure!(second.stdout.contains("written to s3://"), "{second:#?}");
+    let tables = Table::all_in(endpoint, &database)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let table = |name: &str| tables.iter().find(|t| t.name == name);
+    ensure!(
+        table("http_logs").is_some_and(|t| t.location == "s3://elsewhere/"),
+        "the foreign table was changed"
+    );
+    ensure!(
+        table("old_stream").is_some(),
+        "the table of a removed stream was dropped"
+    );
+    // AND each stream's table reads every line of its objects, and stream_fields the custom
+    // fields of the two streams that write them
+    let fields = table("stream_fields").context("no stream_fields")?;
+    for name in generated.keys().filter(|name| **name != "http-logs") {
+        let table =
+            table(&name.replace('-', "_")).with_context(|| format!("no table for {name}"))?;
+        let typed = table.serde == "org.apache.hive.hcatalog.data.JsonSerDe";
+        ensure!(
+            typed == (name.starts_with("entra") || name.starts_with("secure")),
+            "{name}: {}",
+            table.serde
+        );
+        let with_fields = ["entra-signins", "http-acme"].contains(name);
+        for object in stack.objects_of(name).await? {
+            let partition = partition_of(table, &object.key)
+                .with_context(|| format!("{}: {}", table.name, object.key))?;
+            ensure!(
+                partition["org"] == object.metadata["org-id"],
+                "{}",
+                object.key
+            );
+            if with_fields {
+                let partition = partition_of(fields, &object.key)?;
+                ensure!(partition["stream"] == **name, "{}", object.key);
+            }
+            for line in object.lines() {
+                let mut problems = if typed {
+                    table.check_line(&line)
+                } else {
+                    table.check_raw_line(&line)
+                };
+                if with_fields {
+                    // stream_fields declares the fields alone: the rest of the line is not its.
+                    problems.extend(
+                        fields
+                            .check_line(&line)
+                            .into_iter()
+                            .filter(|p| !p.ends_with("is not declared")),
+                    );
+                    let value: serde_json::Value = serde_json::from_slice(&line)?;
+                    ensure!(
+                        value["collector"] == json!({ "team": "secops" }),
+                        "{name}: {value}"
+                    );
+                }
+                ensure!(
+                    problems.is_empty(),
+                    "{name}: {} reads wrong: {problems:#?}\n{}",
+                    object.key,
+                    String::from_utf8_lossy(&line)
+                );
+            }
+        }
     }
     Ok(())
 }

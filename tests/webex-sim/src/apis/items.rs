@@ -114,6 +114,8 @@ struct SignIn<'a> {
     risk_level_aggregated: &'a str,
     risk_level_during_sign_in: &'a str,
     risk_state: &'a str,
+    // Graph spells this one with an underscore, not in camel case.
+    #[serde(rename = "riskEventTypes_v2")]
     risk_event_types_v2: [&'a str; 0],
     resource_display_name: &'a str,
     resource_id: &'a str,
