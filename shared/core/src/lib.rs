@@ -25,6 +25,7 @@ pub mod time;
 pub mod time_format;
 pub mod token_lock;
 pub mod tokens;
+pub mod webhook;
 pub mod window;
 
 pub use collect::{Collector, RunSummary, Settings, StopReason, Unit, UnitOrg};

@@ -35,6 +35,8 @@ secret_newtype!(
     ClientSecret,
     /// The key or password of a source's identity (`basic`, `api_key`).
     ApiKey,
+    /// The secret our Webex webhooks sign their deliveries with.
+    SigningSecret,
 );
 
 /// How a request proves who sends it. `Debug` shows the kind and the names, never a value.
