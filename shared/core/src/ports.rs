@@ -164,6 +164,31 @@ pub trait SecretStore: Send + Sync {
     fn save(&self, secret: &IdentitySecret) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// A writer's claim on one webhook delivery: the object it is to be in, and until when that
+/// writer holds it (after which another may take it over).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryClaim {
+    pub object: String,
+    pub until: Timestamp,
+}
+
+/// DynamoDB in production: one item per delivery, keyed by the digest of its body.
+pub trait ClaimStore: Send + Sync {
+    fn claim_of(
+        &self,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<DeliveryClaim>, StoreError>> + Send;
+
+    /// Records `claim` on `digest` if the stored claim is `replacing` (`None`: there is none);
+    /// [`StoreError::Conflict`] otherwise.
+    fn put_claim(
+        &self,
+        digest: &str,
+        claim: &DeliveryClaim,
+        replacing: Option<&DeliveryClaim>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{operation} {key} failed: {source}")]
 pub struct SinkError {

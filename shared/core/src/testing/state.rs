@@ -1,5 +1,5 @@
-//! DynamoDB's items in memory: cursors, leases and OAuth states, with the same conditions as
-//! the DynamoDB adapter.
+//! DynamoDB's items in memory: cursors, leases, OAuth states and webhook delivery claims, with
+//! the same conditions as the DynamoDB adapter.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,8 +8,8 @@ use super::faults::Faults;
 use super::lock;
 use crate::cursor::{Cursor, CursorKey, DigestAt};
 use crate::ports::{
-    CursorStore, DueLedger, LeaseStore, OAuthStateStore, PendingAuthorisation, StoreError,
-    StoreFuture,
+    ClaimStore, CursorStore, DeliveryClaim, DueLedger, LeaseStore, OAuthStateStore,
+    PendingAuthorisation, StoreError, StoreFuture,
 };
 use crate::time::Timestamp;
 
@@ -28,10 +28,13 @@ struct Items {
     due: HashMap<String, i64>,
     /// The encoded size of the largest digest a save put in a cursor item.
     largest_inline_digest: usize,
+    /// delivery digest → claim
+    claims: HashMap<String, DeliveryClaim>,
 }
 
-/// [`CursorStore`], [`LeaseStore`], [`OAuthStateStore`] and [`DueLedger`] in memory. Call names for
-/// [`Faults`]: the trait methods' (`load_cursor`, `save_cursor`, `acquire_lease`, ...).
+/// [`CursorStore`], [`LeaseStore`], [`OAuthStateStore`], [`DueLedger`] and [`ClaimStore`] in
+/// memory. Call names for [`Faults`]: the trait methods' (`load_cursor`, `save_cursor`,
+/// `acquire_lease`, ...).
 #[derive(Debug, Default)]
 pub struct MemoryState {
     items: Mutex<Items>,
@@ -147,6 +150,34 @@ impl CursorStore for MemoryState {
                 .entry(key.item_key())
                 .or_default()
                 .push(cursor.clone());
+        }
+        call.after().map_err(|e| e.store())
+    }
+}
+
+impl ClaimStore for MemoryState {
+    async fn claim_of(&self, digest: &str) -> Result<Option<DeliveryClaim>, StoreError> {
+        let call = self.faults.enter("claim_of");
+        call.before().map_err(|e| e.store())?;
+        let claim = lock(&self.items).claims.get(digest).cloned();
+        call.after().map_err(|e| e.store())?;
+        Ok(claim)
+    }
+
+    async fn put_claim(
+        &self,
+        digest: &str,
+        claim: &DeliveryClaim,
+        replacing: Option<&DeliveryClaim>,
+    ) -> Result<(), StoreError> {
+        let call = self.faults.enter("put_claim");
+        call.before().map_err(|e| e.store())?;
+        {
+            let mut items = lock(&self.items);
+            if items.claims.get(digest) != replacing {
+                return Err(StoreError::Conflict);
+            }
+            items.claims.insert(digest.to_string(), claim.clone());
         }
         call.after().map_err(|e| e.store())
     }

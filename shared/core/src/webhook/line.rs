@@ -50,6 +50,22 @@ impl Delivery {
     }
 }
 
+/// The digest of the body a line holds, `None` for a line that is not one of ours.
+pub fn digest_of_line(line: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Held<'a> {
+        #[serde(borrow)]
+        body: Option<&'a serde_json::value::RawValue>,
+        body_text: Option<String>,
+    }
+    let held: Held = serde_json::from_slice(line).ok()?;
+    match (held.body, held.body_text) {
+        (Some(body), None) => Some(body_digest(body.get().as_bytes())),
+        (None, Some(text)) => Some(body_digest(text.as_bytes())),
+        _ => None,
+    }
+}
+
 /// The SHA-256 of a raw body, in hex: what makes one delivery one, however often it comes.
 pub fn body_digest(body: &[u8]) -> String {
     hex(&Sha256::digest(body))
@@ -113,6 +129,7 @@ mod tests {
             ("messages", "created")
         );
         assert!(read.body_text.is_none());
+        assert_eq!(digest_of_line(&line), Some(body_digest(body)));
     }
 
     #[test]
@@ -123,6 +140,7 @@ mod tests {
         let read: Line = serde_json::from_slice(&line).unwrap();
         assert!(read.body.is_none());
         assert_eq!(read.body_text.unwrap().as_bytes(), body);
+        assert_eq!(digest_of_line(&line), Some(body_digest(body)));
     }
 
     #[test]
