@@ -338,7 +338,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         }
     }
 
-    fn prefix(&self, name: &'static str) -> Result<String, ConfigError> {
+    pub(crate) fn prefix(&self, name: &'static str) -> Result<String, ConfigError> {
         let Some(value) = (self.0)(name) else {
             return Ok(DEFAULT_OUTPUT_PREFIX.to_string());
         };

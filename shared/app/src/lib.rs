@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod operator;
 pub mod tables;
 pub mod units;
+pub mod webhooks;
 mod wiring;
 
 pub use collector_core::{CollectError, RunSummary, StreamId};

@@ -70,6 +70,14 @@ pub fn enqueued_line(function: &str, units: usize, now: Timestamp) -> String {
     with_directive(line, &[&["Function"]], metrics, now)
 }
 
+/// One request to the webhook receiver: `accepted`, `not_queued` (the queue refused it) or the
+/// refusal's reason (`bad_signature`, `unknown_webhook`, ...).
+pub fn webhook_line(outcome: &str, now: Timestamp) -> String {
+    let line = json!({"Function": "webhook-receiver", "Outcome": outcome, "WebhookRequests": 1});
+    let metrics = vec![json!({"Name": "WebhookRequests", "Unit": "Count"})];
+    with_directive(line, &[&["Function", "Outcome"]], metrics, now)
+}
+
 /// `line` with the directive that makes `metrics` of it under each of `dimensions`.
 fn with_directive(
     mut line: serde_json::Value,

@@ -13,8 +13,8 @@ use collector_core::cursor::{Cursor, CursorKey, DigestAt, LastError, RunStats, S
 use collector_core::error::ErrorKind;
 use collector_core::identity::{IdentityName, IdentityUse};
 use collector_core::ports::{
-    CursorStore, DueLedger, LeaseStore, OAuthStateStore, PaceLedger, PendingAuthorisation,
-    StoreError, StoreFuture,
+    ClaimStore, CursorStore, DeliveryClaim, DueLedger, LeaseStore, OAuthStateStore, PaceLedger,
+    PendingAuthorisation, StoreError, StoreFuture,
 };
 use collector_core::recent_ids::RecentIds;
 use collector_core::time::Timestamp;
@@ -85,6 +85,71 @@ impl DynamoStateStore {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
                 _ => return Ok(cursors),
             }
+        }
+    }
+}
+
+/// How long a webhook delivery's claim is kept: a replay of the same bytes within this lands
+/// nowhere new; Webex's own retries end within minutes.
+const CLAIM_RETENTION_S: i64 = 30 * 24 * 3600;
+
+/// `webhook#{digest}`: one item per delivery body, `object` and `until_ms` its claim.
+impl ClaimStore for DynamoStateStore {
+    async fn claim_of(&self, digest: &str) -> Result<Option<DeliveryClaim>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("webhook#{digest}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB GetItem (webhook claim)", e))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let object = item.get("object").and_then(|v| v.as_s().ok());
+        match (object, number(item, "until_ms")) {
+            (Some(object), Some(until)) => Ok(Some(DeliveryClaim {
+                object: object.clone(),
+                until: Timestamp::from_millis(until),
+            })),
+            _ => Err(StoreError::Invalid {
+                item: format!("webhook#{digest}"),
+                reason: "a claim without its object or lease".into(),
+            }),
+        }
+    }
+
+    async fn put_claim(
+        &self,
+        digest: &str,
+        claim: &DeliveryClaim,
+        replacing: Option<&DeliveryClaim>,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&format!("webhook#{digest}")))
+            .item("object", s(&claim.object))
+            .item("until_ms", n(claim.until.millis()))
+            .item(
+                "expires_at",
+                n(claim.until.unix_seconds() + CLAIM_RETENTION_S),
+            );
+        let request = match replacing {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(old) => request
+                .condition_expression("#object = :object AND until_ms = :until")
+                .expression_attribute_names("#object", "object")
+                .expression_attribute_values(":object", s(&old.object))
+                .expression_attribute_values(":until", n(old.until.millis())),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable("DynamoDB PutItem (webhook claim)", e)),
         }
     }
 }

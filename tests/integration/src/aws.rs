@@ -76,6 +76,22 @@ pub async fn create_secret(
     Ok(())
 }
 
+/// A new current value of the secret `name`.
+pub async fn put_secret(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    value: &serde_json::Value,
+) -> Result<()> {
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .context("put secret value")?;
+    Ok(())
+}
+
 pub async fn read_secret(sdk: &aws_config::SdkConfig, name: &str) -> Result<serde_json::Value> {
     let out = aws_sdk_secretsmanager::Client::new(sdk)
         .get_secret_value()

@@ -50,20 +50,53 @@ impl Delivery {
     }
 }
 
+/// A line as read back: its members, the body as raw JSON or as text.
+#[derive(serde::Deserialize)]
+struct Read<'a> {
+    received_at: String,
+    resource: String,
+    event: String,
+    #[serde(borrow)]
+    body: Option<&'a serde_json::value::RawValue>,
+    body_text: Option<String>,
+}
+
+impl Read<'_> {
+    fn body(&self) -> Option<&[u8]> {
+        match (self.body, &self.body_text) {
+            (Some(body), None) => Some(body.get().as_bytes()),
+            (None, Some(text)) => Some(text.as_bytes()),
+            _ => None,
+        }
+    }
+}
+
+impl Delivery {
+    /// The delivery a line (or a queued message, which is one) holds; its organisation is the
+    /// body's `orgId`. `None` for a line that is not one of ours.
+    pub fn from_line(line: &[u8]) -> Option<Delivery> {
+        #[derive(serde::Deserialize)]
+        struct Org {
+            #[serde(rename = "orgId")]
+            org_id: String,
+        }
+        let read: Read = serde_json::from_slice(line).ok()?;
+        let body = read.body()?.to_vec();
+        let org: Org = serde_json::from_slice(&body).ok()?;
+        Some(Delivery {
+            received_at: Timestamp::parse(&read.received_at).ok()?,
+            org_id: org.org_id,
+            resource: read.resource,
+            event: read.event,
+            body,
+        })
+    }
+}
+
 /// The digest of the body a line holds, `None` for a line that is not one of ours.
 pub fn digest_of_line(line: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Held<'a> {
-        #[serde(borrow)]
-        body: Option<&'a serde_json::value::RawValue>,
-        body_text: Option<String>,
-    }
-    let held: Held = serde_json::from_slice(line).ok()?;
-    match (held.body, held.body_text) {
-        (Some(body), None) => Some(body_digest(body.get().as_bytes())),
-        (None, Some(text)) => Some(body_digest(text.as_bytes())),
-        _ => None,
-    }
+    let read: Read = serde_json::from_slice(line).ok()?;
+    read.body().map(body_digest)
 }
 
 /// The SHA-256 of a raw body, in hex: what makes one delivery one, however often it comes.
@@ -141,6 +174,20 @@ mod tests {
         assert!(read.body.is_none());
         assert_eq!(read.body_text.unwrap().as_bytes(), body);
         assert_eq!(digest_of_line(&line), Some(body_digest(body)));
+    }
+
+    #[test]
+    fn a_line_reads_back_as_its_delivery() {
+        for body in [
+            br#"{"id":"h1","orgId":"org-1","data":{}}"#.as_slice(),
+            b"{\n\"id\":\"h1\",\r\n\"orgId\":\"org-1\"}",
+        ] {
+            let sent = delivery(body);
+            assert_eq!(Delivery::from_line(&sent.line()), Some(sent));
+        }
+        assert_eq!(Delivery::from_line(br#"{"received_at":"x"}"#), None);
+        let no_org = delivery(br#"{"id":"h1"}"#).line();
+        assert_eq!(Delivery::from_line(&no_org), None);
     }
 
     #[test]

@@ -8,3 +8,4 @@ mod lambda_entry;
 mod secrets_in_logs;
 mod terminal_output;
 mod token_lock;
+mod webhooks;
