@@ -50,6 +50,7 @@ mod simulator;
 mod state;
 mod timefmt;
 mod tokens;
+mod webhooks_api;
 
 pub use apis::config::{
     ApiConfig, DEFAULT_GENERAL_A_API_KEY, DEFAULT_GENERAL_B_PASSWORD, DEFAULT_GENERAL_B_USER,
@@ -70,3 +71,4 @@ pub use orgs::{SimOrg, org_id_for};
 pub use person::SimPerson;
 pub use simulator::Simulator;
 pub use timefmt::{format_ms, parse_ms};
+pub use webhooks_api::{Posted, SimWebhook, sign as sign_delivery};

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::api_error::api_error;
 use crate::state::Shared;
-use crate::{apis, event_api, oauth_api, orgs_api, people_api};
+use crate::{apis, event_api, oauth_api, orgs_api, people_api, webhooks_api};
 
 /// The id of one request, echoed in the `TrackingId` header and in error bodies, as Webex does
 /// so support can find a request.
@@ -40,6 +40,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/authorize", get(oauth_api::authorize))
         .route("/v1/access_token", post(oauth_api::access_token))
         .merge(apis::routes())
+        .merge(webhooks_api::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), tracking))
         .with_state(shared)

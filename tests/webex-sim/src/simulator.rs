@@ -383,6 +383,71 @@ impl Simulator {
 
     /// Changes the other APIs' settings from the next request on: rotate a key, drop a
     /// tenant's licence, turn Graph's `Retry-After` off, shorten a token lifetime...
+    /// Every webhook, in id order.
+    pub fn webhooks(&self) -> Vec<crate::SimWebhook> {
+        self.shared
+            .lock()
+            .webhooks
+            .items
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Sets a webhook's status as Webex would (`disabled` after failed deliveries).
+    pub fn set_webhook_status(&self, id: &str, status: &str) {
+        if let Some(webhook) = self.shared.lock().webhooks.items.get_mut(id) {
+            webhook.status = status.to_string();
+        }
+    }
+
+    /// Posts a `resource` `event` delivery by `actor_id` with `data` to every active webhook
+    /// it fires, signed with each one's secret, trying each up to `attempts` times until a 2xx.
+    /// Each failed attempt counts toward disabling its webhook, as at Webex.
+    pub async fn deliver(
+        &self,
+        resource: &str,
+        event: &str,
+        actor_id: &str,
+        data: &serde_json::Value,
+        attempts: u32,
+    ) -> Vec<crate::Posted> {
+        let firing: Vec<crate::SimWebhook> = self
+            .webhooks()
+            .into_iter()
+            .filter(|w| w.fires_on(resource, event))
+            .collect();
+        let client = reqwest::Client::new();
+        let mut posted = Vec::new();
+        for webhook in firing {
+            let (body, signature) = webhook.delivery(actor_id, data);
+            let mut answers = Vec::new();
+            for _ in 0..attempts.max(1) {
+                let mut request = client
+                    .post(&webhook.target_url)
+                    .header("content-type", "application/json")
+                    .timeout(std::time::Duration::from_secs(10))
+                    .body(body.clone());
+                if let Some(signature) = &signature {
+                    request = request.header("x-spark-signature", signature);
+                }
+                let status = request.send().await.ok().map(|r| r.status().as_u16());
+                answers.push(status);
+                if status.is_some_and(|s| (200..300).contains(&s)) {
+                    break;
+                }
+                let now_ms = self.shared.clock.now_ms();
+                self.shared.lock().webhooks.failed(&webhook.id, now_ms);
+            }
+            posted.push(crate::Posted {
+                webhook_id: webhook.id,
+                body,
+                attempts: answers,
+            });
+        }
+        posted
+    }
+
     pub fn configure_apis(&self, change: impl FnOnce(&mut ApiConfig)) {
         change(&mut self.shared.lock().apis);
     }

@@ -57,6 +57,7 @@ pub(crate) struct Inner {
     /// The state behind `$skiptoken`, `page_token` and `cursor` values handed out.
     pub snapshots: Snapshots,
     pub client_tokens: ClientTokens,
+    pub webhooks: crate::webhooks_api::WebhookStore,
 }
 
 impl Shared {
@@ -87,6 +88,7 @@ impl Shared {
                 feeds: FeedStore::new(config.seed),
                 snapshots: Snapshots::new(config.seed),
                 client_tokens: ClientTokens::new(config.seed),
+                webhooks: Default::default(),
             }),
             config,
             base_url,

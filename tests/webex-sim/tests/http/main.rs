@@ -14,3 +14,4 @@ mod oauth;
 mod orgs;
 mod secure_endpoint;
 mod support;
+mod webhooks;
