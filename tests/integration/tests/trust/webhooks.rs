@@ -5,19 +5,21 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use aws_adapters::{SecretsManagerStore, SqsQueue};
 use base64::Engine;
-use collector_app::callback::{HttpContext, RequestContext};
-use collector_app::webhooks::{Receive, WebhookRequest, Write, WriterConfig};
+use collector_app::callback::{HttpContext, HttpResponse, RequestContext};
+use collector_app::webhooks::{CLAIM_LEASE, Receive, WebhookRequest, Write, WriterConfig};
 use collector_core::ports::Clock;
 use collector_core::secret::SigningSecret;
 use collector_core::time::Timestamp;
 use collector_core::webhook::body_digest;
 use collector_core::webhook::signature::sign;
+use integration_tests::fault_proxy::{Fault, Service};
 use integration_tests::{Stack, StackOptions, aws, logs};
 use serde_json::json;
 
@@ -75,7 +77,24 @@ fn signed(body: &[u8], secret: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_deliveries_land_once_byte_for_byte_and_forgeries_nowhere() -> Result<()> {
-    let stack = Stack::start(StackOptions::default()).await?;
+    deliveries(false).await
+}
+
+/// The same with a fault on every fourth call the receiver and the writer make to S3,
+/// DynamoDB, SQS and Secrets Manager (a 500 or 503, a throttle, a reset connection, or an
+/// answer lost after the call took effect): Webex retries what was not answered 200, SQS
+/// redelivers what the writer did not acknowledge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_land_once_under_aws_faults() -> Result<()> {
+    deliveries(true).await
+}
+
+async fn deliveries(faults: bool) -> Result<()> {
+    let stack = Stack::start(StackOptions {
+        fault_proxy: faults,
+        ..StackOptions::default()
+    })
+    .await?;
     let secret_id = format!("webhooks-{}", stack.table);
     let write_secret = |current: &str, pending: Option<&str>| json!({"current": current, "pending": pending, "webhooks": ["hook-1", "hook-2"], "org_ids": [ORG]});
     aws::create_secret(&stack.sdk, &secret_id, &write_secret(CURRENT, None)).await?;
@@ -85,14 +104,42 @@ async fn webhook_deliveries_land_once_byte_for_byte_and_forgeries_nowhere() -> R
         Duration::from_secs(1),
     )
     .await?;
+    // The test's own calls go straight to the emulator; the code under test's through the
+    // proxy when there is one.
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let sdk = &stack.collector_sdk;
     let clock = Arc::new(TestClock(Mutex::new(Timestamp::now())));
     let receive = Receive::new(
-        SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&stack.sdk), &secret_id),
-        SqsQueue::new(sqs.clone(), &queue_url),
+        SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk), &secret_id),
+        SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &queue_url),
         clock.clone(),
     )
     .await?;
+    if let Some(proxy) = &stack.proxy {
+        let calls = AtomicU64::new(0);
+        let secret_reads = AtomicU64::new(0);
+        proxy.set_rule(move |call| {
+            // The secret is read rarely (a rotation): its first two reads fail.
+            if call.service() == Service::SecretsManager {
+                return (secret_reads.fetch_add(1, Ordering::SeqCst) < 2)
+                    .then_some(Fault::Refuse(500));
+            }
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            let kinds = [
+                Fault::Refuse(500),
+                Fault::LoseAnswer,
+                Fault::Throttle,
+                Fault::Reset,
+                Fault::Refuse(503),
+            ];
+            (n % 4 == 3).then(|| kinds[(n / 4) as usize % kinds.len()])
+        });
+    }
+    let webex = Webex {
+        receive: &receive,
+        clock: &clock,
+        retries: faults,
+    };
 
     // GIVEN deliveries of our two webhooks, each posted twice (Webex retried it), some
     // base64-encoded by API Gateway
@@ -104,14 +151,7 @@ async fn webhook_deliveries_land_once_byte_for_byte_and_forgeries_nowhere() -> R
     let mut statuses = BTreeMap::new();
     for (n, delivery) in ours.iter().enumerate() {
         for _ in 0..2 {
-            let answer = receive
-                .handle(request(
-                    "POST",
-                    delivery,
-                    signed(delivery, CURRENT),
-                    n % 5 == 0,
-                ))
-                .await;
+            let answer = webex.post(delivery, CURRENT, n % 5 == 0).await;
             *statuses.entry(answer.status_code).or_insert(0) += 1;
             ensure!(
                 answer.body.is_empty(),
@@ -197,9 +237,7 @@ async fn webhook_deliveries_land_once_byte_for_byte_and_forgeries_nowhere() -> R
         ensure!(answer.body.is_empty(), "{case}: {}", answer.body);
     }
     // AND a replay of a valid delivery, much later
-    let replay = receive
-        .handle(request("POST", valid, signed(valid, CURRENT), false))
-        .await;
+    let replay = webex.post(valid, CURRENT, false).await;
     ensure!(
         replay.status_code == 200,
         "a replay is queued; the writer drops it"
@@ -209,18 +247,14 @@ async fn webhook_deliveries_land_once_byte_for_byte_and_forgeries_nowhere() -> R
     aws::put_secret(&stack.sdk, &secret_id, &write_secret(CURRENT, Some(NEXT))).await?;
     clock.advance(Duration::from_secs(11));
     let rotated = body("hook-2", ORG, "rooms", 500);
-    let answer = receive
-        .handle(request("POST", &rotated, signed(&rotated, NEXT), false))
-        .await;
+    let answer = webex.post(&rotated, NEXT, false).await;
     ensure!(
         answer.status_code == 200,
         "signed with the pending secret: {}",
         answer.status_code
     );
     let still = body("hook-1", ORG, "rooms", 501);
-    let answer = receive
-        .handle(request("POST", &still, signed(&still, CURRENT), false))
-        .await;
+    let answer = webex.post(&still, CURRENT, false).await;
     ensure!(
         answer.status_code == 200,
         "signed with the current secret: {}",
@@ -229,12 +263,16 @@ async fn webhook_deliveries_land_once_byte_for_byte_and_forgeries_nowhere() -> R
     ours.push(rotated);
     ours.push(still);
 
-    // WHEN the writer drains the queue, the first batch twice (its acknowledgement was lost)
+    // WHEN the writer drains the queue, the first batch twice (its acknowledgement was lost);
+    // what it reports failed comes back after the visibility timeout, by when (on the
+    // writer's clock) a dead writer's claims have lapsed
     let config = WriterConfig::from_lookup(|name| stack.env.get(name).cloned())?;
-    let write = Write::new(&config, &stack.sdk, clock.clone());
+    let write = Write::new(&config, sdk, clock.clone());
     let mut batches = 0;
+    let mut retried = 0;
     let mut empty = 0;
     while empty < 3 {
+        ensure!(batches < 200, "the queue does not drain");
         let received = sqs
             .receive_message()
             .queue_url(&queue_url)
@@ -247,27 +285,55 @@ async fn webhook_deliveries_land_once_byte_for_byte_and_forgeries_nowhere() -> R
             empty += 1;
             continue;
         }
+        empty = 0;
         let event = json!({"Records": messages.iter().map(|m| json!({
             "eventSource": "aws:sqs",
             "messageId": m.message_id(),
             "body": m.body(),
         })).collect::<Vec<_>>()});
         let repeats = if batches == 0 { 2 } else { 1 };
+        let mut failed = Vec::new();
         for _ in 0..repeats {
             let response = write.handle(&event).await;
-            let failed = response["batchItemFailures"]
+            failed = response["batchItemFailures"]
                 .as_array()
-                .context("no batchItemFailures")?;
-            ensure!(failed.is_empty(), "{response}");
+                .context("no batchItemFailures")?
+                .iter()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string))
+                .collect();
         }
+        ensure!(
+            faults || failed.is_empty(),
+            "failed without faults: {failed:?}"
+        );
+        retried += failed.len();
         for m in messages {
+            if failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
+                continue;
+            }
             sqs.delete_message()
                 .queue_url(&queue_url)
                 .receipt_handle(m.receipt_handle().unwrap_or_default())
                 .send()
                 .await?;
         }
+        clock.advance(CLAIM_LEASE + Duration::from_secs(1));
         batches += 1;
+    }
+    if let Some(proxy) = &stack.proxy {
+        let injected = proxy.injected();
+        let services: std::collections::BTreeSet<&str> = injected
+            .iter()
+            .map(|(call, _)| call.service().name())
+            .collect();
+        ensure!(
+            services.len() == 4,
+            "faults reached only {services:?} of S3, DynamoDB, SQS and Secrets Manager"
+        );
+        println!(
+            "{} AWS faults injected, {retried} messages handed back, {batches} batches",
+            injected.len()
+        );
     }
 
     // THEN each delivery of ours is in the bucket once, its body byte for byte
@@ -321,6 +387,29 @@ async fn webhook_deliveries_land_once_byte_for_byte_and_forgeries_nowhere() -> R
         ensure!(!logged.contains(secret), "a signing secret in the logs");
     }
     Ok(())
+}
+
+/// Webex posting deliveries: with `retries`, one not answered 200 is posted again (Webex
+/// retries), 11 s later on the receiver's clock (it re-reads its secret at most every 10 s).
+struct Webex<'a> {
+    receive: &'a Receive<TestClock>,
+    clock: &'a TestClock,
+    retries: bool,
+}
+
+impl Webex<'_> {
+    async fn post(&self, delivery: &[u8], secret: &str, base64: bool) -> HttpResponse {
+        let mut tries = 0;
+        loop {
+            let request = request("POST", delivery, signed(delivery, secret), base64);
+            let answer = self.receive.handle(request).await;
+            tries += 1;
+            if answer.status_code == 200 || !self.retries || tries == 20 {
+                return answer;
+            }
+            self.clock.advance(Duration::from_secs(11));
+        }
+    }
 }
 
 /// The body a line holds, as its bytes.
