@@ -1,10 +1,13 @@
 //! The Webex HTTP adapter: what only Webex has (the OAuth token endpoint, `/people/me`,
-//! `/organizations`), over the generic `http-source` client that also reads its event pages.
-//! It implements the core's `TokenIssuer`, `AccountInfo`, `OrgDirectory` and `EventSource` ports.
+//! `/organizations`, `/webhooks`), over the generic `http-source` client that also reads its event pages.
+//! It implements the core's `TokenIssuer`, `AccountInfo`, `OrgDirectory` and `EventSource` ports,
+//! and the webhooks calls of the registrar.
 
+mod call;
 mod oauth;
 mod organizations;
 mod people;
+mod webhooks;
 
 use collector_core::ports::{EventSource, Page, PageRequest, SourceError};
 use collector_core::secret::Credential;
@@ -16,6 +19,8 @@ pub use http_source::{
     ClientError, ERROR_BODY_CAP, EVENT_PAGE_CAP, MAX_RETRY_AFTER, PERSON_CAP, RequestBudget,
     RetryPolicy, TOKEN_CAP,
 };
+
+pub use webhooks::WebhookSpec;
 
 pub const DEFAULT_API_URL: &str = "https://webexapis.com/v1";
 

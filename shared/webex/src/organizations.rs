@@ -2,18 +2,15 @@
 //! are discovered. <https://developer.webex.com/docs/api/v1/organizations/list-organizations>
 //! (not paginated: every organisation comes in one answer).
 
-use std::time::SystemTime;
-
 use collector_core::ports::{OrgDirectory, SourceError};
 use collector_core::secret::AccessToken;
-use collector_core::source::RateLimitHeaders;
+use http_source::body::ORGANIZATIONS_CAP;
+use reqwest::Method;
 use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::WebexClient;
-use http_source::MIN_REQUEST_TIME;
-use http_source::body::{BodyError, ORGANIZATIONS_CAP, read_capped};
-use http_source::retry::{RetryAfter, resume_at, retry_after};
+use crate::call::Call;
 
 #[derive(Deserialize)]
 struct Organizations {
@@ -31,76 +28,15 @@ impl OrgDirectory for WebexClient {
         token: &AccessToken,
         deadline: Instant,
     ) -> Result<Vec<String>, SourceError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.http.admit(deadline).await?;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let sent = self
-                .http
-                .http()
-                .get(self.endpoint("organizations"))
-                .bearer_auth(token.secret())
-                .timeout(remaining.min(self.retry().request_timeout))
-                .send()
-                .await;
-            let (wait, reason) = match sent {
-                Err(e) => (RetryAfter::Backoff, e.to_string()),
-                Ok(response) => match response.status().as_u16() {
-                    200 => {
-                        let body = read_capped(response, ORGANIZATIONS_CAP, "organizations answer")
-                            .await
-                            .map_err(|e| match e {
-                                too_large @ BodyError::TooLarge { .. } => {
-                                    SourceError::Unacceptable(too_large.to_string())
-                                }
-                                BodyError::Cut { .. } => SourceError::Exhausted {
-                                    attempts: attempt,
-                                    last: "the organizations answer was cut off".into(),
-                                },
-                            })?;
-                        return parse(&body);
-                    }
-                    401 => return Err(SourceError::Unauthorized),
-                    403 => {
-                        return Err(SourceError::Forbidden {
-                            message: "listing organisations was refused".into(),
-                        });
-                    }
-                    status @ (429 | 500..=599) => {
-                        let wait = retry_after(
-                            crate::DISPLAY,
-                            status,
-                            response.headers(),
-                            &RateLimitHeaders::standard(),
-                            SystemTime::now(),
-                        )
-                        .map_err(|absurd| SourceError::Unacceptable(absurd.to_string()))?;
-                        (wait, format!("HTTP {status}"))
-                    }
-                    status => {
-                        return Err(SourceError::Rejected {
-                            status,
-                            message: "listing organisations failed".into(),
-                        });
-                    }
-                },
-            };
-            if attempt >= self.retry().max_attempts {
-                return Err(SourceError::Exhausted {
-                    attempts: attempt,
-                    last: reason,
-                });
-            }
-            let wait = match wait {
-                RetryAfter::Wait(wait) => wait,
-                RetryAfter::Backoff => self.retry().backoff(attempt),
-            };
-            let Some(resume) = resume_at(Instant::now(), wait, MIN_REQUEST_TIME, deadline) else {
-                return Err(SourceError::OutOfTime);
-            };
-            tokio::time::sleep_until(resume).await;
-        }
+        let call = Call {
+            method: Method::GET,
+            target: "organizations",
+            json: None,
+            cap: ORGANIZATIONS_CAP,
+            what: "listing organisations",
+        };
+        let answer = self.call(&call, token, deadline).await?;
+        parse(&answer.body)
     }
 }
 

@@ -21,13 +21,15 @@ pub struct Wanted {
 }
 
 /// A webhook as Webex lists it (`GET /webhooks?ownedBy=org`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Listed {
     pub id: String,
     pub name: String,
     pub target_url: String,
     pub resource: String,
     pub event: String,
+    #[serde(default)]
     pub filter: Option<String>,
     /// `active`, or `inactive`/`disabled` when Webex stopped it.
     pub status: String,
