@@ -38,7 +38,7 @@ pub async fn write(document: &Document, database: &str) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let kept = keep(&catalog, &wanted).await?;
+    let kept = keep(&catalog, &existing, &wanted).await?;
     let database = escape(database);
     for name in &kept.created {
         println!("created {database}.{name}");

@@ -72,7 +72,8 @@ pub fn tables(document: &Document, deployment: &Deployment) -> Result<Vec<Table>
     let mut problems = Vec::new();
     let mut tables = Vec::new();
     for (i, stream) in document.streams.iter().enumerate() {
-        let key = fields_column(stream);
+        // The column is the key itself (the document allows only lower case).
+        let key = stream.fields_key.clone();
         if let Some(key) = &key
             && !is_column_name(key)
         {
@@ -118,11 +119,6 @@ pub fn table_name(stream: &str) -> String {
 }
 
 const FIELDS_TYPE: &str = "map<string,string>";
-
-/// The column of `stream`'s fields: the key itself (the document allows only lower case).
-fn fields_column(stream: &Stream) -> Option<String> {
-    stream.fields_key.clone()
-}
 
 fn is_column_name(name: &str) -> bool {
     !name.is_empty()
@@ -189,7 +185,10 @@ fn fields_table(document: &Document, deployment: &Deployment) -> Option<Table> {
         .iter()
         .filter(|s| s.fields_key.is_some())
         .collect();
-    let keys: BTreeSet<String> = streams.iter().filter_map(|s| fields_column(s)).collect();
+    let keys: BTreeSet<String> = streams
+        .iter()
+        .filter_map(|s| s.fields_key.clone())
+        .collect();
     if keys.is_empty() {
         return None;
     }

@@ -93,6 +93,10 @@ impl DynamoStateStore {
 /// nowhere new; Webex's own retries end within minutes.
 const CLAIM_RETENTION_S: i64 = 30 * 24 * 3600;
 
+fn claim_key(digest: &str) -> String {
+    format!("webhook#{digest}")
+}
+
 /// `webhook#{digest}`: one item per delivery body, `object` and `until_ms` its claim.
 impl ClaimStore for DynamoStateStore {
     async fn claim_of(&self, digest: &str) -> Result<Option<DeliveryClaim>, StoreError> {
@@ -100,7 +104,7 @@ impl ClaimStore for DynamoStateStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("webhook#{digest}")))
+            .key("pk", s(&claim_key(digest)))
             .consistent_read(true)
             .send()
             .await
@@ -115,7 +119,7 @@ impl ClaimStore for DynamoStateStore {
                 until: Timestamp::from_millis(until),
             })),
             _ => Err(StoreError::Invalid {
-                item: format!("webhook#{digest}"),
+                item: claim_key(digest),
                 reason: "a claim without its object or lease".into(),
             }),
         }
@@ -131,7 +135,7 @@ impl ClaimStore for DynamoStateStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(&format!("webhook#{digest}")))
+            .item("pk", s(&claim_key(digest)))
             .item("object", s(&claim.object))
             .item("until_ms", n(claim.until.millis()))
             .item(

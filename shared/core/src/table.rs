@@ -96,8 +96,12 @@ pub struct Kept {
 
 /// Creates each of `tables` that is missing and replaces each that is ours, so that a
 /// column or projection changed in the document takes effect; touches nothing else.
-pub async fn keep(catalog: &impl Catalog, tables: &[Table]) -> Result<Kept, StoreError> {
-    let existing = catalog.tables().await?;
+/// `existing` is the catalogue's [`Catalog::tables`], read once by the caller.
+pub async fn keep(
+    catalog: &impl Catalog,
+    existing: &BTreeMap<String, BTreeMap<String, String>>,
+    tables: &[Table],
+) -> Result<Kept, StoreError> {
     let mut kept = Kept::default();
     for table in tables {
         match existing.get(&table.name) {
@@ -195,7 +199,8 @@ mod tests {
             table("admin_audit", true, "ours would replace the template's"),
         ];
 
-        let kept = keep(&catalog, &wanted).await.unwrap();
+        let existing = catalog.tables().await.unwrap();
+        let kept = keep(&catalog, &existing, &wanted).await.unwrap();
 
         assert_eq!(
             kept,
