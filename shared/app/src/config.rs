@@ -289,7 +289,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         Ok(value)
     }
 
-    fn seconds(
+    pub(crate) fn seconds(
         &self,
         name: &'static str,
         default: u64,

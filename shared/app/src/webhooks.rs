@@ -14,12 +14,14 @@ use collector_core::secret::SigningSecret;
 use collector_core::time::Timestamp;
 use collector_core::webhook::delivery::MAX_BODY;
 use collector_core::webhook::{Delivery, Queued, Receiver, Refusal, SigningSecrets, write_batch};
+use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
 use crate::callback::{HttpResponse, RequestContext};
 use crate::config::{ConfigError, Env};
 use crate::fanout::{Invocation, batch_response};
+use crate::{LogTarget, init_logging};
 
 /// The receiver's secret (Secrets Manager; the registrar keeps it): the signing secrets, and
 /// which webhooks and organisations are ours.
@@ -217,9 +219,69 @@ async fn read(secret: &SecretsManagerStore) -> Result<Receiver, StoreError> {
     Ok(value.receiver())
 }
 
-/// A claim outlives any writer's run (the function's timeout is a minute): only a dead
-/// writer's claims are taken over.
-pub const CLAIM_LEASE: Duration = Duration::from_secs(300);
+/// The receiver's variables: `WEBHOOK_SECRET_ID` (its signing secrets and which webhooks and
+/// organisations are ours) and `WEBHOOK_QUEUE_URL` (where deliveries wait for the writer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiverConfig {
+    pub secret_id: String,
+    pub queue_url: String,
+}
+
+impl ReceiverConfig {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(Self {
+            secret_id: env.required("WEBHOOK_SECRET_ID")?,
+            queue_url: env.required("WEBHOOK_QUEUE_URL")?,
+        })
+    }
+}
+
+/// The receiver as Lambda runs it behind API Gateway's `POST /webhooks`.
+pub async fn serve_receiver() -> Result<(), lambda_runtime::Error> {
+    init_logging(LogTarget::Stdout);
+    let started = async {
+        let config = ReceiverConfig::from_lookup(|name| std::env::var(name).ok())?;
+        let sdk = aws_adapters::sdk_config().await;
+        let receive = Receive::new(
+            SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk), &config.secret_id),
+            SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.queue_url),
+            Arc::new(SystemClock),
+        )
+        .await?;
+        Ok::<_, lambda_runtime::Error>(receive)
+    };
+    let receive = started.await.inspect_err(|e| {
+        // Lambda reports the failed start; API Gateway answers 500 and Webex retries.
+        tracing::error!(error = %e, "the webhook receiver cannot start");
+    })?;
+    let receive = &receive;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: LambdaEvent<WebhookRequest>| async move {
+            Ok::<_, std::convert::Infallible>(receive.handle(event.payload).await)
+        },
+    ))
+    .await
+}
+
+/// The writer as Lambda runs it on the queue's event source mapping (with
+/// `ReportBatchItemFailures`).
+pub async fn serve_writer() -> Result<(), lambda_runtime::Error> {
+    crate::return_large_buffers_to_the_system();
+    init_logging(LogTarget::Stdout);
+    let config = WriterConfig::from_lookup(|name| std::env::var(name).ok()).inspect_err(|e| {
+        tracing::error!(error = %e, "the webhook writer cannot start");
+    })?;
+    let sdk = aws_adapters::sdk_config().await;
+    let write = Write::new(&config, &sdk, Arc::new(SystemClock));
+    let write = &write;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, std::convert::Infallible>(write.handle(&event.payload).await)
+        },
+    ))
+    .await
+}
 
 /// The writer: each queued batch into the bucket, reporting the messages not yet durable.
 #[derive(Debug)]
@@ -227,17 +289,23 @@ pub struct Write<C = SystemClock> {
     claims: DynamoStateStore,
     sink: S3Sink,
     prefix: String,
+    lease: Duration,
     clock: Arc<C>,
 }
 
 /// The writer's variables: `STATE_TABLE`, `OUTPUT_BUCKET`, `OUTPUT_PREFIX`,
-/// `S3_FORCE_PATH_STYLE`.
+/// `S3_FORCE_PATH_STYLE`, and `CLAIM_LEASE_SECONDS`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriterConfig {
     pub state_table: String,
     pub output_bucket: String,
     pub output_prefix: String,
     pub s3_force_path_style: bool,
+    /// How long a writer's claim keeps other writers off a delivery: longer than any writer's
+    /// run (the function's timeout), so only a dead writer's claims are taken over, and shorter
+    /// than the queue's visibility timeout, so a message handed back finds its claim lapsed.
+    /// The template sets both from one figure.
+    pub claim_lease: Duration,
 }
 
 impl WriterConfig {
@@ -248,6 +316,7 @@ impl WriterConfig {
             output_bucket: env.required("OUTPUT_BUCKET")?,
             output_prefix: env.prefix("OUTPUT_PREFIX")?,
             s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
+            claim_lease: env.seconds("CLAIM_LEASE_SECONDS", 300, 1, 43_200)?,
         })
     }
 }
@@ -261,6 +330,7 @@ impl<C: Clock> Write<C> {
                 &config.output_bucket,
             ),
             prefix: config.output_prefix.clone(),
+            lease: config.claim_lease,
             clock,
         }
     }
@@ -291,7 +361,7 @@ impl<C: Clock> Write<C> {
             &self.sink,
             &self.prefix,
             now,
-            CLAIM_LEASE,
+            self.lease,
             batch,
         )
         .await;

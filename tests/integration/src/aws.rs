@@ -111,6 +111,17 @@ pub async fn create_fanout_queue(
     name: &str,
     visibility_timeout: std::time::Duration,
 ) -> Result<(String, String)> {
+    create_queue(sdk, name, visibility_timeout, 3).await
+}
+
+/// A queue and its dead-letter queue, which takes a message after `max_receives` receives:
+/// (queue URL, dead-letter queue URL).
+pub async fn create_queue(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    visibility_timeout: std::time::Duration,
+    max_receives: u32,
+) -> Result<(String, String)> {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let dead = sqs
@@ -139,10 +150,11 @@ pub async fn create_fanout_queue(
         )
         .attributes(
             A::RedrivePolicy,
-            serde_json::json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 3}).to_string(),
+            serde_json::json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": max_receives})
+                .to_string(),
         )
         .send()
         .await
-        .context("create the fan-out queue")?;
+        .context("create the queue")?;
     Ok((queue.queue_url().unwrap_or_default().to_string(), dead_url))
 }

@@ -1,6 +1,6 @@
 //! Lambda's SQS event source mapping, as the local stack runs it: receive from the fan-out
-//! queue, invoke the function with Lambda's SQS event (one message per invocation, as the
-//! template's `BatchSize: 1`), delete what it did not name in `batchItemFailures`, several
+//! queue, invoke the function with Lambda's SQS event (`BatchSize` messages per invocation: one
+//! for the fan-out queues), delete what it did not name in `batchItemFailures`, several
 //! invocations at once. A message it names, or whose invocation failed, comes back after the
 //! queue's visibility timeout, and after `maxReceiveCount` receives goes to the dead-letter
 //! queue: SQS does that part itself.
@@ -10,7 +10,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -25,11 +25,13 @@ pub struct Drained {
 }
 
 /// Invokes the function for every message of `queue_url` until the queue holds none, visible or
-/// in flight, at most `concurrency` invocations at once. `invoke` takes the event and answers
-/// the function's response, or `Err` for a function error.
+/// in flight: up to `batch_size` messages per invocation (the mapping's `BatchSize`, at most
+/// 10 here), at most `concurrency` invocations at once. `invoke` takes the event and answers the
+/// function's response, or `Err` for a function error (every message of it comes back).
 pub async fn drain<F, Fut>(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
+    batch_size: usize,
     concurrency: usize,
     give_up_after: Duration,
     invoke: F,
@@ -61,41 +63,41 @@ where
             }
             continue;
         }
-        let answers: Vec<(String, bool)> = futures_util::stream::iter(messages)
-            .map(|message| {
+        let batches: Vec<Vec<Message>> = messages
+            .chunks(batch_size.clamp(1, 10))
+            .map(<[Message]>::to_vec)
+            .collect();
+        let answers: Vec<Vec<(String, bool)>> = futures_util::stream::iter(batches)
+            .map(|batch| {
                 let invoke = &invoke;
                 async move {
-                    let id = message.message_id().unwrap_or_default().to_string();
-                    let event = json!({"Records": [{
-                        "messageId": id,
-                        "receiptHandle": message.receipt_handle().unwrap_or_default(),
-                        "body": message.body().unwrap_or_default(),
-                        "attributes": {"ApproximateReceiveCount": message
-                            .attributes()
-                            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                            .cloned()
-                            .unwrap_or_else(|| "1".into())},
-                        "messageAttributes": {},
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fan-out",
-                        "awsRegion": "us-east-1",
-                    }]});
-                    let done = match invoke(event).await {
-                        Ok(answer) => !answer["batchItemFailures"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .any(|f| f["itemIdentifier"] == id.as_str()),
-                        Err(_) => false,
-                    };
-                    (message.receipt_handle().unwrap_or_default().to_string(), done)
+                    let event = json!({"Records": batch.iter().map(record).collect::<Vec<_>>()});
+                    let answer = invoke(event).await;
+                    batch
+                        .iter()
+                        .map(|message| {
+                            let id = message.message_id().unwrap_or_default();
+                            let done = match &answer {
+                                Ok(answer) => !answer["batchItemFailures"]
+                                    .as_array()
+                                    .into_iter()
+                                    .flatten()
+                                    .any(|f| f["itemIdentifier"] == id),
+                                Err(_) => false,
+                            };
+                            (
+                                message.receipt_handle().unwrap_or_default().to_string(),
+                                done,
+                            )
+                        })
+                        .collect()
                 }
             })
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        for (receipt, done) in answers {
-            drained.invocations += 1;
+        drained.invocations += answers.len();
+        for (receipt, done) in answers.into_iter().flatten() {
             if done {
                 sqs.delete_message()
                     .queue_url(queue_url)
@@ -109,6 +111,24 @@ where
             }
         }
     }
+}
+
+/// One message as Lambda's SQS event holds it.
+fn record(message: &Message) -> serde_json::Value {
+    json!({
+        "messageId": message.message_id().unwrap_or_default(),
+        "receiptHandle": message.receipt_handle().unwrap_or_default(),
+        "body": message.body().unwrap_or_default(),
+        "attributes": {"ApproximateReceiveCount": message
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .cloned()
+            .unwrap_or_else(|| "1".into())},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fan-out",
+        "awsRegion": "us-east-1",
+    })
 }
 
 /// Messages in the queue, visible or in flight.

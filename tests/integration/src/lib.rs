@@ -6,8 +6,10 @@
 
 pub mod aws;
 pub mod cli;
+pub mod clock;
 pub mod event_source;
 pub mod fault_proxy;
+pub mod http_api;
 pub mod lambda_api;
 pub mod logs;
 pub mod soak;

@@ -77,6 +77,7 @@ async fn main() -> Result<()> {
                 &sqs,
                 &queue_url,
                 1,
+                1,
                 std::time::Duration::from_secs(600),
                 |event| {
                     let request = http

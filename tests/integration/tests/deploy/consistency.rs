@@ -9,7 +9,7 @@ use collector_app::units::{Selection, UnitsOutcome};
 use collector_core::{IdentityName, RunSummary, StopReason, Timestamp};
 use serde_yaml::Value;
 
-use crate::environment::{check_environment, selection_of};
+use crate::environment::{check_environment, cold_start, selection_of};
 use crate::template::{Template, repo_root, tagged};
 
 fn function_crates() -> BTreeSet<String> {
@@ -144,12 +144,62 @@ fn functions_are_built_by_cargo_lambda_for_arm64_and_wired_to_their_triggers() {
                     "{id}"
                 );
             }
+        } else if crate_name == "webhook-writer" {
+            assert_eq!(
+                kinds,
+                ["SQS"],
+                "{id}: the writer drains the receiver's queue"
+            );
+            let queue = &events.values().next().expect("SQS event")["Properties"];
+            assert_eq!(
+                template.resolve(&queue["Queue"]).expect("resolves"),
+                Some("arn:aws:sqs:us-east-1:123456789012:WebhookQueue".into()),
+                "{id}"
+            );
+            assert_eq!(
+                queue["FunctionResponseTypes"],
+                Value::Sequence(vec!["ReportBatchItemFailures".into()]),
+                "{id}: a delivery not yet durable comes back, the batch's others do not"
+            );
+            let number = |value: &Value| {
+                let resolved = template.resolve(value).expect("resolves").expect("a value");
+                resolved
+                    .as_u64()
+                    .or_else(|| resolved.as_str().and_then(|s| s.parse().ok()))
+                    .expect("a number")
+            };
+            // Lambda refuses a batch over ten messages without a batching window.
+            assert!(
+                number(&queue["BatchSize"]) <= 10
+                    || number(&queue["MaximumBatchingWindowInSeconds"]) >= 1,
+                "{id}"
+            );
+            let timeout = number(property("Timeout").as_ref().expect("Timeout"));
+            let lease =
+                number(&resource["Properties"]["Environment"]["Variables"]["CLAIM_LEASE_SECONDS"]);
+            let queues = template.resources("AWS::SQS::Queue");
+            let (_, queue_resource) = queues
+                .iter()
+                .find(|(q, _)| q == "WebhookQueue")
+                .expect("WebhookQueue");
+            let visibility = number(&queue_resource["Properties"]["VisibilityTimeout"]);
+            assert!(
+                timeout < lease && lease < visibility && visibility >= 6 * timeout,
+                "{id}: a run ({timeout} s) outlives no claim ({lease} s), and a message handed \
+                 back ({visibility} s) finds its claim lapsed"
+            );
         } else {
             assert_eq!(kinds, ["HttpApi"], "{id}");
             let route = &events.values().next().expect("event")["Properties"];
+            let expected = match crate_name.as_str() {
+                "oauth-callback" => ("GET", "/oauth/callback"),
+                "webhook-receiver" => ("POST", "/webhooks"),
+                other => panic!("{other}: which route does it serve?"),
+            };
             assert_eq!(
                 (route["Method"].as_str(), route["Path"].as_str()),
-                (Some("GET"), Some("/oauth/callback"))
+                (Some(expected.0), Some(expected.1)),
+                "{id}"
             );
             assert_eq!(route["PayloadFormatVersion"], "2.0");
         }
@@ -360,8 +410,8 @@ fn every_fan_out_queue_has_a_watched_dead_letter_queue() {
         .collect();
     assert_eq!(
         sources.len(),
-        3,
-        "admin audit, security audit and http-sources each have a queue"
+        4,
+        "admin audit, security audit and http-sources each have a queue, and the webhooks one"
     );
     for (id, queue) in sources {
         let target = template
@@ -463,17 +513,22 @@ fn every_bucket_is_private_encrypted_and_tls_only_and_the_lasting_ones_are_versi
     }
 }
 
-/// `webexctl config push` writes where the functions read: the `CollectorConfig` output is every
-/// function's `COLLECTOR_CONFIG`, an object of the template's `ConfigBucket`.
+/// `webexctl config push` writes where the functions read: the `CollectorConfig` output is the
+/// `COLLECTOR_CONFIG` of every function that reads the document (all but the webhook
+/// functions), an object of the template's `ConfigBucket`.
 #[test]
 fn every_function_reads_the_document_where_the_collector_config_output_says() {
     let template = Template::load();
     let output = template.output("CollectorConfig").expect("CollectorConfig");
     assert_eq!(output, "s3://ConfigBucket/collector.toml");
     for function in template.functions().expect("functions") {
+        let reads = cold_start(&function.crate_name, &function.env)
+            .expect("a config reader")
+            .read
+            .contains("COLLECTOR_CONFIG");
         assert_eq!(
             function.env.get("COLLECTOR_CONFIG"),
-            Some(&output),
+            reads.then_some(&output),
             "{}",
             function.crate_name
         );

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use collector_app::document::Document;
 use collector_app::document_location::DocumentLocation;
 use collector_app::units::{Selection, StreamUnits};
+use collector_app::webhooks::{ReceiverConfig, WriterConfig};
 use collector_app::{Config, IdentitiesConfig, StreamId, WiringError, build_collector};
 use collector_core::ports::SystemClock;
 
@@ -158,6 +159,20 @@ pub fn cold_start(crate_name: &str, env: &BTreeMap<String, String>) -> Option<Co
             .map(drop)
             .map_err(|e| e.to_string())
             .and(document),
+        // The webhook functions read no document: what they need is in their variables and
+        // their secret.
+        (None, "webhook-receiver") => {
+            asked.borrow_mut().remove(DOCUMENT);
+            ReceiverConfig::from_lookup(lookup)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        (None, "webhook-writer") => {
+            asked.borrow_mut().remove(DOCUMENT);
+            WriterConfig::from_lookup(lookup)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
         (None, _) => return None,
     };
     Some(ColdStart {

@@ -814,6 +814,7 @@ async fn sources_calls(function: &Function, template: &Template) -> Result<Vec<R
         &aws_sdk_sqs::Client::new(&stack.sdk),
         &queue_url,
         1,
+        1,
         Duration::from_secs(300),
         move |event| async move {
             let mut context = LambdaContext::default();

@@ -118,6 +118,7 @@ async fn two_hundred_discovered_organisations_are_collected_through_the_queue_wi
             event_source::drain(
                 sqs,
                 queue,
+                1,
                 PROCESSES,
                 Duration::from_secs(600),
                 |event| async move {

@@ -8,4 +8,5 @@ mod lambda_entry;
 mod secrets_in_logs;
 mod terminal_output;
 mod token_lock;
+mod webhook_lambdas;
 mod webhooks;

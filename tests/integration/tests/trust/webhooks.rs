@@ -5,20 +5,19 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use aws_adapters::{SecretsManagerStore, SqsQueue};
 use base64::Engine;
 use collector_app::callback::{HttpContext, HttpResponse, RequestContext};
-use collector_app::webhooks::{CLAIM_LEASE, Receive, WebhookRequest, Write, WriterConfig};
-use collector_core::ports::Clock;
+use collector_app::webhooks::{Receive, WebhookRequest, Write, WriterConfig};
 use collector_core::secret::SigningSecret;
-use collector_core::time::Timestamp;
 use collector_core::webhook::body_digest;
 use collector_core::webhook::signature::sign;
+use integration_tests::clock::ManualClock;
 use integration_tests::fault_proxy::{Fault, Service};
 use integration_tests::{Stack, StackOptions, aws, logs};
 use serde_json::json;
@@ -26,22 +25,6 @@ use serde_json::json;
 const CURRENT: &str = "webhook-secret-current-4f1d";
 const NEXT: &str = "webhook-secret-next-93ab";
 const ORG: &str = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9vcmctMQ";
-
-#[derive(Debug)]
-struct TestClock(Mutex<Timestamp>);
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl TestClock {
-    fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *now = now.plus(by);
-    }
-}
 
 fn body(webhook: &str, org: &str, resource: &str, n: usize) -> Vec<u8> {
     format!(
@@ -108,7 +91,7 @@ async fn deliveries(faults: bool) -> Result<()> {
     // proxy when there is one.
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let sdk = &stack.collector_sdk;
-    let clock = Arc::new(TestClock(Mutex::new(Timestamp::now())));
+    let clock = Arc::new(ManualClock::now());
     let receive = Receive::new(
         SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk), &secret_id),
         SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &queue_url),
@@ -317,7 +300,7 @@ async fn deliveries(faults: bool) -> Result<()> {
                 .send()
                 .await?;
         }
-        clock.advance(CLAIM_LEASE + Duration::from_secs(1));
+        clock.advance(config.claim_lease + Duration::from_secs(1));
         batches += 1;
     }
     if let Some(proxy) = &stack.proxy {
@@ -337,38 +320,7 @@ async fn deliveries(faults: bool) -> Result<()> {
     }
 
     // THEN each delivery of ours is in the bucket once, its body byte for byte
-    let s3 = aws::s3(&stack.sdk);
-    let listed = s3
-        .list_objects_v2()
-        .bucket(&stack.bucket)
-        .prefix("webex/webhooks/")
-        .send()
-        .await?;
-    let mut stored: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
-    for object in listed.contents() {
-        let key = object.key().unwrap_or_default();
-        ensure!(
-            key.starts_with(&format!("webex/webhooks/org={ORG}/dt="))
-                && key.ends_with(".ndjson.gz"),
-            "{key}"
-        );
-        let bytes = s3
-            .get_object()
-            .bucket(&stack.bucket)
-            .key(key)
-            .send()
-            .await?
-            .body
-            .collect()
-            .await?
-            .into_bytes();
-        let mut text = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut text)?;
-        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let body = raw_body(line)?;
-            stored.entry(body_digest(&body)).or_default().push(body);
-        }
-    }
+    let stored = stored_bodies(&stack, ORG).await?;
     let expected: BTreeMap<String, Vec<Vec<u8>>> = ours
         .iter()
         .map(|b| (body_digest(b), vec![b.clone()]))
@@ -392,8 +344,8 @@ async fn deliveries(faults: bool) -> Result<()> {
 /// Webex posting deliveries: with `retries`, one not answered 200 is posted again (Webex
 /// retries), 11 s later on the receiver's clock (it re-reads its secret at most every 10 s).
 struct Webex<'a> {
-    receive: &'a Receive<TestClock>,
-    clock: &'a TestClock,
+    receive: &'a Receive<ManualClock>,
+    clock: &'a ManualClock,
     retries: bool,
 }
 
@@ -410,6 +362,44 @@ impl Webex<'_> {
             self.clock.advance(Duration::from_secs(11));
         }
     }
+}
+
+/// Every delivery body in the bucket's webhook objects, by digest, as often as it is there;
+/// every object is `org`'s and named as the writer names them.
+pub async fn stored_bodies(stack: &Stack, org: &str) -> Result<BTreeMap<String, Vec<Vec<u8>>>> {
+    let s3 = aws::s3(&stack.sdk);
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&stack.bucket)
+        .prefix("webex/webhooks/")
+        .send()
+        .await?;
+    let mut stored: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+    for object in listed.contents() {
+        let key = object.key().unwrap_or_default();
+        ensure!(
+            key.starts_with(&format!("webex/webhooks/org={org}/dt="))
+                && key.ends_with(".ndjson.gz"),
+            "{key}"
+        );
+        let bytes = s3
+            .get_object()
+            .bucket(&stack.bucket)
+            .key(key)
+            .send()
+            .await?
+            .body
+            .collect()
+            .await?
+            .into_bytes();
+        let mut text = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut text)?;
+        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let body = raw_body(line)?;
+            stored.entry(body_digest(&body)).or_default().push(body);
+        }
+    }
+    Ok(stored)
 }
 
 /// The body a line holds, as its bytes.
