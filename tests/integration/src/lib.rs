@@ -16,6 +16,7 @@ pub mod soak;
 pub mod sources;
 pub mod stack;
 pub mod verify;
+pub mod webhooks;
 
 pub use stack::{Stack, StackOptions};
 

@@ -15,20 +15,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use aws_adapters::DynamoStateStore;
+use aws_adapters::{DynamoStateStore, SecretsManagerStore, SqsQueue};
 use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext};
 use collector_app::document::{Document, Source};
 use collector_app::document_location::{DocumentLocation, Fetched, VARIABLE as COLLECTOR_CONFIG};
 use collector_app::fanout::UnitMessage;
 use collector_app::units::{Selection, StreamUnits};
+use collector_app::webhooks::{Receive, ReceiverConfig, Write, WriterConfig};
 use collector_app::{Config, Identities, IdentitiesConfig, Orgs, StreamId, run_once};
 use collector_core::identity::IdentityUse;
 use collector_core::ports::{OAuthStateStore, PendingAuthorisation};
 use collector_core::{IdentityName, StopReason, Timestamp};
+use integration_tests::clock::ManualClock;
 use integration_tests::fault_proxy::Fault;
 use integration_tests::sources;
 use integration_tests::stack::{SIM_CLIENT_ID, SimTime, sim_org_id, sim_stream, stream_scope};
-use integration_tests::{Stack, StackOptions};
+use integration_tests::{Stack, StackOptions, webhooks};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use tokio::time::Instant;
 use webex_sim::GenerateSpec;
@@ -99,14 +101,38 @@ async fn the_oauth_callback_role_allows_exactly_what_it_asks_of_aws() -> Result<
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_receiver_role_allows_exactly_what_it_asks_of_aws() -> Result<()> {
+    let template = Template::load();
+    let function = function(&template, "webhook-receiver")?;
+    let (receiver, _) = webhook_calls(&template).await?;
+    assert_policy(&function, receiver);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_writer_role_allows_exactly_what_it_asks_of_aws() -> Result<()> {
+    let template = Template::load();
+    let function = function(&template, "webhook-writer")?;
+    let (_, mut writer) = webhook_calls(&template).await?;
+    writer.extend(queue_calls("WebhookQueue"));
+    assert_policy(&function, writer);
+    Ok(())
+}
+
 #[test]
 fn every_function_has_a_policy_test() {
     let template = Template::load();
     for function in template.functions().expect("functions") {
         assert!(
             StreamId::parse(&function.crate_name).is_some()
-                || function.crate_name == "oauth-callback"
-                || function.crate_name == Selection::OtherSources.name(),
+                || [
+                    "oauth-callback",
+                    "webhook-receiver",
+                    "webhook-writer",
+                    Selection::OtherSources.name(),
+                ]
+                .contains(&function.crate_name.as_str()),
             "{}: no test above runs it against its policy",
             function.crate_name
         );
@@ -345,6 +371,37 @@ fn each_role_refuses_what_belongs_to_another_family() {
             (event_object("admin-audit"), false),
         ],
     );
+    let webhook_object = format!(
+        "arn:aws:s3:::{EVENTS_BUCKET}/webex/webhooks/org=O/dt=2026-11-22/hour=10/w.ndjson.gz"
+    );
+    let webhook_secret = secret_arn(&format!("{STACK}/webhooks"));
+    add(
+        "webhook-writer",
+        vec![
+            (item("webhook#0a1b2c"), true),
+            (Request::new("s3:PutObject", webhook_object.clone()), true),
+            // The collectors' state and objects, and the webhooks' secret.
+            (item("cursor#compliance-events#O"), false),
+            (item("lock#token#admin"), false),
+            (event_object("compliance-events"), false),
+            (event_object("webhooks-archive"), false),
+            (read_secret(webhook_secret.clone()), false),
+        ],
+    );
+    add(
+        "webhook-receiver",
+        vec![
+            (read_secret(webhook_secret.clone()), true),
+            // It reads the signing secrets and queues: no identity, no state, no object.
+            (
+                Request::new("secretsmanager:PutSecretValue", webhook_secret.clone()),
+                false,
+            ),
+            (read_secret(secret("admin", "Xy12Zw")), false),
+            (item("webhook#0a1b2c"), false),
+            (Request::new("s3:PutObject", webhook_object), false),
+        ],
+    );
     let mut wrong = Vec::new();
     for (crate_name, request, allowed) in cases {
         let function = function(&template, crate_name).expect("function");
@@ -384,12 +441,16 @@ async fn collector_policy(stream: StreamId) -> Result<()> {
     Ok(())
 }
 
-/// What Lambda's event source mapping does with the role of a function with a fan-out queue:
-/// poll the queue, delete what the function finished, read the queue's attributes.
+/// What Lambda's event source mapping does with the role of a function with a fan-out queue.
 fn event_source_calls(function: &Function) -> Vec<Request> {
-    let Some(queue) = fan_out_queue(function) else {
-        return Vec::new();
-    };
+    fan_out_queue(function)
+        .map(|queue| queue_calls(&queue))
+        .unwrap_or_default()
+}
+
+/// What Lambda's event source mapping does with the role of the function `queue` triggers:
+/// poll the queue, delete what the function finished, read the queue's attributes.
+fn queue_calls(queue: &str) -> Vec<Request> {
     [
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -403,6 +464,133 @@ fn event_source_calls(function: &Function) -> Vec<Request> {
         )
     })
     .collect()
+}
+
+/// What the webhook receiver and writer ask of AWS, in-process with the template's variables
+/// (its resources swapped for the test's) behind the proxy: the receiver reads its secret,
+/// queues a delivery, and reads the secret again after a refusal (a rotation may be under
+/// way); the writer claims the delivery and fails to write its object, then (its claim
+/// lapsed) finds the object missing, claims it again and writes it, then reads the object back
+/// when the message is redelivered. (receiver's requests, writer's requests)
+async fn webhook_calls(template: &Template) -> Result<(Vec<Request>, Vec<Request>)> {
+    const SECRET: &str = "policy-test-signing-secret";
+    let (stack, config_bucket) = proxied_stack().await?;
+    let proxy = stack.proxy.as_ref().context("proxy")?;
+    let receiver = function(template, "webhook-receiver")?;
+    let writer = function(template, "webhook-writer")?;
+    let secret_name = format!("webhooks-{}", stack.table);
+    let org = sim_org_id(&stack.sim);
+    integration_tests::aws::create_secret(
+        &stack.sdk,
+        &secret_name,
+        &serde_json::json!({"current": SECRET, "webhooks": ["hook-1"], "org_ids": [org]}),
+    )
+    .await?;
+    let (queue_url, _) = integration_tests::aws::create_queue(
+        &stack.sdk,
+        &format!("WebhookQueue-{}", stack.table),
+        Duration::from_secs(30),
+        10,
+    )
+    .await?;
+    let mut names = names(&stack, template, &config_bucket, false);
+    let variable = |f: &Function, name: &str| f.env.get(name).cloned().unwrap_or_default();
+    names.secrets.insert(
+        secret_name.clone(),
+        variable(&receiver, "WEBHOOK_SECRET_ID"),
+    );
+    names
+        .queues
+        .insert(queue_url.clone(), "WebhookQueue".to_string());
+    let physical = BTreeMap::from([
+        (variable(&receiver, "WEBHOOK_SECRET_ID"), secret_name),
+        (variable(&receiver, "WEBHOOK_QUEUE_URL"), queue_url.clone()),
+        (EVENTS_BUCKET.to_string(), stack.bucket.clone()),
+        (STATE_TABLE.to_string(), stack.table.clone()),
+    ]);
+    let deployed = |f: &Function, name: &str| {
+        if name == "S3_FORCE_PATH_STYLE" {
+            return Some("true".to_string());
+        }
+        f.env
+            .get(name)
+            .map(|v| physical.get(v).cloned().unwrap_or_else(|| v.clone()))
+    };
+    let sdk = &stack.collector_sdk;
+    let clock = Arc::new(ManualClock::now());
+
+    let config = ReceiverConfig::from_lookup(|name| deployed(&receiver, name))?;
+    let receive = Receive::new(
+        SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk), &config.secret_id),
+        SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.queue_url),
+        clock.clone(),
+    )
+    .await?;
+    let body = format!(
+        r#"{{"id":"hook-1","resource":"messages","event":"created","orgId":"{org}","data":{{"id":"m-1"}}}}"#
+    )
+    .into_bytes();
+    let answer = receive
+        .handle(webhooks::request(
+            "POST",
+            &body,
+            webhooks::signed(&body, SECRET),
+            false,
+        ))
+        .await;
+    ensure!(answer.status_code == 200, "{}", answer.status_code);
+    clock.advance(Duration::from_secs(11));
+    let forged = receive
+        .handle(webhooks::request(
+            "POST",
+            &body,
+            webhooks::signed(&body, "guess"),
+            false,
+        ))
+        .await;
+    ensure!(forged.status_code == 401, "{}", forged.status_code);
+    let receiver_calls = calls_so_far(&stack, &names)?;
+
+    let config = WriterConfig::from_lookup(|name| deployed(&writer, name))?;
+    let write = Write::new(&config, sdk, clock.clone());
+    let messages = aws_sdk_sqs::Client::new(&stack.sdk)
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await?
+        .messages()
+        .to_vec();
+    ensure!(messages.len() == 1, "{} messages queued", messages.len());
+    let event = serde_json::json!({"Records": messages.iter().map(|m| serde_json::json!({
+        "eventSource": "aws:sqs",
+        "messageId": m.message_id(),
+        "body": m.body(),
+    })).collect::<Vec<_>>()});
+    let failed =
+        |answer: serde_json::Value| answer["batchItemFailures"].as_array().map_or(0, Vec::len);
+    proxy.set_rule(|call| {
+        (call.method == "PUT" && call.target.is_empty()).then_some(Fault::Refuse(500))
+    });
+    ensure!(
+        failed(write.handle(&event).await) == 1,
+        "the write was refused"
+    );
+    proxy.clear_rule();
+    clock.advance(config.claim_lease + Duration::from_secs(1));
+    ensure!(
+        failed(write.handle(&event).await) == 0,
+        "written after its claim lapsed"
+    );
+    ensure!(
+        failed(write.handle(&event).await) == 0,
+        "a redelivery is durable"
+    );
+    let writer_calls = calls_so_far(&stack, &names)?
+        .into_iter()
+        .skip(receiver_calls.len())
+        .collect();
+    Ok((receiver_calls, writer_calls))
 }
 
 /// The logical id of the queue the template gives the function as `FANOUT_QUEUE_URL`.

@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use aws_adapters::{SecretsManagerStore, SqsQueue};
 use collector_app::StreamId;
 use collector_app::document::Document;
 use collector_app::units::{Selection, StreamUnits};
-use integration_tests::stack::{SimTime, sim_stream};
-use integration_tests::{Stack, StackOptions};
+use collector_app::webhooks::{Receive, Write, WriterConfig};
+use collector_core::ports::SystemClock;
+use integration_tests::stack::{SimTime, sim_org_id, sim_stream};
+use integration_tests::{Stack, StackOptions, aws, webhooks};
 use tokio::time::Instant;
 use webex_sim::GenerateSpec;
 
@@ -163,6 +166,110 @@ async fn objects_of_every_other_source_are_rows_of_the_raw_table_and_of_their_ow
         ensure!(rows == *count, "{name}: {rows} rows of {count} events");
     }
     stream_tables_read_the_objects(&stack, &text, &generated).await
+}
+
+/// The webhook writer's objects, read through the template's `webhooks` table: each in a
+/// projected partition of its organisation, each delivery one whole row, also one whose body
+/// held line breaks (JSON allows them between tokens; the line keeps it as `body_text`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_objects_are_rows_of_the_webhooks_table() -> Result<()> {
+    const SECRET: &str = "schema-test-signing-secret";
+    let tables = Table::all(&Template::load());
+    let table = tables
+        .iter()
+        .find(|t| t.name == "webhooks")
+        .context("no Glue table webhooks")?;
+    ensure!(
+        table.serde == TEXT_SERDE,
+        "webhooks: the checks here are the text SerDe's"
+    );
+    // GIVEN the receiver and the writer on the local stack
+    let stack = Stack::start(StackOptions::default()).await?;
+    let org = sim_org_id(&stack.sim);
+    let secret_id = format!("webhooks-{}", stack.table);
+    aws::create_secret(
+        &stack.sdk,
+        &secret_id,
+        &json!({"current": SECRET, "webhooks": ["hook-1"], "org_ids": [org]}),
+    )
+    .await?;
+    let (queue_url, _) =
+        aws::create_queue(&stack.sdk, &secret_id, Duration::from_secs(30), 10).await?;
+    let clock = Arc::new(SystemClock);
+    let receive = Receive::new(
+        SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&stack.sdk), &secret_id),
+        SqsQueue::new(aws_sdk_sqs::Client::new(&stack.sdk), &queue_url),
+        clock.clone(),
+    )
+    .await?;
+    // WHEN it receives deliveries of every resource, one with line breaks, and writes them
+    let mut bodies = Vec::new();
+    for (n, resource) in ["meetings", "recordings", "rooms", "messages"]
+        .iter()
+        .cycle()
+        .take(12)
+        .enumerate()
+    {
+        bodies.push(format!(
+            r#"{{"id":"hook-1","resource":"{resource}","event":"created","orgId":"{org}","data":{{"id":"Y2lz-{n}","title":"tab\there, \"quoted\" \u00e9"}}}}"#
+        ));
+    }
+    bodies.push(format!(
+        "{{\"id\":\"hook-1\",\r\n\"resource\":\"messages\",\n\"event\":\"deleted\",\"orgId\":\"{org}\",\"data\":{{}}}}"
+    ));
+    for body in &bodies {
+        let answer = receive
+            .handle(webhooks::request(
+                "POST",
+                body.as_bytes(),
+                webhooks::signed(body.as_bytes(), SECRET),
+                false,
+            ))
+            .await;
+        ensure!(answer.status_code == 200, "{}", answer.status_code);
+    }
+    let write = Write::new(
+        &WriterConfig::from_lookup(|name| stack.env.get(name).cloned())?,
+        &stack.sdk,
+        clock,
+    );
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let drained = integration_tests::event_source::drain(
+        &sqs,
+        &queue_url,
+        10,
+        1,
+        Duration::from_secs(60),
+        |event| {
+            let write = &write;
+            async move { Ok(write.handle(&event).await) }
+        },
+    )
+    .await?;
+    ensure!(drained.returned == 0, "{drained:?}");
+    // THEN Athena finds each object in its organisation's partition and each delivery is a row
+    let objects = stack.objects_of("webhooks").await?;
+    let mut rows = 0;
+    for object in &objects {
+        let partition = partition_of(table, &object.key)
+            .with_context(|| format!("webhooks: {}", object.key))?;
+        ensure!(partition["org"] == org, "{}", object.key);
+        for line in object.lines() {
+            let problems = table.check_raw_line(&line);
+            ensure!(
+                problems.is_empty(),
+                "webhooks: {} reads wrong: {problems:#?}",
+                object.key
+            );
+            rows += 1;
+        }
+    }
+    ensure!(
+        rows == bodies.len(),
+        "{rows} rows of {} deliveries",
+        bodies.len()
+    );
+    Ok(())
 }
 
 /// The second half of the test above: `webexctl config tables` in a catalogue holding the

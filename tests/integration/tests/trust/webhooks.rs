@@ -11,14 +11,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use aws_adapters::{SecretsManagerStore, SqsQueue};
-use base64::Engine;
-use collector_app::callback::{HttpContext, HttpResponse, RequestContext};
+use collector_app::callback::HttpResponse;
 use collector_app::webhooks::{Receive, WebhookRequest, Write, WriterConfig};
-use collector_core::secret::SigningSecret;
 use collector_core::webhook::body_digest;
-use collector_core::webhook::signature::sign;
 use integration_tests::clock::ManualClock;
 use integration_tests::fault_proxy::{Fault, Service};
+use integration_tests::webhooks::{request, signed};
 use integration_tests::{Stack, StackOptions, aws, logs};
 use serde_json::json;
 
@@ -31,31 +29,6 @@ fn body(webhook: &str, org: &str, resource: &str, n: usize) -> Vec<u8> {
         r#"{{"id":"{webhook}","name":"webex-events-to-s3 {resource}","targetUrl":"https://example.invalid/webhooks","resource":"{resource}","event":"created","orgId":"{org}","createdBy":"Y2lz-person","appId":"Y2lz-app","ownedBy":"org","status":"active","actorId":"Y2lz-actor","data":{{"id":"Y2lz-{resource}-{n}","note":"caf\u00e9 \"{n}\""}}}}"#
     )
     .into_bytes()
-}
-
-fn request(method: &str, body: &[u8], signature: Option<String>, base64: bool) -> WebhookRequest {
-    let mut headers = std::collections::HashMap::new();
-    if let Some(signature) = signature {
-        headers.insert("x-spark-signature".to_string(), signature);
-    }
-    WebhookRequest {
-        body: Some(if base64 {
-            base64::engine::general_purpose::STANDARD.encode(body)
-        } else {
-            String::from_utf8_lossy(body).into_owned()
-        }),
-        is_base64_encoded: base64,
-        headers,
-        request_context: RequestContext {
-            http: HttpContext {
-                method: method.to_string(),
-            },
-        },
-    }
-}
-
-fn signed(body: &[u8], secret: &str) -> Option<String> {
-    Some(sign(&SigningSecret::new(secret), body))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
