@@ -4,6 +4,7 @@
 mod config_cmd;
 mod table;
 mod tables_cmd;
+mod webhooks_cmd;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -57,6 +58,23 @@ enum Command {
     /// The collector document (TOML: identities, sources, streams).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The organisation's Webex webhooks of ours (WEBHOOK_SECRET_ID, WEBHOOK_TARGET_URL,
+    /// WEBHOOK_RESOURCES; the stack's outputs), as the scheduled registrar keeps them.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Ours as Webex has them, what is missing, and every period one was off (a gap: its
+    /// events came only through the polled streams). Exit status 1 while one is not right.
+    Status(Output),
+    /// Create what is missing, repair what drifted, re-enable what Webex disabled (after its
+    /// 5-minute hold-off), delete duplicates; webhooks not ours are never touched.
+    Sync(Output),
+    /// A new signing secret: the receiver accepts it first, then every webhook of ours gets
+    /// it; the old one is accepted for an hour more.
+    Rotate(Output),
 }
 
 #[derive(Subcommand)]
@@ -200,6 +218,13 @@ async fn main() -> ExitCode {
         }
         Command::Config(ConfigCommand::Tables { file, glue }) => {
             async { config_cmd::tables(&file, glue.database()?).await }.await
+        }
+        Command::Webhooks(WebhooksCommand::Status(output)) => webhooks_cmd::status(&output).await,
+        Command::Webhooks(WebhooksCommand::Sync(output)) => {
+            webhooks_cmd::sync(&output, false).await
+        }
+        Command::Webhooks(WebhooksCommand::Rotate(output)) => {
+            webhooks_cmd::sync(&output, true).await
         }
     };
     match outcome {

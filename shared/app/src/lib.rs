@@ -15,6 +15,7 @@ mod logging;
 mod memory;
 pub mod metrics;
 pub mod operator;
+pub mod registrar;
 pub mod tables;
 pub mod units;
 pub mod webhooks;

@@ -30,6 +30,10 @@ pub struct WebhookSecret {
     pub current: SigningSecret,
     #[serde(default)]
     pub pending: Option<SigningSecret>,
+    /// When `pending` became the old secret (a rotation's end): it is dropped an hour after.
+    /// Unset with `pending` set: a rotation under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<String>,
     pub webhooks: Vec<String>,
     pub org_ids: Vec<String>,
 }

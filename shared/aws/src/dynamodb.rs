@@ -98,6 +98,45 @@ fn claim_key(digest: &str) -> String {
 }
 
 /// `webhook#{digest}`: one item per delivery body, `object` and `until_ms` its claim.
+/// The registrar's record of an organisation's webhooks (`webhooks#{org}`): what it must
+/// remember between runs, as the JSON text the registrar gives. One registrar runs at a time
+/// (the function's reserved concurrency, or an operator's `webexctl webhooks sync`), so the
+/// last write wins.
+impl DynamoStateStore {
+    pub async fn webhooks_record(&self, org_id: &str) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&webhooks_key(org_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB GetItem (webhooks record)", e))?;
+        Ok(output
+            .item()
+            .and_then(|item| item.get("record"))
+            .and_then(|v| v.as_s().ok())
+            .cloned())
+    }
+
+    pub async fn put_webhooks_record(&self, org_id: &str, record: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&webhooks_key(org_id)))
+            .item("record", s(record))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB PutItem (webhooks record)", e))?;
+        Ok(())
+    }
+}
+
+fn webhooks_key(org_id: &str) -> String {
+    format!("webhooks#{org_id}")
+}
+
 impl ClaimStore for DynamoStateStore {
     async fn claim_of(&self, digest: &str) -> Result<Option<DeliveryClaim>, StoreError> {
         let output = self

@@ -83,7 +83,20 @@ impl SecretsManagerStore {
         Ok(())
     }
 
-    fn serialise(&self, secret: &IdentitySecret) -> Result<String, StoreError> {
+    /// Writes `value` as the secret's new current value.
+    pub async fn save_as<T: serde::Serialize>(&self, value: &T) -> Result<(), StoreError> {
+        let text = self.serialise(value)?;
+        self.client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(text)
+            .send()
+            .await
+            .map_err(|e| unavailable("Secrets Manager PutSecretValue", e))?;
+        Ok(())
+    }
+
+    fn serialise<T: serde::Serialize>(&self, secret: &T) -> Result<String, StoreError> {
         serde_json::to_string(secret).map_err(|_| StoreError::Invalid {
             item: format!("secret {}", self.secret_id),
             reason: "cannot be serialised".to_string(),
@@ -100,14 +113,6 @@ impl SecretStore for SecretsManagerStore {
     }
 
     async fn save(&self, secret: &IdentitySecret) -> Result<(), StoreError> {
-        let text = self.serialise(secret)?;
-        self.client
-            .put_secret_value()
-            .secret_id(&self.secret_id)
-            .secret_string(text)
-            .send()
-            .await
-            .map_err(|e| unavailable("Secrets Manager PutSecretValue", e))?;
-        Ok(())
+        self.save_as(secret).await
     }
 }

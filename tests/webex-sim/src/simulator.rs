@@ -420,7 +420,7 @@ impl Simulator {
         let client = reqwest::Client::new();
         let mut posted = Vec::new();
         for webhook in firing {
-            let (body, signature) = webhook.delivery(actor_id, data);
+            let (body, signature) = webhook.delivery(resource, event, actor_id, data);
             let mut answers = Vec::new();
             for _ in 0..attempts.max(1) {
                 let mut request = client

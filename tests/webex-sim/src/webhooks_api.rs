@@ -353,9 +353,12 @@ impl SimWebhook {
             && (self.event == event || self.event == "all")
     }
 
-    /// The delivery's raw body and its `X-Spark-Signature` (none without a secret).
+    /// The delivery's raw body for `resource` `event` (what happened, also for a webhook of
+    /// `all`) and its `X-Spark-Signature` (none without a secret).
     pub(crate) fn delivery(
         &self,
+        resource: &str,
+        event: &str,
         actor_id: &str,
         data: &serde_json::Value,
     ) -> (Vec<u8>, Option<String>) {
@@ -363,8 +366,8 @@ impl SimWebhook {
             id: &self.id,
             name: &self.name,
             target_url: &self.target_url,
-            resource: &self.resource,
-            event: &self.event,
+            resource,
+            event,
             filter: self.filter.as_deref(),
             org_id: &self.org_id,
             created_by: &self.created_by,

@@ -66,6 +66,69 @@ pub struct Plan {
     pub gaps: Vec<(String, Timestamp, Timestamp)>,
 }
 
+/// A period a webhook of ours was off (Webex disabled it): its events of that time came only
+/// through the polled streams.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Gap {
+    pub webhook: String,
+    /// `resource:event`.
+    pub what: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+/// What the registrar remembers of an organisation's webhooks between runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    /// Each webhook of ours that is off, and since when we know it (epoch milliseconds).
+    #[serde(default)]
+    pub off_since_ms: BTreeMap<String, i64>,
+    /// The most recent gaps, oldest first (at most [`GAPS_KEPT`]).
+    #[serde(default)]
+    pub gaps: Vec<Gap>,
+}
+
+/// Gaps a record keeps: a year of a webhook disabled every few days.
+pub const GAPS_KEPT: usize = 200;
+
+impl Record {
+    pub fn off_since(&self) -> BTreeMap<String, Timestamp> {
+        self.off_since_ms
+            .iter()
+            .map(|(id, ms)| (id.clone(), Timestamp::from_millis(*ms)))
+            .collect()
+    }
+
+    /// The record after `plan` was carried out: who is off now, and its gaps added.
+    pub fn after(&self, plan: &Plan, listed: &[Listed]) -> Record {
+        let what = |id: &str| {
+            listed
+                .iter()
+                .find(|l| l.id == id)
+                .map(|l| format!("{}:{}", l.resource, l.event))
+                .unwrap_or_default()
+        };
+        let mut gaps = self.gaps.clone();
+        gaps.extend(plan.gaps.iter().map(|(id, from, to)| Gap {
+            webhook: id.clone(),
+            what: what(id),
+            from_ms: from.millis(),
+            to_ms: to.millis(),
+        }));
+        let excess = gaps.len().saturating_sub(GAPS_KEPT);
+        gaps.drain(..excess);
+        Record {
+            off_since_ms: plan
+                .off_since
+                .iter()
+                .filter(|(id, _)| !plan.gaps.iter().any(|(gap, _, _)| gap == *id))
+                .map(|(id, at)| (id.clone(), at.millis()))
+                .collect(),
+            gaps,
+        }
+    }
+}
+
 /// Our name for the webhook of `wanted`: the prefix marks it as ours.
 pub fn name_of(prefix: &str, wanted: &Wanted) -> String {
     format!("{prefix} {}:{}", wanted.resource, wanted.event)
@@ -255,5 +318,57 @@ mod tests {
         let active = [listed("w1", &wanted[0], "active")];
         let healed = plan(PREFIX, TARGET, &wanted, &active, &done.off_since, after);
         assert!(healed.steps.is_empty() && healed.off_since.is_empty());
+    }
+
+    #[test]
+    fn the_record_keeps_who_is_off_and_each_gap_once_and_only_the_latest() {
+        let wanted = [want("messages", "created"), want("rooms", "all")];
+        let first = at("2026-12-03T15:00:00Z");
+        let off = [
+            listed("w1", &wanted[0], "disabled"),
+            listed("w2", &wanted[1], "disabled"),
+        ];
+        // Both seen off: remembered, no gap yet.
+        let seen = plan(PREFIX, TARGET, &wanted, &off, &BTreeMap::new(), first);
+        let record = Record::default().after(&seen, &off);
+        assert_eq!(record.off_since_ms.len(), 2);
+        assert!(record.gaps.is_empty());
+        // After the hold-off both are re-enabled: two gaps from when they were first seen,
+        // and nobody is off any more.
+        let later = first.plus(HOLD_OFF);
+        let healed = plan(PREFIX, TARGET, &wanted, &off, &record.off_since(), later);
+        let record = record.after(&healed, &off);
+        assert!(record.off_since_ms.is_empty());
+        assert_eq!(
+            record.gaps,
+            [
+                Gap {
+                    webhook: "w1".into(),
+                    what: "messages:created".into(),
+                    from_ms: first.millis(),
+                    to_ms: later.millis(),
+                },
+                Gap {
+                    webhook: "w2".into(),
+                    what: "rooms:all".into(),
+                    from_ms: first.millis(),
+                    to_ms: later.millis(),
+                },
+            ]
+        );
+        // The oldest gaps go first when there are too many.
+        let mut full = record.clone();
+        full.gaps = (0..GAPS_KEPT as i64)
+            .map(|n| Gap {
+                webhook: format!("old{n}"),
+                what: String::new(),
+                from_ms: n,
+                to_ms: n + 1,
+            })
+            .collect();
+        let kept = full.after(&healed, &off);
+        assert_eq!(kept.gaps.len(), GAPS_KEPT);
+        assert_eq!(kept.gaps[0].webhook, "old2");
+        assert_eq!(kept.gaps[GAPS_KEPT - 1].webhook, "w2");
     }
 }

@@ -9,4 +9,5 @@ mod secrets_in_logs;
 mod terminal_output;
 mod token_lock;
 mod webhook_lambdas;
+mod webhook_registrar;
 mod webhooks;
