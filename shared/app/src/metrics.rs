@@ -78,6 +78,24 @@ pub fn webhook_line(outcome: &str, now: Timestamp) -> String {
     with_directive(line, &[&["Function", "Outcome"]], metrics, now)
 }
 
+/// One registrar run: webhooks of ours still off (waiting out Webex's hold-off), gaps closed,
+/// and steps that failed. An alarm on `WebhookGaps` tells a person that events of a period came
+/// only through the polled streams.
+pub fn registrar_line(report: &crate::registrar::SyncReport, now: Timestamp) -> String {
+    let line = json!({
+        "Function": "webhook-registrar",
+        "WebhooksOff": report.waiting.len(),
+        "WebhookGaps": report.new_gaps.len(),
+        "WebhookStepsFailed": report.failed.len(),
+    });
+    let metrics = vec![
+        json!({"Name": "WebhooksOff", "Unit": "Count"}),
+        json!({"Name": "WebhookGaps", "Unit": "Count"}),
+        json!({"Name": "WebhookStepsFailed", "Unit": "Count"}),
+    ];
+    with_directive(line, &[&["Function"]], metrics, now)
+}
+
 /// `line` with the directive that makes `metrics` of it under each of `dimensions`.
 fn with_directive(
     mut line: serde_json::Value,

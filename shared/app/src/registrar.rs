@@ -548,6 +548,47 @@ impl<C: Clock> Registrar<C> {
     }
 }
 
+/// The registrar as Lambda runs it on its schedule: one sync per invocation, its summary as
+/// the answer and as metrics; a failed sync is a function error (the errors alarm).
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    crate::init_logging(crate::LogTarget::Stdout);
+    let started = async {
+        let document = crate::document_location::load_from_env().await?;
+        let config =
+            RegistrarConfig::from_lookup(|name| std::env::var(name).ok(), document.as_ref())
+                .map_err(WiringError::from)?;
+        let sdk = aws_adapters::sdk_config().await;
+        Registrar::new(config, &sdk, Arc::new(SystemClock))
+    };
+    let registrar = started.await.inspect_err(|e| {
+        tracing::error!(error = %e, "the webhook registrar cannot start");
+    })?;
+    let registrar = &registrar;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let report = registrar.sync().await.inspect_err(|e| {
+                tracing::error!(error = %e, "webhook sync failed");
+            })?;
+            println!(
+                "{}",
+                crate::metrics::registrar_line(&report, registrar.clock.now())
+            );
+            tracing::info!(
+                ours = report.ours,
+                created = report.created.len(),
+                repaired = report.repaired.len(),
+                deleted = report.deleted.len(),
+                waiting = report.waiting.len(),
+                gaps = report.new_gaps.len(),
+                failed = report.failed.len(),
+                "webhooks synced"
+            );
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(&report).unwrap_or_default())
+        },
+    ))
+    .await
+}
+
 fn is_ours(listed: &Listed) -> bool {
     listed.name.starts_with(&format!("{PREFIX} "))
 }

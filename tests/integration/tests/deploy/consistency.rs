@@ -144,6 +144,17 @@ fn functions_are_built_by_cargo_lambda_for_arm64_and_wired_to_their_triggers() {
                     "{id}"
                 );
             }
+        } else if crate_name == "webhook-registrar" {
+            assert_eq!(
+                kinds,
+                ["Schedule"],
+                "{id}: the registrar runs on a schedule"
+            );
+            assert_eq!(
+                property("ReservedConcurrentExecutions"),
+                Some(1.into()),
+                "{id}: one run at a time, or two would create the same webhook"
+            );
         } else if crate_name == "webhook-writer" {
             assert_eq!(
                 kinds,
@@ -396,6 +407,78 @@ fn every_collector_is_watched_on_the_metrics_it_emits_and_every_function_on_its_
                 alarm.metric
             );
         }
+    }
+}
+
+/// The webhook functions' alarms in our namespace are on metrics they emit, by the dimensions
+/// they emit them with: the receiver's refusals and unqueued deliveries, the registrar's gaps.
+#[test]
+fn every_webhook_alarm_is_on_a_metric_the_webhook_functions_emit() {
+    let template = Template::load();
+    let report = collector_app::registrar::SyncReport::default();
+    let now = Timestamp::from_millis(1_795_000_000_000);
+    let lines = [
+        collector_app::metrics::webhook_line("not_queued", now),
+        collector_app::metrics::registrar_line(&report, now),
+    ];
+    let emitted: Vec<(String, Vec<(String, String)>)> = lines
+        .iter()
+        .flat_map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).expect("EMF is JSON");
+            let directive = line["_aws"]["CloudWatchMetrics"][0].clone();
+            let sets: Vec<Vec<String>> =
+                serde_json::from_value(directive["Dimensions"].clone()).expect("dimensions");
+            let names: Vec<String> = directive["Metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["Name"].as_str().map(str::to_string))
+                .collect();
+            let line = line.clone();
+            names
+                .into_iter()
+                .flat_map(move |name| {
+                    let line = line.clone();
+                    sets.clone().into_iter().map(move |set| {
+                        let dims = set
+                            .iter()
+                            .map(|d| (d.clone(), line[d].as_str().unwrap_or_default().to_string()))
+                            .collect();
+                        (name.clone(), dims)
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let webhook_alarms: Vec<Alarm> = alarms(&template)
+        .into_iter()
+        .filter(|a| {
+            a.namespace == collector_app::metrics::NAMESPACE
+                && a.dimensions
+                    .iter()
+                    .any(|(n, v)| n == "Function" && v.starts_with("webhook-"))
+        })
+        .collect();
+    assert!(
+        webhook_alarms.len() >= 2,
+        "the receiver's unqueued deliveries and the registrar's gaps are watched"
+    );
+    for alarm in webhook_alarms {
+        // An alarm's fixed dimension values (Outcome=not_queued) must be ones a line carries
+        // when it happens; the emitted line here carries the values the alarm names.
+        assert!(
+            emitted.iter().any(|(metric, dims)| {
+                *metric == alarm.metric
+                    && dims.len() == alarm.dimensions.len()
+                    && dims
+                        .iter()
+                        .zip(&alarm.dimensions)
+                        .all(|((n, v), (an, av))| n == an && v == av)
+            }),
+            "an alarm on {} by {:?}, which no webhook function emits",
+            alarm.metric,
+            alarm.dimensions
+        );
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use collector_app::document::Document;
 use collector_app::document_location::DocumentLocation;
+use collector_app::registrar::RegistrarConfig;
 use collector_app::units::{Selection, StreamUnits};
 use collector_app::webhooks::{ReceiverConfig, WriterConfig};
 use collector_app::{Config, IdentitiesConfig, StreamId, WiringError, build_collector};
@@ -167,6 +168,10 @@ pub fn cold_start(crate_name: &str, env: &BTreeMap<String, String>) -> Option<Co
                 .map(drop)
                 .map_err(|e| e.to_string())
         }
+        (None, "webhook-registrar") => RegistrarConfig::from_lookup(lookup, None)
+            .map(drop)
+            .map_err(|e| e.to_string())
+            .and(document),
         (None, "webhook-writer") => {
             asked.borrow_mut().remove(DOCUMENT);
             WriterConfig::from_lookup(lookup)

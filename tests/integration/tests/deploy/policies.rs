@@ -20,6 +20,7 @@ use collector_app::callback::{Callback, HttpContext, HttpRequest, RequestContext
 use collector_app::document::{Document, Source};
 use collector_app::document_location::{DocumentLocation, Fetched, VARIABLE as COLLECTOR_CONFIG};
 use collector_app::fanout::UnitMessage;
+use collector_app::registrar::{Registrar, RegistrarConfig};
 use collector_app::units::{Selection, StreamUnits};
 use collector_app::webhooks::{Receive, ReceiverConfig, Write, WriterConfig};
 use collector_app::{Config, Identities, IdentitiesConfig, Orgs, StreamId, run_once};
@@ -120,6 +121,15 @@ async fn the_webhook_writer_role_allows_exactly_what_it_asks_of_aws() -> Result<
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_registrar_role_allows_exactly_what_it_asks_of_aws() -> Result<()> {
+    let template = Template::load();
+    let function = function(&template, "webhook-registrar")?;
+    let requests = registrar_calls(&function, &template).await?;
+    assert_policy(&function, requests);
+    Ok(())
+}
+
 #[test]
 fn every_function_has_a_policy_test() {
     let template = Template::load();
@@ -129,6 +139,7 @@ fn every_function_has_a_policy_test() {
                 || [
                     "oauth-callback",
                     "webhook-receiver",
+                    "webhook-registrar",
                     "webhook-writer",
                     Selection::OtherSources.name(),
                 ]
@@ -389,6 +400,27 @@ fn each_role_refuses_what_belongs_to_another_family() {
         ],
     );
     add(
+        "webhook-registrar",
+        vec![
+            (read_secret(webhook_secret.clone()), true),
+            (
+                Request::new("secretsmanager:PutSecretValue", webhook_secret.clone()),
+                true,
+            ),
+            (
+                item("webhooks#Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9vcmc"),
+                true,
+            ),
+            // Another identity's tokens and lock, the writer's claims, the collectors' state.
+            (read_secret(secret("compliance", "Xy12Zw")), false),
+            (read_secret(secret("admin-partner", "Xy12Zw")), false),
+            (item("lock#token#compliance"), false),
+            (item("webhook#0a1b2c"), false),
+            (item("cursor#admin-audit#O"), false),
+            (event_object("admin-audit"), false),
+        ],
+    );
+    add(
         "webhook-receiver",
         vec![
             (read_secret(webhook_secret.clone()), true),
@@ -464,6 +496,45 @@ fn queue_calls(queue: &str) -> Vec<Request> {
         )
     })
     .collect()
+}
+
+/// What the webhook registrar asks of AWS with the template's variables, behind the proxy:
+/// it reads the document at its cold start, refreshes the admin identity's token under its
+/// lock, creates the webhooks and tells the receiver's secret, re-enables one Webex disabled
+/// (the record of who is off, and the gap), rotates the signing secret, and reports status.
+async fn registrar_calls(function: &Function, template: &Template) -> Result<Vec<Request>> {
+    let (stack, config_bucket) = proxied_stack().await?;
+    let secret_name = format!("webhooks-{}", stack.table);
+    integration_tests::aws::create_secret(
+        &stack.sdk,
+        &secret_name,
+        &serde_json::json!({"current": "registrar-policy-secret", "webhooks": [], "org_ids": []}),
+    )
+    .await?;
+    let mut env = deployed_env(function, &stack, template, &config_bucket, &[]);
+    let deployed_secret = env
+        .insert("WEBHOOK_SECRET_ID".into(), secret_name.clone())
+        .context("the template sets no WEBHOOK_SECRET_ID")?;
+    let mut names = names(&stack, template, &config_bucket, false);
+    names.secrets.insert(secret_name, deployed_secret);
+    ensure!(
+        read_document(&stack, &env).await?.is_none(),
+        "no document pushed"
+    );
+    let clock = Arc::new(ManualClock::now());
+    let config = RegistrarConfig::from_lookup(|name| env.get(name).cloned(), None)?;
+    let registrar = Registrar::new(config, &stack.collector_sdk, clock.clone())?;
+    let created = registrar.sync().await?;
+    ensure!(created.created.len() == 4, "{created:?}");
+    let off = stack.sim.webhooks()[0].id.clone();
+    stack.sim.set_webhook_status(&off, "disabled");
+    registrar.sync().await?;
+    clock.advance(Duration::from_secs(6 * 60));
+    let healed = registrar.sync().await?;
+    ensure!(healed.new_gaps.len() == 1, "{healed:?}");
+    registrar.rotate().await?;
+    registrar.status().await?;
+    calls_so_far(&stack, &names)
 }
 
 /// What the webhook receiver and writer ask of AWS, in-process with the template's variables
