@@ -13,7 +13,8 @@ bash scripts/bootstrap.sh
 # cargo-lambda (and the zig it cross-compiles with) live in the project's venv.
 export PATH="$PWD/.venv/bin:$PATH"
 target=${CARGO_TARGET_DIR:-target}
-functions=(-p admin-audit -p security-audit -p compliance-events -p oauth-callback -p http-sources)
+functions=(-p admin-audit -p security-audit -p compliance-events -p oauth-callback -p http-sources
+  -p webhook-receiver -p webhook-writer -p webhook-registrar)
 started=$SECONDS
 
 echo "== release binaries (host): webexctl, webex-sim, the functions, bench"

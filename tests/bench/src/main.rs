@@ -18,6 +18,7 @@ mod procs;
 mod report;
 mod scenario;
 mod store;
+mod webhooks;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -31,21 +32,28 @@ use collector_core::StreamId;
 use crate::scenario::{Bins, Collects, Scenario};
 use crate::store::LocalAws;
 
-/// The functions whose cold start is timed: each starts from its environment alone.
-const FUNCTIONS: [&str; 4] = [
+/// The functions whose cold start is timed: each starts from its environment alone (the
+/// receiver also reads its secret, which the run creates).
+const FUNCTIONS: [&str; 7] = [
     "admin-audit",
     "security-audit",
     "compliance-events",
     "oauth-callback",
+    "webhook-receiver",
+    "webhook-writer",
+    "webhook-registrar",
 ];
 /// The functions whose artifacts are measured: http-sources too, which needs a document to
 /// start.
-const ARTIFACTS: [&str; 5] = [
+const ARTIFACTS: [&str; 8] = [
     "admin-audit",
     "security-audit",
     "compliance-events",
     "oauth-callback",
     "http-sources",
+    "webhook-receiver",
+    "webhook-writer",
+    "webhook-registrar",
 ];
 
 #[derive(Debug, Parser)]
@@ -120,6 +128,14 @@ struct RunArgs {
     backfill_budget: u32,
     #[arg(long, default_value_t = 7)]
     cold_start_runs: usize,
+    /// Webhook deliveries sent to the receiver, from this many concurrent senders, served by
+    /// this many receiver processes.
+    #[arg(long, default_value_t = 20_000)]
+    webhook_deliveries: usize,
+    #[arg(long, default_value_t = 32)]
+    webhook_clients: usize,
+    #[arg(long, default_value_t = 4)]
+    webhook_instances: usize,
     /// Logs and outputs of each run.
     #[arg(long, default_value = ".local/bench")]
     work_dir: PathBuf,
@@ -228,8 +244,41 @@ async fn run(args: RunArgs) -> Result<()> {
         outcomes.push(outcome);
     }
 
+    let mut webhook_outcomes = Vec::new();
+    if args.only.is_empty() || args.only.iter().any(|o| o == "webhooks") {
+        for clients in [1, args.webhook_clients] {
+            let load = webhooks::Load {
+                deliveries: (args.webhook_deliveries / args.scale_down.max(1) as usize).max(1),
+                clients,
+                instances: if clients == 1 {
+                    1
+                } else {
+                    args.webhook_instances
+                },
+            };
+            eprintln!("== webhooks: {load:?}");
+            let outcome = webhooks::run(&aws, &args.bin_dir, load).await?;
+            eprintln!(
+                "   {:.0} deliveries/s, answer p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, receiver \
+                 CPU {:.3} ms per delivery, moto CPU {:.1} s{}",
+                outcome.per_second(),
+                outcome.p50_ms,
+                outcome.p99_ms,
+                outcome.max_ms,
+                outcome.cpu_ms_per_delivery(),
+                outcome.moto_cpu_s,
+                if outcome.problems.is_empty() {
+                    String::new()
+                } else {
+                    format!("; FAILED: {}", outcome.problems.join("; "))
+                }
+            );
+            webhook_outcomes.push(outcome);
+        }
+    }
+
     eprintln!("== cold starts");
-    let cold_starts = cold_starts(&args, &aws.endpoint).await?;
+    let cold_starts = cold_starts(&args, &aws).await?;
     let artifacts: Vec<_> = ARTIFACTS
         .iter()
         .filter_map(|f| match artifacts::read(&args.lambda_dir, f) {
@@ -248,6 +297,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let markdown = report::Report {
         machine: &machine,
         outcomes: &outcomes,
+        webhooks: &webhook_outcomes,
         artifacts: &artifacts,
         artifact_note: &args.artifact_note,
         cold_starts: &cold_starts,
@@ -264,19 +314,31 @@ async fn run(args: RunArgs) -> Result<()> {
         report::write(&args.out, &markdown)?;
         eprintln!("== wrote {}", args.out.display());
     }
-    let failed: Vec<&str> = outcomes
+    let mut failed: Vec<&str> = outcomes
         .iter()
         .filter(|o| !o.problems.is_empty())
         .map(|o| o.scenario.name.as_str())
         .collect();
+    if webhook_outcomes.iter().any(|o| !o.problems.is_empty()) {
+        failed.push("webhooks");
+    }
     if !failed.is_empty() {
         bail!("these scenarios are not results: {}", failed.join(", "));
     }
     Ok(())
 }
 
-async fn cold_starts(args: &RunArgs, endpoint: &str) -> Result<Vec<coldstart::ColdStart>> {
+async fn cold_starts(args: &RunArgs, aws: &LocalAws) -> Result<Vec<coldstart::ColdStart>> {
+    let endpoint = aws.endpoint.as_str();
     let mut stub = coldstart::RuntimeApi::start().await?;
+    // The receiver reads its signing secrets before it is ready.
+    let receiver_secret = format!("bench-cold-start-{}", std::process::id());
+    integration_tests::aws::create_secret(
+        aws.sdk(),
+        &receiver_secret,
+        &serde_json::json!({"current": "cold-start", "webhooks": [], "org_ids": []}),
+    )
+    .await?;
     // What each function's configuration needs to get past its cold-start validation; nothing
     // is called before the first event, so the values need not exist.
     let common = [
@@ -290,16 +352,29 @@ async fn cold_starts(args: &RunArgs, endpoint: &str) -> Result<Vec<coldstart::Co
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let extra: &[(&str, &str)] = if function == "oauth-callback" {
-            &[
+        let extra: &[(&str, &str)] = match function {
+            "oauth-callback" => &[
                 ("ADMIN_SECRET_ID", "webex/admin"),
                 ("COMPLIANCE_SECRET_ID", "webex/compliance"),
-            ]
-        } else {
-            &[
+            ],
+            "webhook-receiver" => &[
+                ("WEBHOOK_SECRET_ID", &receiver_secret),
+                (
+                    "WEBHOOK_QUEUE_URL",
+                    "http://127.0.0.1/123456789012/bench-webhooks",
+                ),
+            ],
+            "webhook-writer" => &[("OUTPUT_BUCKET", "bench-events")],
+            "webhook-registrar" => &[
+                ("ADMIN_SECRET_ID", "webex/admin"),
+                ("COMPLIANCE_SECRET_ID", "webex/compliance"),
+                ("WEBHOOK_SECRET_ID", "bench-webhooks"),
+                ("WEBHOOK_TARGET_URL", "https://bench.example/webhooks"),
+            ],
+            _ => &[
                 ("TOKEN_SECRET_ID", "webex/bench"),
                 ("OUTPUT_BUCKET", "bench-events"),
-            ]
+            ],
         };
         env.extend(
             extra

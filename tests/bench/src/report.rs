@@ -102,6 +102,7 @@ fn output(program: &str, args: &[&str]) -> String {
 pub struct Report<'a> {
     pub machine: &'a Machine,
     pub outcomes: &'a [Outcome],
+    pub webhooks: &'a [crate::webhooks::WebhookOutcome],
     pub artifacts: &'a [Artifact],
     pub artifact_note: &'a str,
     pub cold_starts: &'a [ColdStart],
@@ -154,6 +155,7 @@ impl Report<'_> {
         self.end_to_end(&mut md);
         self.before_and_after(&mut md);
         self.backfill(&mut md);
+        self.webhooks(&mut md);
         self.artifacts(&mut md);
         self.cold_starts(&mut md);
         self.criterion(&mut md);
@@ -470,6 +472,54 @@ impl Report<'_> {
                     "yes"
                 } else {
                     "NO"
+                }
+            );
+        }
+        md.push('\n');
+    }
+
+    fn webhooks(&self, md: &mut String) {
+        let Some(first) = self.webhooks.first() else {
+            return;
+        };
+        let _ = writeln!(
+            md,
+            "### Webhook receiver under load
+"
+        );
+        let _ = writeln!(
+            md,
+            "Release `webhook-receiver` processes run as Lambda runs them (the tests' runtime API \
+             stub behind an API Gateway stand-in, both on 127.0.0.1), each delivery ({} bytes, a \
+             message event as Webex posts it) signed, checked, and queued on moto's SQS before \
+             its 200. Senders post one delivery after another, all at once; the answer time is \
+             what a sender measured, from its request to the answer. Everything (senders, stand-in, \
+             receivers, moto) shares this machine's CPUs: moto's SQS, in Python, is the \
+             bottleneck here, not the receiver, whose own CPU per delivery is given.\n",
+            first.body_bytes
+        );
+        let _ = writeln!(
+            md,
+            "| deliveries | senders | receiver instances | deliveries/s | answer p50 ms | p99 ms | max ms | receiver CPU ms per delivery | moto CPU s | check |"
+        );
+        let _ = writeln!(md, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+        for w in self.webhooks {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {} |",
+                w.load.deliveries,
+                w.load.clients,
+                w.load.instances,
+                w.per_second(),
+                w.p50_ms,
+                w.p99_ms,
+                w.max_ms,
+                w.cpu_ms_per_delivery(),
+                w.moto_cpu_s,
+                if w.problems.is_empty() {
+                    format!("all {} answered 200 and queued", w.accepted)
+                } else {
+                    w.problems.join("; ")
                 }
             );
         }

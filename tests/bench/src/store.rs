@@ -52,6 +52,10 @@ impl LocalAws {
         })
     }
 
+    pub fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
     /// Empties moto, so each scenario starts from nothing and moto's own memory and lookups
     /// do not grow with the scenarios before it.
     pub async fn reset(&self) -> Result<()> {

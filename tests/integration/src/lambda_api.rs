@@ -296,6 +296,11 @@ impl FunctionProcess {
         })
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Waits up to `wait` for the function to exit by itself (a failed cold start): its exit
     /// status, or `None` while it still runs.
     pub async fn exited(&mut self, wait: Duration) -> Result<Option<std::process::ExitStatus>> {
