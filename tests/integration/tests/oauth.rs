@@ -225,6 +225,76 @@ async fn the_whole_flow_authorises_both_identities_and_the_collectors_use_the_to
     stack.assert_no_secrets_logged().await
 }
 
+/// Webex for Government (FedRAMP) is another base URL, `https://api-usgov.webex.com/v1`: the
+/// simulator mounted under `/usgov`, with nothing at the commercial root, stands for it. The
+/// one variable `WEBEX_API_URL` must drive the authorize link, the callback's code exchange and
+/// the collection; a call to the root would be refused and fail the flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_government_base_url_drives_the_link_the_exchange_and_the_collection() -> Result<()> {
+    let mut options = unauthorised();
+    options.sim.mount = "/usgov".into();
+    let stack = Stack::start(options).await?;
+    let base = stack.sim.base_url();
+    assert!(base.ends_with("/usgov/v1"), "{base}");
+    let root = base.replace("/usgov/v1", "/v1/people/me");
+    let refused = reqwest::get(&root).await?.status();
+    assert_eq!(refused, 404, "the commercial root answers nothing");
+    let now = stack.sim.now_ms();
+    let events = stack.sim.generate(
+        sim_stream(StreamId::AdminAudit),
+        GenerateSpec::new(300, now - 24 * 3_600_000, now - 600_000),
+    );
+    // GIVEN the admin identity installed against the Government base
+    let (ok, _, err) = webexctl(
+        &stack,
+        &[
+            "auth",
+            "init",
+            "--identity",
+            "admin",
+            "--client-id",
+            CLIENT_ID,
+            "--redirect-uri",
+            REDIRECT,
+            "--org-id",
+            &org_id(&stack),
+        ],
+        &format!("{CLIENT_SECRET}\n"),
+    )
+    .await?;
+    assert!(ok, "auth init: {err}");
+    // WHEN the link is opened, accepted, and the callback exchanges the code
+    let (ok, out, err) = webexctl(
+        &stack,
+        &["auth", "url", "--identity", "admin", "--json"],
+        "",
+    )
+    .await?;
+    assert!(ok, "{err}");
+    let link: serde_json::Value = serde_json::from_str(&out)?;
+    let url = link["url"].as_str().context("url")?;
+    assert!(url.starts_with(&format!("{base}/authorize?")), "{url}");
+    let query = stack.consent(url).await?;
+    let page = stack.call_back(&query).await?;
+    assert_eq!(page.status_code, 200, "{}", page.body);
+    // THEN the tokens came from the Government token endpoint and collection reads there
+    assert!(
+        stack
+            .sim
+            .token_requests()
+            .iter()
+            .any(|t| t.grant_type == "authorization_code"),
+        "no code exchange reached the mounted token endpoint"
+    );
+    let summary = stack
+        .run(StreamId::AdminAudit, Duration::from_secs(60))
+        .await?;
+    assert_eq!(summary.stopped, StopReason::CaughtUp);
+    stack
+        .assert_all_landed_once(StreamId::AdminAudit, &events)
+        .await
+}
+
 /// What a collector's refresh leaves while it runs: the named token lock, held by another
 /// writer for a minute.
 async fn hold_token_lock(stack: &Stack, identity: &str) -> Result<()> {

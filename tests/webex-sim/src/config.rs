@@ -135,6 +135,10 @@ pub struct SimConfig {
     pub security_audit_entitled: bool,
     /// The other APIs served beside Webex (Graph, Secure Endpoint, the general shapes).
     pub apis: ApiConfig,
+    /// A path every route is served under, as another Webex deployment's base URL has one:
+    /// `"/usgov"` serves `http://127.0.0.1:PORT/usgov/v1/...` and nothing at `/v1`. Empty: the
+    /// root.
+    pub mount: String,
 }
 
 impl Default for SimConfig {
@@ -157,6 +161,7 @@ impl Default for SimConfig {
             rate_limit_per_minute: None,
             security_audit_entitled: true,
             apis: ApiConfig::default(),
+            mount: String::new(),
         }
     }
 }

@@ -23,6 +23,18 @@ pub(crate) struct TrackingId(pub String);
 const TRACKING_ID: HeaderName = HeaderName::from_static("trackingid");
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let mount = shared.config.mount.clone();
+    let routes = routes(shared);
+    if mount.is_empty() {
+        return routes;
+    }
+    // Mounted elsewhere: nothing answers at the root but Webex's 404.
+    Router::new()
+        .nest(&mount, routes)
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not mounted here") })
+}
+
+fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/adminAudit/events", get(event_api::admin_audit))
         .route(

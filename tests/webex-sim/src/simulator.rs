@@ -48,7 +48,8 @@ impl Simulator {
             .local_addr()
             .context("webex-sim could not read its listening address")?
             .port();
-        let shared = Arc::new(Shared::new(config, base_url(port)));
+        let base = base_url(port, &config.mount);
+        let shared = Arc::new(Shared::new(config, base));
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), stop));
         tracing::debug!(port, "webex-sim started");
@@ -60,9 +61,9 @@ impl Simulator {
         })
     }
 
-    /// `http://127.0.0.1:PORT/v1`, without a trailing slash.
+    /// `http://127.0.0.1:PORT/v1` (under the mount, if any), without a trailing slash.
     pub fn base_url(&self) -> String {
-        base_url(self.port)
+        self.shared.base_url.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -564,6 +565,6 @@ impl Drop for Simulator {
     }
 }
 
-fn base_url(port: u16) -> String {
-    format!("http://127.0.0.1:{port}/v1")
+fn base_url(port: u16, mount: &str) -> String {
+    format!("http://127.0.0.1:{port}{mount}/v1")
 }
