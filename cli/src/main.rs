@@ -438,6 +438,11 @@ async fn status(args: StatusArgs) -> Result<ExitCode> {
                 ));
             }
         }
+        text.push_str(&match std::env::var("DASHBOARD_URL") {
+            Ok(url) if !url.trim().is_empty() => format!("\ndashboard: {}", table::escape(&url)),
+            _ => "\ndashboard: set DASHBOARD_URL to the stack's DashboardUrl output to see its link here"
+                .to_string(),
+        });
         text
     })?;
     Ok(ExitCode::SUCCESS)

@@ -174,6 +174,9 @@ async fn scheduled<C: Clock>(
             crate::metrics::units_line(units.stream_name(), &outcome, units.now())
         );
     }
+    for line in crate::metrics::unit_errors_lines(units.stream_name(), &outcome, units.now()) {
+        println!("{line}");
+    }
     report_refresh_tokens(units).await;
     match (single, outcome.done.is_empty(), outcome.failed.pop()) {
         (true, _, Some(failure)) | (false, true, Some(failure)) => Err(RunError {
@@ -250,6 +253,9 @@ async fn queued<C: Clock>(
         "{}",
         crate::metrics::units_line(units.stream_name(), &outcome, units.now())
     );
+    for line in crate::metrics::unit_errors_lines(units.stream_name(), &outcome, units.now()) {
+        println!("{line}");
+    }
     crate::fanout::batch_response(&retry)
 }
 

@@ -12,13 +12,18 @@ pub const NAMESPACE: &str = "WebexEventsToS3";
 pub fn emf_line(summary: &RunSummary, function: &str, now: Timestamp) -> String {
     let mut metrics = vec![
         json!({"Name": "EventsWritten", "Unit": "Count"}),
+        json!({"Name": "ObjectsWritten", "Unit": "Count"}),
         json!({"Name": "Pages", "Unit": "Count"}),
         json!({"Name": "Windows", "Unit": "Count"}),
     ];
+    // `Org` is a property, not a dimension: a metric per organisation would cost per
+    // organisation; the dashboard ranks organisations from the log lines instead.
     let mut line = json!({
         "Stream": summary.stream,
         "Function": function,
+        "Org": summary.org_id,
         "EventsWritten": summary.events,
+        "ObjectsWritten": summary.objects,
         "Pages": summary.pages,
         "Windows": summary.windows,
     });
@@ -61,6 +66,27 @@ pub fn units_line(function: &str, outcome: &crate::units::UnitsOutcome, now: Tim
         json!({"Name": "UnitsNotReached", "Unit": "Count"}),
     ];
     with_directive(line, &[&["Function"]], metrics, now)
+}
+
+/// The units of a run that failed, one line per kind of error (`config`, `upstream`, ...):
+/// the dashboard's errors by kind. Empty when none failed.
+pub fn unit_errors_lines(
+    function: &str,
+    outcome: &crate::units::UnitsOutcome,
+    now: Timestamp,
+) -> Vec<String> {
+    let mut kinds = std::collections::BTreeMap::new();
+    for failure in &outcome.failed {
+        *kinds.entry(failure.kind).or_insert(0u64) += 1;
+    }
+    kinds
+        .into_iter()
+        .map(|(kind, count)| {
+            let line = json!({"Function": function, "Kind": kind, "UnitErrors": count});
+            let metrics = vec![json!({"Name": "UnitErrors", "Unit": "Count"})];
+            with_directive(line, &[&["Function", "Kind"]], metrics, now)
+        })
+        .collect()
 }
 
 /// A scheduled run that sent its units to the fan-out queue: how many.
@@ -143,7 +169,19 @@ mod tests {
             .iter()
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["EventsWritten", "Pages", "Windows", "LagSeconds"]);
+        assert_eq!(
+            names,
+            [
+                "EventsWritten",
+                "ObjectsWritten",
+                "Pages",
+                "Windows",
+                "LagSeconds"
+            ]
+        );
+        assert_eq!(line["ObjectsWritten"], 2);
+        // The organisation rides along for the dashboard's ranking, as no dimension.
+        assert_eq!(line["Org"], "O");
         // Without a cursor there is no lag: left out, not reported as zero.
         let empty = RunSummary {
             committed_until: None,
@@ -157,8 +195,42 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            3
+            4
         );
+    }
+
+    #[test]
+    fn failed_units_are_counted_per_kind_of_error() {
+        use crate::units::{UnitFailure, UnitsOutcome};
+        let now = Timestamp::from_millis(1_795_000_000_000);
+        let failure = |org: &str, kind| UnitFailure {
+            stream: "admin-audit".into(),
+            org_id: org.into(),
+            kind,
+            error: "why".into(),
+        };
+        let outcome = UnitsOutcome {
+            failed: vec![
+                failure("A", "config"),
+                failure("B", "upstream"),
+                failure("C", "config"),
+            ],
+            ..UnitsOutcome::default()
+        };
+        let lines: Vec<serde_json::Value> = unit_errors_lines("admin-audit", &outcome, now)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            (&lines[0]["Kind"], &lines[0]["UnitErrors"]),
+            (&json!("config"), &json!(2))
+        );
+        assert_eq!(
+            lines[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "Kind"]])
+        );
+        assert!(unit_errors_lines("admin-audit", &UnitsOutcome::default(), now).is_empty());
     }
 
     #[test]

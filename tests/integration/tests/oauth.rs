@@ -200,10 +200,21 @@ async fn the_whole_flow_authorises_both_identities_and_the_collectors_use_the_to
     assert!(
         ok && out.starts_with("STREAM")
             && out.contains("admin-audit")
-            && out.contains("compliance-events"),
+            && out.contains("compliance-events")
+            && out.contains("dashboard: set DASHBOARD_URL"),
         "{out}{err}"
     );
     printed.push_str(&(out + &err));
+    // With the stack's DashboardUrl output, its link.
+    let dashboard = "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=webex";
+    let mut env: HashMap<String, String> = stack.identities_env();
+    env.extend(stack.env.clone());
+    env.insert("DASHBOARD_URL".into(), dashboard.into());
+    let (ok, out, err) = webexctl_with(env, &["status"], "").await?;
+    assert!(
+        ok && out.trim_end().ends_with(&format!("dashboard: {dashboard}")),
+        "{out}{err}"
+    );
     let (ok, out, err) = webexctl(&stack, &["status", "--json"], "").await?;
     let streams: serde_json::Value = serde_json::from_str(&out)?;
     let admin = streams

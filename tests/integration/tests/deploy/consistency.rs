@@ -229,7 +229,7 @@ fn each_function_is_set_exactly_the_variables_it_reads_and_accepts_their_default
 
 /// The metrics a collector run emits in embedded metric format: namespace, and each metric
 /// with the names of the dimensions of each set it is emitted under, read off real lines.
-fn emitted_metrics(selection: Selection) -> (String, Vec<(Vec<String>, String)>) {
+pub fn emitted_metrics(selection: Selection) -> (String, Vec<(Vec<String>, String)>) {
     let now = Timestamp::from_millis(1_795_000_000_000);
     let function = selection.name();
     // A document's stream of the function, under a name of its own.

@@ -4,6 +4,7 @@
 
 mod aws_calls;
 mod consistency;
+mod dashboard;
 mod environment;
 mod glue;
 mod iam;
