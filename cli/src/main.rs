@@ -2,6 +2,7 @@
 //! parse, call, print (a table for people, `--json` for scripts).
 
 mod config_cmd;
+mod events_cmd;
 mod table;
 mod tables_cmd;
 mod webhooks_cmd;
@@ -58,10 +59,44 @@ enum Command {
     /// The collector document (TOML: identities, sources, streams).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What Webex holds, read without writing anything: is a gap Webex's or ours?
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// The organisation's Webex webhooks of ours (WEBHOOK_SECRET_ID, WEBHOOK_TARGET_URL,
     /// WEBHOOK_RESOURCES; the stack's outputs), as the scheduled registrar keeps them.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// One compliance event as Webex returns it (`GET /events/{eventId}`).
+    Get {
+        /// The event's id.
+        id: String,
+        /// The identity to read it with (spark-compliance:events_read).
+        #[arg(long = "identity", value_name = "NAME", default_value = "compliance", value_parser = parse_identity)]
+        identity: IdentityName,
+    },
+    /// Every event of a stream's range as Webex returns it, one per line, with the stream's
+    /// filters, paging and retries; written nowhere.
+    List {
+        /// admin-audit, security-audit, compliance-events, or a document's stream.
+        #[arg(long)]
+        stream: String,
+        /// The organisation, when the stream has several.
+        #[arg(long, value_name = "ORG_ID")]
+        org: Option<String>,
+        /// Start of the range (RFC 3339), inclusive.
+        #[arg(long)]
+        from: String,
+        /// End of the range (RFC 3339), exclusive.
+        #[arg(long)]
+        to: String,
+        /// Stop after this many events.
+        #[arg(long)]
+        max: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -219,6 +254,16 @@ async fn main() -> ExitCode {
         Command::Config(ConfigCommand::Tables { file, glue }) => {
             async { config_cmd::tables(&file, glue.database()?).await }.await
         }
+        Command::Events(EventsCommand::Get { id, identity }) => {
+            events_cmd::get(&identity, &id).await
+        }
+        Command::Events(EventsCommand::List {
+            stream,
+            org,
+            from,
+            to,
+            max,
+        }) => events_cmd::list(&stream, org.as_deref(), &from, &to, max).await,
         Command::Webhooks(WebhooksCommand::Status(output)) => webhooks_cmd::status(&output).await,
         Command::Webhooks(WebhooksCommand::Sync(output)) => {
             webhooks_cmd::sync(&output, false).await

@@ -9,7 +9,8 @@ use aws_adapters::{DynamoStateStore, SecretsManagerStore};
 use collector_core::identity::IdentityUse;
 use collector_core::oauth::{IdentitySecrets, STATE_TTL};
 use collector_core::ports::{
-    AccountInfo, Clock, OAuthStateStore, PendingAuthorisation, SecretStore, StoreError, SystemClock,
+    AccountInfo, Clock, OAuthStateStore, PendingAuthorisation, SecretStore, SourceError,
+    StoreError, SystemClock,
 };
 use collector_core::secret::ClientSecret;
 use collector_core::token_lock::{LockError, TokenLock, lock_owner};
@@ -40,6 +41,9 @@ pub enum OperatorError {
     Random(String),
     #[error(transparent)]
     UnknownIdentity(#[from] UnknownIdentity),
+    /// Webex, or the identity's token, refused or failed.
+    #[error("{0}")]
+    Webex(String),
 }
 
 #[derive(Debug, Serialize)]
@@ -378,6 +382,43 @@ impl<C: Clock> Operator<C> {
                 message,
             },
         })
+    }
+
+    /// One compliance event as Webex returns it (`GET /events/{id}`), read with `identity`'s
+    /// token; `None` when Webex has no such event this identity may see.
+    pub async fn event(
+        &self,
+        identity: &IdentityName,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, OperatorError> {
+        let (store, _) = self.identity(identity)?;
+        let tokens = TokenManager::new(
+            identity.clone(),
+            store.clone(),
+            self.webex.clone(),
+            self.state.clone(),
+            self.clock.clone(),
+            Duration::from_secs(600),
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let token = tokens
+            .access_token(deadline)
+            .await
+            .map_err(|e| OperatorError::Webex(format!("the {identity} identity's token: {e}")))?;
+        self.webex
+            .event(&token, id, deadline)
+            .await
+            .map(|found| found.map(|body| body.to_vec()))
+            .map_err(|e| match e {
+                SourceError::Forbidden { .. } | SourceError::Unauthorized => {
+                    OperatorError::Webex(format!(
+                        "Webex refused the {identity} identity ({e}): reading compliance events \
+                         takes the spark-compliance:events_read scope of a compliance officer; \
+                         use --identity with one that has it, or authorise this one with it"
+                    ))
+                }
+                other => OperatorError::Webex(format!("Webex: {other}")),
+            })
     }
 
     pub async fn stream_status(&self) -> Result<Vec<StreamStatus>, OperatorError> {

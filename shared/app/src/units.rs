@@ -12,7 +12,7 @@ use std::time::Duration;
 use collector_core::object::CustomFields;
 use collector_core::ports::{Clock, OrgDirectory, SourceError, SystemClock};
 use collector_core::window::WindowPolicy;
-use collector_core::{CollectError, RunSummary, StreamId, Unit, UnitOrg};
+use collector_core::{CollectError, RunSummary, StreamId, Timestamp, Unit, UnitOrg};
 use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -287,6 +287,49 @@ impl<C: Clock> StreamUnits<C> {
     ) -> Result<Vec<Unit>, CollectError> {
         self.units_of(self.streams.iter().collect(), only, deadline)
             .await
+    }
+
+    /// What the source returns for one unit's range (`webexctl events list`), each event to
+    /// `each`, written nowhere. The unit is the one organisation of `only`, or the stream's
+    /// only unit; with several, the caller must name one.
+    pub async fn list(
+        &self,
+        only: Option<&str>,
+        range: (Timestamp, Timestamp),
+        max: Option<u64>,
+        deadline: Instant,
+        each: impl FnMut(&collector_core::event::RawEvent),
+    ) -> Result<(Unit, u64), CollectError> {
+        let mut units = self.units(only, deadline).await?;
+        let unit = match units.len() {
+            1 => units.remove(0),
+            0 => {
+                return Err(CollectError::Config(format!(
+                    "no unit of the stream{}",
+                    only.map(|o| format!(" for the organisation {o}"))
+                        .unwrap_or_default()
+                )));
+            }
+            n => {
+                let orgs: Vec<String> = units
+                    .iter()
+                    .map(|u| match &u.org {
+                        UnitOrg::Id(id) => id.clone(),
+                        UnitOrg::OfSecret => "(the secret's)".into(),
+                    })
+                    .collect();
+                return Err(CollectError::Config(format!(
+                    "the stream has {n} organisations; name one with --org: {}",
+                    orgs.join(", ")
+                )));
+            }
+        };
+        let Some(stream) = self.streams.iter().find(|s| s.name == unit.stream) else {
+            return Err(CollectError::Config(format!("no stream {}", unit.stream)));
+        };
+        let collector = stream.parts.collector(unit.clone());
+        let listed = collector.list(range, max, deadline, each).await?;
+        Ok((unit, listed))
     }
 
     /// The units of a scheduled run: those of every stream that is due. A stream configured

@@ -120,3 +120,19 @@ impl WebexClient {
         }
     }
 }
+
+/// An id as a path segment (`webhooks/{id}`, `events/{id}`): Webex's ids are base64 text, and
+/// anything else (a `/`, `..`, a `?`) would address another resource than the one named.
+pub(crate) fn path_id(id: &str) -> Result<&str, SourceError> {
+    let plain = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='));
+    if plain {
+        Ok(id)
+    } else {
+        Err(SourceError::Unacceptable(
+            "an id that is not Webex's".into(),
+        ))
+    }
+}

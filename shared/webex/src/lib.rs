@@ -4,6 +4,7 @@
 //! and the webhooks calls of the registrar.
 
 mod call;
+mod events;
 mod oauth;
 mod organizations;
 mod people;

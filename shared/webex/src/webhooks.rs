@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::WebexClient;
-use crate::call::Call;
+use crate::call::{Call, path_id};
 
 /// A webhook list is a few KB; pages beyond this many are a loop.
 const MAX_PAGES: usize = 50;
@@ -156,21 +156,5 @@ impl WebexClient {
         serde_json::from_slice(&answer.body).map_err(|_| {
             SourceError::Misshapen(format!("the answer to {} is not a webhook", call.what))
         })
-    }
-}
-
-/// A webhook id as a path segment: Webex's ids are base64 text; anything else is refused
-/// rather than sent into a path.
-fn path_id(id: &str) -> Result<&str, SourceError> {
-    let plain = !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='));
-    if plain {
-        Ok(id)
-    } else {
-        Err(SourceError::Unacceptable(
-            "a webhook id that is not Webex's".into(),
-        ))
     }
 }

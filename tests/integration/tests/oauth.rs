@@ -306,6 +306,114 @@ async fn a_government_base_url_drives_the_link_the_exchange_and_the_collection()
         .await
 }
 
+/// `webexctl events get` prints one compliance event as Webex returns it, says so when there is
+/// none, and names the scope when the identity lacks it; `webexctl events list` prints a range
+/// as Webex returns it through 429s, 5xx and a cut-off page, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_get_and_list_read_webex_as_it_is_and_write_nothing() -> Result<()> {
+    let mut options = unauthorised();
+    options.authorised = true;
+    let stack = Stack::start(options).await?;
+    let now = stack.sim.now_ms();
+    let events = stack.sim.generate(
+        sim_stream(StreamId::ComplianceEvents),
+        GenerateSpec::new(250, now - 3 * 3_600_000, now - 600_000),
+    );
+    // The compliance-events function's variables, as `webexctl collect` takes them.
+    let mut env = integration_tests::cli::env(&stack);
+    env.extend(stack.stream_env(StreamId::ComplianceEvents));
+    // An event that exists: its JSON byte for byte.
+    let known = &events[17];
+    let (ok, out, err) = webexctl_with(env.clone(), &["events", "get", &known.id], "").await?;
+    assert!(ok, "{err}");
+    assert_eq!(out, format!("{}\n", known.json));
+    // One that does not.
+    let (ok, out, err) =
+        webexctl_with(env.clone(), &["events", "get", "Y2lzY29zcGFyazovL3Vz"], "").await?;
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("no such event (or not visible to the compliance identity)"),
+        "{err}"
+    );
+    // An identity without the compliance scope.
+    let (ok, _, err) = webexctl_with(
+        env.clone(),
+        &["events", "get", &known.id, "--identity", "admin"],
+        "",
+    )
+    .await?;
+    assert!(!ok && err.contains("spark-compliance:events_read"), "{err}");
+
+    // A range of two hours, through faults.
+    stack.sim.push_faults([
+        webex_sim::Fault::TooManyRequests { retry_after_s: 1 },
+        webex_sim::Fault::ServerError(503),
+        webex_sim::Fault::Truncated,
+        webex_sim::Fault::ServerError(500),
+    ]);
+    let from = Timestamp::from_millis(now - 2 * 3_600_000);
+    let to = Timestamp::from_millis(now - 3_600_000);
+    let (ok, out, err) = webexctl_with(
+        env.clone(),
+        &[
+            "events",
+            "list",
+            "--stream",
+            "compliance-events",
+            "--from",
+            &from.to_rfc3339(),
+            "--to",
+            &to.to_rfc3339(),
+        ],
+        "",
+    )
+    .await?;
+    assert!(ok, "{err}");
+    let mut listed: Vec<&str> = out.lines().collect();
+    let mut expected: Vec<&str> = events
+        .iter()
+        .filter(|e| e.created_ms >= from.millis() && e.created_ms < to.millis())
+        .map(|e| e.json.as_str())
+        .collect();
+    listed.sort();
+    expected.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(listed, expected, "the range as Webex holds it, once each");
+    assert!(
+        err.contains(&format!("{} event(s) of compliance-events", expected.len())),
+        "{err}"
+    );
+    let faulted = stack
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
+    assert!(faulted >= 4, "the faults were served: {faulted}");
+    let (ok, out, _) = webexctl_with(
+        env,
+        &[
+            "events",
+            "list",
+            "--stream",
+            "compliance-events",
+            "--from",
+            &from.to_rfc3339(),
+            "--to",
+            &to.to_rfc3339(),
+            "--max",
+            "5",
+        ],
+        "",
+    )
+    .await?;
+    assert!(ok && out.lines().count() == 5, "{out}");
+    // Nothing written: no object, no cursor.
+    assert!(stack.objects(StreamId::ComplianceEvents).await?.is_empty());
+    assert!(stack.cursor(StreamId::ComplianceEvents).await?.is_none());
+    Ok(())
+}
+
 /// What a collector's refresh leaves while it runs: the named token lock, held by another
 /// writer for a minute.
 async fn hold_token_lock(stack: &Stack, identity: &str) -> Result<()> {

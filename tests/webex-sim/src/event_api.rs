@@ -19,7 +19,7 @@ use crate::api_error::{JSON, api_error, json_response, unauthorized};
 use crate::auth::{authorize, bearer_token};
 use crate::bodies::{padded_page, page_response, spaces, truncated_body};
 use crate::catalog::ADMIN_CATEGORIES;
-use crate::config::{AUDIT_SCOPE, Stream};
+use crate::config::{AUDIT_SCOPE, COMPLIANCE_SCOPE, Stream};
 use crate::event_query::{self, Paging, Refusal};
 use crate::faults::Fault;
 use crate::log::{LogEntry, RATE_LIMITED, ServedIds};
@@ -61,6 +61,57 @@ pub(crate) async fn compliance_events(
         &uri,
     )
     .await
+}
+
+/// `GET /events/{eventId}`: one compliance event of the caller's organisation, as its pages
+/// have it (visible yet); 404 for another organisation's or an unknown id, as Webex answers.
+pub(crate) async fn compliance_event(
+    State(shared): State<Arc<Shared>>,
+    Extension(tracking): Extension<TrackingId>,
+    headers: HeaderMap,
+    uri: Uri,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let at_ms = shared.clock.now_ms();
+    let bearer = bearer_token(&headers);
+    let response = match authorize(&shared, bearer.as_deref(), Some(COMPLIANCE_SCOPE)) {
+        Err(refused) => refused.response(&tracking.0),
+        Ok(grant) => {
+            let fault = shared.lock().faults.next();
+            match &fault {
+                Some(fault) => match fail(fault, &tracking.0).await {
+                    Some(response) => response,
+                    None => one_event(&shared, &grant.person.org_id, &id, at_ms, &tracking.0),
+                },
+                None => one_event(&shared, &grant.person.org_id, &id, at_ms, &tracking.0),
+            }
+        }
+    };
+    record(&shared, &uri, &response, bearer, at_ms);
+    response
+}
+
+fn one_event(shared: &Shared, org_id: &str, id: &str, now_ms: i64, tracking: &str) -> Response {
+    let found = shared
+        .lock()
+        .events
+        .events(org_id, Stream::ComplianceEvents)
+        .into_iter()
+        .find(|e| e.id == id && e.visible_at_ms <= now_ms);
+    match found {
+        Some(event) => {
+            let mut response = Response::new(Body::from(event.json));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+            response
+        }
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            tracking,
+            "The requested resource could not be found.",
+        ),
+    }
 }
 
 /// `GET /adminAudit/eventCategories`: the category names admin audit filters accept.

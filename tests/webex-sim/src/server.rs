@@ -46,6 +46,7 @@ fn routes(shared: Arc<Shared>) -> Router {
             get(event_api::security_audit),
         )
         .route("/v1/events", get(event_api::compliance_events))
+        .route("/v1/events/{event_id}", get(event_api::compliance_event))
         .route("/v1/people/me", get(people_api::me))
         .route("/v1/organizations", get(orgs_api::list))
         .route("/v1/organizations/{org_id}", get(orgs_api::details))

@@ -122,6 +122,29 @@ pub(super) struct Run<'a> {
     pub deadline: Instant,
 }
 
+/// Where a walk through the pages of a range's queries is.
+pub(super) struct Pages<'k> {
+    key: &'k CursorKey,
+    range: (Timestamp, Timestamp),
+    /// The next query to start, once `next` is done.
+    query: usize,
+    next: Option<PageRequest>,
+    /// The links and cursor tokens the current query has followed.
+    followed: HashSet<String>,
+}
+
+impl<'k> Pages<'k> {
+    pub(super) fn of(key: &'k CursorKey, range: (Timestamp, Timestamp)) -> Self {
+        Self {
+            key,
+            range,
+            query: 0,
+            next: None,
+            followed: HashSet::new(),
+        }
+    }
+}
+
 impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
 where
     St: CursorStore + LeaseStore,
@@ -272,76 +295,94 @@ where
         written: Option<&RecentIds>,
         run: &Run<'_>,
     ) -> Result<(), CollectError> {
-        if from >= to {
-            return Ok(());
-        }
-        for filters in &self.settings.queries {
-            let mut next = Some(self.first_request(key, from, to, filters));
-            // The links and cursor tokens this query has followed: one that comes back (A→B→A,
-            // or a page pointing at itself) would page in a circle until the deadline.
-            let mut followed = HashSet::new();
-            while let Some(request) = next.take() {
-                if run.stop.load(Ordering::Relaxed) {
-                    return Err(CollectError::GivenUp);
-                }
-                let again = match &request.target {
-                    PageTarget::Link(link) => !followed.insert(link.clone()),
-                    PageTarget::Query {
-                        position: Position::Cursor(token),
-                        ..
-                    } => !followed.insert(format!("cursor {token}")),
-                    PageTarget::Query { .. } => false,
+        let mut pages = Pages::of(key, (from, to));
+        while let Some(page) = self.next_page(&mut pages, run).await? {
+            for event in page.events {
+                let at = fills.partition_point(|f| f.window.to <= event.created);
+                let Some(fill) = fills.get_mut(at) else {
+                    continue;
                 };
-                if again {
-                    let what = match self.spec.paging.kind {
-                        PagingKind::NextUrl => "next page URL",
-                        PagingKind::Cursor => "cursor",
-                        _ => "Link rel=\"next\"",
-                    };
-                    return Err(CollectError::Upstream(SourceError::Unacceptable(format!(
-                        "{}'s {what} leads back to a page of this query \
-                         already fetched (after {} pages); paging would loop",
-                        self.spec.display,
-                        followed.len()
-                    ))));
+                if fill.adopted {
+                    continue;
                 }
-                let page = self.fetch(&request, run.deadline).await?;
-                run.pages.fetch_add(1, Ordering::Relaxed);
-                for event in page.events {
-                    if event.created < from || event.created >= to {
-                        continue;
-                    }
-                    let at = fills.partition_point(|f| f.window.to <= event.created);
-                    let Some(fill) = fills.get_mut(at) else {
-                        continue;
-                    };
-                    if fill.adopted {
-                        continue;
-                    }
-                    if event.created < fill.window.from
-                        && written.is_some_and(|w| w.contains(event.key, event.created))
-                    {
-                        continue;
-                    }
-                    if !fill.seen.insert(event.key) {
-                        continue;
-                    }
-                    fill.writer
-                        .write(&self.settings.fields.line(&event.json))
-                        .await?;
-                    if let Some(cap) = fill.cap
-                        && fill.writer.events() > cap
-                    {
-                        return Err(CollectError::WindowTooDense(cap));
-                    }
-                    if event.created >= fill.horizon {
-                        fill.recent.push((event.key, event.created));
-                    }
+                if event.created < fill.window.from
+                    && written.is_some_and(|w| w.contains(event.key, event.created))
+                {
+                    continue;
                 }
-                next = page.next;
+                if !fill.seen.insert(event.key) {
+                    continue;
+                }
+                fill.writer
+                    .write(&self.settings.fields.line(&event.json))
+                    .await?;
+                if let Some(cap) = fill.cap
+                    && fill.writer.events() > cap
+                {
+                    return Err(CollectError::WindowTooDense(cap));
+                }
+                if event.created >= fill.horizon {
+                    fill.recent.push((event.key, event.created));
+                }
             }
         }
         Ok(())
+    }
+
+    /// The next page of the stream's queries for events created in `pages`' range, with the
+    /// events outside it dropped; `None` once every query is done. A link or cursor token that
+    /// comes back (A→B→A, or a page pointing at itself) would page in a circle until the
+    /// deadline: an upstream failure.
+    pub(super) async fn next_page(
+        &self,
+        pages: &mut Pages<'_>,
+        run: &Run<'_>,
+    ) -> Result<Option<Page>, CollectError> {
+        let (from, to) = pages.range;
+        if from >= to {
+            return Ok(None);
+        }
+        let request = match pages.next.take() {
+            Some(request) => request,
+            None => {
+                let Some(filters) = self.settings.queries.get(pages.query) else {
+                    return Ok(None);
+                };
+                pages.query += 1;
+                pages.followed.clear();
+                self.first_request(pages.key, from, to, filters)
+            }
+        };
+        if run.stop.load(Ordering::Relaxed) {
+            return Err(CollectError::GivenUp);
+        }
+        let again = match &request.target {
+            PageTarget::Link(link) => !pages.followed.insert(link.clone()),
+            PageTarget::Query {
+                position: Position::Cursor(token),
+                ..
+            } => !pages.followed.insert(format!("cursor {token}")),
+            PageTarget::Query { .. } => false,
+        };
+        if again {
+            let what = match self.spec.paging.kind {
+                PagingKind::NextUrl => "next page URL",
+                PagingKind::Cursor => "cursor",
+                _ => "Link rel=\"next\"",
+            };
+            return Err(CollectError::Upstream(SourceError::Unacceptable(format!(
+                "{}'s {what} leads back to a page of this query already fetched (after {} \
+                 pages); paging would loop",
+                self.spec.display,
+                pages.followed.len()
+            ))));
+        }
+        let mut page = self.fetch(&request, run.deadline).await?;
+        run.pages.fetch_add(1, Ordering::Relaxed);
+        pages.next = page.next.take();
+        page.events
+            .retain(|event| event.created >= from && event.created < to);
+        Ok(Some(page))
     }
 
     /// Hands the digest of what is written up to this window on to the next window.

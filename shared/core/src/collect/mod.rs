@@ -9,6 +9,7 @@ mod adopt;
 mod classify;
 mod digest;
 mod fetch;
+mod list;
 mod scan;
 mod schedule;
 #[cfg(test)]
@@ -176,30 +177,35 @@ where
         self.clock.now()
     }
 
-    /// One invocation's work. Errors are also recorded in the cursor for `webexctl status`.
-    pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
-        let facts = self.credentials.facts().await?;
-        let of_secret = facts.org_id.filter(|o| !o.trim().is_empty());
+    /// The organisation the unit reads: its own, or the one its identity's secret names
+    /// (`of_secret`), which a stream that reads its token's organisation must match.
+    fn org_of(&self, of_secret: Option<String>) -> Result<String, CollectError> {
+        let of_secret = of_secret.filter(|o| !o.trim().is_empty());
         let webex = self.spec.webex.map(|id| id.spec());
         let org_of_token = webex.is_some_and(|spec| !spec.takes_org_id);
-        let org_id = match (&self.unit.org, of_secret) {
+        match (&self.unit.org, of_secret) {
             (UnitOrg::Id(org), Some(own)) if org_of_token && *org != own => {
                 // Compliance events are the token's own organisation's, whatever is asked.
-                return Err(CollectError::Config(format!(
+                Err(CollectError::Config(format!(
                     "the {} stream reads the organisation of its token, {own}, not {org}; \
                      authorise an account of {org}, or list {own}",
                     self.unit.stream
-                )));
+                )))
             }
-            (UnitOrg::Id(org), _) => org.clone(),
-            (UnitOrg::OfSecret, Some(own)) => own,
-            (UnitOrg::OfSecret, None) => {
-                return Err(CollectError::Config(format!(
-                    "the {} identity's secret has no org_id; set it with `webexctl auth init`",
-                    self.credentials.identity()
-                )));
-            }
-        };
+            (UnitOrg::Id(org), _) => Ok(org.clone()),
+            (UnitOrg::OfSecret, Some(own)) => Ok(own),
+            (UnitOrg::OfSecret, None) => Err(CollectError::Config(format!(
+                "the {} identity's secret has no org_id; set it with `webexctl auth init`",
+                self.credentials.identity()
+            ))),
+        }
+    }
+
+    /// One invocation's work. Errors are also recorded in the cursor for `webexctl status`.
+    pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
+        let facts = self.credentials.facts().await?;
+        let org_id = self.org_of(facts.org_id.clone())?;
+        let webex = self.spec.webex.map(|id| id.spec());
         if let (Some(scopes), Some(spec)) = (
             facts.scopes.as_deref().filter(|s| !s.trim().is_empty()),
             webex,

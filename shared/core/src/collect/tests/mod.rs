@@ -5,6 +5,7 @@ mod digest;
 mod errors;
 mod faults;
 mod in_flight;
+mod list;
 mod random;
 mod split;
 mod start_only;
