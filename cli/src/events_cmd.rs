@@ -11,7 +11,7 @@ use collector_app::operator::Operator;
 use collector_app::units::{Selection, StreamUnits};
 use collector_core::{IdentityName, Timestamp};
 
-use crate::table;
+use crate::{Output, print, table};
 
 /// The event as Webex returns it on standard output; exit status 1 when there is none.
 pub async fn get(identity: &IdentityName, id: &str) -> Result<ExitCode> {
@@ -42,24 +42,8 @@ pub async fn list(
     to: &str,
     max: Option<u64>,
 ) -> Result<ExitCode> {
-    let parse = |text: &str, flag: &str| {
-        Timestamp::parse(text).with_context(|| {
-            format!("{flag} {text:?} is not an RFC 3339 time (2026-12-01T00:00:00Z)")
-        })
-    };
-    let (from, to) = (parse(from, "--from")?, parse(to, "--to")?);
-    anyhow::ensure!(from < to, "--from must be before --to");
-    let units = match StreamId::parse(stream) {
-        Some(preset) => StreamUnits::from_env(preset).await?,
-        None => {
-            let mut units = StreamUnits::from_env(Selection::OtherSources).await?;
-            anyhow::ensure!(
-                units.keep_only(stream),
-                "the collector document has no stream {stream:?} of another source"
-            );
-            units
-        }
-    };
+    let (from, to) = range(from, to)?;
+    let units = units_of(stream).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = None;
@@ -92,4 +76,78 @@ pub async fn list(
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exit status of `verify`: 0 when the bucket holds the range exactly once; otherwise 8 plus 1
+/// for ids missing, 2 for ids twice, 4 for ids the source does not return (9 to 15).
+pub async fn verify(
+    stream: &str,
+    org: Option<&str>,
+    from: &str,
+    to: &str,
+    output: &Output,
+) -> Result<ExitCode> {
+    let (from, to) = range(from, to)?;
+    let units = units_of(stream).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+    let verdict = units.verify(org, (from, to), deadline).await?;
+    print(output, &verdict, || {
+        let mut text = format!(
+            "{} ({}) from {from} to {to}: Webex returns {} event(s), the bucket holds {} line(s)",
+            verdict.stream,
+            table::escape(&verdict.org_id),
+            verdict.listed,
+            verdict.stored
+        );
+        for (what, ids) in [
+            ("missing from the bucket", &verdict.missing),
+            ("in the bucket twice", &verdict.twice),
+            ("in the bucket, not returned by Webex", &verdict.extra),
+        ] {
+            if !ids.is_empty() {
+                text.push_str(&format!("\n{} {what}:", ids.len()));
+                for id in ids {
+                    text.push_str(&format!("\n  {}", table::escape(id)));
+                }
+            }
+        }
+        if verdict.complete() {
+            text.push_str("\nevery event exactly once");
+        }
+        text
+    })?;
+    let code = u8::from(!verdict.missing.is_empty())
+        | u8::from(!verdict.twice.is_empty()) << 1
+        | u8::from(!verdict.extra.is_empty()) << 2;
+    Ok(if code == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(8 | code)
+    })
+}
+
+fn range(from: &str, to: &str) -> Result<(Timestamp, Timestamp)> {
+    let parse = |text: &str, flag: &str| {
+        Timestamp::parse(text).with_context(|| {
+            format!("{flag} {text:?} is not an RFC 3339 time (2026-12-01T00:00:00Z)")
+        })
+    };
+    let (from, to) = (parse(from, "--from")?, parse(to, "--to")?);
+    anyhow::ensure!(from < to, "--from must be before --to");
+    Ok((from, to))
+}
+
+/// The units of `stream`: a Webex preset's, or a document's stream of another source.
+async fn units_of(stream: &str) -> Result<StreamUnits> {
+    Ok(match StreamId::parse(stream) {
+        Some(preset) => StreamUnits::from_env(preset).await?,
+        None => {
+            let mut units = StreamUnits::from_env(Selection::OtherSources).await?;
+            anyhow::ensure!(
+                units.keep_only(stream),
+                "the collector document has no stream {stream:?} of another source"
+            );
+            units
+        }
+    })
 }

@@ -62,6 +62,25 @@ enum Command {
     /// What Webex holds, read without writing anything: is a gap Webex's or ours?
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Re-read a range from Webex and compare with the bucket: ids missing, twice, or extra.
+    /// Exit status 0 when every event is there once; otherwise 8 + 1 (missing) + 2 (twice) +
+    /// 4 (extra).
+    Verify {
+        /// admin-audit, security-audit, compliance-events, or a document's stream.
+        #[arg(long)]
+        stream: String,
+        /// The organisation, when the stream has several.
+        #[arg(long, value_name = "ORG_ID")]
+        org: Option<String>,
+        /// Start of the range (RFC 3339), inclusive.
+        #[arg(long)]
+        from: String,
+        /// End of the range (RFC 3339), exclusive.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        output: Output,
+    },
     /// The organisation's Webex webhooks of ours (WEBHOOK_SECRET_ID, WEBHOOK_TARGET_URL,
     /// WEBHOOK_RESOURCES; the stack's outputs), as the scheduled registrar keeps them.
     #[command(subcommand)]
@@ -264,6 +283,13 @@ async fn main() -> ExitCode {
             to,
             max,
         }) => events_cmd::list(&stream, org.as_deref(), &from, &to, max).await,
+        Command::Verify {
+            stream,
+            org,
+            from,
+            to,
+            output,
+        } => events_cmd::verify(&stream, org.as_deref(), &from, &to, &output).await,
         Command::Webhooks(WebhooksCommand::Status(output)) => webhooks_cmd::status(&output).await,
         Command::Webhooks(WebhooksCommand::Sync(output)) => {
             webhooks_cmd::sync(&output, false).await

@@ -290,8 +290,7 @@ impl<C: Clock> StreamUnits<C> {
     }
 
     /// What the source returns for one unit's range (`webexctl events list`), each event to
-    /// `each`, written nowhere. The unit is the one organisation of `only`, or the stream's
-    /// only unit; with several, the caller must name one.
+    /// `each`, written nowhere.
     pub async fn list(
         &self,
         only: Option<&str>,
@@ -300,6 +299,33 @@ impl<C: Clock> StreamUnits<C> {
         deadline: Instant,
         each: impl FnMut(&collector_core::event::RawEvent),
     ) -> Result<(Unit, u64), CollectError> {
+        let (unit, stream) = self.one_unit(only, deadline).await?;
+        let listed = stream
+            .parts
+            .collector(unit.clone())
+            .list(range, max, deadline, each)
+            .await?;
+        Ok((unit, listed))
+    }
+
+    /// One unit's range as the source returns it against the bucket (`webexctl verify`).
+    pub async fn verify(
+        &self,
+        only: Option<&str>,
+        range: (Timestamp, Timestamp),
+        deadline: Instant,
+    ) -> Result<collector_core::collect::Verdict, CollectError> {
+        let (unit, stream) = self.one_unit(only, deadline).await?;
+        stream.parts.collector(unit).verify(range, deadline).await
+    }
+
+    /// The unit of the organisation `only`, or the stream's only unit; with several, the
+    /// caller must name one.
+    async fn one_unit(
+        &self,
+        only: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(Unit, &NamedStream<C>), CollectError> {
         let mut units = self.units(only, deadline).await?;
         let unit = match units.len() {
             1 => units.remove(0),
@@ -327,9 +353,7 @@ impl<C: Clock> StreamUnits<C> {
         let Some(stream) = self.streams.iter().find(|s| s.name == unit.stream) else {
             return Err(CollectError::Config(format!("no stream {}", unit.stream)));
         };
-        let collector = stream.parts.collector(unit.clone());
-        let listed = collector.list(range, max, deadline, each).await?;
-        Ok((unit, listed))
+        Ok((unit, stream))
     }
 
     /// The units of a scheduled run: those of every stream that is due. A stream configured

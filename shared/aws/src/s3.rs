@@ -6,7 +6,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
 use bytes::Bytes;
-use collector_core::ports::{ObjectMeta, ObjectSink, PutOutcome, SinkError};
+use collector_core::ports::{ObjectListing, ObjectMeta, ObjectSink, PutOutcome, SinkError};
 
 use crate::sdk_error::AwsCallError;
 
@@ -93,6 +93,33 @@ fn staging_key(key: &str) -> String {
     match key.find("/org=") {
         Some(i) => format!("{}/{STAGING_DIR}{}", &key[..i], &key[i + 1..]),
         None => format!("{STAGING_DIR}{key}"),
+    }
+}
+
+impl ObjectListing for S3Sink {
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| failed("ListObjectsV2", prefix, e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            match page.next_continuation_token() {
+                Some(next) => token = Some(next.to_string()),
+                None => return Ok(keys),
+            }
+        }
     }
 }
 

@@ -235,6 +235,21 @@ pub fn read_back(
     fields_key: Option<&str>,
     mut each: impl FnMut(crate::event::EventKey, Timestamp),
 ) -> Result<u64, String> {
+    for_each_line(body, |line| {
+        let (key, created) = shape
+            .parse_line(line, fields_key)
+            .map_err(|e| e.to_string())?;
+        each(key, created);
+        Ok(())
+    })
+}
+
+/// Calls `each` with every line of a gzip NDJSON object, without its newline, one at a time;
+/// the number of lines.
+pub fn for_each_line(
+    body: &[u8],
+    mut each: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<u64, String> {
     use std::io::BufRead;
     let mut reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(body));
     let mut line = Vec::new();
@@ -252,10 +267,7 @@ pub fn read_back(
         if text.is_empty() {
             continue;
         }
-        let (key, created) = shape
-            .parse_line(text, fields_key)
-            .map_err(|e| e.to_string())?;
-        each(key, created);
+        each(text)?;
         lines += 1;
     }
 }

@@ -257,26 +257,29 @@ impl PageShape {
                 })?;
         let key = match &self.items.id {
             EventId::Hash => EventKey::of_bytes(hashed),
-            EventId::Paths(paths) => {
-                let mut id: Cow<'_, str> = Cow::Borrowed("");
-                for (at, path) in paths.iter().enumerate() {
-                    let raw = values[at].ok_or_else(|| missing(path))?;
-                    let part = id_text(raw.get()).ok_or_else(|| PageError::Unusable {
-                        index,
-                        path: path.to_string(),
-                        found: shown(raw.get()),
-                        wanted: "a string or a number".to_string(),
-                    })?;
-                    id = match at {
-                        0 => part,
-                        // Parts joined with the unit separator, which ids do not hold.
-                        _ => Cow::Owned(format!("{id}\u{1f}{part}")),
-                    };
-                }
-                EventKey::of(&id)
-            }
+            EventId::Paths(paths) => EventKey::of(&id_of(item, paths, values, index)?),
         };
         Ok((key, created))
+    }
+
+    /// A line written earlier, as `verify` names it: its key, its time, and its id as text
+    /// (the parts of a composite id joined by `/`; an item without an id, its key in hex).
+    pub fn identify(
+        &self,
+        line: &[u8],
+        fields_key: Option<&str>,
+    ) -> Result<(EventKey, Timestamp, String), PageError> {
+        let (key, created) = self.parse_line(line, fields_key)?;
+        let EventId::Paths(paths) = &self.items.id else {
+            return Ok((key, created, format!("{:016x}", key.0)));
+        };
+        let text = std::str::from_utf8(line).map_err(|_| PageError::Malformed)?;
+        let mut values = Vec::new();
+        self.item
+            .find(text, &mut values)
+            .map_err(|_| PageError::Malformed)?;
+        let id = id_of(text, paths, &values, 0)?.replace('\u{1f}', "/");
+        Ok((key, created, id))
     }
 
     fn hints(&self, values: &[Option<&RawValue>]) -> Result<Hints, PageError> {
@@ -420,6 +423,35 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(bytes.len());
     &bytes[start..]
+}
+
+/// The id an item's `paths` name: one part as it is, several joined with the unit separator,
+/// which ids do not hold.
+fn id_of<'t>(
+    item: &str,
+    paths: &[JsonPath],
+    values: &[Option<&'t RawValue>],
+    index: usize,
+) -> Result<Cow<'t, str>, PageError> {
+    let mut id: Cow<'t, str> = Cow::Borrowed("");
+    for (at, path) in paths.iter().enumerate() {
+        let raw = values[at].ok_or_else(|| PageError::Missing {
+            index,
+            path: path.to_string(),
+            keys: keys_of(item),
+        })?;
+        let part = id_text(raw.get()).ok_or_else(|| PageError::Unusable {
+            index,
+            path: path.to_string(),
+            found: shown(raw.get()),
+            wanted: "a string or a number".to_string(),
+        })?;
+        id = match at {
+            0 => part,
+            _ => Cow::Owned(format!("{id}\u{1f}{part}")),
+        };
+    }
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -253,6 +253,12 @@ pub trait ObjectSink: Send + Sync {
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
+/// The keys under a prefix of the bucket the sink writes: what `verify` reads back. Apart from
+/// [`ObjectSink`] so that a run, which never lists, cannot start to.
+pub trait ObjectListing: Send + Sync {
+    fn keys(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
+}
+
 /// Where a page comes from: the query's own request (its first page, or a later one at an
 /// offset or with a cursor), or a next page's URL the source gave (a `Link` header, or a URL in
 /// the page).

@@ -414,6 +414,126 @@ async fn events_get_and_list_read_webex_as_it_is_and_write_nothing() -> Result<(
     Ok(())
 }
 
+/// `webexctl verify` re-reads a range from Webex and compares it with the bucket: nothing to
+/// report on a complete range; the exact ids of an object deleted by hand; the one id of a
+/// line written twice by hand. Its exit status says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reports_a_complete_range_and_names_the_ids_deleted_or_doubled() -> Result<()> {
+    let mut options = unauthorised();
+    options.authorised = true;
+    let stack = Stack::start(options).await?;
+    let stream = StreamId::ComplianceEvents;
+    let now = stack.sim.now_ms();
+    let hour = 3_600_000;
+    let events = stack.sim.generate(
+        sim_stream(stream),
+        GenerateSpec::new(600, now - 6 * hour, now - 600_000),
+    );
+    stack
+        .run_until_caught_up(stream, now, Duration::from_secs(60))
+        .await?;
+    let mut env = integration_tests::cli::env(&stack);
+    env.extend(stack.stream_env(stream));
+    let from = Timestamp::from_millis(now - 5 * hour);
+    let to = Timestamp::from_millis(now - hour);
+    let verify = |env: HashMap<String, String>| {
+        let (from, to) = (from.to_rfc3339(), to.to_rfc3339());
+        async move {
+            let mut child = tokio::process::Command::new(integration_tests::webexctl_path()?)
+                .args([
+                    "verify",
+                    "--stream",
+                    "compliance-events",
+                    "--from",
+                    &from,
+                    "--to",
+                    &to,
+                ])
+                .envs(env)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            let mut out = String::new();
+            if let Some(mut stdout) = child.stdout.take() {
+                tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut out).await?;
+            }
+            let status = child.wait().await?;
+            anyhow::Ok((status.code(), out))
+        }
+    };
+    let in_range = events
+        .iter()
+        .filter(|e| e.created_ms >= from.millis() && e.created_ms < to.millis())
+        .count();
+    // A complete range.
+    let (code, out) = verify(env.clone()).await?;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Webex returns {in_range} event(s), the bucket holds {in_range} line(s)"
+        )) && out.contains("every event exactly once"),
+        "{out}"
+    );
+    // An object of the range deleted by hand: its events' ids, exactly.
+    let objects = stack.objects(stream).await?;
+    let middle = objects
+        .iter()
+        .find(|o| {
+            o.metadata
+                .get("window-from")
+                .and_then(|t| Timestamp::parse(t).ok())
+                .is_some_and(|t| {
+                    t.millis() >= from.millis() + hour && t.millis() < to.millis() - hour
+                })
+        })
+        .context("an object inside the range")?;
+    let lines = middle.lines();
+    let ids: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let event: serde_json::Value = serde_json::from_slice(l)?;
+            Ok(event["id"].as_str().unwrap_or_default().to_string())
+        })
+        .collect::<Result<_>>()?;
+    assert!(!ids.is_empty());
+    let s3 = integration_tests::aws::s3(&stack.sdk);
+    s3.delete_object()
+        .bucket(&stack.bucket)
+        .key(&middle.key)
+        .send()
+        .await?;
+    let (code, out) = verify(env.clone()).await?;
+    assert_eq!(code, Some(9), "{out}");
+    assert!(
+        out.contains(&format!("{} missing from the bucket:", ids.len())),
+        "{out}"
+    );
+    for id in &ids {
+        assert!(out.contains(&format!("\n  {id}")), "{id} not named: {out}");
+    }
+    // Put back with its first line twice: that id, once.
+    let mut doubled = Vec::new();
+    for line in lines.iter().chain(std::iter::once(&lines[0])) {
+        doubled.extend_from_slice(line);
+        doubled.push(b'\n');
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &doubled)?;
+    s3.put_object()
+        .bucket(&stack.bucket)
+        .key(&middle.key)
+        .body(gz.finish()?.into())
+        .send()
+        .await?;
+    let (code, out) = verify(env).await?;
+    assert_eq!(code, Some(10), "{out}");
+    assert!(
+        out.contains(&format!("1 in the bucket twice:\n  {}", ids[0])),
+        "{out}"
+    );
+    Ok(())
+}
+
 /// What a collector's refresh leaves while it runs: the named token lock, held by another
 /// writer for a minute.
 async fn hold_token_lock(stack: &Stack, identity: &str) -> Result<()> {

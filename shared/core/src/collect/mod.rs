@@ -14,6 +14,7 @@ mod scan;
 mod schedule;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,7 @@ use crate::time::Timestamp;
 use crate::window::WindowPolicy;
 
 pub use digest::INLINE_DIGEST_MAX;
+pub use verify::Verdict;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {

@@ -94,6 +94,12 @@ impl MemorySink {
     }
 }
 
+impl crate::ports::ObjectListing for MemorySink {
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        Ok(self.keys_under(prefix))
+    }
+}
+
 impl ObjectSink for MemorySink {
     type Upload = MemoryUpload;
 

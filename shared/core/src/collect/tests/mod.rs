@@ -9,6 +9,7 @@ mod list;
 mod random;
 mod split;
 mod start_only;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
