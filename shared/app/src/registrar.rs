@@ -295,7 +295,7 @@ impl<C: Clock> Registrar<C> {
             .listed(&token, deadline)
             .await?
             .into_iter()
-            .filter(|l| is_ours(l))
+            .filter(is_ours)
             .map(|l| l.id)
             .collect();
         report.ours = ours.len();

@@ -69,7 +69,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs the scenarios and writes docs/benchmarks.md. Needs AWS_ENDPOINT_URL (moto).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Runs COMMAND as the only child and writes its resource use as JSON to FILE.
     #[command(hide = true)]
     Measure {
@@ -148,7 +148,7 @@ fn main() -> ExitCode {
             .enable_all()
             .build()
             .context("cannot start the async runtime")
-            .and_then(|runtime| runtime.block_on(run(args))),
+            .and_then(|runtime| runtime.block_on(run(*args))),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
