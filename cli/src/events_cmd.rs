@@ -11,7 +11,7 @@ use collector_app::operator::Operator;
 use collector_app::units::{Selection, StreamUnits};
 use collector_core::{IdentityName, Timestamp};
 
-use crate::{Output, print, table};
+use crate::{Output, Range, print, table};
 
 /// The event as Webex returns it on standard output; exit status 1 when there is none.
 pub async fn get(identity: &IdentityName, id: &str) -> Result<ExitCode> {
@@ -35,20 +35,14 @@ pub async fn get(identity: &IdentityName, id: &str) -> Result<ExitCode> {
 
 /// Each event of the range as Webex returns it, one per line on standard output, and how many
 /// on standard error. Nothing is written to the bucket or the state table.
-pub async fn list(
-    stream: &str,
-    org: Option<&str>,
-    from: &str,
-    to: &str,
-    max: Option<u64>,
-) -> Result<ExitCode> {
-    let (from, to) = range(from, to)?;
-    let units = units_of(stream).await?;
+pub async fn list(range: &Range, max: Option<u64>) -> Result<ExitCode> {
+    let (from, to) = times(range)?;
+    let units = units_of(&range.stream).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = None;
     let (unit, listed) = units
-        .list(org, (from, to), max, deadline, |event| {
+        .list(range.org.as_deref(), (from, to), max, deadline, |event| {
             if failed.is_none()
                 && let Err(e) = out
                     .write_all(&event.json)
@@ -80,17 +74,13 @@ pub async fn list(
 
 /// Exit status of `verify`: 0 when the bucket holds the range exactly once; otherwise 8 plus 1
 /// for ids missing, 2 for ids twice, 4 for ids the source does not return (9 to 15).
-pub async fn verify(
-    stream: &str,
-    org: Option<&str>,
-    from: &str,
-    to: &str,
-    output: &Output,
-) -> Result<ExitCode> {
-    let (from, to) = range(from, to)?;
-    let units = units_of(stream).await?;
+pub async fn verify(range: &Range, output: &Output) -> Result<ExitCode> {
+    let (from, to) = times(range)?;
+    let units = units_of(&range.stream).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
-    let verdict = units.verify(org, (from, to), deadline).await?;
+    let verdict = units
+        .verify(range.org.as_deref(), (from, to), deadline)
+        .await?;
     print(output, &verdict, || {
         let mut text = format!(
             "{} ({}) from {from} to {to}: Webex returns {} event(s), the bucket holds {} line(s)",
@@ -126,13 +116,13 @@ pub async fn verify(
     })
 }
 
-fn range(from: &str, to: &str) -> Result<(Timestamp, Timestamp)> {
+fn times(range: &Range) -> Result<(Timestamp, Timestamp)> {
     let parse = |text: &str, flag: &str| {
         Timestamp::parse(text).with_context(|| {
             format!("{flag} {text:?} is not an RFC 3339 time (2026-12-01T00:00:00Z)")
         })
     };
-    let (from, to) = (parse(from, "--from")?, parse(to, "--to")?);
+    let (from, to) = (parse(&range.from, "--from")?, parse(&range.to, "--to")?);
     anyhow::ensure!(from < to, "--from must be before --to");
     Ok((from, to))
 }

@@ -66,18 +66,8 @@ enum Command {
     /// Exit status 0 when every event is there once; otherwise 8 + 1 (missing) + 2 (twice) +
     /// 4 (extra).
     Verify {
-        /// admin-audit, security-audit, compliance-events, or a document's stream.
-        #[arg(long)]
-        stream: String,
-        /// The organisation, when the stream has several.
-        #[arg(long, value_name = "ORG_ID")]
-        org: Option<String>,
-        /// Start of the range (RFC 3339), inclusive.
-        #[arg(long)]
-        from: String,
-        /// End of the range (RFC 3339), exclusive.
-        #[arg(long)]
-        to: String,
+        #[command(flatten)]
+        range: Range,
         #[command(flatten)]
         output: Output,
     },
@@ -100,22 +90,29 @@ enum EventsCommand {
     /// Every event of a stream's range as Webex returns it, one per line, with the stream's
     /// filters, paging and retries; written nowhere.
     List {
-        /// admin-audit, security-audit, compliance-events, or a document's stream.
-        #[arg(long)]
-        stream: String,
-        /// The organisation, when the stream has several.
-        #[arg(long, value_name = "ORG_ID")]
-        org: Option<String>,
-        /// Start of the range (RFC 3339), inclusive.
-        #[arg(long)]
-        from: String,
-        /// End of the range (RFC 3339), exclusive.
-        #[arg(long)]
-        to: String,
+        #[command(flatten)]
+        range: Range,
         /// Stop after this many events.
         #[arg(long)]
         max: Option<u64>,
     },
+}
+
+/// One unit's range of a stream.
+#[derive(Args)]
+struct Range {
+    /// admin-audit, security-audit, compliance-events, or a document's stream.
+    #[arg(long)]
+    stream: String,
+    /// The organisation, when the stream has several.
+    #[arg(long, value_name = "ORG_ID")]
+    org: Option<String>,
+    /// Start of the range (RFC 3339), inclusive.
+    #[arg(long)]
+    from: String,
+    /// End of the range (RFC 3339), exclusive.
+    #[arg(long)]
+    to: String,
 }
 
 #[derive(Subcommand)]
@@ -276,20 +273,8 @@ async fn main() -> ExitCode {
         Command::Events(EventsCommand::Get { id, identity }) => {
             events_cmd::get(&identity, &id).await
         }
-        Command::Events(EventsCommand::List {
-            stream,
-            org,
-            from,
-            to,
-            max,
-        }) => events_cmd::list(&stream, org.as_deref(), &from, &to, max).await,
-        Command::Verify {
-            stream,
-            org,
-            from,
-            to,
-            output,
-        } => events_cmd::verify(&stream, org.as_deref(), &from, &to, &output).await,
+        Command::Events(EventsCommand::List { range, max }) => events_cmd::list(&range, max).await,
+        Command::Verify { range, output } => events_cmd::verify(&range, &output).await,
         Command::Webhooks(WebhooksCommand::Status(output)) => webhooks_cmd::status(&output).await,
         Command::Webhooks(WebhooksCommand::Sync(output)) => {
             webhooks_cmd::sync(&output, false).await

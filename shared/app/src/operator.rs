@@ -347,17 +347,27 @@ impl<C: Clock> Operator<C> {
         rows
     }
 
-    /// One cheap authenticated call (`GET /people/me`), refreshing the token first if it must.
-    pub async fn auth_test(&self, identity: &IdentityName) -> Result<AuthTest, OperatorError> {
-        let (store, _) = self.identity(identity)?;
-        let tokens = TokenManager::new(
-            identity.clone(),
+    /// The token manager of the deployment's identity `name`, for one command's calls.
+    #[allow(clippy::type_complexity)]
+    fn tokens(
+        &self,
+        name: &IdentityName,
+    ) -> Result<TokenManager<SecretsManagerStore, WebexClient, DynamoStateStore, C>, OperatorError>
+    {
+        let (store, _) = self.identity(name)?;
+        Ok(TokenManager::new(
+            name.clone(),
             store.clone(),
             self.webex.clone(),
             self.state.clone(),
             self.clock.clone(),
             Duration::from_secs(600),
-        );
+        ))
+    }
+
+    /// One cheap authenticated call (`GET /people/me`), refreshing the token first if it must.
+    pub async fn auth_test(&self, identity: &IdentityName) -> Result<AuthTest, OperatorError> {
+        let tokens = self.tokens(identity)?;
         let deadline = Instant::now() + Duration::from_secs(60);
         let outcome = match tokens.access_token(deadline).await {
             Ok(token) => self
@@ -391,15 +401,7 @@ impl<C: Clock> Operator<C> {
         identity: &IdentityName,
         id: &str,
     ) -> Result<Option<Vec<u8>>, OperatorError> {
-        let (store, _) = self.identity(identity)?;
-        let tokens = TokenManager::new(
-            identity.clone(),
-            store.clone(),
-            self.webex.clone(),
-            self.state.clone(),
-            self.clock.clone(),
-            Duration::from_secs(600),
-        );
+        let tokens = self.tokens(identity)?;
         let deadline = Instant::now() + Duration::from_secs(60);
         let token = tokens
             .access_token(deadline)

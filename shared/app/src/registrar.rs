@@ -433,34 +433,19 @@ impl<C: Clock> Registrar<C> {
         report: &mut SyncReport,
     ) {
         let target_url = self.config.target_url.as_str();
+        let spec = |wanted, name| spec_of(wanted, name, target_url, current);
         let outcome = match step {
             Step::Create(wanted) => {
                 let name = name_of(PREFIX, wanted);
-                let spec = WebhookSpec {
-                    name: &name,
-                    target_url,
-                    resource: &wanted.resource,
-                    event: &wanted.event,
-                    filter: wanted.filter.as_deref(),
-                    secret: current,
-                };
                 self.webex
-                    .create_webhook(token, &spec, deadline)
+                    .create_webhook(token, &spec(wanted, &name), deadline)
                     .await
                     .map(|created| report.created.push(created.id))
             }
             Step::Repair { id, wanted, why } => {
                 let name = name_of(PREFIX, wanted);
-                let spec = WebhookSpec {
-                    name: &name,
-                    target_url,
-                    resource: &wanted.resource,
-                    event: &wanted.event,
-                    filter: wanted.filter.as_deref(),
-                    secret: current,
-                };
                 self.webex
-                    .put_webhook(token, id, &spec, deadline)
+                    .put_webhook(token, id, &spec(wanted, &name), deadline)
                     .await
                     .map(|_| report.repaired.push(format!("{id} ({})", why.join(", "))))
             }
@@ -587,6 +572,22 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+fn spec_of<'a>(
+    wanted: &'a Wanted,
+    name: &'a str,
+    target_url: &'a str,
+    secret: &'a SigningSecret,
+) -> WebhookSpec<'a> {
+    WebhookSpec {
+        name,
+        target_url,
+        resource: &wanted.resource,
+        event: &wanted.event,
+        filter: wanted.filter.as_deref(),
+        secret,
+    }
 }
 
 fn is_ours(listed: &Listed) -> bool {

@@ -400,3 +400,16 @@ fn throttled(call: &Call, nth: usize) -> Response<Full<Bytes>> {
         .insert("content-type", HeaderValue::from_static(content_type));
     response
 }
+
+/// The `n`th call's fault when every fourth call fails, in turn with a 500, an answer lost
+/// after the call took effect, a throttle, a reset connection and a 503.
+pub fn every_fourth(n: u64) -> Option<Fault> {
+    let kinds = [
+        Fault::Refuse(500),
+        Fault::LoseAnswer,
+        Fault::Throttle,
+        Fault::Reset,
+        Fault::Refuse(503),
+    ];
+    (n % 4 == 3).then(|| kinds[(n / 4) as usize % kinds.len()])
+}

@@ -38,3 +38,27 @@ pub fn request(
 pub fn signed(body: &[u8], secret: &str) -> Option<String> {
     Some(sign(&SigningSecret::new(secret), body))
 }
+
+/// Drains `queue_url` through `write` in process, as the writer's event source mapping does
+/// (ten messages per batch, one batch at a time), with the stack's own writer variables.
+pub async fn write_all(
+    stack: &crate::Stack,
+    queue_url: &str,
+    clock: std::sync::Arc<impl collector_core::ports::Clock>,
+) -> anyhow::Result<crate::event_source::Drained> {
+    let config =
+        collector_app::webhooks::WriterConfig::from_lookup(|name| stack.env.get(name).cloned())?;
+    let write = collector_app::webhooks::Write::new(&config, &stack.sdk, clock);
+    crate::event_source::drain(
+        &aws_sdk_sqs::Client::new(&stack.sdk),
+        queue_url,
+        10,
+        1,
+        std::time::Duration::from_secs(60),
+        |event| {
+            let write = &write;
+            async move { Ok(write.handle(&event).await) }
+        },
+    )
+    .await
+}

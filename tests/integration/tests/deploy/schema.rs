@@ -11,7 +11,7 @@ use aws_adapters::{SecretsManagerStore, SqsQueue};
 use collector_app::StreamId;
 use collector_app::document::Document;
 use collector_app::units::{Selection, StreamUnits};
-use collector_app::webhooks::{Receive, Write, WriterConfig};
+use collector_app::webhooks::Receive;
 use collector_core::ports::SystemClock;
 use integration_tests::stack::{SimTime, sim_org_id, sim_stream};
 use integration_tests::{Stack, StackOptions, aws, webhooks};
@@ -228,24 +228,7 @@ async fn webhook_objects_are_rows_of_the_webhooks_table() -> Result<()> {
             .await;
         ensure!(answer.status_code == 200, "{}", answer.status_code);
     }
-    let write = Write::new(
-        &WriterConfig::from_lookup(|name| stack.env.get(name).cloned())?,
-        &stack.sdk,
-        clock,
-    );
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let drained = integration_tests::event_source::drain(
-        &sqs,
-        &queue_url,
-        10,
-        1,
-        Duration::from_secs(60),
-        |event| {
-            let write = &write;
-            async move { Ok(write.handle(&event).await) }
-        },
-    )
-    .await?;
+    let drained = webhooks::write_all(&stack, &queue_url, clock).await?;
     ensure!(drained.returned == 0, "{drained:?}");
     // THEN Athena finds each object in its organisation's partition and each delivery is a row
     let objects = stack.objects_of("webhooks").await?;

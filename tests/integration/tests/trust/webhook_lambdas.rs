@@ -13,7 +13,7 @@ use anyhow::{Context, Result, ensure};
 use collector_core::secret::{AccessToken, SigningSecret};
 use collector_core::webhook::body_digest;
 use integration_tests::event_source;
-use integration_tests::fault_proxy::{Fault, Service};
+use integration_tests::fault_proxy::{Service, every_fourth};
 use integration_tests::http_api::HttpApi;
 use integration_tests::lambda_api::{FunctionProcess, Outcome, RuntimeApi, built_binary};
 use integration_tests::stack::sim_org_id;
@@ -112,15 +112,7 @@ async fn deliveries_through_the_functions_land_once_under_faults_and_a_killed_wr
         if call.service() == Service::SecretsManager {
             return None;
         }
-        let n = calls.fetch_add(1, Ordering::SeqCst);
-        let kinds = [
-            Fault::Refuse(500),
-            Fault::LoseAnswer,
-            Fault::Throttle,
-            Fault::Reset,
-            Fault::Refuse(503),
-        ];
-        (n % 4 == 3).then(|| kinds[(n / 4) as usize % kinds.len()])
+        every_fourth(calls.fetch_add(1, Ordering::SeqCst))
     });
 
     // WHEN Webex delivers 48 events to each webhook they fire, each of the first twelve twice

@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use collector_app::registrar::{PREFIX, Registrar, RegistrarConfig};
-use collector_app::webhooks::{Write, WriterConfig};
 use collector_core::secret::{AccessToken, SigningSecret};
 use collector_core::webhook::body_digest;
 use integration_tests::clock::ManualClock;
 use integration_tests::http_api::HttpApi;
 use integration_tests::lambda_api::{FunctionProcess, RuntimeApi, built_binary};
 use integration_tests::stack::sim_org_id;
-use integration_tests::{Stack, StackOptions, aws, cli, event_source, logs};
+use integration_tests::{Stack, StackOptions, aws, cli, logs};
 use serde_json::json;
 use webex_client::{RetryPolicy, WebexClient, WebhookSpec};
 
@@ -321,23 +320,7 @@ async fn a_secret_rotation_loses_no_delivery_signed_with_either_secret() -> Resu
     );
 
     // AND every delivery accepted is in the bucket once
-    let write = Write::new(
-        &WriterConfig::from_lookup(|name| stack.env.get(name).cloned())?,
-        &stack.sdk,
-        clock,
-    );
-    event_source::drain(
-        &aws_sdk_sqs::Client::new(&stack.sdk),
-        &queue_url,
-        10,
-        1,
-        Duration::from_secs(60),
-        |event| {
-            let write = &write;
-            async move { Ok(write.handle(&event).await) }
-        },
-    )
-    .await?;
+    integration_tests::webhooks::write_all(&stack, &queue_url, clock).await?;
     let org = sim_org_id(&stack.sim);
     let stored = stored_bodies(&stack, &org).await?;
     let expected: BTreeMap<String, Vec<Vec<u8>>> = delivered

@@ -15,7 +15,7 @@ use collector_app::callback::HttpResponse;
 use collector_app::webhooks::{Receive, WebhookRequest, Write, WriterConfig};
 use collector_core::webhook::body_digest;
 use integration_tests::clock::ManualClock;
-use integration_tests::fault_proxy::{Fault, Service};
+use integration_tests::fault_proxy::{Fault, Service, every_fourth};
 use integration_tests::webhooks::{request, signed};
 use integration_tests::{Stack, StackOptions, aws, logs};
 use serde_json::json;
@@ -80,15 +80,7 @@ async fn deliveries(faults: bool) -> Result<()> {
                 return (secret_reads.fetch_add(1, Ordering::SeqCst) < 2)
                     .then_some(Fault::Refuse(500));
             }
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            let kinds = [
-                Fault::Refuse(500),
-                Fault::LoseAnswer,
-                Fault::Throttle,
-                Fault::Reset,
-                Fault::Refuse(503),
-            ];
-            (n % 4 == 3).then(|| kinds[(n / 4) as usize % kinds.len()])
+            every_fourth(calls.fetch_add(1, Ordering::SeqCst))
         });
     }
     let webex = Webex {
