@@ -49,6 +49,27 @@ async fn webexctl(stack: &Stack, args: &[&str], stdin: &str) -> Result<(bool, St
     webexctl_with(env, args, stdin).await
 }
 
+/// `webexctl auth init` of `identity` with the simulator's client, its secret on standard input.
+async fn auth_init(stack: &Stack, identity: &str) -> Result<(bool, String, String)> {
+    webexctl(
+        stack,
+        &[
+            "auth",
+            "init",
+            "--identity",
+            identity,
+            "--client-id",
+            CLIENT_ID,
+            "--redirect-uri",
+            REDIRECT,
+            "--org-id",
+            &org_id(stack),
+        ],
+        &format!("{CLIENT_SECRET}\n"),
+    )
+    .await
+}
+
 /// `webexctl` with `env` only (beside the local AWS endpoint), `stdin` fed to it.
 async fn webexctl_with(
     env: HashMap<String, String>,
@@ -90,23 +111,7 @@ async fn the_whole_flow_authorises_both_identities_and_the_collectors_use_the_to
             GenerateSpec::new(400, now - 48 * 3_600_000, now - 600_000),
         );
         // GIVEN an operator installs the identity, the client secret on standard input
-        let (ok, out, err) = webexctl(
-            &stack,
-            &[
-                "auth",
-                "init",
-                "--identity",
-                identity,
-                "--client-id",
-                CLIENT_ID,
-                "--redirect-uri",
-                REDIRECT,
-                "--org-id",
-                &org_id(&stack),
-            ],
-            &format!("{CLIENT_SECRET}\n"),
-        )
-        .await?;
+        let (ok, out, err) = auth_init(&stack, identity).await?;
         assert!(ok, "auth init: {err}");
         printed.push_str(&(out + &err));
         let (ok, out, err) = webexctl(&stack, &["auth", "status", "--json"], "").await?;
@@ -256,23 +261,7 @@ async fn a_government_base_url_drives_the_link_the_exchange_and_the_collection()
         GenerateSpec::new(300, now - 24 * 3_600_000, now - 600_000),
     );
     // GIVEN the admin identity installed against the Government base
-    let (ok, _, err) = webexctl(
-        &stack,
-        &[
-            "auth",
-            "init",
-            "--identity",
-            "admin",
-            "--client-id",
-            CLIENT_ID,
-            "--redirect-uri",
-            REDIRECT,
-            "--org-id",
-            &org_id(&stack),
-        ],
-        &format!("{CLIENT_SECRET}\n"),
-    )
-    .await?;
+    let (ok, _, err) = auth_init(&stack, "admin").await?;
     assert!(ok, "auth init: {err}");
     // WHEN the link is opened, accepted, and the callback exchanges the code
     let (ok, out, err) = webexctl(

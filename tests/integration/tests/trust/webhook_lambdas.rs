@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use collector_core::secret::{AccessToken, SigningSecret};
+use collector_core::secret::SigningSecret;
 use collector_core::webhook::body_digest;
 use integration_tests::event_source;
 use integration_tests::fault_proxy::{Service, every_fourth};
@@ -20,9 +20,9 @@ use integration_tests::stack::sim_org_id;
 use integration_tests::{Stack, StackOptions, aws};
 use serde_json::json;
 use tokio::sync::Mutex;
-use webex_client::{RetryPolicy, WebexClient, WebhookSpec};
+use webex_client::WebhookSpec;
 
-use crate::webhooks::stored_bodies;
+use crate::webhooks::{stored_bodies, webex_as_admin};
 
 const CURRENT: &str = "webhook-secret-lambda-7c21";
 const FOREIGN: &str = "someone-elses-webhook-secret-0b9e";
@@ -55,12 +55,7 @@ async fn deliveries_through_the_functions_land_once_under_faults_and_a_killed_wr
     let target = format!("{}/webhooks", front.url());
 
     // AND four webhooks of ours and one of someone else's at the same target, in Webex
-    let client = WebexClient::new(&stack.sim.base_url(), RetryPolicy::default())?;
-    let token = AccessToken::new(
-        stack
-            .sim
-            .issue_access_token(&[webex_sim::AUDIT_SCOPE], Duration::from_secs(3600)),
-    );
+    let (client, token) = webex_as_admin(&stack)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let ours_secret = SigningSecret::new(CURRENT);
     let mut ours = Vec::new();

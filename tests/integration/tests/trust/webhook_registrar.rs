@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use collector_app::registrar::{PREFIX, Registrar, RegistrarConfig};
-use collector_core::secret::{AccessToken, SigningSecret};
+use collector_core::secret::SigningSecret;
 use collector_core::webhook::body_digest;
 use integration_tests::clock::ManualClock;
 use integration_tests::http_api::HttpApi;
@@ -18,9 +18,9 @@ use integration_tests::lambda_api::{FunctionProcess, RuntimeApi, built_binary};
 use integration_tests::stack::sim_org_id;
 use integration_tests::{Stack, StackOptions, aws, cli, logs};
 use serde_json::json;
-use webex_client::{RetryPolicy, WebexClient, WebhookSpec};
+use webex_client::WebhookSpec;
 
-use crate::webhooks::stored_bodies;
+use crate::webhooks::{stored_bodies, webex_as_admin};
 
 const FIRST: &str = "first-signing-secret-from-the-stack-5e1a";
 
@@ -55,12 +55,7 @@ async fn the_registrar_keeps_ours_leaves_others_alone_and_reports_each_gap() -> 
     let stack = Stack::start(StackOptions::default()).await?;
     let env = deployment(&stack, TARGET).await?;
     // GIVEN someone else's webhook in the organisation, on a resource we want too
-    let client = WebexClient::new(&stack.sim.base_url(), RetryPolicy::default())?;
-    let token = AccessToken::new(
-        stack
-            .sim
-            .issue_access_token(&[webex_sim::AUDIT_SCOPE], Duration::from_secs(3600)),
-    );
+    let (client, token) = webex_as_admin(&stack)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let theirs_secret = SigningSecret::new("their-own-secret");
     let theirs = client

@@ -367,6 +367,25 @@ pub async fn stored_bodies(stack: &Stack, org: &str) -> Result<BTreeMap<String, 
     Ok(stored)
 }
 
+/// The simulator's Webex API as its organisation's administrator calls it (an hour's token).
+pub fn webex_as_admin(
+    stack: &Stack,
+) -> Result<(
+    webex_client::WebexClient,
+    collector_core::secret::AccessToken,
+)> {
+    let client = webex_client::WebexClient::new(
+        &stack.sim.base_url(),
+        webex_client::RetryPolicy::default(),
+    )?;
+    let token = collector_core::secret::AccessToken::new(
+        stack
+            .sim
+            .issue_access_token(&[webex_sim::AUDIT_SCOPE], Duration::from_secs(3600)),
+    );
+    Ok((client, token))
+}
+
 /// The body a line holds, as its bytes.
 fn raw_body(line: &[u8]) -> Result<Vec<u8>> {
     let members: BTreeMap<String, Box<serde_json::value::RawValue>> = serde_json::from_slice(line)?;
