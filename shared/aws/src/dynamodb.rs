@@ -58,8 +58,14 @@ impl DynamoStateStore {
             .expression_attribute_values(":owner", s(owner))
     }
 
-    /// Every cursor item of the table, for `webexctl status`.
+    /// Every live cursor item of the table, for `webexctl status`.
     pub async fn list_cursors(&self) -> Result<Vec<(String, Cursor)>, StoreError> {
+        self.cursors_under("cursor#").await
+    }
+
+    /// Every cursor item whose key starts with `prefix`: a scan, for the operator's commands
+    /// (the table is keyed by `pk` alone).
+    async fn cursors_under(&self, prefix: &str) -> Result<Vec<(String, Cursor)>, StoreError> {
         let mut cursors = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -68,7 +74,7 @@ impl DynamoStateStore {
                 .scan()
                 .table_name(&self.table)
                 .filter_expression("begins_with(pk, :prefix)")
-                .expression_attribute_values(":prefix", s("cursor#"))
+                .expression_attribute_values(":prefix", s(prefix))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -234,6 +240,27 @@ impl CursorStore for DynamoStateStore {
             Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(unavailable("DynamoDB PutItem", e)),
         }
+    }
+
+    async fn backfills(
+        &self,
+        stream: &str,
+        org_id: &str,
+    ) -> Result<Vec<(CursorKey, Cursor)>, StoreError> {
+        let items = self
+            .cursors_under(&CursorKey::backfills_of(stream, org_id))
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|(pk, cursor)| {
+                let lane = CursorKey::backfill_lane(&pk, stream, org_id)?;
+                let key = CursorKey {
+                    lane,
+                    ..CursorKey::live(stream, org_id)
+                };
+                Some((key, cursor))
+            })
+            .collect())
     }
 }
 
@@ -719,10 +746,7 @@ mod tests {
 
     #[test]
     fn cursor_items_round_trip() {
-        let key = CursorKey {
-            stream: "admin-audit".into(),
-            org_id: "ORG".into(),
-        };
+        let key = CursorKey::live("admin-audit", "ORG");
         let t = |ms| Timestamp::from_millis(ms);
         let recent_ids =
             RecentIds::default().advanced(t(0), vec![(EventKey::of("e1"), t(1_795_000_000_000))]);
@@ -868,10 +892,7 @@ mod tests {
 
     #[test]
     fn reads_a_pending_window_stored_as_one_map() {
-        let key = CursorKey {
-            stream: "admin-audit".into(),
-            org_id: "ORG".into(),
-        };
+        let key = CursorKey::live("admin-audit", "ORG");
         let window = Window {
             from: Timestamp::from_millis(1_795_000_000_000),
             to: Timestamp::from_millis(1_795_003_600_000),

@@ -63,6 +63,10 @@ pub enum CollectError {
     },
     #[error("configuration error: {0}")]
     Config(String),
+    /// An operator's request that would break a promise (a backfill over what is collected
+    /// already): the message says what to do instead.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("the API request failed: {0}")]
     Upstream(#[source] SourceError),
     #[error("the token endpoint failed: {0}")]
@@ -91,7 +95,8 @@ impl CollectError {
             CollectError::ReauthorizationNeeded { .. }
             | CollectError::NotAuthorized { .. }
             | CollectError::Forbidden { .. }
-            | CollectError::Config(_) => ErrorKind::Config,
+            | CollectError::Config(_)
+            | CollectError::Refused(_) => ErrorKind::Config,
             CollectError::Upstream(_)
             | CollectError::TokenEndpoint(_)
             | CollectError::OutOfTime

@@ -27,6 +27,16 @@ pub fn object_key(prefix: &str, stream: &str, org_id: &str, window: &Window) -> 
     )
 }
 
+/// The window an object key of [`object_key`] names; `None` for any other key.
+pub fn window_of_key(key: &str) -> Option<Window> {
+    let name = key.rsplit('/').next()?.strip_suffix(".ndjson.gz")?;
+    let mut parts = name.rsplitn(3, '_');
+    let to = Timestamp::parse_compact(parts.next()?)?;
+    let from = Timestamp::parse_compact(parts.next()?)?;
+    parts.next()?;
+    (from < to).then_some(Window { from, to })
+}
+
 /// Where a cursor's digest lives when it is too large for the cursor item:
 /// `{prefix}{stream}/_state/org={orgId}/recent-ids_{until}_{nonce}.bin`. In the stream's folder,
 /// where its function may write; under `_state/`, which Athena and Glue do not read. The nonce
@@ -290,6 +300,15 @@ mod tests {
             object_key("", "compliance-events", "O", &window),
             "compliance-events/org=O/dt=2026-11-22/hour=10/compliance-events_20261122T101500Z_20261122T111500Z.ndjson.gz"
         );
+        let named = object_key("p/", "my_stream", "O", &window);
+        assert_eq!(window_of_key(&named), Some(window));
+        for other in [
+            "p/my_stream/_state/org=O/recent-ids_20261122T111500Z_00000000000000aa.bin",
+            "p/x/org=O/dt=2026-11-22/hour=10/x_20261122T111500Z_20261122T101500Z.ndjson.gz",
+            "p/x/org=O/dt=2026-11-22/hour=10/20261122T101500Z_20261122T111500Z.ndjson.gz",
+        ] {
+            assert_eq!(window_of_key(other), None, "{other}");
+        }
     }
 
     #[test]

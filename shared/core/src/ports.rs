@@ -62,6 +62,13 @@ pub trait CursorStore: Send + Sync {
         key: &CursorKey,
         cursor: &Cursor,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every backfill cursor of one unit, for a new backfill to check its range against.
+    fn backfills(
+        &self,
+        stream: &str,
+        org_id: &str,
+    ) -> impl Future<Output = Result<Vec<(CursorKey, Cursor)>, StoreError>> + Send;
 }
 
 /// DynamoDB in production: named leases (a unit's run, an identity's token lock).

@@ -86,6 +86,13 @@ impl Timestamp {
         self.datetime().format(&format).unwrap_or_default()
     }
 
+    /// The time [`Timestamp::to_compact`] wrote; `None` for anything else.
+    pub fn parse_compact(text: &str) -> Option<Self> {
+        let format = format_description!("[year][month][day]T[hour][minute][second]Z");
+        let parsed = time::PrimitiveDateTime::parse(text, &format).ok()?;
+        Some(Self(parsed.assume_utc().unix_timestamp() * 1000))
+    }
+
     /// (`2026-11-22`, `10`): the partition values of an object key.
     pub fn date_and_hour(self) -> (String, String) {
         let dt = self.datetime();
@@ -141,6 +148,11 @@ mod tests {
             let t = Timestamp::parse(input).unwrap();
             assert_eq!(t.to_rfc3339(), rfc, "{input}");
             assert_eq!(t.to_compact(), compact, "{input}");
+            assert_eq!(
+                Timestamp::parse_compact(compact),
+                Some(t.floor_second()),
+                "{input}"
+            );
         }
     }
 

@@ -365,10 +365,7 @@ impl Stack {
             aws_sdk_dynamodb::Client::new(&self.sdk),
             &self.table,
         );
-        let key = CursorKey {
-            stream: stream.name().to_string(),
-            org_id: sim_org_id(&self.sim),
-        };
+        let key = CursorKey::live(stream.name().to_string(), sim_org_id(&self.sim));
         Ok(store.load_cursor(&key).await?)
     }
 

@@ -57,10 +57,10 @@ async fn a_window_whose_predecessor_failed_gives_up_instead_of_panicking() -> Re
         .policy
         .next_window(Some(first.to), None, now)
         .context("a second window")?;
-    let key = CursorKey {
-        stream: STREAM.name().to_string(),
-        org_id: integration_tests::stack::sim_org_id(&stack.sim),
-    };
+    let key = CursorKey::live(
+        STREAM.name().to_string(),
+        integration_tests::stack::sim_org_id(&stack.sim),
+    );
     let cursor = Cursor {
         pending: vec![first, second],
         version: 1,

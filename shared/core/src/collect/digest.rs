@@ -68,7 +68,7 @@ where
             return Ok(DigestAt::Inline(ids.clone()));
         }
         let object = digest_key(
-            &self.settings.key_prefix,
+            self.prefix_of(key),
             &key.stream,
             &key.org_id,
             until,

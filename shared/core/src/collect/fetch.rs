@@ -16,7 +16,7 @@ use super::classify::classify;
 use crate::cursor::CursorKey;
 use crate::error::CollectError;
 use crate::event::EventKey;
-use crate::object::{ObjectWriter, object_key, object_meta};
+use crate::object::{ObjectWriter, object_meta};
 use crate::ports::{
     Clock, CursorStore, EventSource, LeaseStore, ObjectSink, Page, PageRequest, PageTarget,
     PutOutcome, SourceError,
@@ -166,7 +166,7 @@ where
             hand_on,
             cap,
         } = task;
-        let object_key = object_key(&self.settings.key_prefix, &key.stream, &key.org_id, &window);
+        let object_key = self.object_key(key, &window);
         let horizon = window.to.minus(self.settings.policy.overlap);
         if resumed {
             self.sink.clean_up(&object_key).await?;
@@ -251,7 +251,7 @@ where
             horizon,
             ..
         } = fill;
-        let object_key = object_key(&self.settings.key_prefix, &key.stream, &key.org_id, &window);
+        let object_key = self.object_key(key, &window);
         let events = writer.events();
         let meta = object_meta(
             &key.stream,

@@ -26,16 +26,23 @@ where
     /// the order the pages give them, to `each`, stopping after `max`; how many were handed.
     pub async fn list(
         &self,
+        range: (Timestamp, Timestamp),
+        max: Option<u64>,
+        deadline: Instant,
+        each: impl FnMut(&RawEvent),
+    ) -> Result<u64, CollectError> {
+        let key = self.live_key().await?;
+        self.list_of(&key, range, max, deadline, each).await
+    }
+
+    pub(super) async fn list_of(
+        &self,
+        key: &CursorKey,
         (from, to): (Timestamp, Timestamp),
         max: Option<u64>,
         deadline: Instant,
         mut each: impl FnMut(&RawEvent),
     ) -> Result<u64, CollectError> {
-        let facts = self.credentials.facts().await?;
-        let key = CursorKey {
-            stream: self.unit.stream.clone(),
-            org_id: self.org_of(facts.org_id)?,
-        };
         let (stop, pages) = (AtomicBool::new(false), AtomicU64::new(0));
         let run = Run {
             stop: &stop,
@@ -47,7 +54,7 @@ where
         if max == Some(0) {
             return Ok(0);
         }
-        let mut pages = Pages::of(&key, (from, to));
+        let mut pages = Pages::of(key, (from, to));
         while let Some(page) = self.next_page(&mut pages, &run).await? {
             for event in page.events {
                 if seen.insert(event.key) {

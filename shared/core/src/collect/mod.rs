@@ -6,6 +6,7 @@
 //! `digest` keeps what the committed windows wrote, `classify` sorts failures.
 
 mod adopt;
+mod backfill;
 mod classify;
 mod digest;
 mod fetch;
@@ -20,16 +21,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::credentials::CredentialSource;
-use crate::cursor::{CursorKey, LastError, Status};
+use crate::cursor::{CursorKey, Lane, LastError, Status};
 use crate::error::{CollectError, ErrorKind};
 use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink};
 use crate::source::SourceSpec;
 use crate::time::Timestamp;
-use crate::window::WindowPolicy;
+use crate::window::{Window, WindowPolicy};
 
+pub use backfill::{BackfillPlan, backfill_prefix_problem};
 pub use digest::INLINE_DIGEST_MAX;
 pub use verify::Verdict;
 
@@ -126,6 +129,8 @@ pub struct Collector<St, Sk, Src, Clk> {
     source: Src,
     credentials: Arc<dyn CredentialSource>,
     clock: Arc<Clk>,
+    /// Where each commit's running summary goes, for an operator watching a backfill.
+    progress: Option<watch::Sender<RunSummary>>,
 }
 
 impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
@@ -155,7 +160,14 @@ where
             source,
             credentials,
             clock,
+            progress: None,
         }
+    }
+
+    /// Sends the run's summary after each window it commits.
+    pub fn with_progress(mut self, progress: watch::Sender<RunSummary>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     pub fn spec(&self) -> &SourceSpec {
@@ -203,8 +215,31 @@ where
         }
     }
 
+    /// Where the objects (and digests) of the cursor `key` go: a backfill may name a prefix of
+    /// its own.
+    fn prefix_of<'k>(&'k self, key: &'k CursorKey) -> &'k str {
+        match &key.lane {
+            Lane::Backfill {
+                prefix: Some(prefix),
+                ..
+            } => prefix,
+            _ => &self.settings.key_prefix,
+        }
+    }
+
+    fn object_key(&self, key: &CursorKey, window: &Window) -> String {
+        crate::object::object_key(self.prefix_of(key), &key.stream, &key.org_id, window)
+    }
+
     /// One invocation's work. Errors are also recorded in the cursor for `webexctl status`.
     pub async fn run(&self, deadline: Instant) -> Result<RunSummary, CollectError> {
+        let key = self.live_key().await?;
+        self.run_lane(key, deadline).await
+    }
+
+    /// The unit's live cursor key, once the identity's secret says which organisation it reads
+    /// and that its token may read the stream.
+    async fn live_key(&self) -> Result<CursorKey, CollectError> {
         let facts = self.credentials.facts().await?;
         let org_id = self.org_of(facts.org_id.clone())?;
         let webex = self.spec.webex.map(|id| id.spec());
@@ -222,10 +257,16 @@ where
                 )));
             }
         }
-        let key = CursorKey {
-            stream: self.unit.stream.clone(),
-            org_id,
-        };
+        Ok(CursorKey::live(self.unit.stream.clone(), org_id))
+    }
+
+    /// Collects the windows of the cursor `key` under its lease until caught up (a backfill:
+    /// its range is done) or the deadline nears.
+    async fn run_lane(
+        &self,
+        key: CursorKey,
+        deadline: Instant,
+    ) -> Result<RunSummary, CollectError> {
         let mut summary = RunSummary {
             stream: self.unit.stream.clone(),
             org_id: key.org_id.clone(),

@@ -20,7 +20,7 @@ use super::schedule::Round;
 use super::{Collector, RunSummary, StopReason};
 use crate::cursor::{Cursor, CursorKey};
 use crate::error::CollectError;
-use crate::object::{ObjectWriter, object_key};
+use crate::object::ObjectWriter;
 use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectSink};
 use crate::recent_ids::RecentIds;
 use crate::window::Window;
@@ -66,7 +66,7 @@ where
             deadline,
         };
         let last = windows.last().map_or(first.to, |w| w.to);
-        let reach_back = self.settings.policy.reach_back(&first, None);
+        let reach_back = self.reach_back(key, &first, None);
         let scanned = self
             .fetch_range(
                 key,
@@ -140,16 +140,9 @@ where
     ) -> Result<Vec<Window>, CollectError> {
         let most = self.settings.concurrent_windows.max(1);
         while cursor.pending.len() < most {
-            let after = cursor.pending.last().map(|w| w.to);
-            let Some(window) = self.settings.policy.next_window(
-                after.or(cursor.committed_until),
-                cursor.window_limit,
-                self.clock.now(),
-            ) else {
+            if self.start_window(key, cursor).await?.is_none() {
                 break;
-            };
-            cursor.pending.push(window);
-            self.save(key, cursor).await?;
+            }
         }
         Ok(cursor.pending.iter().take(most).copied().collect())
     }
@@ -162,7 +155,7 @@ where
         window: Window,
         resumed: bool,
     ) -> Result<(Fill<'_, Sk>, Option<Existing>), CollectError> {
-        let object_key = object_key(&self.settings.key_prefix, &key.stream, &key.org_id, &window);
+        let object_key = self.object_key(key, &window);
         let horizon = window.to.minus(self.settings.policy.overlap);
         let mut existing = None;
         if resumed {

@@ -111,28 +111,16 @@ where
                 while !stopping && in_flight.len() < self.settings.concurrent_windows.max(1) {
                     let window = match cursor.pending.get(next) {
                         Some(window) => *window,
-                        None => {
-                            let after = cursor.pending.last().map(|w| w.to);
-                            match self.settings.policy.next_window(
-                                after.or(cursor.committed_until),
-                                cursor.window_limit,
-                                self.clock.now(),
-                            ) {
-                                Some(window) => {
-                                    // Recorded before anything is written for it.
-                                    cursor.pending.push(window);
-                                    self.save(key, cursor).await?;
-                                    window
-                                }
-                                None => break,
-                            }
-                        }
+                        None => match self.start_window(key, cursor).await? {
+                            Some(window) => window,
+                            None => break,
+                        },
                     };
                     let (hand_on, handed) = oneshot::channel();
                     let task = WindowTask {
                         window,
                         resumed: next < resumed,
-                        reach_back: self.settings.policy.reach_back(&window, previous_asked),
+                        reach_back: self.reach_back(key, &window, previous_asked),
                         earlier: std::mem::replace(&mut earlier, Earlier::handed(handed)),
                         hand_on,
                         cap: window
@@ -199,6 +187,45 @@ where
         outcome
     }
 
+    /// The window after the last one started, recorded in the cursor before anything is
+    /// written for it; `None` when nothing settled is left, or a backfill's range is done.
+    pub(super) async fn start_window(
+        &self,
+        key: &CursorKey,
+        cursor: &mut Cursor,
+    ) -> Result<Option<Window>, CollectError> {
+        let after = cursor.pending.last().map(|w| w.to);
+        let Some(mut window) = self.settings.policy.next_window(
+            after.or(cursor.committed_until),
+            cursor.window_limit,
+            self.clock.now(),
+        ) else {
+            return Ok(None);
+        };
+        if let Some(until) = key.until() {
+            if window.from >= until {
+                return Ok(None);
+            }
+            window.to = window.to.min(until);
+        }
+        cursor.pending.push(window);
+        self.save(key, cursor).await?;
+        Ok(Some(window))
+    }
+
+    /// How far before `window` its query starts: the policy's overlap, never before what the
+    /// cursor may write (a backfill's range).
+    pub(super) fn reach_back(
+        &self,
+        key: &CursorKey,
+        window: &Window,
+        previous_asked: Option<crate::time::Timestamp>,
+    ) -> std::time::Duration {
+        let reach_back = self.settings.policy.reach_back(window, previous_asked);
+        key.since()
+            .map_or(reach_back, |since| reach_back.min(since.until(window.from)))
+    }
+
     /// Replaces the first pending window by its first `half`, and keeps windows that short
     /// until quieter ones let them grow back. The windows after it have no object (objects are
     /// finished in order), so they are dropped and chosen again after the half.
@@ -245,6 +272,12 @@ where
         });
         self.save(key, cursor).await?;
         self.forget_digest(replaced, cursor).await;
+        if let Some(progress) = &self.progress {
+            progress.send_replace(RunSummary {
+                committed_until: cursor.committed_until,
+                ..summary.clone()
+            });
+        }
         Ok(())
     }
 }

@@ -56,7 +56,8 @@ where
         let mut source: HashMap<EventKey, String> = HashMap::new();
         let shape = &self.spec.page;
         let mut unreadable = None;
-        self.list((from, to), None, deadline, |event| {
+        let key = self.live_key().await?;
+        self.list_of(&key, (from, to), None, deadline, |event| {
             match shape.identify(&event.json, None) {
                 Ok((key, _, id)) => {
                     source.insert(key, id);
@@ -68,7 +69,7 @@ where
         if let Some(e) = unreadable {
             return Err(CollectError::Config(format!("an event of the source: {e}")));
         }
-        let org_id = self.org_of(self.credentials.facts().await?.org_id)?;
+        let org_id = key.org_id;
         let policy = &self.settings.policy;
         let first = from.minus(policy.max_window);
         let last = to.plus(policy.overlap);

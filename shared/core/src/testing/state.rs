@@ -153,6 +153,29 @@ impl CursorStore for MemoryState {
         }
         call.after().map_err(|e| e.store())
     }
+
+    async fn backfills(
+        &self,
+        stream: &str,
+        org_id: &str,
+    ) -> Result<Vec<(CursorKey, Cursor)>, StoreError> {
+        let call = self.faults.enter("backfills");
+        call.before().map_err(|e| e.store())?;
+        let found = lock(&self.items)
+            .cursors
+            .iter()
+            .filter_map(|(item, cursor)| {
+                let lane = CursorKey::backfill_lane(item, stream, org_id)?;
+                let key = CursorKey {
+                    lane,
+                    ..CursorKey::live(stream, org_id)
+                };
+                Some((key, cursor.clone()))
+            })
+            .collect();
+        call.after().map_err(|e| e.store())?;
+        Ok(found)
+    }
 }
 
 impl ClaimStore for MemoryState {
@@ -323,10 +346,7 @@ mod tests {
     use crate::identity::{IdentityName, IdentityUse};
 
     fn key() -> CursorKey {
-        CursorKey {
-            stream: "admin-audit".into(),
-            org_id: "ORG".into(),
-        }
+        CursorKey::live("admin-audit", "ORG")
     }
 
     fn at(version: u64) -> Cursor {

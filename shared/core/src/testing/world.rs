@@ -161,10 +161,7 @@ impl World {
     }
 
     pub fn key(&self) -> CursorKey {
-        CursorKey {
-            stream: self.unit.stream.clone(),
-            org_id: self.org_id().to_string(),
-        }
+        CursorKey::live(self.unit.stream.clone(), self.org_id().to_string())
     }
 
     /// The stored cursor.

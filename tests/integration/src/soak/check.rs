@@ -461,10 +461,7 @@ pub(super) async fn cursor_problems(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         &stack.table,
     );
-    let key = CursorKey {
-        stream: stream.to_string(),
-        org_id: org_id.to_string(),
-    };
+    let key = CursorKey::live(stream.to_string(), org_id.to_string());
     let Some(cursor) = store.load_cursor(&key).await? else {
         findings.problems.push(format!("{name}: no cursor"));
         return Ok(());

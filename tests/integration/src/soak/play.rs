@@ -255,10 +255,7 @@ async fn refuse_or_restore(
             &stack.table,
         );
         for stream in &scenario.streams {
-            let key = CursorKey {
-                stream: stream.name().to_string(),
-                org_id: org.clone(),
-            };
+            let key = CursorKey::live(stream.name().to_string(), org.clone());
             let cursor = store.load_cursor(&key).await?;
             // Later failures (a Webex fault) may have replaced the last error; the status
             // stays in error until a window commits, which no refused run can.

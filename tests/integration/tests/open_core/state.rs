@@ -32,10 +32,7 @@ fn options(extra: &[(&'static str, &str)]) -> StackOptions {
 
 /// The cursor item as stored, and its size as DynamoDB counts it (names plus values).
 async fn cursor_item(stack: &Stack) -> Result<std::collections::HashMap<String, AttributeValue>> {
-    let key = CursorKey {
-        stream: STREAM.name().to_string(),
-        org_id: sim_org_id(&stack.sim),
-    };
+    let key = CursorKey::live(STREAM.name().to_string(), sim_org_id(&stack.sim));
     aws_sdk_dynamodb::Client::new(&stack.sdk)
         .get_item()
         .table_name(&stack.table)

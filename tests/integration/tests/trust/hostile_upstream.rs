@@ -85,10 +85,8 @@ async fn run(stack: &Stack) -> Result<Result<RunSummary, CollectError>> {
 
 /// The stream's lease item, if one is held.
 async fn lease(stack: &Stack) -> Result<Option<String>> {
-    let key = collector_core::cursor::CursorKey {
-        stream: STREAM.name().to_string(),
-        org_id: sim_org_id(&stack.sim),
-    };
+    let key =
+        collector_core::cursor::CursorKey::live(STREAM.name().to_string(), sim_org_id(&stack.sim));
     let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
         .get_item()
         .table_name(&stack.table)

@@ -37,19 +37,16 @@ async fn webex_error_text_cannot_drive_the_operators_terminal() -> Result<()> {
     let org_id = integration_tests::stack::sim_org_id(&stack.sim);
     store
         .save_cursor(
-            &CursorKey {
-                stream: StreamId::AdminAudit.name().to_string(),
-                org_id,
-            },
+            &CursorKey::live(StreamId::AdminAudit.name().to_string(), org_id),
             &failing,
         )
         .await?;
     store
         .save_cursor(
-            &CursorKey {
-                stream: StreamId::SecurityAudit.name().to_string(),
-                org_id: "\u{1b}[31morg\u{7}".into(),
-            },
+            &CursorKey::live(
+                StreamId::SecurityAudit.name().to_string(),
+                "\u{1b}[31morg\u{7}".into(),
+            ),
             &Cursor {
                 version: 1,
                 ..Cursor::default()

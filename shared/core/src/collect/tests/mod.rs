@@ -1,6 +1,7 @@
 //! The collect use case on the in-memory adapters ([`crate::testing`]): what lands in the sink,
 //! decoded, against the source's script: every event exactly once, byte for byte.
 
+mod backfill;
 mod digest;
 mod errors;
 mod faults;
