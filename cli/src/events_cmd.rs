@@ -116,7 +116,7 @@ pub async fn verify(range: &Range, output: &Output) -> Result<ExitCode> {
     })
 }
 
-fn times(range: &Range) -> Result<(Timestamp, Timestamp)> {
+pub fn times(range: &Range) -> Result<(Timestamp, Timestamp)> {
     let parse = |text: &str, flag: &str| {
         Timestamp::parse(text).with_context(|| {
             format!("{flag} {text:?} is not an RFC 3339 time (2026-12-01T00:00:00Z)")
@@ -128,7 +128,7 @@ fn times(range: &Range) -> Result<(Timestamp, Timestamp)> {
 }
 
 /// The units of `stream`: a Webex preset's, or a document's stream of another source.
-async fn units_of(stream: &str) -> Result<StreamUnits> {
+pub async fn units_of(stream: &str) -> Result<StreamUnits> {
     Ok(match StreamId::parse(stream) {
         Some(preset) => StreamUnits::from_env(preset).await?,
         None => {

@@ -1,6 +1,7 @@
 //! `webexctl`: the operator command line. Each command is a thin shell over `collector-app`:
 //! parse, call, print (a table for people, `--json` for scripts).
 
+mod backfill_cmd;
 mod config_cmd;
 mod events_cmd;
 mod table;
@@ -68,6 +69,26 @@ enum Command {
     Verify {
         #[command(flatten)]
         range: Range,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Collect a past range the live unit never covered (before its first window), or again
+    /// under another --prefix, from this machine with the deployment's variables: its own
+    /// cursor and lease, so it resumes where a killed or stopped run left it (run it again with
+    /// the same arguments) and never races the live unit. A range whose events may be in the
+    /// prefix's objects already is refused. Progress: a bar on a terminal, a line per window
+    /// otherwise; --json prints one summary.
+    Backfill {
+        #[command(flatten)]
+        range: Range,
+        /// Write the objects under this prefix (a folder, e.g. backfill/) instead of the
+        /// deployment's OUTPUT_PREFIX.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// How long one run holds the backfill's lease before the next begins: a killed
+        /// backfill can be resumed this long after.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(8..=900))]
+        run_seconds: u64,
         #[command(flatten)]
         output: Output,
     },
@@ -275,6 +296,12 @@ async fn main() -> ExitCode {
         }
         Command::Events(EventsCommand::List { range, max }) => events_cmd::list(&range, max).await,
         Command::Verify { range, output } => events_cmd::verify(&range, &output).await,
+        Command::Backfill {
+            range,
+            prefix,
+            run_seconds,
+            output,
+        } => backfill_cmd::backfill(&range, prefix, run_seconds, &output).await,
         Command::Webhooks(WebhooksCommand::Status(output)) => webhooks_cmd::status(&output).await,
         Command::Webhooks(WebhooksCommand::Sync(output)) => {
             webhooks_cmd::sync(&output, false).await

@@ -319,6 +319,24 @@ impl<C: Clock> StreamUnits<C> {
         stream.parts.collector(unit).verify(range, deadline).await
     }
 
+    /// One run of a backfill of one unit (`webexctl backfill`): its summary after each window
+    /// it commits to `progress`.
+    pub async fn backfill(
+        &self,
+        only: Option<&str>,
+        plan: &collector_core::collect::BackfillPlan,
+        deadline: Instant,
+        progress: tokio::sync::mpsc::UnboundedSender<RunSummary>,
+    ) -> Result<RunSummary, CollectError> {
+        let (unit, stream) = self.one_unit(only, deadline).await?;
+        stream
+            .parts
+            .collector(unit)
+            .with_progress(progress)
+            .backfill(plan, deadline)
+            .await
+    }
+
     /// The unit of the organisation `only`, or the stream's only unit; with several, the
     /// caller must name one.
     async fn one_unit(

@@ -61,3 +61,50 @@ pub async fn webexctl(
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     })
 }
+
+/// Runs `webexctl args` with `env` and its standard output and error on a pseudo-terminal, as
+/// an operator's shell runs it: its exit status and everything the terminal received (the
+/// terminal turns each `\n` into `\r\n`).
+pub async fn webexctl_on_terminal(
+    env: &HashMap<String, String>,
+    args: &[&str],
+) -> Result<(Option<i32>, String)> {
+    let pty = nix::pty::openpty(None, None).context("open a pseudo-terminal")?;
+    let mut child = {
+        // The command owns the terminal's other end and closes it once the child has it, so
+        // that reading ends when the child exits.
+        let mut command = tokio::process::Command::new(crate::webexctl_path()?);
+        command
+            .args(args)
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(pty.slave.try_clone()?))
+            .stderr(Stdio::from(pty.slave))
+            .kill_on_drop(true);
+        command.spawn().context("cannot start webexctl")?
+    };
+    let master = std::fs::File::from(pty.master);
+    let reader = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut master = master;
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match std::io::Read::read(&mut master, &mut buffer) {
+                Ok(0) => return Ok(received),
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+                // Linux answers EIO once no process holds the terminal's other end.
+                Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EIO as i32) => {
+                    return Ok(received);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    });
+    let status = child.wait().await?;
+    let received = reader.await??;
+    Ok((
+        status.code(),
+        String::from_utf8_lossy(&received).into_owned(),
+    ))
+}

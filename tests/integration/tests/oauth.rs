@@ -19,6 +19,9 @@ use integration_tests::{Stack, StackOptions};
 use tokio::io::AsyncWriteExt;
 use webex_sim::{ClockMode, GenerateSpec, SimConfig};
 
+#[path = "oauth/backfill.rs"]
+mod backfill;
+
 const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
 const CLIENT_ID: &str = "sim-client-id";
 const CLIENT_SECRET: &str = "sim-client-secret";

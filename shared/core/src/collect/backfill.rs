@@ -64,6 +64,18 @@ where
                 "a backfill's range runs from a whole second to a later one".into(),
             ));
         }
+        let settled = self
+            .clock
+            .now()
+            .minus(self.settings.policy.settle_lag)
+            .floor_second();
+        if plan.to > settled {
+            return Err(CollectError::Config(format!(
+                "a backfill collects settled time only: end it by {settled} (now less the \
+                 settle lag), not {}",
+                plan.to
+            )));
+        }
         let live = self.live_key().await?;
         // The deployment's own prefix, named, is the deployment's own prefix.
         let prefix = plan

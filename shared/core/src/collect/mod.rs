@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::credentials::CredentialSource;
@@ -130,7 +130,7 @@ pub struct Collector<St, Sk, Src, Clk> {
     credentials: Arc<dyn CredentialSource>,
     clock: Arc<Clk>,
     /// Where each commit's running summary goes, for an operator watching a backfill.
-    progress: Option<watch::Sender<RunSummary>>,
+    progress: Option<mpsc::UnboundedSender<RunSummary>>,
 }
 
 impl<St, Sk, Src, Clk> Collector<St, Sk, Src, Clk>
@@ -165,7 +165,7 @@ where
     }
 
     /// Sends the run's summary after each window it commits.
-    pub fn with_progress(mut self, progress: watch::Sender<RunSummary>) -> Self {
+    pub fn with_progress(mut self, progress: mpsc::UnboundedSender<RunSummary>) -> Self {
         self.progress = Some(progress);
         self
     }

@@ -273,7 +273,8 @@ where
         self.save(key, cursor).await?;
         self.forget_digest(replaced, cursor).await;
         if let Some(progress) = &self.progress {
-            progress.send_replace(RunSummary {
+            // Nobody listening any more is no reason to stop collecting.
+            let _ = progress.send(RunSummary {
                 committed_until: cursor.committed_until,
                 ..summary.clone()
             });

@@ -45,7 +45,7 @@ async fn webex_error_text_cannot_drive_the_operators_terminal() -> Result<()> {
         .save_cursor(
             &CursorKey::live(
                 StreamId::SecurityAudit.name().to_string(),
-                "\u{1b}[31morg\u{7}".into(),
+                "\u{1b}[31morg\u{7}",
             ),
             &Cursor {
                 version: 1,

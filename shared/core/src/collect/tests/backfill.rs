@@ -225,6 +225,15 @@ async fn before_the_live_unit_starts_a_backfill_ends_where_its_look_back_will_re
         matches!(&refused, Err(CollectError::Refused(m)) if m.contains("--to 2026-11-22T10:45:00.000Z")),
         "{refused:?}"
     );
+    // Settled time only: the schedule's windows would stop short of its end.
+    let unsettled = world
+        .collector()
+        .backfill(&plan("11:00:00", "11:56:00", Some("redo/")), deadline())
+        .await;
+    assert!(
+        matches!(&unsettled, Err(CollectError::Config(m)) if m.contains("end it by 2026-11-22T11:55:00.000Z")),
+        "{unsettled:?}"
+    );
     // A range within whole seconds only.
     let odd = BackfillPlan {
         from: at("09:00:00.500"),
