@@ -406,26 +406,39 @@ async fn events_get_and_list_read_webex_as_it_is_and_write_nothing() -> Result<(
     Ok(())
 }
 
-/// `webexctl verify` re-reads a range from Webex and compares it with the bucket: nothing to
-/// report on a complete range; the exact ids of an object deleted by hand; the one id of a
-/// line written twice by hand. Its exit status says which.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_reports_a_complete_range_and_names_the_ids_deleted_or_doubled() -> Result<()> {
+/// An authorised stack on the real clock with `count` compliance events created in the range
+/// `range(now)` gives, its live unit caught up; the events, and `webexctl`'s environment for
+/// the stream.
+async fn caught_up(
+    count: usize,
+    range: impl FnOnce(i64) -> (i64, i64),
+) -> Result<(Stack, Vec<webex_sim::SimEvent>, HashMap<String, String>)> {
     let mut options = unauthorised();
     options.authorised = true;
     let stack = Stack::start(options).await?;
     let stream = StreamId::ComplianceEvents;
     let now = stack.sim.now_ms();
-    let hour = 3_600_000;
-    let events = stack.sim.generate(
-        sim_stream(stream),
-        GenerateSpec::new(600, now - 6 * hour, now - 600_000),
-    );
+    let (from, to) = range(now);
+    let events = stack
+        .sim
+        .generate(sim_stream(stream), GenerateSpec::new(count, from, to));
     stack
-        .run_until_caught_up(stream, now, Duration::from_secs(60))
+        .run_until_caught_up(stream, now, Duration::from_secs(120))
         .await?;
     let mut env = integration_tests::cli::env(&stack);
     env.extend(stack.stream_env(stream));
+    Ok((stack, events, env))
+}
+
+/// `webexctl verify` re-reads a range from Webex and compares it with the bucket: nothing to
+/// report on a complete range; the exact ids of an object deleted by hand; the one id of a
+/// line written twice by hand. Its exit status says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reports_a_complete_range_and_names_the_ids_deleted_or_doubled() -> Result<()> {
+    let hour = 3_600_000;
+    let (stack, events, env) = caught_up(600, |now| (now - 6 * hour, now - 600_000)).await?;
+    let stream = StreamId::ComplianceEvents;
+    let now = stack.sim.now_ms();
     let from = Timestamp::from_millis(now - 5 * hour);
     let to = Timestamp::from_millis(now - hour);
     let verify = |env: HashMap<String, String>| {

@@ -410,6 +410,27 @@ fn every_collector_is_watched_on_the_metrics_it_emits_and_every_function_on_its_
     }
 }
 
+/// Each metric an embedded-metric line declares, once per dimension set it is emitted by, with
+/// the dimensions' values on the line: `(metric, [(dimension, value)])`.
+pub fn declared(line: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let line: serde_json::Value = serde_json::from_str(line).expect("EMF is JSON");
+    let directive = &line["_aws"]["CloudWatchMetrics"][0];
+    let sets: Vec<Vec<String>> =
+        serde_json::from_value(directive["Dimensions"].clone()).expect("dimensions");
+    let mut declared = Vec::new();
+    for metric in directive["Metrics"].as_array().into_iter().flatten() {
+        let name = metric["Name"].as_str().unwrap_or_default();
+        for set in &sets {
+            let dims = set
+                .iter()
+                .map(|d| (d.clone(), line[d].as_str().unwrap_or_default().to_string()))
+                .collect();
+            declared.push((name.to_string(), dims));
+        }
+    }
+    declared
+}
+
 /// The webhook functions' alarms in our namespace are on metrics they emit, by the dimensions
 /// they emit them with: the receiver's refusals and unqueued deliveries, the registrar's gaps.
 #[test]
@@ -421,35 +442,8 @@ fn every_webhook_alarm_is_on_a_metric_the_webhook_functions_emit() {
         collector_app::metrics::webhook_line("not_queued", now),
         collector_app::metrics::registrar_line(&report, now),
     ];
-    let emitted: Vec<(String, Vec<(String, String)>)> = lines
-        .iter()
-        .flat_map(|line| {
-            let line: serde_json::Value = serde_json::from_str(line).expect("EMF is JSON");
-            let directive = line["_aws"]["CloudWatchMetrics"][0].clone();
-            let sets: Vec<Vec<String>> =
-                serde_json::from_value(directive["Dimensions"].clone()).expect("dimensions");
-            let names: Vec<String> = directive["Metrics"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m["Name"].as_str().map(str::to_string))
-                .collect();
-            let line = line.clone();
-            names
-                .into_iter()
-                .flat_map(move |name| {
-                    let line = line.clone();
-                    sets.clone().into_iter().map(move |set| {
-                        let dims = set
-                            .iter()
-                            .map(|d| (d.clone(), line[d].as_str().unwrap_or_default().to_string()))
-                            .collect();
-                        (name.clone(), dims)
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let emitted: Vec<(String, Vec<(String, String)>)> =
+        lines.iter().flat_map(|line| declared(line)).collect();
     let webhook_alarms: Vec<Alarm> = alarms(&template)
         .into_iter()
         .filter(|a| {

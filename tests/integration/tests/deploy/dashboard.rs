@@ -13,7 +13,7 @@ use collector_app::units::{Selection, UnitFailure, UnitsOutcome};
 use collector_core::{RunSummary, StopReason, Timestamp};
 use serde_json::Value as Json;
 
-use crate::consistency::emitted_metrics;
+use crate::consistency::{declared, emitted_metrics};
 use crate::environment::selection_of;
 use crate::template::Template;
 
@@ -41,15 +41,8 @@ fn emitted(template: &Template) -> BTreeSet<(String, Vec<String>)> {
     lines.push(webhook_line("accepted", now));
     lines.push(registrar_line(&SyncReport::default(), now));
     for line in lines {
-        let line: Json = serde_json::from_str(&line).expect("EMF is JSON");
-        let directive = &line["_aws"]["CloudWatchMetrics"][0];
-        let sets: Vec<Vec<String>> =
-            serde_json::from_value(directive["Dimensions"].clone()).expect("dimensions");
-        for metric in directive["Metrics"].as_array().into_iter().flatten() {
-            for set in &sets {
-                let name = metric["Name"].as_str().unwrap_or_default().to_string();
-                all.insert((name, set.clone()));
-            }
+        for (name, dims) in declared(&line) {
+            all.insert((name, dims.into_iter().map(|(d, _)| d).collect()));
         }
     }
     all

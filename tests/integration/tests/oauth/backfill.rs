@@ -14,22 +14,13 @@ const PROGRESS_LINE: &str = "backfill compliance-events: up to ";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_killed_twice_resumes_and_every_event_is_stored_once() -> Result<()> {
     // GIVEN six days of events, the live unit caught up over the last three (its look-back)
-    let mut options = unauthorised();
-    options.authorised = true;
-    let stack = Stack::start(options).await?;
+    let hour = 3_600_000;
+    let start_of = |now: i64| (now - 6 * 24 * hour) / hour * hour;
+    let (stack, events, env) =
+        caught_up(1_500, |now| (start_of(now) - 2 * hour, now - 600_000)).await?;
     let stream = StreamId::ComplianceEvents;
     let now = stack.sim.now_ms();
-    let hour = 3_600_000;
-    let start = (now - 6 * 24 * hour) / hour * hour;
-    let events = stack.sim.generate(
-        sim_stream(stream),
-        GenerateSpec::new(1_500, start - 2 * hour, now - 600_000),
-    );
-    stack
-        .run_until_caught_up(stream, now, Duration::from_secs(120))
-        .await?;
-    let mut env = cli::env(&stack);
-    env.extend(stack.stream_env(stream));
+    let start = start_of(now);
     let from = Timestamp::from_millis(start);
     let backfill = |from: &Timestamp, to: &Timestamp, extra: &[&str]| -> Vec<String> {
         let mut args: Vec<String> = [
