@@ -509,6 +509,33 @@ async fn status(args: StatusArgs) -> Result<ExitCode> {
         );
         text.push_str(&per_stream(&rows));
         for row in rows.iter() {
+            for backfill in &row.backfills {
+                text.push_str(&format!(
+                    "\n{} {} backfill {} to {}{}: {}",
+                    row.stream,
+                    table::short(&row.org_id),
+                    backfill.from,
+                    backfill.to,
+                    backfill
+                        .prefix
+                        .as_ref()
+                        .map_or(String::new(), |p| format!(" under {p}")),
+                    match (backfill.status, backfill.committed_until) {
+                        ("collecting", Some(at)) => format!("collected up to {at}"),
+                        (status, _) => status.to_string(),
+                    }
+                ));
+                if let Some(e) = &backfill.last_error {
+                    text.push_str(&format!(
+                        " (last error, {}, {}: {})",
+                        e.kind,
+                        e.at,
+                        table::escape(&e.message)
+                    ));
+                }
+            }
+        }
+        for row in rows.iter() {
             if let Some(e) = &row.last_error {
                 text.push_str(&format!(
                     "\n{} {} last error ({}, {}): {}",

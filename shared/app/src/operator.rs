@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_adapters::{DynamoStateStore, SecretsManagerStore};
+use collector_core::cursor::Lane;
 use collector_core::identity::IdentityUse;
 use collector_core::oauth::{IdentitySecrets, STATE_TTL};
 use collector_core::ports::{
@@ -89,6 +90,21 @@ pub struct StreamStatus {
     pub last_success_at: Option<Timestamp>,
     pub last_error: Option<LastErrorView>,
     pub last_run: Option<collector_core::cursor::RunStats>,
+    /// The unit's backfills (`webexctl backfill`), oldest range first.
+    pub backfills: Vec<BackfillStatus>,
+}
+
+/// One backfill of a unit: its range, and how far its own cursor is.
+#[derive(Debug, Serialize)]
+pub struct BackfillStatus {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// `None`: the deployment's own prefix.
+    pub prefix: Option<String>,
+    /// `done`, `collecting` (resumed by the same command) or `error`.
+    pub status: &'static str,
+    pub committed_until: Option<Timestamp>,
+    pub last_error: Option<LastErrorView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -425,34 +441,83 @@ impl<C: Clock> Operator<C> {
 
     pub async fn stream_status(&self) -> Result<Vec<StreamStatus>, OperatorError> {
         let now = self.clock.now();
-        let mut rows: Vec<StreamStatus> = self
+        let (live, backfills): (Vec<_>, Vec<_>) = self
             .state
             .list_cursors()
             .await?
             .into_iter()
-            .map(|(pk, cursor)| {
-                let mut parts = pk.splitn(3, '#').skip(1);
-                StreamStatus {
-                    stream: parts.next().unwrap_or_default().to_string(),
-                    org_id: parts.next().unwrap_or_default().to_string(),
-                    status: cursor.status.name(),
-                    committed_until: cursor.committed_until,
-                    lag_seconds: cursor
-                        .committed_until
-                        .map(|t| (now.millis() - t.millis()) / 1000),
-                    pending: !cursor.pending.is_empty(),
-                    last_success_at: cursor.last_success_at,
-                    last_error: cursor.last_error.map(|e| LastErrorView {
-                        kind: e.kind.name(),
-                        message: e.message,
-                        at: e.at,
-                    }),
-                    last_run: cursor.last_run,
-                }
+            .partition(|(key, _)| key.lane == Lane::Live);
+        let mut rows: Vec<StreamStatus> = live
+            .into_iter()
+            .map(|(key, cursor)| StreamStatus {
+                stream: key.stream,
+                org_id: key.org_id,
+                status: cursor.status.name(),
+                committed_until: cursor.committed_until,
+                lag_seconds: cursor
+                    .committed_until
+                    .map(|t| (now.millis() - t.millis()) / 1000),
+                pending: !cursor.pending.is_empty(),
+                last_success_at: cursor.last_success_at,
+                last_error: cursor.last_error.map(LastErrorView::from),
+                last_run: cursor.last_run,
+                backfills: Vec::new(),
             })
             .collect();
+        for (key, cursor) in backfills {
+            let Lane::Backfill { from, to, prefix } = key.lane else {
+                continue;
+            };
+            let done = cursor.committed_until.is_some_and(|at| at >= to);
+            let backfill = BackfillStatus {
+                from,
+                to,
+                prefix,
+                status: match cursor.status {
+                    _ if done => "done",
+                    status => status.name(),
+                },
+                committed_until: cursor.committed_until,
+                last_error: cursor.last_error.map(LastErrorView::from),
+            };
+            let unit = rows
+                .iter()
+                .position(|r| r.stream == key.stream && r.org_id == key.org_id);
+            match unit {
+                Some(unit) => rows[unit].backfills.push(backfill),
+                // Backfilled before the live unit's first run: a row of its own says so.
+                None => rows.push(StreamStatus {
+                    stream: key.stream,
+                    org_id: key.org_id,
+                    status: NOT_STARTED,
+                    committed_until: None,
+                    lag_seconds: None,
+                    pending: false,
+                    last_success_at: None,
+                    last_error: None,
+                    last_run: None,
+                    backfills: vec![backfill],
+                }),
+            }
+        }
         rows.sort_by(|a, b| (&a.stream, &a.org_id).cmp(&(&b.stream, &b.org_id)));
+        for row in &mut rows {
+            row.backfills.sort_by_key(|b| (b.from, b.to));
+        }
         Ok(rows)
+    }
+}
+
+/// The state of a unit whose live cursor does not exist yet (only its backfills do).
+pub const NOT_STARTED: &str = "not started";
+
+impl From<collector_core::cursor::LastError> for LastErrorView {
+    fn from(e: collector_core::cursor::LastError) -> Self {
+        Self {
+            kind: e.kind.name(),
+            message: e.message,
+            at: e.at,
+        }
     }
 }
 

@@ -58,23 +58,36 @@ impl DynamoStateStore {
             .expression_attribute_values(":owner", s(owner))
     }
 
-    /// Every live cursor item of the table, for `webexctl status`.
-    pub async fn list_cursors(&self) -> Result<Vec<(String, Cursor)>, StoreError> {
-        self.cursors_under("cursor#").await
+    /// Every cursor of the table, the live units' and the backfills', for `webexctl status`.
+    pub async fn list_cursors(&self) -> Result<Vec<(CursorKey, Cursor)>, StoreError> {
+        self.cursors_under(&["cursor#", "backfill#"]).await
     }
 
-    /// Every cursor item whose key starts with `prefix`: a scan, for the operator's commands
-    /// (the table is keyed by `pk` alone).
-    async fn cursors_under(&self, prefix: &str) -> Result<Vec<(String, Cursor)>, StoreError> {
+    /// Every cursor whose item key starts with one of `prefixes`: one scan, for the operator's
+    /// commands (the table is keyed by `pk` alone, and a scan reads every item whatever it
+    /// keeps).
+    async fn cursors_under(
+        &self,
+        prefixes: &[&str],
+    ) -> Result<Vec<(CursorKey, Cursor)>, StoreError> {
+        let names: Vec<String> = (0..prefixes.len()).map(|i| format!(":p{i}")).collect();
+        let filter = names
+            .iter()
+            .map(|name| format!("begins_with(pk, {name})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
         let mut cursors = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page = self
+            let mut scan = self
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("begins_with(pk, :prefix)")
-                .expression_attribute_values(":prefix", s(prefix))
+                .filter_expression(&filter);
+            for (name, prefix) in names.iter().zip(prefixes) {
+                scan = scan.expression_attribute_values(name, s(prefix));
+            }
+            let page = scan
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -85,7 +98,11 @@ impl DynamoStateStore {
                     .and_then(|v| v.as_s().ok())
                     .cloned()
                     .unwrap_or_default();
-                cursors.push((pk.clone(), cursor_from_item(&pk, item)?));
+                // An item of another kind whose key happens to start alike: not a cursor.
+                let Some(key) = CursorKey::parse(&pk) else {
+                    continue;
+                };
+                cursors.push((key, cursor_from_item(&pk, item)?));
             }
             match page.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
@@ -247,20 +264,9 @@ impl CursorStore for DynamoStateStore {
         stream: &str,
         org_id: &str,
     ) -> Result<Vec<(CursorKey, Cursor)>, StoreError> {
-        let items = self
-            .cursors_under(&CursorKey::backfills_of(stream, org_id))
-            .await?;
-        Ok(items
-            .into_iter()
-            .filter_map(|(pk, cursor)| {
-                let lane = CursorKey::backfill_lane(&pk, stream, org_id)?;
-                let key = CursorKey {
-                    lane,
-                    ..CursorKey::live(stream, org_id)
-                };
-                Some((key, cursor))
-            })
-            .collect())
+        // `backfill#{stream}#{org}#`: the `#` ends the names, so no other unit's start alike.
+        self.cursors_under(&[&CursorKey::backfills_of(stream, org_id)])
+            .await
     }
 }
 

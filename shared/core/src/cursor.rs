@@ -81,14 +81,29 @@ impl CursorKey {
         }
     }
 
-    /// The lane of a backfill's item key, as [`CursorKey::item_key`] wrote it.
-    pub fn backfill_lane(item_key: &str, stream: &str, org_id: &str) -> Option<Lane> {
-        let tag = item_key.strip_prefix(&Self::backfills_of(stream, org_id))?;
-        let mut parts = tag.splitn(3, '#');
-        let from = Timestamp::parse_compact(parts.next()?)?;
-        let to = Timestamp::parse_compact(parts.next()?)?;
-        let prefix = parts.next().map(str::to_owned);
-        Some(Lane::Backfill { from, to, prefix })
+    /// The key an item key names, as [`CursorKey::item_key`] wrote it; `None` for any other
+    /// item of the table (a lease, a token lock, a webhook claim). Stream names and
+    /// organisation ids hold no `#`; a backfill's prefix may hold anything after its range.
+    pub fn parse(item_key: &str) -> Option<Self> {
+        let (kind, rest) = item_key.split_once('#')?;
+        let mut parts = rest.splitn(3, '#');
+        let (stream, org_id) = (parts.next()?, parts.next()?);
+        let lane = match (kind, parts.next()) {
+            ("cursor", None) => Lane::Live,
+            ("backfill", Some(tag)) => {
+                let mut parts = tag.splitn(3, '#');
+                Lane::Backfill {
+                    from: Timestamp::parse_compact(parts.next()?)?,
+                    to: Timestamp::parse_compact(parts.next()?)?,
+                    prefix: parts.next().map(str::to_owned),
+                }
+            }
+            _ => return None,
+        };
+        Some(Self {
+            lane,
+            ..Self::live(stream, org_id)
+        })
     }
 
     /// The end a backfill's windows stop at; `None` for the live cursor, which follows now.
@@ -203,6 +218,46 @@ impl DigestAt {
         match self {
             DigestAt::Inline(ids) => ids.len() as u64,
             DigestAt::Object { ids, .. } => *ids,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_key_names_the_cursor_it_was_written_for_and_no_other_item() {
+        let at = |text| Timestamp::parse(text).unwrap();
+        let backfill = |prefix: Option<&str>| CursorKey {
+            lane: Lane::Backfill {
+                from: at("2026-10-01T00:00:00Z"),
+                to: at("2026-10-02T12:30:00Z"),
+                prefix: prefix.map(str::to_owned),
+            },
+            ..CursorKey::live(
+                "compliance-events",
+                "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi8x",
+            )
+        };
+        for key in [
+            CursorKey::live("admin-audit", "-"),
+            backfill(None),
+            backfill(Some("redo/2026-10/")),
+        ] {
+            assert_eq!(CursorKey::parse(&key.item_key()), Some(key.clone()));
+        }
+        for other in [
+            backfill(None).lease_key(),
+            CursorKey::live("admin-audit", "o").lease_key(),
+            "cursor#admin-audit".into(),
+            "cursor#admin-audit#o#extra".into(),
+            "backfill#s#o".into(),
+            "backfill#s#o#20261001T000000Z".into(),
+            "backfill#s#o#yesterday#today".into(),
+            "webhook#0123abcd".into(),
+        ] {
+            assert_eq!(CursorKey::parse(&other), None, "{other}");
         }
     }
 }

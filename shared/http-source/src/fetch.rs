@@ -104,7 +104,10 @@ impl EventSource for HttpSource {
                 });
             }
             let now = Instant::now();
-            let wait = wait.unwrap_or_else(|| self.retry.backoff(attempt));
+            let wait = wait.unwrap_or_else(|| match limited {
+                true => self.retry.throttled(attempt),
+                false => self.retry.backoff(attempt),
+            });
             // A rate limit holds back every request of the identity, also those of windows
             // that can still wait when this one cannot; without a header saying how long
             // (Graph often sends none), for the backoff chosen. `retry_after` bounded the

@@ -44,11 +44,28 @@ impl RetryPolicy {
     /// "Full jitter": a random delay up to the exponential bound, so that runs that failed
     /// together do not retry together.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let bound = self
-            .base_delay
+        self.bound(attempt)
+            .mul_f64(fastrand::f64())
+            .max(Duration::from_millis(1))
+    }
+
+    /// The wait after a rate limit that did not say how long (Graph often does not): at least
+    /// the exponential bound and up to twice it, never less. Full jitter could draw five short
+    /// waits in a row and spend every attempt inside one throttling window, failing a run
+    /// that only had to slow down; with the default policy the five waits span at least
+    /// 15.5 s, longer than Graph's 10-second window, and every request of the identity waits
+    /// with them (the budget's hold), so no other window takes the freed requests first.
+    pub fn throttled(&self, attempt: u32) -> Duration {
+        let bound = self.bound(attempt);
+        bound
+            .saturating_add(bound.mul_f64(fastrand::f64()))
+            .min(self.max_delay)
+    }
+
+    fn bound(&self, attempt: u32) -> Duration {
+        self.base_delay
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.max_delay);
-        bound.mul_f64(fastrand::f64()).max(Duration::from_millis(1))
+            .min(self.max_delay)
     }
 }
 
@@ -237,6 +254,28 @@ mod tests {
                 assert!(d <= bound, "attempt {attempt}: {d:?} > {bound:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_throttle_without_a_wait_outlasts_a_ten_second_window() {
+        let policy = RetryPolicy::default();
+        let bound = |attempt: u32| {
+            Duration::from_millis(500 * (1 << (attempt - 1).min(10))).min(policy.max_delay)
+        };
+        for _ in 0..200 {
+            let waits: Vec<Duration> = (1..policy.max_attempts)
+                .map(|attempt| policy.throttled(attempt))
+                .collect();
+            for (attempt, wait) in (1..).zip(&waits) {
+                assert!(
+                    bound(attempt) <= *wait && *wait <= (bound(attempt) * 2).min(policy.max_delay),
+                    "attempt {attempt}: {wait:?}"
+                );
+            }
+            let total: Duration = waits.iter().sum();
+            assert!(total >= Duration::from_millis(15_500), "{total:?}");
+        }
+        assert_eq!(policy.throttled(40), policy.max_delay);
     }
 
     #[test]

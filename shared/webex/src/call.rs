@@ -56,8 +56,8 @@ impl WebexClient {
                     .header("content-type", "application/json")
                     .body(json.to_string());
             }
-            let (wait, reason) = match request.send().await {
-                Err(e) => (RetryAfter::Backoff, e.to_string()),
+            let (wait, limited, reason) = match request.send().await {
+                Err(e) => (RetryAfter::Backoff, false, e.to_string()),
                 Ok(response) => match response.status().as_u16() {
                     200..=299 => {
                         let next = response
@@ -93,7 +93,7 @@ impl WebexClient {
                             SystemTime::now(),
                         )
                         .map_err(|absurd| SourceError::Unacceptable(absurd.to_string()))?;
-                        (wait, format!("HTTP {status}"))
+                        (wait, status == 429, format!("HTTP {status}"))
                     }
                     status => {
                         return Err(SourceError::Rejected {
@@ -111,6 +111,7 @@ impl WebexClient {
             }
             let wait = match wait {
                 RetryAfter::Wait(wait) => wait,
+                RetryAfter::Backoff if limited => self.retry().throttled(attempt),
                 RetryAfter::Backoff => self.retry().backoff(attempt),
             };
             let Some(resume) = resume_at(Instant::now(), wait, MIN_REQUEST_TIME, deadline) else {

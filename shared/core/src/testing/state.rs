@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::faults::Faults;
 use super::lock;
-use crate::cursor::{Cursor, CursorKey, DigestAt};
+use crate::cursor::{Cursor, CursorKey, DigestAt, Lane};
 use crate::ports::{
     ClaimStore, CursorStore, DeliveryClaim, DueLedger, LeaseStore, OAuthStateStore,
     PendingAuthorisation, StoreError, StoreFuture,
@@ -165,12 +165,9 @@ impl CursorStore for MemoryState {
             .cursors
             .iter()
             .filter_map(|(item, cursor)| {
-                let lane = CursorKey::backfill_lane(item, stream, org_id)?;
-                let key = CursorKey {
-                    lane,
-                    ..CursorKey::live(stream, org_id)
-                };
-                Some((key, cursor.clone()))
+                let key = CursorKey::parse(item)?;
+                let theirs = key.stream == stream && key.org_id == org_id;
+                (theirs && key.lane != Lane::Live).then(|| (key, cursor.clone()))
             })
             .collect();
         call.after().map_err(|e| e.store())?;

@@ -166,9 +166,10 @@ async fn show(sdk: &aws_config::SdkConfig, bucket: &str, table: &str) -> Result<
     }
     let store = aws_adapters::DynamoStateStore::new(aws_sdk_dynamodb::Client::new(sdk), table);
     println!("\n== cursors");
-    for (pk, cursor) in store.list_cursors().await? {
+    for (key, cursor) in store.list_cursors().await? {
         println!(
-            "  {pk}\n    committed_until={} status={} pending={:?} recent_ids={} ({}) last_run={:?}",
+            "  {}\n    committed_until={} status={} pending={:?} recent_ids={} ({}) last_run={:?}",
+            key.item_key(),
             cursor
                 .committed_until
                 .map(|t| t.to_rfc3339())

@@ -431,15 +431,11 @@ async fn check_stream(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         &stack.table,
     );
-    let prefix = format!("cursor#{}#", stream.name());
     for (key, _) in store.list_cursors().await? {
-        let Some(org) = key.strip_prefix(&prefix) else {
-            continue;
-        };
-        if !units.iter().any(|u| u.org_id == org) {
+        if key.stream == stream.name() && !units.iter().any(|u| u.org_id == key.org_id) {
             findings.problems.push(format!(
                 "{stream}: a cursor for org {}, which is not a unit",
-                short(org)
+                short(&key.org_id)
             ));
         }
     }

@@ -110,6 +110,16 @@ async fn a_backfill_killed_twice_resumes_and_every_event_is_stored_once() -> Res
             .is_some_and(|at| at > from && at < live_since),
         "the kills did not leave the range part done: {part_way:?}"
     );
+    // AND `webexctl status` says how far it is
+    let status = cli::webexctl(&env, &["status"], "").await?;
+    let at = part_way.committed_until.context("part way")?;
+    assert!(
+        status.stdout.contains(&format!(
+            " backfill {from} to {live_since}: collected up to {at}"
+        )),
+        "{}",
+        status.all()
+    );
     // AND it is run again to the end, its first page linking to another host
     stack.sim.push_faults([webex_sim::Fault::Link(
         "https://elsewhere.invalid/v1/events".into(),
@@ -166,6 +176,32 @@ async fn a_backfill_killed_twice_resumes_and_every_event_is_stored_once() -> Res
     let objects = stack.objects(stream).await?;
     integration_tests::verify::assert_exactly_once(&objects, &events);
     assert_eq!(stack.open_uploads().await?, 0);
+    // AND `webexctl status` lists both backfills of the unit, done
+    let status = cli::webexctl(&env, &["status", "--json"], "").await?;
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout)?;
+    let row = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["stream"] == stream.name()))
+        .context("the unit's row")?;
+    let ranges: Vec<(&str, &str, &str)> = row["backfills"]
+        .as_array()
+        .context("backfills")?
+        .iter()
+        .map(|b| {
+            let text = |field: &str| b[field].as_str().unwrap_or("?");
+            (text("from"), text("to"), text("status"))
+        })
+        .collect();
+    let earlier = Timestamp::from_millis(start - 2 * hour).to_rfc3339();
+    let (from, live_since) = (from.to_rfc3339(), live_since.to_rfc3339());
+    assert_eq!(
+        ranges,
+        [
+            (earlier.as_str(), from.as_str(), "done"),
+            (from.as_str(), live_since.as_str(), "done")
+        ],
+        "{row}"
+    );
     Ok(())
 }
 
