@@ -509,43 +509,25 @@ async fn status(args: StatusArgs) -> Result<ExitCode> {
         );
         text.push_str(&per_stream(&rows));
         for row in rows.iter() {
+            let unit = format!("\n{} {}", row.stream, table::short(&row.org_id));
+            if let Some(e) = &row.last_error {
+                text.push_str(&format!("{unit} {}", last_error(e)));
+            }
             for backfill in &row.backfills {
+                let under = backfill.prefix.as_ref();
                 text.push_str(&format!(
-                    "\n{} {} backfill {} to {}{}: {}",
-                    row.stream,
-                    table::short(&row.org_id),
+                    "{unit} backfill {} to {}{}: {}",
                     backfill.from,
                     backfill.to,
-                    backfill
-                        .prefix
-                        .as_ref()
-                        .map_or(String::new(), |p| format!(" under {p}")),
+                    under.map_or(String::new(), |p| format!(" under {p}")),
                     match (backfill.status, backfill.committed_until) {
                         ("collecting", Some(at)) => format!("collected up to {at}"),
                         (status, _) => status.to_string(),
                     }
                 ));
                 if let Some(e) = &backfill.last_error {
-                    text.push_str(&format!(
-                        " (last error, {}, {}: {})",
-                        e.kind,
-                        e.at,
-                        table::escape(&e.message)
-                    ));
+                    text.push_str(&format!("; {}", last_error(e)));
                 }
-            }
-        }
-        for row in rows.iter() {
-            if let Some(e) = &row.last_error {
-                text.push_str(&format!(
-                    "\n{} {} last error ({}, {}): {}",
-                    row.stream,
-                    table::short(&row.org_id),
-                    e.kind,
-                    e.at,
-                    // Webex's words: escaped like every table cell.
-                    table::escape(&e.message)
-                ));
             }
         }
         text.push_str(&match std::env::var("DASHBOARD_URL") {
@@ -556,6 +538,16 @@ async fn status(args: StatusArgs) -> Result<ExitCode> {
         text
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `last error (kind, at): message`, Webex's words escaped like every table cell.
+fn last_error(e: &collector_app::operator::LastErrorView) -> String {
+    format!(
+        "last error ({}, {}): {}",
+        e.kind,
+        e.at,
+        table::escape(&e.message)
+    )
 }
 
 /// Each stream's units summed: how many, how many in error, the largest lag, the events of

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_adapters::{DynamoStateStore, SecretsManagerStore};
-use collector_core::cursor::Lane;
+use collector_core::cursor::{Cursor, CursorKey, Lane};
 use collector_core::identity::IdentityUse;
 use collector_core::oauth::{IdentitySecrets, STATE_TTL};
 use collector_core::ports::{
@@ -440,72 +440,74 @@ impl<C: Clock> Operator<C> {
     }
 
     pub async fn stream_status(&self) -> Result<Vec<StreamStatus>, OperatorError> {
-        let now = self.clock.now();
-        let (live, backfills): (Vec<_>, Vec<_>) = self
-            .state
-            .list_cursors()
-            .await?
-            .into_iter()
-            .partition(|(key, _)| key.lane == Lane::Live);
-        let mut rows: Vec<StreamStatus> = live
-            .into_iter()
-            .map(|(key, cursor)| StreamStatus {
+        let cursors = self.state.list_cursors().await?;
+        Ok(status_rows(self.clock.now(), cursors))
+    }
+}
+
+/// A row per unit, its backfills under it, sorted by stream and organisation.
+fn status_rows(now: Timestamp, cursors: Vec<(CursorKey, Cursor)>) -> Vec<StreamStatus> {
+    let (live, backfills): (Vec<_>, Vec<_>) = cursors
+        .into_iter()
+        .partition(|(key, _)| key.lane == Lane::Live);
+    let mut rows: Vec<StreamStatus> = live
+        .into_iter()
+        .map(|(key, cursor)| StreamStatus {
+            stream: key.stream,
+            org_id: key.org_id,
+            status: cursor.status.name(),
+            committed_until: cursor.committed_until,
+            lag_seconds: cursor
+                .committed_until
+                .map(|t| (now.millis() - t.millis()) / 1000),
+            pending: !cursor.pending.is_empty(),
+            last_success_at: cursor.last_success_at,
+            last_error: cursor.last_error.map(LastErrorView::from),
+            last_run: cursor.last_run,
+            backfills: Vec::new(),
+        })
+        .collect();
+    for (key, cursor) in backfills {
+        let Lane::Backfill { from, to, prefix } = key.lane else {
+            continue;
+        };
+        let done = cursor.committed_until.is_some_and(|at| at >= to);
+        let backfill = BackfillStatus {
+            from,
+            to,
+            prefix,
+            status: match cursor.status {
+                _ if done => "done",
+                status => status.name(),
+            },
+            committed_until: cursor.committed_until,
+            last_error: cursor.last_error.map(LastErrorView::from),
+        };
+        let unit = rows
+            .iter()
+            .position(|r| r.stream == key.stream && r.org_id == key.org_id);
+        match unit {
+            Some(unit) => rows[unit].backfills.push(backfill),
+            // Backfilled before the live unit's first run: a row of its own says so.
+            None => rows.push(StreamStatus {
                 stream: key.stream,
                 org_id: key.org_id,
-                status: cursor.status.name(),
-                committed_until: cursor.committed_until,
-                lag_seconds: cursor
-                    .committed_until
-                    .map(|t| (now.millis() - t.millis()) / 1000),
-                pending: !cursor.pending.is_empty(),
-                last_success_at: cursor.last_success_at,
-                last_error: cursor.last_error.map(LastErrorView::from),
-                last_run: cursor.last_run,
-                backfills: Vec::new(),
-            })
-            .collect();
-        for (key, cursor) in backfills {
-            let Lane::Backfill { from, to, prefix } = key.lane else {
-                continue;
-            };
-            let done = cursor.committed_until.is_some_and(|at| at >= to);
-            let backfill = BackfillStatus {
-                from,
-                to,
-                prefix,
-                status: match cursor.status {
-                    _ if done => "done",
-                    status => status.name(),
-                },
-                committed_until: cursor.committed_until,
-                last_error: cursor.last_error.map(LastErrorView::from),
-            };
-            let unit = rows
-                .iter()
-                .position(|r| r.stream == key.stream && r.org_id == key.org_id);
-            match unit {
-                Some(unit) => rows[unit].backfills.push(backfill),
-                // Backfilled before the live unit's first run: a row of its own says so.
-                None => rows.push(StreamStatus {
-                    stream: key.stream,
-                    org_id: key.org_id,
-                    status: NOT_STARTED,
-                    committed_until: None,
-                    lag_seconds: None,
-                    pending: false,
-                    last_success_at: None,
-                    last_error: None,
-                    last_run: None,
-                    backfills: vec![backfill],
-                }),
-            }
+                status: NOT_STARTED,
+                committed_until: None,
+                lag_seconds: None,
+                pending: false,
+                last_success_at: None,
+                last_error: None,
+                last_run: None,
+                backfills: vec![backfill],
+            }),
         }
-        rows.sort_by(|a, b| (&a.stream, &a.org_id).cmp(&(&b.stream, &b.org_id)));
-        for row in &mut rows {
-            row.backfills.sort_by_key(|b| (b.from, b.to));
-        }
-        Ok(rows)
     }
+    rows.sort_by(|a, b| (&a.stream, &a.org_id).cmp(&(&b.stream, &b.org_id)));
+    for row in &mut rows {
+        row.backfills.sort_by_key(|b| (b.from, b.to));
+    }
+    rows
 }
 
 /// The state of a unit whose live cursor does not exist yet (only its backfills do).
@@ -574,6 +576,86 @@ fn check_email(email: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_unit_lists_its_backfills_and_a_backfill_before_the_first_run_has_a_row() {
+        let at = |text: &str| Timestamp::parse(&format!("2026-11-{text}Z")).unwrap();
+        let backfill = |stream: &str, org: &str, from, to, prefix: Option<&str>| CursorKey {
+            lane: Lane::Backfill {
+                from: at(from),
+                to: at(to),
+                prefix: prefix.map(str::to_owned),
+            },
+            ..CursorKey::live(stream, org)
+        };
+        let until = |text| Cursor {
+            committed_until: Some(at(text)),
+            ..Cursor::default()
+        };
+        let cursors = vec![
+            (
+                backfill("admin-audit", "o1", "10T00:00:00", "12T00:00:00", None),
+                until("12T00:00:00"),
+            ),
+            (CursorKey::live("admin-audit", "o1"), until("22T11:00:00")),
+            (
+                backfill(
+                    "admin-audit",
+                    "o1",
+                    "01T00:00:00",
+                    "10T00:00:00",
+                    Some("redo/"),
+                ),
+                until("03T06:00:00"),
+            ),
+            (
+                backfill(
+                    "compliance-events",
+                    "o1",
+                    "01T00:00:00",
+                    "02T00:00:00",
+                    None,
+                ),
+                until("01T00:00:00"),
+            ),
+        ];
+        let rows = status_rows(at("22T12:00:00"), cursors);
+        let shown: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let backfills: Vec<_> = r
+                    .backfills
+                    .iter()
+                    .map(|b| (b.from.to_rfc3339(), b.prefix.clone(), b.status))
+                    .collect();
+                (r.stream.as_str(), r.status, r.lag_seconds, backfills)
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "admin-audit",
+                    "collecting",
+                    Some(3600),
+                    vec![
+                        (
+                            "2026-11-01T00:00:00.000Z".to_string(),
+                            Some("redo/".to_string()),
+                            "collecting"
+                        ),
+                        ("2026-11-10T00:00:00.000Z".to_string(), None, "done"),
+                    ]
+                ),
+                (
+                    "compliance-events",
+                    NOT_STARTED,
+                    None,
+                    vec![("2026-11-01T00:00:00.000Z".to_string(), None, "collecting")]
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn only_https_or_a_loopback_http_redirect_passes() {

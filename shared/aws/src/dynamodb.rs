@@ -259,6 +259,24 @@ impl CursorStore for DynamoStateStore {
         }
     }
 
+    async fn delete_cursor(&self, key: &CursorKey, version: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&key.item_key()))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable("DynamoDB DeleteItem (cursor)", e)),
+        }
+    }
+
     async fn backfills(
         &self,
         stream: &str,

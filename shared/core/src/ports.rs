@@ -63,6 +63,14 @@ pub trait CursorStore: Send + Sync {
         cursor: &Cursor,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Removes the cursor only if its stored version is `version` (`Conflict` otherwise): a
+    /// backfill refused after it was created takes its claim back.
+    fn delete_cursor(
+        &self,
+        key: &CursorKey,
+        version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Every backfill cursor of one unit, for a new backfill to check its range against.
     fn backfills(
         &self,

@@ -11,7 +11,9 @@ use super::{Collector, RunSummary};
 use crate::cursor::{Cursor, CursorKey, Lane};
 use crate::error::CollectError;
 use crate::object::window_of_key;
-use crate::ports::{Clock, CursorStore, EventSource, LeaseStore, ObjectListing, ObjectSink};
+use crate::ports::{
+    Clock, CursorStore, EventSource, LeaseStore, ObjectListing, ObjectSink, StoreError,
+};
 use crate::time::Timestamp;
 use crate::window::Window;
 
@@ -90,20 +92,34 @@ where
             },
             ..live.clone()
         };
-        if self.state.load_cursor(&key).await?.is_none() {
-            if let Some(refusal) = self.overlap(&live, &key).await? {
-                return Err(CollectError::Refused(refusal));
+        // The plan's cursor is its claim on the range, made before the range is checked: of
+        // two overlapping plans started at once, the later check sees the other's claim. A
+        // plan is checked until a run has recorded a window of it (version 1); one that has
+        // was checked by that run.
+        let version = match self.state.load_cursor(&key).await? {
+            Some(cursor) => cursor.version,
+            None => {
+                let start = Cursor {
+                    committed_until: Some(plan.from),
+                    version: 1,
+                    ..Cursor::default()
+                };
+                match self.state.save_cursor(&key, &start).await {
+                    // Another process created the same plan a moment ago: checked the same.
+                    Ok(()) | Err(StoreError::Conflict) => 1,
+                    Err(e) => return Err(e.into()),
+                }
             }
-            let start = Cursor {
-                committed_until: Some(plan.from),
-                version: 1,
-                ..Cursor::default()
-            };
-            match self.state.save_cursor(&key, &start).await {
-                // Another process started the same plan a moment ago: the lease decides.
-                Ok(()) | Err(crate::ports::StoreError::Conflict) => {}
+        };
+        if version == 1
+            && let Some(refusal) = self.overlap(&live, &key).await?
+        {
+            // The claim is taken back; one that moved on is collected by a run that checked it.
+            match self.state.delete_cursor(&key, 1).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e.into()),
             }
+            return Err(CollectError::Refused(refusal));
         }
         self.run_lane(key, deadline).await
     }
@@ -121,6 +137,7 @@ where
         let backfills = self.state.backfills(&live.stream, &live.org_id).await?;
         let ranges: Vec<(Timestamp, Timestamp, &Cursor)> = backfills
             .iter()
+            .filter(|(other, _)| other != key)
             .filter_map(|(other, cursor)| match &other.lane {
                 Lane::Backfill {
                     from,

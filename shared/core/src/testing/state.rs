@@ -154,6 +154,20 @@ impl CursorStore for MemoryState {
         call.after().map_err(|e| e.store())
     }
 
+    async fn delete_cursor(&self, key: &CursorKey, version: u64) -> Result<(), StoreError> {
+        let call = self.faults.enter("delete_cursor");
+        call.before().map_err(|e| e.store())?;
+        {
+            let mut items = lock(&self.items);
+            let stored = items.cursors.get(&key.item_key()).map(|c| c.version);
+            if stored != Some(version) {
+                return Err(StoreError::Conflict);
+            }
+            items.cursors.remove(&key.item_key());
+        }
+        call.after().map_err(|e| e.store())
+    }
+
     async fn backfills(
         &self,
         stream: &str,

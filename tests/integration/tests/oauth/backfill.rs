@@ -38,15 +38,24 @@ async fn a_backfill_killed_twice_resumes_and_every_event_is_stored_once() -> Res
         args
     };
 
+    let key = |from: Timestamp, to: Timestamp| CursorKey {
+        lane: Lane::Backfill {
+            from,
+            to,
+            prefix: None,
+        },
+        ..CursorKey::live(stream.name(), org_id(&stack))
+    };
+    let store = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), &stack.table);
+
     // WHEN the operator asks for a range that runs into the live unit's
-    let over = backfill(
-        &from,
-        &Timestamp::from_millis(now - hour).floor_second(),
-        &[],
-    );
+    let over_to = Timestamp::from_millis(now - hour).floor_second();
+    let over = backfill(&from, &over_to, &[]);
     let refused = cli::webexctl(&env, &as_strs(&over), "").await?;
-    // THEN it is refused, saying where the live unit begins and how to write it elsewhere
+    // THEN it is refused, saying where the live unit begins and how to write it elsewhere,
+    // its claim on the range taken back
     assert_eq!(refused.code, Some(2), "{}", refused.all());
+    assert!(store.load_cursor(&key(from, over_to)).await?.is_none());
     let live_first = stack
         .objects(stream)
         .await?
@@ -64,15 +73,6 @@ async fn a_backfill_killed_twice_resumes_and_every_event_is_stored_once() -> Res
 
     // WHEN the range up to there is backfilled, the process killed twice part way
     let args = backfill(&from, &live_since, &["--run-seconds", "8"]);
-    let key = CursorKey {
-        lane: Lane::Backfill {
-            from,
-            to: live_since,
-            prefix: None,
-        },
-        ..CursorKey::live(stream.name(), org_id(&stack))
-    };
-    let store = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&stack.sdk), &stack.table);
     let mut piped = Vec::new();
     for kill_after in [6, 6] {
         let mut child = tokio::process::Command::new(integration_tests::webexctl_path()?)
@@ -101,7 +101,7 @@ async fn a_backfill_killed_twice_resumes_and_every_event_is_stored_once() -> Res
         piped.push(printed);
     }
     let part_way = store
-        .load_cursor(&key)
+        .load_cursor(&key(from, live_since))
         .await?
         .context("the backfill's cursor")?;
     assert!(

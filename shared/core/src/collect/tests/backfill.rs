@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::*;
 use crate::collect::BackfillPlan;
 use crate::cursor::{CursorKey, Lane};
+use crate::ports::CursorStore;
 use crate::testing::Effect;
 
 /// The live unit of a world at 12:00 starts at 11:00 (an hour's look-back) and reads from
@@ -211,6 +212,60 @@ async fn backfills_under_one_prefix_may_meet_but_not_overlap() {
         .await
         .unwrap();
     assert_eq!((again.windows, again.stopped), (0, StopReason::CaughtUp));
+}
+
+#[tokio::test]
+async fn of_two_overlapping_backfills_started_at_once_one_at_most_goes_on() {
+    let world = morning("12:00:00");
+    catch_up(&world, Duration::ZERO).await;
+    // A plan's cursor as its process creates it, before it checks the range.
+    let claim = |plan: &BackfillPlan| {
+        let cursor = crate::cursor::Cursor {
+            committed_until: Some(plan.from),
+            version: 1,
+            ..Default::default()
+        };
+        let key = backfill_key(&world, plan);
+        let state = world.state.clone();
+        async move { state.save_cursor(&key, &cursor).await.unwrap() }
+    };
+    // GIVEN another operator's plan, claimed a moment ago and not yet checked
+    let theirs = plan("09:00:00", "10:00:00", None);
+    claim(&theirs).await;
+    // WHEN this one, overlapping it, starts: refused, its own claim taken back
+    let ours = plan("09:30:00", "10:30:00", None);
+    let refused = world.collector().backfill(&ours, deadline()).await;
+    assert!(
+        matches!(&refused, Err(CollectError::Refused(m)) if m.contains("(collected up to 2026-11-22T09:00:00.000Z)")),
+        "{refused:?}"
+    );
+    assert!(world.state.cursor(&backfill_key(&world, &ours)).is_none());
+    // THEN theirs, checked when its process goes on, finds no other claim and collects once
+    backfill_until_done(&world, &theirs).await;
+    let ids = ids_under(&world, "webex/");
+    assert!(ids.values().all(|n| *n == 1), "{ids:?}");
+    for id in created_in(&world, "09:00:00", "10:00:00") {
+        assert!(ids.contains_key(&id), "{id} missing");
+    }
+    // AND a plan is checked again until a window of it is recorded: of two claimed at once
+    // whose processes both stopped before their checks, the first run again is refused and
+    // the other goes on
+    let (first, second) = (
+        plan("08:00:00", "08:30:00", None),
+        plan("08:15:00", "08:45:00", None),
+    );
+    claim(&first).await;
+    claim(&second).await;
+    assert!(matches!(
+        world.collector().backfill(&first, deadline()).await,
+        Err(CollectError::Refused(_))
+    ));
+    backfill_until_done(&world, &second).await;
+    let ids = ids_under(&world, "webex/");
+    assert!(ids.values().all(|n| *n == 1), "{ids:?}");
+    for id in created_in(&world, "08:15:00", "08:45:00") {
+        assert!(ids.contains_key(&id), "{id} missing");
+    }
 }
 
 #[tokio::test]
