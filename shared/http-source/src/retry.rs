@@ -188,8 +188,11 @@ fn read_wait(
         // More digits than a u64 holds is as absurd as a large u64.
         let seconds = value.parse::<u64>().map_err(|_| absurd())?;
         let wait = match epoch_instant {
-            // An instant that has passed means "now".
-            true => (SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+            // An instant that has passed means "now"; one past what a `SystemTime` holds
+            // (`18446744073709551615`) is absurd, not a panic.
+            true => SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(seconds))
+                .ok_or_else(absurd)?
                 .duration_since(now)
                 .unwrap_or(Duration::ZERO),
             false => Duration::from_secs(seconds),
@@ -419,6 +422,17 @@ mod tests {
                 now
             ),
             Ok(RetryAfter::Wait(Duration::from_secs(60)))
+        );
+        let beyond_time = retry_after(
+            "x",
+            429,
+            &headers(&[("X-Rate-Limit-Reset", "18446744073709551615")]),
+            &instant,
+            now,
+        );
+        assert!(
+            matches!(&beyond_time, Err(absurd) if absurd.value == "18446744073709551615"),
+            "{beyond_time:?}"
         );
         // Requests left: none means waiting for the reset before the next.
         let exhausted = |h: &HeaderMap| exhausted_for("Cisco", h, &limits, now);
