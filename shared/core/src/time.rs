@@ -36,12 +36,14 @@ impl Timestamp {
         Ok(Self((parsed.unix_timestamp_nanos() / 1_000_000) as i64))
     }
 
+    /// Saturating: a duration from an answer (`expires_in: 18446744073709551615`) ends at the
+    /// end of time, never wraps round into the past.
     pub fn plus(self, d: Duration) -> Self {
-        Self(self.0.saturating_add(d.as_millis() as i64))
+        Self(self.0.saturating_add(whole_millis(d)))
     }
 
     pub fn minus(self, d: Duration) -> Self {
-        Self(self.0.saturating_sub(d.as_millis() as i64))
+        Self(self.0.saturating_sub(whole_millis(d)))
     }
 
     /// Time from `self` to `later`, zero when `later` is earlier.
@@ -121,9 +123,26 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     }
 }
 
+/// `d` in milliseconds, at most `i64::MAX` (`as` would wrap a longer one negative).
+fn whole_millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absurd_duration_saturates_instead_of_wrapping_into_the_past() {
+        let now = Timestamp::from_millis(1_767_225_600_000);
+        let forever = Duration::from_secs(u64::MAX);
+        assert_eq!(now.plus(forever), Timestamp::from_millis(i64::MAX));
+        assert_eq!(now.minus(forever).millis(), 1_767_225_600_000 - i64::MAX);
+        assert_eq!(
+            now.plus(Duration::from_secs(3600)).millis(),
+            1_767_229_200_000
+        );
+    }
 
     #[test]
     fn parses_and_formats_webex_timestamps() {
