@@ -476,10 +476,7 @@ fn status_rows(now: Timestamp, cursors: Vec<(CursorKey, Cursor)>) -> Vec<StreamS
             from,
             to,
             prefix,
-            status: match cursor.status {
-                _ if done => "done",
-                status => status.name(),
-            },
+            status: if done { "done" } else { cursor.status.name() },
             committed_until: cursor.committed_until,
             last_error: cursor.last_error.map(LastErrorView::from),
         };
